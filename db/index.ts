@@ -1,0 +1,10 @@
+/**
+ * The kit's drizzle schema, the database connection (PostgreSQL through `pg`, or embedded PGlite)
+ * and its migrations.
+ * @module
+ */
+export { accessTokenTable, linkTokenTable, sessionTable, userTable } from './schema.js';
+export type { LinkPurpose, SessionRow, UserRow } from './schema.js';
+export { closeDatabase, connectDatabase } from './connect.js';
+export type { AuthDatabase } from './connect.js';
+export { migrate } from './migrate.js';

@@ -1,0 +1,100 @@
+import { sql } from 'drizzle-orm';
+import { boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
+
+/*
+ * The kit's tables. Every column that guards a secret holds a SHA-256 of it, never the secret, so a
+ * copy of the database holds no usable token or link.
+ */
+
+const timestampTz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** Users, with the columns of the AccessPass users table. */
+export const userTable = pgTable(
+  'users',
+  {
+    userId: text('user_id').primaryKey(),
+    username: varchar('username', { length: 20 }),
+    meta: jsonb('meta').$type<Record<string, unknown>>().notNull().default({}),
+    /** Stored trimmed and lower-cased; lookups use the same form. */
+    email: text('email').notNull().unique(),
+    /** argon2id PHC string; null for an account that has no password (invited, OAuth). */
+    passwordHash: text('password_hash'),
+    successfulLoginAttempts: integer('successful_login_attempts').notNull().default(0),
+    /** Selector of the one confirmation link that may still confirm this address. */
+    confirmId: text('confirm_id'),
+    /** Selector of the one password-reset link that may still be used. */
+    passwordResetKey: text('password_reset_key'),
+    passwordResetExpire: timestampTz('password_reset_expire'),
+    confirmed: boolean('confirmed').notNull().default(false),
+    insertedAt: timestampTz('inserted_at').notNull().defaultNow(),
+    updatedAt: timestampTz('updated_at').notNull().defaultNow(),
+  },
+  (table) => [uniqueIndex('users_username_lower_key').on(sql`lower(${table.username})`)],
+);
+
+/**
+ * Sessions: one per sign-in, the unit of revocation. The session's refresh token rotates on every
+ * use; the row remembers the verifier it replaced, for the grace window, and the successor sealed
+ * under that verifier, so a retry inside the window gets the same successor back.
+ */
+export const sessionTable = pgTable(
+  'auth_sessions',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => userTable.userId, { onDelete: 'cascade' }),
+    refreshSelector: text('refresh_selector').notNull().unique(),
+    refreshVerifierHash: text('refresh_verifier_hash').notNull(),
+    previousVerifierHash: text('previous_verifier_hash'),
+    successorSeal: text('successor_seal'),
+    rotatedAt: timestampTz('rotated_at'),
+    createdAt: timestampTz('created_at').notNull(),
+    lastUsedAt: timestampTz('last_used_at').notNull(),
+    /** The absolute end of the session; null when refresh tokens never expire. */
+    expiresAt: timestampTz('expires_at'),
+    revokedAt: timestampTz('revoked_at'),
+    revokeReason: text('revoke_reason'),
+    userAgent: text('user_agent'),
+    ip: text('ip'),
+  },
+  (table) => [index('auth_sessions_user_id_idx').on(table.userId)],
+);
+
+/** Access tokens, each tied to the session that issued it. */
+export const accessTokenTable = pgTable(
+  'auth_access_tokens',
+  {
+    selector: text('selector').primaryKey(),
+    verifierHash: text('verifier_hash').notNull(),
+    sessionId: text('session_id')
+      .notNull()
+      .references(() => sessionTable.id, { onDelete: 'cascade' }),
+    userId: text('user_id').notNull(),
+    expiresAt: timestampTz('expires_at').notNull(),
+  },
+  (table) => [index('auth_access_tokens_session_id_idx').on(table.sessionId)],
+);
+
+/** Tokens mailed in links (email confirmation and the flows that follow), bound to one address. */
+export const linkTokenTable = pgTable(
+  'auth_link_tokens',
+  {
+    selector: text('selector').primaryKey(),
+    purpose: text('purpose').$type<LinkPurpose>().notNull(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => userTable.userId, { onDelete: 'cascade' }),
+    email: text('email').notNull(),
+    verifierHash: text('verifier_hash').notNull(),
+    expiresAt: timestampTz('expires_at').notNull(),
+    createdAt: timestampTz('created_at').notNull(),
+  },
+  (table) => [index('auth_link_tokens_user_id_idx').on(table.userId)],
+);
+
+/** What a mailed link is for. */
+export type LinkPurpose = 'confirm-email';
+
+export type UserRow = typeof userTable.$inferSelect;
+export type SessionRow = typeof sessionTable.$inferSelect;

@@ -1,0 +1,70 @@
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import nodemailer from 'nodemailer';
+import { closeDatabase, connectDatabase, migrate } from '../../db/index.js';
+import { createAuth } from '../../server/index.js';
+import type { ReferenceServerConfig } from './config.js';
+import { createOutboxTransport } from './outbox.js';
+
+const demoPage = new URL('./demo-page.html', import.meta.url);
+
+/** The largest request body the server reads; auth inputs are far smaller. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * The reference server: the auth router and `demo.whoami` at `/trpc`, and a demo page at `/` (which
+ * also receives the mailed links).
+ */
+export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log) {
+  const db = await connectDatabase(config.databaseUrl);
+  await migrate(db);
+  const transport = config.smtpUrl
+    ? nodemailer.createTransport(config.smtpUrl)
+    : createOutboxTransport(join(config.dataDir, 'outbox'), log);
+
+  const auth = await createAuth({
+    db,
+    mail: { transport, from: config.mailFrom, appUrl: config.appUrl, paths: { confirmEmail: '/' } },
+    tokens: {
+      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+      refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
+      refreshGraceSeconds: config.refreshGraceSeconds,
+    },
+    signup: { emailConfirmation: config.emailConfirmation },
+  });
+
+  const appRouter = auth.router({
+    auth: auth.authRouter,
+    demo: auth.router({
+      whoami: auth.protectedProcedure.query(({ ctx }) => ({ userId: ctx.user.id, sessionId: ctx.session.id })),
+    }),
+  });
+
+  const trpc = createHTTPHandler({ router: appRouter, createContext: auth.createContext, basePath: '/trpc/', maxBodySize: MAX_BODY_BYTES });
+  const page = await readFile(demoPage, 'utf8');
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/trpc/')) return trpc(req, res);
+    if (req.method === 'GET' && (req.url === '/' || req.url?.startsWith('/?'))) {
+      // The page reads a mailed token from its own URL: it must not leak to other origins.
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'referrer-policy': 'no-referrer' });
+      return res.end(page);
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const { port } = server.address() as AddressInfo;
+  log(`trpc-auth-kit reference server listening on http://${config.host}:${port}`);
+
+  return {
+    url: `http://${config.host}:${port}`,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await auth.close();
+      await closeDatabase(db);
+    },
+  };
+}
+

@@ -1,0 +1,53 @@
+import type { AuthKernel } from './kernel.js';
+import { changePasswordProcedure } from './procedures/change-password.js';
+import { confirmEmailProcedure } from './procedures/confirm-email.js';
+import { loginProcedure } from './procedures/login.js';
+import { logoutProcedure } from './procedures/logout.js';
+import { meProcedure } from './procedures/me.js';
+import { refreshProcedure } from './procedures/refresh.js';
+import { registerProcedure } from './procedures/register.js';
+import { resendConfirmationProcedure } from './procedures/resend-confirmation.js';
+import { settingsProcedure } from './procedures/settings.js';
+import { listSessionsProcedure, revokeSessionProcedure } from './procedures/sessions.js';
+import { updateUserProcedure } from './procedures/update-user.js';
+import { authT } from './trpc.js';
+
+/**
+ * The auth router: the map of every procedure the kit serves.
+ *
+ * | procedure                  | who            | what                                            |
+ * | -------------------------- | -------------- | ----------------------------------------------- |
+ * | `settings` (query)         | anyone         | sign-up policy, password rules, token lifetimes |
+ * | `register`                 | anyone         | create an account, mail the confirmation link   |
+ * | `confirmEmail`             | anyone         | spend the mailed link, sign in                  |
+ * | `resendConfirmation`       | anyone         | mail a fresh confirmation link                  |
+ * | `login`                    | anyone         | sign in by email or username                    |
+ * | `refresh`                  | anyone         | rotate the refresh token, get new tokens        |
+ * | `logout`                   | signed in      | end this, every other, or every session         |
+ * | `me` (query)               | signed in      | the user                                        |
+ * | `updateUser`               | signed in      | change username, meta                           |
+ * | `changePassword`           | signed in      | new password, other sessions end                |
+ * | `sessions.list` (query)    | signed in      | the user's sessions                             |
+ * | `sessions.revoke`          | signed in      | end one of them                                 |
+ */
+export function createAuthRouter(kernel: AuthKernel) {
+  return authT.router({
+    settings: settingsProcedure(kernel),
+    register: registerProcedure(kernel),
+    confirmEmail: confirmEmailProcedure(kernel),
+    resendConfirmation: resendConfirmationProcedure(kernel),
+    login: loginProcedure(kernel),
+    refresh: refreshProcedure(kernel),
+    logout: logoutProcedure(kernel),
+    me: meProcedure(kernel),
+    updateUser: updateUserProcedure(kernel),
+    changePassword: changePasswordProcedure(kernel),
+    sessions: authT.router({
+      list: listSessionsProcedure(kernel),
+      revoke: revokeSessionProcedure(kernel),
+    }),
+  });
+}
+
+/** The type of the auth router, for clients that call it on its own. */
+export type AuthRouter = ReturnType<typeof createAuthRouter>;

@@ -1,0 +1,73 @@
+import { experimental_standaloneMiddleware } from '@trpc/server';
+import type { AccessAuthorization, AccessTokens } from './access-tokens.js';
+import type { AuthBaseContext, AuthRequest } from './context.js';
+import { AuthError, authError } from './errors.js';
+
+/** The signed-in user, as `ctx.user` holds it in a protected procedure. */
+export interface AuthUser {
+  id: string;
+}
+
+/** The session behind the call, as `ctx.session` holds it in a protected procedure. */
+export interface AuthSession {
+  id: string;
+  /** When the access token of this call expires. */
+  accessTokenExpiresAt: Date;
+  /** Null for a session's token, which may do whatever its user may. */
+  scopes: readonly string[] | null;
+}
+
+export interface Authenticated {
+  user: AuthUser;
+  session: AuthSession;
+}
+
+const BEARER = /^Bearer +(\S+) *$/i;
+
+function toAuthenticated(authorization: AccessAuthorization): Authenticated {
+  return {
+    user: { id: authorization.userId },
+    session: { id: authorization.sessionId, accessTokenExpiresAt: authorization.expiresAt, scopes: authorization.scopes },
+  };
+}
+
+/**
+ * Builds the check every protected procedure runs. A hit in the token cache returns without
+ * awaiting anything; a failure sets the RFC 6750 challenge on the response and throws the reason
+ * (HTTP 401 with `data.authCode`).
+ */
+export function createBearerCheck(accessTokens: AccessTokens) {
+  function refuse(request: AuthRequest, code: 'TOKEN_MISSING' | 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED'): AuthError {
+    // No error attribute when no credentials came (RFC 6750 §3.1).
+    request.setHeader('WWW-Authenticate', code === 'TOKEN_MISSING' ? 'Bearer' : 'Bearer error="invalid_token"');
+    return authError(code);
+  }
+
+  return function authenticate(request: AuthRequest): Authenticated | Promise<Authenticated> {
+    const match = request.authorization === null ? null : BEARER.exec(request.authorization);
+    if (!match) throw refuse(request, 'TOKEN_MISSING');
+    const check = accessTokens.check(match[1] as string);
+    if (!(check instanceof Promise)) {
+      if (check.ok) return toAuthenticated(check.authorization);
+      throw refuse(request, check.code);
+    }
+    return check.then((settled) => {
+      if (settled.ok) return toAuthenticated(settled.authorization);
+      throw refuse(request, settled.code);
+    });
+  };
+}
+
+export type BearerCheck = ReturnType<typeof createBearerCheck>;
+
+/**
+ * The middleware behind `protectedProcedure`, usable on any tRPC instance whose context carries
+ * `authRequest`: it adds `ctx.user` and `ctx.session`.
+ */
+export function createProtectMiddleware(authenticate: BearerCheck) {
+  return experimental_standaloneMiddleware<{ ctx: AuthBaseContext }>().create(async function isAuthed({ ctx, next }) {
+    const pending = authenticate(ctx.authRequest);
+    const { user, session } = pending instanceof Promise ? await pending : pending;
+    return next({ ctx: { user, session } });
+  });
+}

@@ -1,0 +1,50 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/**
+ * What `createContext` receives from a tRPC adapter: the Node ones (standalone, Express) pass the
+ * request and the response, the fetch one a `Request` and the headers of its response.
+ */
+export type AuthContextOptions =
+  | { req: IncomingMessage; res: ServerResponse }
+  | { req: Request; resHeaders: Headers };
+
+/** The parts of a request the kit reads, read once per request; nothing is looked up yet. */
+export interface AuthRequest {
+  /** The raw `Authorization` header. */
+  authorization: string | null;
+  userAgent: string | null;
+  /** The peer address of the connection; never a client-set header. */
+  ip: string | null;
+  /** Sets a header on the response (the bearer challenge, `Cache-Control`). */
+  setHeader(name: string, value: string): void;
+}
+
+/** The context every procedure of the kit can read. */
+export interface AuthBaseContext {
+  authRequest: AuthRequest;
+}
+
+function isFetchOptions(opts: AuthContextOptions): opts is { req: Request; resHeaders: Headers } {
+  return 'resHeaders' in opts;
+}
+
+export function readAuthRequest(opts: AuthContextOptions): AuthRequest {
+  if (isFetchOptions(opts)) {
+    const { req, resHeaders } = opts;
+    return {
+      authorization: req.headers.get('authorization'),
+      userAgent: req.headers.get('user-agent'),
+      ip: null,
+      setHeader: (name, value) => resHeaders.set(name, value),
+    };
+  }
+  const { req, res } = opts;
+  return {
+    authorization: req.headers.authorization ?? null,
+    userAgent: req.headers['user-agent'] ?? null,
+    ip: req.socket.remoteAddress ?? null,
+    setHeader: (name, value) => {
+      if (!res.headersSent) res.setHeader(name, value);
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { createAccessTokens } from './access-tokens.js';
+import type { AccessAuthorization } from './access-tokens.js';
+import { createAuthRouter } from './auth-router.js';
+import { createBearerCheck, createProtectMiddleware } from './bearer.js';
+import type { AuthBaseContext, AuthContextOptions } from './context.js';
+import { readAuthRequest } from './context.js';
+import type { AuthKernel } from './kernel.js';
+import { createMailer } from './mail/mailer.js';
+import type { AuthOptions } from './options.js';
+import { resolveOptions } from './options.js';
+import { createPasswordHasher } from './passwords.js';
+import { createSessions } from './sessions.js';
+import { createAuthTRPC } from './trpc.js';
+
+/**
+ * Builds the auth kit: the auth router, the procedures an application builds its own routers from,
+ * and the context function for its tRPC adapter.
+ *
+ * @example
+ * const auth = await createAuth({ db, mail: { transport, from: 'app@example.com', appUrl } });
+ * const appRouter = auth.router({ auth: auth.authRouter, todos: todosRouter });
+ * createHTTPServer({ router: appRouter, createContext: auth.createContext }).listen(3000);
+ * export type AppRouter = typeof appRouter;
+ */
+export async function createAuth<TAppContext extends object = object>(options: AuthOptions<TAppContext>) {
+  const resolved = resolveOptions(options);
+  const { db, clock, random, logger, tokenCache: cache } = resolved;
+
+  const accessTokens = createAccessTokens({ db, cache, clock, random, ttlSeconds: resolved.tokens.accessTokenTtlSeconds });
+  const authenticate = createBearerCheck(accessTokens);
+  const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, logger });
+  const kernel: AuthKernel = {
+    options: resolved,
+    db,
+    clock,
+    random,
+    logger,
+    passwords: createPasswordHasher(resolved.password),
+    accessTokens,
+    sessions: createSessions({ db, cache, accessTokens, clock, random, tokens: resolved.tokens }),
+    mailer,
+    authenticate,
+  };
+
+  type Context = AuthBaseContext & TAppContext;
+  const t = createAuthTRPC<Context>();
+  const publicProcedure = t.procedure;
+  const protect = createProtectMiddleware(authenticate);
+  const protectedProcedure = t.procedure.use(protect);
+
+  async function createContext(opts: AuthContextOptions): Promise<Context> {
+    const appContext = resolved.context ? await resolved.context(opts) : ({} as TAppContext);
+    return { ...appContext, authRequest: readAuthRequest(opts) };
+  }
+
+  return {
+    /** Every auth procedure; mount it in the application's router (conventionally as `auth`). */
+    authRouter: createAuthRouter(kernel),
+    /** tRPC's `router`, on the kit's instance: build the application's routers with it. */
+    router: t.router,
+    /** tRPC's `mergeRouters`, on the kit's instance. */
+    mergeRouters: t.mergeRouters,
+    /** A procedure anyone may call, with the application's context. */
+    publicProcedure,
+    /** A procedure that needs a valid access token: `ctx.user` and `ctx.session` are set. */
+    protectedProcedure,
+    /** The context function for the standalone, Express and fetch adapters. */
+    createContext,
+    /**
+     * Checks an access token the way `protectedProcedure` does, outside tRPC. Null when the token
+     * is malformed, unknown, expired or revoked.
+     */
+    async verifyAccessToken(token: string): Promise<AccessAuthorization | null> {
+      const check = await accessTokens.check(token);
+      return check.ok ? check.authorization : null;
+    },
+    /** For an application that keeps its own tRPC instance: the check behind `protectedProcedure`. */
+    protectMiddleware: protect,
+    /** Waits for mail still being sent and stops the token cache. */
+    async close(): Promise<void> {
+      await mailer.flush();
+      await cache.close();
+    },
+  };
+}
+
+/** What `createAuth` returns. */
+export type Auth<TAppContext extends object = object> = Awaited<ReturnType<typeof createAuth<TAppContext>>>;

@@ -1,0 +1,17 @@
+/**
+ * The server side of the kit: `createAuth` and what an application needs around it.
+ * @module
+ */
+export { createAuth } from './create-auth.js';
+export type { Auth } from './create-auth.js';
+export type { AuthOptions } from './options.js';
+export type { AuthRouter } from './auth-router.js';
+export type { AccessAuthorization } from './access-tokens.js';
+export type { AuthUser, AuthSession } from './bearer.js';
+export type { AuthBaseContext, AuthContextOptions, AuthRequest } from './context.js';
+export type { Clock, Logger, RandomSource } from './deps.js';
+export type { MailTemplates, MailTransport, RenderedMail } from './mail/mailer.js';
+export type { CachedAccessToken, TokenCache } from './cache/token-cache.js';
+export { AuthError, authErrorFormatter } from './errors.js';
+export type { AuthErrorShape } from './errors.js';
+export { authTransformer } from './trpc.js';

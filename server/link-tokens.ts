@@ -1,0 +1,64 @@
+import { and, eq, lte } from 'drizzle-orm';
+import type { Queryable } from '../db/connect.js';
+import { linkTokenTable } from '../db/schema.js';
+import type { LinkPurpose } from '../db/schema.js';
+import { formatToken, parseToken } from '../shared/token-format.js';
+import type { Clock, RandomSource } from './deps.js';
+import { generateTokenParts, hashVerifier } from './secrets.js';
+
+/*
+ * Tokens mailed in links (`lk_…`). Each is bound to one purpose and one address, works once, and
+ * expires. Only the verifier's hash is stored.
+ */
+
+export interface MailedLink {
+  selector: string;
+  token: string;
+}
+
+export interface LinkRecord {
+  selector: string;
+  userId: string;
+  email: string;
+}
+
+export type LinkRedemption = { ok: true; link: LinkRecord } | { ok: false; code: 'LINK_INVALID' | 'LINK_EXPIRED' };
+
+export async function createLinkToken(
+  db: Queryable,
+  deps: { clock: Clock; random: RandomSource },
+  link: { purpose: LinkPurpose; userId: string; email: string; ttlSeconds: number },
+): Promise<MailedLink> {
+  const parts = generateTokenParts(deps.random);
+  const now = deps.clock.now();
+  // Expired links of this user are of no use to anyone: clear them while we are here.
+  await db.delete(linkTokenTable).where(and(eq(linkTokenTable.userId, link.userId), lte(linkTokenTable.expiresAt, new Date(now))));
+  await db.insert(linkTokenTable).values({
+    selector: parts.selector,
+    purpose: link.purpose,
+    userId: link.userId,
+    email: link.email,
+    verifierHash: hashVerifier(parts.verifier),
+    expiresAt: new Date(now + link.ttlSeconds * 1000),
+    createdAt: new Date(now),
+  });
+  return { selector: parts.selector, token: formatToken('link', parts) };
+}
+
+/**
+ * Spends a link token: run it inside the transaction that acts on it, so the token is gone exactly
+ * when the action happened. A second redemption finds nothing.
+ */
+export async function redeemLinkToken(db: Queryable, clock: Clock, purpose: LinkPurpose, token: string): Promise<LinkRedemption> {
+  const parts = parseToken('link', token);
+  if (!parts) return { ok: false, code: 'LINK_INVALID' };
+  const [row] = await db
+    .select()
+    .from(linkTokenTable)
+    .where(and(eq(linkTokenTable.selector, parts.selector), eq(linkTokenTable.purpose, purpose)))
+    .for('update');
+  if (!row || row.verifierHash !== hashVerifier(parts.verifier)) return { ok: false, code: 'LINK_INVALID' };
+  if (row.expiresAt.getTime() <= clock.now()) return { ok: false, code: 'LINK_EXPIRED' };
+  await db.delete(linkTokenTable).where(eq(linkTokenTable.selector, row.selector));
+  return { ok: true, link: { selector: row.selector, userId: row.userId, email: row.email } };
+}

@@ -1,0 +1,154 @@
+import { z } from 'zod';
+import type { AuthDatabase } from '../db/connect.js';
+import type { EmailConfirmationPolicy } from '../shared/types.js';
+import type { Clock, Logger, RandomSource } from './deps.js';
+import { consoleLogger, systemClock, systemRandom } from './deps.js';
+import type { MailTemplates, MailTransport } from './mail/mailer.js';
+import type { TokenCache } from './cache/token-cache.js';
+import { createMemoryTokenCache } from './cache/memory-token-cache.js';
+import type { AuthContextOptions } from './context.js';
+
+/** What `createAuth` takes. Only `db` and `mail` are required. */
+export interface AuthOptions<TAppContext extends object = object> {
+  /** The database, from `connectDatabase()` in `trpc-auth-kit/db`, already migrated. */
+  db: AuthDatabase;
+  mail: {
+    /** A nodemailer transporter (`nodemailer.createTransport(…)`), or anything with its `sendMail`. */
+    transport: MailTransport;
+    /** The sender of every mail. */
+    from: string;
+    /** The origin every mailed link starts with; never taken from a request. */
+    appUrl: string;
+    /** Replaces the default template of any kind of mail. */
+    templates?: Partial<MailTemplates>;
+    /** Paths under `appUrl` that receive mailed links; the token travels as `?token=`. */
+    paths?: { confirmEmail?: string };
+  };
+  tokens?: {
+    /** @default 300 */
+    accessTokenTtlSeconds?: number;
+    /** The absolute lifetime of a session. @default null (never expires) */
+    refreshTokenTtlSeconds?: number | null;
+    /** A session unused for this long ends. @default null (no idle timeout) */
+    refreshIdleTimeoutSeconds?: number | null;
+    /** How long a just-rotated refresh token still returns its successor. @default 10 */
+    refreshGraceSeconds?: number;
+    /** What a reused refresh token ends: its own session, or every session of the user. @default 'session' */
+    refreshReuseRevokes?: 'session' | 'user';
+  };
+  signup?: {
+    /** @default true */
+    enabled?: boolean;
+    /** @default 'required' */
+    emailConfirmation?: EmailConfirmationPolicy;
+    /** How long a confirmation link works. @default 86400 (a day) */
+    confirmationLinkTtlSeconds?: number;
+  };
+  password?: {
+    /** Counted in Unicode code points. @default 12 */
+    minLength?: number;
+    /** argon2id memory in KiB; at least the OWASP minimum of 19456. @default 19456 */
+    memoryCost?: number;
+    /** argon2id iterations; at least 2. @default 2 */
+    timeCost?: number;
+    /** How many hashes may run at once; more wait in a queue. @default 4 */
+    maxConcurrentHashes?: number;
+    /** How many may wait; beyond that a sign-in answers `RATE_LIMITED` at once. @default 64 */
+    maxQueuedHashes?: number;
+  };
+  /** Adds the application's own fields to every request's context. */
+  context?: (opts: AuthContextOptions) => TAppContext | Promise<TAppContext>;
+  /** Where verified access tokens are kept. @default an in-process table of 100 000 entries */
+  tokenCache?: TokenCache;
+  clock?: Clock;
+  random?: RandomSource;
+  logger?: Logger;
+}
+
+const positiveSeconds = z.number().int().positive();
+const aFunction = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'expected a function');
+
+const optionsSchema = z.object({
+  db: z.custom<AuthDatabase>((db) => typeof db === 'object' && db !== null && '$client' in db, 'expected the database from connectDatabase()'),
+  mail: z.strictObject({
+    transport: z.custom<MailTransport>(
+      (transport) => typeof (transport as MailTransport | null)?.sendMail === 'function',
+      'expected a nodemailer transporter (an object with sendMail)',
+    ),
+    from: z.string().min(3),
+    appUrl: z.url({ protocol: /^https?$/ }),
+    templates: z.record(z.string(), aFunction).optional(),
+    paths: z.strictObject({ confirmEmail: z.string().startsWith('/').optional() }).optional(),
+  }),
+  tokens: z
+    .strictObject({
+      accessTokenTtlSeconds: positiveSeconds.max(3600).default(300),
+      refreshTokenTtlSeconds: positiveSeconds.nullable().default(null),
+      refreshIdleTimeoutSeconds: positiveSeconds.nullable().default(null),
+      refreshGraceSeconds: z.number().int().min(0).max(300).default(10),
+      refreshReuseRevokes: z.enum(['session', 'user']).default('session'),
+    })
+    .prefault({}),
+  signup: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      emailConfirmation: z.enum(['required', 'optional', 'off']).default('required'),
+      confirmationLinkTtlSeconds: positiveSeconds.default(86_400),
+    })
+    .prefault({}),
+  password: z
+    .strictObject({
+      minLength: z.number().int().min(8).max(256).default(12),
+      memoryCost: z.number().int().min(19_456).default(19_456),
+      timeCost: z.number().int().min(2).default(2),
+      maxConcurrentHashes: z.number().int().positive().default(4),
+      maxQueuedHashes: z.number().int().min(0).default(64),
+    })
+    .prefault({}),
+  context: aFunction.optional(),
+  tokenCache: z.custom<TokenCache>((cache) => typeof (cache as TokenCache | null)?.get === 'function').optional(),
+  clock: z.custom<Clock>((clock) => typeof (clock as Clock | null)?.now === 'function').optional(),
+  random: aFunction.optional(),
+  logger: z.custom<Logger>((logger) => typeof (logger as Logger | null)?.error === 'function').optional(),
+});
+
+type ParsedOptions = z.output<typeof optionsSchema>;
+
+/** The options with every default filled in. */
+export interface ResolvedAuthOptions<TAppContext extends object = object> {
+  db: AuthDatabase;
+  mail: AuthOptions['mail'] & { paths: { confirmEmail: string } };
+  tokens: ParsedOptions['tokens'];
+  signup: ParsedOptions['signup'];
+  password: ParsedOptions['password'];
+  context: AuthOptions<TAppContext>['context'];
+  tokenCache: TokenCache;
+  clock: Clock;
+  random: RandomSource;
+  logger: Logger;
+}
+
+/**
+ * Checks every option and fills in the defaults. A wrong option stops `createAuth` with an error
+ * that names it, rather than surfacing later as a confusing failure in some request.
+ */
+export function resolveOptions<TAppContext extends object>(options: AuthOptions<TAppContext>): ResolvedAuthOptions<TAppContext> {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`);
+    throw new Error(`createAuth: invalid options\n  ${problems.join('\n  ')}`);
+  }
+  const { tokens, signup, password } = parsed.data;
+  return {
+    db: options.db,
+    mail: { ...options.mail, paths: { confirmEmail: options.mail.paths?.confirmEmail ?? '/confirm-email' } },
+    tokens,
+    signup,
+    password,
+    context: options.context,
+    tokenCache: options.tokenCache ?? createMemoryTokenCache({ capacity: 100_000 }),
+    clock: options.clock ?? systemClock,
+    random: options.random ?? systemRandom,
+    logger: options.logger ?? consoleLogger,
+  };
+}

@@ -1,0 +1,33 @@
+import { eq } from 'drizzle-orm';
+import { userTable } from '../../db/schema.js';
+import { changePasswordInput, okOutput } from '../../shared/schemas.js';
+import { authError } from '../errors.js';
+import type { AuthKernel } from '../kernel.js';
+import { isLongEnough } from '../passwords.js';
+import { protectedAuthProcedure } from '../trpc.js';
+import { findUserById } from '../users.js';
+
+/**
+ * `auth.changePassword`: needs the current password; ends every other session (whoever else may
+ * have had the old password is signed out) and tells the owner by mail.
+ */
+export function changePasswordProcedure(kernel: AuthKernel) {
+  return protectedAuthProcedure(kernel)
+    .input(changePasswordInput)
+    .output(okOutput)
+    .mutation(async ({ input, ctx }) => {
+      if (!isLongEnough(input.newPassword, kernel.options.password.minLength)) throw authError('WEAK_PASSWORD');
+      const user = await findUserById(kernel.db, ctx.user.id);
+      const check = await kernel.passwords.verify(user?.passwordHash ?? null, input.currentPassword);
+      if (!user || !check.valid) throw authError('INVALID_CREDENTIALS');
+
+      const passwordHash = await kernel.passwords.hash(input.newPassword);
+      await kernel.db
+        .update(userTable)
+        .set({ passwordHash, updatedAt: new Date(kernel.clock.now()) })
+        .where(eq(userTable.userId, user.userId));
+      await kernel.sessions.revokeAllOf(user.userId, { except: ctx.session.id, reason: 'password-changed' });
+      kernel.mailer.send('passwordChanged', user.email, { email: user.email });
+      return { ok: true as const };
+    });
+}

@@ -1,0 +1,37 @@
+import { eq, sql } from 'drizzle-orm';
+import { userTable } from '../../db/schema.js';
+import { loginInput, signedInSchema } from '../../shared/schemas.js';
+import { authError } from '../errors.js';
+import type { AuthKernel } from '../kernel.js';
+import { authProcedure } from '../trpc.js';
+import { findUserByEmail, findUserByUsername, toPublicUser } from '../users.js';
+import { sessionOrigin } from './session-origin.js';
+
+/**
+ * `auth.login` by email or username. An unknown account, an account without a password and a wrong
+ * password all cost one hash and all answer `INVALID_CREDENTIALS`, so neither the answer nor its
+ * timing tells whether an account exists. `EMAIL_NOT_CONFIRMED` comes only after the right password.
+ */
+export function loginProcedure(kernel: AuthKernel) {
+  return authProcedure
+    .input(loginInput)
+    .output(signedInSchema)
+    .mutation(async ({ input, ctx }) => {
+      const { identifier } = input;
+      const user = identifier.includes('@')
+        ? await findUserByEmail(kernel.db, identifier.toLowerCase())
+        : await findUserByUsername(kernel.db, identifier);
+      const check = await kernel.passwords.verify(user?.passwordHash ?? null, input.password);
+      if (!user || !check.valid) throw authError('INVALID_CREDENTIALS');
+      if (!user.confirmed && kernel.options.signup.emailConfirmation === 'required') throw authError('EMAIL_NOT_CONFIRMED');
+
+      const rehashed = check.needsRehash ? await kernel.passwords.hash(input.password) : undefined;
+      const [updated] = await kernel.db
+        .update(userTable)
+        .set({ successfulLoginAttempts: sql`${userTable.successfulLoginAttempts} + 1`, ...(rehashed && { passwordHash: rehashed }) })
+        .where(eq(userTable.userId, user.userId))
+        .returning();
+      const { tokens } = await kernel.sessions.start(user.userId, sessionOrigin(ctx));
+      return { user: toPublicUser(updated ?? user), tokens };
+    });
+}

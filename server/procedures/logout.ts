@@ -1,0 +1,21 @@
+import { logoutInput, okOutput } from '../../shared/schemas.js';
+import type { AuthKernel } from '../kernel.js';
+import { protectedAuthProcedure } from '../trpc.js';
+
+/**
+ * `auth.logout`: ends this session (`current`, the default), every other one (`others`), or all of
+ * them (`all`). Their access tokens stop working before the call returns.
+ */
+export function logoutProcedure(kernel: AuthKernel) {
+  return protectedAuthProcedure(kernel)
+    .input(logoutInput)
+    .output(okOutput)
+    .mutation(async ({ input, ctx }) => {
+      const scope = input?.scope ?? 'current';
+      const userId = ctx.user.id;
+      if (scope === 'current') await kernel.sessions.revoke(userId, ctx.session.id, 'logout');
+      else if (scope === 'others') await kernel.sessions.revokeAllOf(userId, { except: ctx.session.id, reason: 'logout' });
+      else await kernel.sessions.revokeAllOf(userId, { reason: 'logout' });
+      return { ok: true as const };
+    });
+}

@@ -1,0 +1,64 @@
+import { registerInput, registerOutput } from '../../shared/schemas.js';
+import { userTable } from '../../db/schema.js';
+import { prepareConfirmationMail } from '../confirmation-mail.js';
+import { authError } from '../errors.js';
+import type { AuthKernel } from '../kernel.js';
+import { isLongEnough } from '../passwords.js';
+import { generateId } from '../secrets.js';
+import { authProcedure } from '../trpc.js';
+import { toPublicUser, uniqueViolation } from '../users.js';
+import { sessionOrigin } from './session-origin.js';
+
+/**
+ * `auth.register`: creates the account and mails the confirmation link. Where confirmation is
+ * required, an address that already has an account gets the same answer as a new one (its owner is
+ * told by mail instead), so sign-up does not reveal who has an account.
+ */
+export function registerProcedure(kernel: AuthKernel) {
+  return authProcedure
+    .input(registerInput)
+    .output(registerOutput)
+    .mutation(async ({ input, ctx }) => {
+      const { signup, password } = kernel.options;
+      if (!signup.enabled) throw authError('SIGNUP_DISABLED');
+      if (!isLongEnough(input.password, password.minLength)) throw authError('WEAK_PASSWORD');
+      // Hashed before anything else, so that a taken address costs the same time as a new one.
+      const passwordHash = await kernel.passwords.hash(input.password);
+
+      let created;
+      try {
+        created = await kernel.db.transaction(async (tx) => {
+          const [user] = await tx
+            .insert(userTable)
+            .values({
+              userId: generateId(kernel.random),
+              email: input.email,
+              username: input.username ?? null,
+              meta: input.meta ?? {},
+              passwordHash,
+              insertedAt: new Date(kernel.clock.now()),
+              updatedAt: new Date(kernel.clock.now()),
+            })
+            .returning();
+          if (!user) throw new Error('register: insert returned no row');
+          const confirmation = signup.emailConfirmation === 'off' ? null : await prepareConfirmationMail(kernel, tx, user);
+          return { user, confirmation };
+        });
+      } catch (error) {
+        const taken = uniqueViolation(error);
+        if (taken === 'username') throw authError('USERNAME_TAKEN');
+        if (taken === 'email' && signup.emailConfirmation === 'required') {
+          kernel.mailer.send('signupAttempt', input.email, { email: input.email });
+          return { confirmationSent: true };
+        }
+        if (taken === 'email') throw authError('EMAIL_TAKEN');
+        throw error;
+      }
+
+      created.confirmation?.send();
+      const confirmationSent = created.confirmation !== null;
+      if (signup.emailConfirmation === 'required') return { confirmationSent };
+      const { tokens } = await kernel.sessions.start(created.user.userId, sessionOrigin(ctx));
+      return { user: toPublicUser(created.user), tokens, confirmationSent };
+    });
+}

@@ -1,0 +1,25 @@
+import { emailOnlyInput, okOutput } from '../../shared/schemas.js';
+import { prepareConfirmationMail } from '../confirmation-mail.js';
+import type { AuthKernel } from '../kernel.js';
+import { authProcedure } from '../trpc.js';
+import { findUserByEmail } from '../users.js';
+
+/**
+ * `auth.resendConfirmation`: mails a fresh link to an unconfirmed account. The answer is the same for
+ * any address, known, unknown or already confirmed.
+ */
+export function resendConfirmationProcedure(kernel: AuthKernel) {
+  return authProcedure
+    .input(emailOnlyInput)
+    .output(okOutput)
+    .mutation(async ({ input }) => {
+      if (kernel.options.signup.emailConfirmation !== 'off') {
+        const confirmation = await kernel.db.transaction(async (tx) => {
+          const user = await findUserByEmail(tx, input.email);
+          return user && !user.confirmed ? prepareConfirmationMail(kernel, tx, user) : null;
+        });
+        confirmation?.send();
+      }
+      return { ok: true as const };
+    });
+}

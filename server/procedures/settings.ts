@@ -1,0 +1,19 @@
+import { authSettingsSchema } from '../../shared/schemas.js';
+import type { AuthSettings } from '../../shared/types.js';
+import type { AuthKernel } from '../kernel.js';
+import { authProcedure } from '../trpc.js';
+
+/** `auth.settings`: what a client needs to know to draw its sign-in and sign-up forms. */
+export function settingsProcedure(kernel: AuthKernel) {
+  const { signup, password, tokens } = kernel.options;
+  const settings: AuthSettings = {
+    signupEnabled: signup.enabled,
+    emailConfirmation: signup.emailConfirmation,
+    magicLink: false,
+    providers: [],
+    passwordMinLength: password.minLength,
+    accessTokenTtlSeconds: tokens.accessTokenTtlSeconds,
+    refreshTokenTtlSeconds: tokens.refreshTokenTtlSeconds,
+  };
+  return authProcedure.output(authSettingsSchema).query(() => settings);
+}

@@ -1,0 +1,29 @@
+import { eq } from 'drizzle-orm';
+import { userTable } from '../../db/schema.js';
+import { publicUserSchema, updateUserInput } from '../../shared/schemas.js';
+import { authError } from '../errors.js';
+import type { AuthKernel } from '../kernel.js';
+import { protectedAuthProcedure } from '../trpc.js';
+import { toPublicUser, uniqueViolation } from '../users.js';
+
+/** `auth.updateUser`: changes the username and/or replaces `meta`; returns the user as it now is. */
+export function updateUserProcedure(kernel: AuthKernel) {
+  return protectedAuthProcedure(kernel)
+    .input(updateUserInput)
+    .output(publicUserSchema)
+    .mutation(async ({ input, ctx }) => {
+      let user;
+      try {
+        [user] = await kernel.db
+          .update(userTable)
+          .set({ ...input, updatedAt: new Date(kernel.clock.now()) })
+          .where(eq(userTable.userId, ctx.user.id))
+          .returning();
+      } catch (error) {
+        if (uniqueViolation(error) === 'username') throw authError('USERNAME_TAKEN');
+        throw error;
+      }
+      if (!user) throw authError('TOKEN_REVOKED');
+      return toPublicUser(user);
+    });
+}

@@ -1,0 +1,214 @@
+import { and, desc, eq, isNull, lte, ne } from 'drizzle-orm';
+import type { AuthDatabase, Queryable } from '../db/connect.js';
+import { accessTokenTable, sessionTable } from '../db/schema.js';
+import type { SessionRow } from '../db/schema.js';
+import { formatToken, parseToken } from '../shared/token-format.js';
+import type { AuthTokens, SessionInfo } from '../shared/types.js';
+import type { AccessTokens, IssuedAccessToken } from './access-tokens.js';
+import type { TokenCache } from './cache/token-cache.js';
+import type { Clock, RandomSource } from './deps.js';
+import type { ResolvedAuthOptions } from './options.js';
+import { generateId, generateTokenParts, hashVerifier, openSuccessor, sealSuccessor } from './secrets.js';
+
+/*
+ * Sessions are refresh-token families. A refresh token is `rt_<selector><verifier><checksum>`: the
+ * selector names the session for its whole life, the verifier changes on every refresh. A refresh is
+ * one transaction holding the session row's lock, so two nodes can never both rotate the same token.
+ *
+ * The verifier presented is either
+ *   - the current one: the session rotates to a new verifier and keeps the old one's hash, with the
+ *     time, and the successor sealed under the old verifier (see secrets.ts);
+ *   - the one just replaced, within the grace window: the sealed successor is returned again (a lost
+ *     response, or two tabs refreshing at once) and nothing forks;
+ *   - anything else: someone holds a token this family has moved past. The session (or, by option,
+ *     every session of the user) is revoked, and that revocation commits although the call fails.
+ */
+
+/** Who is signing in, as the session list later shows it. */
+export interface SessionOrigin {
+  userAgent: string | null;
+  ip: string | null;
+}
+
+export type RefreshOutcome =
+  | { ok: true; tokens: AuthTokens; userId: string; sessionId: string }
+  | { ok: false; code: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' }
+  | { ok: false; code: 'REFRESH_TOKEN_REUSED'; userId: string; sessionId: string };
+
+export type RevokeReason = 'logout' | 'revoked-by-user' | 'password-changed' | 'refresh-token-reused';
+
+export interface Sessions {
+  start(userId: string, origin: SessionOrigin): Promise<{ sessionId: string; tokens: AuthTokens }>;
+  refresh(refreshToken: string): Promise<RefreshOutcome>;
+  revoke(userId: string, sessionId: string, reason: RevokeReason): Promise<void>;
+  revokeAllOf(userId: string, options: { except?: string; reason: RevokeReason }): Promise<void>;
+  list(userId: string, currentSessionId: string): Promise<SessionInfo[]>;
+}
+
+type RotationResult = { ok: true; refreshVerifier: string; session: SessionRow; access: IssuedAccessToken } | Extract<RefreshOutcome, { ok: false }>;
+
+export function createSessions(deps: {
+  db: AuthDatabase;
+  cache: TokenCache;
+  accessTokens: AccessTokens;
+  clock: Clock;
+  random: RandomSource;
+  tokens: ResolvedAuthOptions['tokens'];
+}): Sessions {
+  const { db, cache, accessTokens, clock, random, tokens: policy } = deps;
+
+  function toTokens(session: SessionRow, refreshVerifier: string, access: IssuedAccessToken): AuthTokens {
+    return {
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken: formatToken('refresh', { selector: session.refreshSelector, verifier: refreshVerifier }),
+      refreshTokenExpiresAt: session.expiresAt,
+      tokenType: 'Bearer',
+    };
+  }
+
+  function isOver(session: SessionRow, now: number): boolean {
+    if (session.expiresAt && session.expiresAt.getTime() <= now) return true;
+    const idleMs = policy.refreshIdleTimeoutSeconds === null ? null : policy.refreshIdleTimeoutSeconds * 1000;
+    return idleMs !== null && session.lastUsedAt.getTime() + idleMs <= now;
+  }
+
+  async function revokeInDatabase(target: Queryable, scope: { userId: string; sessionId?: string; except?: string }, reason: RevokeReason): Promise<void> {
+    const conditions = [eq(sessionTable.userId, scope.userId), isNull(sessionTable.revokedAt)];
+    if (scope.sessionId !== undefined) conditions.push(eq(sessionTable.id, scope.sessionId));
+    if (scope.except !== undefined) conditions.push(ne(sessionTable.id, scope.except));
+    await target
+      .update(sessionTable)
+      .set({ revokedAt: new Date(clock.now()), revokeReason: reason })
+      .where(and(...conditions));
+  }
+
+  function rotate(presented: { selector: string; verifier: string }): Promise<RotationResult> {
+    return db.transaction(async (tx): Promise<RotationResult> => {
+      const [session] = await tx.select().from(sessionTable).where(eq(sessionTable.refreshSelector, presented.selector)).for('update');
+      if (!session) return { ok: false, code: 'TOKEN_INVALID' };
+      if (session.revokedAt) return { ok: false, code: 'TOKEN_REVOKED' };
+      const now = clock.now();
+      if (isOver(session, now)) return { ok: false, code: 'TOKEN_EXPIRED' };
+
+      const presentedHash = hashVerifier(presented.verifier);
+      let refreshVerifier: string;
+      if (presentedHash === session.refreshVerifierHash) {
+        refreshVerifier = generateTokenParts(random).verifier;
+        await tx
+          .update(sessionTable)
+          .set({
+            refreshVerifierHash: hashVerifier(refreshVerifier),
+            previousVerifierHash: presentedHash,
+            successorSeal: sealSuccessor(refreshVerifier, presented.verifier),
+            rotatedAt: new Date(now),
+            lastUsedAt: new Date(now),
+          })
+          .where(eq(sessionTable.id, session.id));
+        // Spent access tokens of this session are of no further use to anyone.
+        await tx.delete(accessTokenTable).where(and(eq(accessTokenTable.sessionId, session.id), lte(accessTokenTable.expiresAt, new Date(now))));
+      } else if (
+        presentedHash === session.previousVerifierHash &&
+        session.successorSeal !== null &&
+        session.rotatedAt !== null &&
+        now - session.rotatedAt.getTime() <= policy.refreshGraceSeconds * 1000
+      ) {
+        refreshVerifier = openSuccessor(session.successorSeal, presented.verifier);
+        await tx.update(sessionTable).set({ lastUsedAt: new Date(now) }).where(eq(sessionTable.id, session.id));
+      } else {
+        const scope = policy.refreshReuseRevokes === 'user' ? { userId: session.userId } : { userId: session.userId, sessionId: session.id };
+        await revokeInDatabase(tx, scope, 'refresh-token-reused');
+        return { ok: false, code: 'REFRESH_TOKEN_REUSED', userId: session.userId, sessionId: session.id };
+      }
+      const access = await accessTokens.issue(tx, { sessionId: session.id, userId: session.userId, sessionExpiresAt: session.expiresAt });
+      return { ok: true, refreshVerifier, session, access };
+    });
+  }
+
+  return {
+    async start(userId, origin) {
+      const now = clock.now();
+      const parts = generateTokenParts(random);
+      const result = await db.transaction(async (tx) => {
+        const [session] = await tx
+          .insert(sessionTable)
+          .values({
+            id: generateId(random),
+            userId,
+            refreshSelector: parts.selector,
+            refreshVerifierHash: hashVerifier(parts.verifier),
+            createdAt: new Date(now),
+            lastUsedAt: new Date(now),
+            expiresAt: policy.refreshTokenTtlSeconds === null ? null : new Date(now + policy.refreshTokenTtlSeconds * 1000),
+            userAgent: origin.userAgent?.slice(0, 512) ?? null,
+            ip: origin.ip,
+          })
+          .returning();
+        if (!session) throw new Error('sessions.start: insert returned no row');
+        const access = await accessTokens.issue(tx, { sessionId: session.id, userId, sessionExpiresAt: session.expiresAt });
+        return { session, access };
+      });
+      cache.set(result.access.entry);
+      return { sessionId: result.session.id, tokens: toTokens(result.session, parts.verifier, result.access) };
+    },
+
+    async refresh(refreshToken) {
+      const presented = parseToken('refresh', refreshToken);
+      if (!presented) return { ok: false, code: 'TOKEN_INVALID' };
+      const result = await rotate(presented);
+      if (!result.ok) {
+        if (result.code === 'REFRESH_TOKEN_REUSED') {
+          if (policy.refreshReuseRevokes === 'user') cache.deleteUser(result.userId);
+          else cache.deleteSession(result.sessionId);
+        }
+        return result;
+      }
+      cache.set(result.access.entry);
+      return {
+        ok: true,
+        tokens: toTokens(result.session, result.refreshVerifier, result.access),
+        userId: result.session.userId,
+        sessionId: result.session.id,
+      };
+    },
+
+    async revoke(userId, sessionId, reason) {
+      // Scoped to the user: another user's session id changes nothing, exactly like an unknown one.
+      await revokeInDatabase(db, { userId, sessionId }, reason);
+      cache.deleteSession(sessionId);
+    },
+
+    async revokeAllOf(userId, options) {
+      await revokeInDatabase(db, { userId, except: options.except }, options.reason);
+      if (options.except === undefined) {
+        cache.deleteUser(userId);
+        return;
+      }
+      const others = await db
+        .select({ id: sessionTable.id })
+        .from(sessionTable)
+        .where(and(eq(sessionTable.userId, userId), ne(sessionTable.id, options.except)));
+      for (const { id } of others) cache.deleteSession(id);
+    },
+
+    async list(userId, currentSessionId) {
+      const now = clock.now();
+      const rows = await db
+        .select()
+        .from(sessionTable)
+        .where(and(eq(sessionTable.userId, userId), isNull(sessionTable.revokedAt)))
+        .orderBy(desc(sessionTable.lastUsedAt));
+      return rows
+        .filter((session) => !isOver(session, now))
+        .map((session) => ({
+          id: session.id,
+          current: session.id === currentSessionId,
+          createdAt: session.createdAt,
+          lastUsedAt: session.lastUsedAt,
+          expiresAt: session.expiresAt,
+          userAgent: session.userAgent,
+          ip: session.ip,
+        }));
+    },
+  };
+}

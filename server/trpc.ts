@@ -1,0 +1,31 @@
+import { initTRPC } from '@trpc/server';
+import superjson from 'superjson';
+import { createProtectMiddleware } from './bearer.js';
+import type { AuthBaseContext } from './context.js';
+import { authErrorFormatter } from './errors.js';
+import type { AuthKernel } from './kernel.js';
+
+/*
+ * tRPC's `mergeRouters` accepts routers of different `initTRPC.create()` calls only when they share
+ * the very same transformer object and error formatter. Every instance the kit creates (its own, for
+ * the auth router, and one per `createAuth` for the application) passes these two, so they merge.
+ */
+export const authTransformer = { input: superjson, output: superjson };
+
+export function createAuthTRPC<TContext extends AuthBaseContext>() {
+  return initTRPC.context<TContext>().create({ transformer: authTransformer, errorFormatter: authErrorFormatter });
+}
+
+/** The instance the auth router's own procedures are built on. */
+export const authT = createAuthTRPC<AuthBaseContext>();
+
+/** Every auth procedure: its answer may carry a secret, so no cache may keep it. */
+export const authProcedure = authT.procedure.use(function noStore({ ctx, next }) {
+  ctx.authRequest.setHeader('Cache-Control', 'no-store');
+  return next();
+});
+
+/** An auth procedure that needs a signed-in caller (`ctx.user`, `ctx.session`). */
+export function protectedAuthProcedure(kernel: AuthKernel) {
+  return authProcedure.use(createProtectMiddleware(kernel.authenticate));
+}

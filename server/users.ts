@@ -1,0 +1,48 @@
+import { eq, sql } from 'drizzle-orm';
+import type { Queryable } from '../db/connect.js';
+import { userTable } from '../db/schema.js';
+import type { UserRow } from '../db/schema.js';
+import type { PublicUser } from '../shared/types.js';
+
+/** The user as clients see it: no hash, no pending-link marker, nothing secret. */
+export function toPublicUser(row: UserRow): PublicUser {
+  return {
+    id: row.userId,
+    username: row.username,
+    email: row.email,
+    emailConfirmed: row.confirmed,
+    meta: row.meta,
+    createdAt: row.insertedAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+export async function findUserById(db: Queryable, userId: string): Promise<UserRow | null> {
+  const [row] = await db.select().from(userTable).where(eq(userTable.userId, userId));
+  return row ?? null;
+}
+
+/** Expects the stored form of the address (trimmed, lower-cased), as `emailSchema` produces it. */
+export async function findUserByEmail(db: Queryable, email: string): Promise<UserRow | null> {
+  const [row] = await db.select().from(userTable).where(eq(userTable.email, email));
+  return row ?? null;
+}
+
+/** Usernames keep their case for display but are unique, and found, regardless of it. */
+export async function findUserByUsername(db: Queryable, username: string): Promise<UserRow | null> {
+  const [row] = await db
+    .select()
+    .from(userTable)
+    .where(eq(sql`lower(${userTable.username})`, username.toLowerCase()));
+  return row ?? null;
+}
+
+/** Which unique column an insert or update collided on, if that is why it failed. */
+export function uniqueViolation(error: unknown): 'email' | 'username' | null {
+  const cause = (error as { cause?: unknown } | null)?.cause ?? error;
+  const { code, constraint } = (cause ?? {}) as { code?: unknown; constraint?: unknown };
+  if (code !== '23505') return null;
+  if (constraint === 'users_email_unique') return 'email';
+  if (constraint === 'users_username_lower_key') return 'username';
+  return null;
+}

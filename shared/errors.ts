@@ -1,0 +1,32 @@
+import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
+
+/**
+ * Every failure the auth kit reports, with the tRPC code (and so the HTTP status) it travels as.
+ * A client reads the code from `error.data.authCode`, or from `error.message` where the host's own
+ * error formatter runs (see `getAuthErrorCode` in `trpc-auth-kit/client`).
+ */
+export const AUTH_ERROR_CODES = {
+  INVALID_INPUT: 'BAD_REQUEST',
+  INVALID_CREDENTIALS: 'UNAUTHORIZED',
+  EMAIL_NOT_CONFIRMED: 'FORBIDDEN',
+  EMAIL_TAKEN: 'CONFLICT',
+  USERNAME_TAKEN: 'CONFLICT',
+  WEAK_PASSWORD: 'BAD_REQUEST',
+  SIGNUP_DISABLED: 'FORBIDDEN',
+  TOKEN_MISSING: 'UNAUTHORIZED',
+  TOKEN_INVALID: 'UNAUTHORIZED',
+  TOKEN_EXPIRED: 'UNAUTHORIZED',
+  TOKEN_REVOKED: 'UNAUTHORIZED',
+  REFRESH_TOKEN_REUSED: 'UNAUTHORIZED',
+  INSUFFICIENT_SCOPE: 'FORBIDDEN',
+  LINK_INVALID: 'BAD_REQUEST',
+  LINK_EXPIRED: 'BAD_REQUEST',
+  RATE_LIMITED: 'TOO_MANY_REQUESTS',
+} as const satisfies Record<string, TRPC_ERROR_CODE_KEY>;
+
+export type AuthErrorCode = keyof typeof AUTH_ERROR_CODES;
+
+/** Narrows any value to an `AuthErrorCode`. */
+export function isAuthErrorCode(value: unknown): value is AuthErrorCode {
+  return typeof value === 'string' && Object.hasOwn(AUTH_ERROR_CODES, value);
+}

@@ -1,0 +1,34 @@
+/**
+ * What the client and the server both import: the zod schemas of every auth procedure, the error
+ * codes, the token format and the public types. Safe to bundle for the browser.
+ * @module
+ */
+export { AUTH_ERROR_CODES, isAuthErrorCode } from './errors.js';
+export type { AuthErrorCode } from './errors.js';
+export { TOKEN_PREFIXES, formatToken, parseToken } from './token-format.js';
+export type { TokenKind, TokenParts } from './token-format.js';
+export {
+  META_MAX_JSON_LENGTH,
+  PASSWORD_MAX_LENGTH,
+  authSettingsSchema,
+  authTokensSchema,
+  changePasswordInput,
+  confirmEmailInput,
+  emailOnlyInput,
+  emailSchema,
+  loginInput,
+  logoutInput,
+  metaSchema,
+  okOutput,
+  passwordSchema,
+  publicUserSchema,
+  refreshInput,
+  registerInput,
+  registerOutput,
+  revokeSessionInput,
+  sessionInfoSchema,
+  signedInSchema,
+  updateUserInput,
+  usernameSchema,
+} from './schemas.js';
+export type { AuthSettings, AuthTokens, EmailConfirmationPolicy, PublicUser, SessionInfo } from './types.js';

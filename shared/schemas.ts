@@ -1,0 +1,127 @@
+import { z } from 'zod';
+
+/*
+ * The zod schemas of every auth procedure's input and output. Inputs are strict (an unknown key is
+ * an error, never silently dropped); outputs are plain objects, so a field the server did not mean
+ * to send (a hash, a secret) is stripped on the way out.
+ */
+
+/** The longest password accepted, in UTF-16 code units; checked before any hashing. */
+export const PASSWORD_MAX_LENGTH = 1024;
+/** The longest `meta` object accepted, in characters of its JSON text. */
+export const META_MAX_JSON_LENGTH = 8192;
+/** The longest token accepted by any input; real tokens are far shorter. */
+const TOKEN_MAX_LENGTH = 256;
+
+/** An email address, trimmed and lower-cased: the form in which the kit stores and looks it up. */
+export const emailSchema = z.string().max(254).trim().toLowerCase().pipe(z.email());
+
+/**
+ * A password: any Unicode, normalised to NFC so that the same characters typed on any keyboard give
+ * the same password on every path (register, login, change, reset). The minimum length is the
+ * server's setting and is checked there, in code points.
+ */
+export const passwordSchema = z
+  .string()
+  .min(1)
+  .max(PASSWORD_MAX_LENGTH)
+  .transform((password) => password.normalize('NFC'));
+
+/** 3 to 20 characters: letters, digits, `_`, `.`, `-`, starting with a letter or digit. */
+export const usernameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{2,19}$/, 'username: 3-20 of A-Z a-z 0-9 _ . -');
+
+/**
+ * Application data kept with the user: a JSON object of bounded size. A `__proto__` key is dropped
+ * by zod while it copies the record, so no input can reach an object's prototype.
+ */
+export const metaSchema = z
+  .record(z.string().max(100), z.json())
+  .refine((meta) => JSON.stringify(meta).length <= META_MAX_JSON_LENGTH, 'meta: too large');
+
+const tokenSchema = z.string().min(1).max(TOKEN_MAX_LENGTH);
+
+export const registerInput = z.strictObject({
+  email: emailSchema,
+  password: passwordSchema,
+  username: usernameSchema.optional(),
+  meta: metaSchema.optional(),
+});
+
+export const confirmEmailInput = z.strictObject({ token: tokenSchema });
+
+export const emailOnlyInput = z.strictObject({ email: emailSchema });
+
+export const loginInput = z.strictObject({
+  /** An email address or a username. */
+  identifier: z.string().trim().min(1).max(254),
+  password: passwordSchema,
+});
+
+export const refreshInput = z.strictObject({ refreshToken: tokenSchema });
+
+export const logoutInput = z
+  .strictObject({ scope: z.enum(['current', 'others', 'all']).optional() })
+  .optional();
+
+export const updateUserInput = z.strictObject({
+  username: usernameSchema.optional(),
+  meta: metaSchema.optional(),
+});
+
+export const changePasswordInput = z.strictObject({
+  currentPassword: passwordSchema,
+  newPassword: passwordSchema,
+});
+
+export const revokeSessionInput = z.strictObject({ sessionId: z.string().min(1).max(64) });
+
+export const publicUserSchema = z.object({
+  id: z.string(),
+  username: z.string().nullable(),
+  email: z.string(),
+  emailConfirmed: z.boolean(),
+  meta: z.record(z.string(), z.unknown()),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+});
+
+export const authTokensSchema = z.object({
+  accessToken: z.string(),
+  accessTokenExpiresAt: z.date(),
+  refreshToken: z.string(),
+  /** Null when refresh tokens never expire (the default). */
+  refreshTokenExpiresAt: z.date().nullable(),
+  tokenType: z.literal('Bearer'),
+});
+
+export const signedInSchema = z.object({ user: publicUserSchema, tokens: authTokensSchema });
+
+export const registerOutput = z.object({
+  user: publicUserSchema.optional(),
+  tokens: authTokensSchema.optional(),
+  confirmationSent: z.boolean(),
+});
+
+export const okOutput = z.object({ ok: z.literal(true) });
+
+export const sessionInfoSchema = z.object({
+  id: z.string(),
+  /** True for the session whose access token made the call. */
+  current: z.boolean(),
+  createdAt: z.date(),
+  lastUsedAt: z.date(),
+  /** When the session ends at the latest; null when it never does. */
+  expiresAt: z.date().nullable(),
+  userAgent: z.string().nullable(),
+  ip: z.string().nullable(),
+});
+
+export const authSettingsSchema = z.object({
+  signupEnabled: z.boolean(),
+  emailConfirmation: z.enum(['required', 'optional', 'off']),
+  magicLink: z.boolean(),
+  providers: z.array(z.string()),
+  passwordMinLength: z.number(),
+  accessTokenTtlSeconds: z.number(),
+  refreshTokenTtlSeconds: z.number().nullable(),
+});
