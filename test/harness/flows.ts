@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { TRPCClientError } from '@trpc/client';
+import { getAuthErrorCode } from '../../client/index.js';
+import type { AuthErrorCode } from '../../shared/index.js';
+import type { TestApp, TestKit } from './test-kit.js';
+import { PASSWORD, uniqueEmail } from './test-kit.js';
+
+/** Asserts that a call fails with the auth code `code`, and returns the client error. */
+export async function expectAuthError(call: Promise<unknown>, code: AuthErrorCode): Promise<TRPCClientError<never>> {
+  const error = await call.then(
+    () => assert.fail(`expected ${code}, but the call succeeded`),
+    (caught: unknown) => caught,
+  );
+  assert.ok(error instanceof TRPCClientError, `expected a TRPCClientError, got ${String(error)}`);
+  assert.equal(getAuthErrorCode(error), code, `expected ${code}, got ${error.message}`);
+  return error;
+}
+
+/** Registers an account and confirms it through the link the SMTP server received. */
+export async function registerConfirmed(kit: TestKit, app: TestApp = kit, options: { email?: string; username?: string } = {}) {
+  const email = options.email ?? uniqueEmail();
+  await app.client().auth.register.mutate({ email, password: PASSWORD, username: options.username });
+  const mail = await kit.smtp.waitForMail(email, (received) => received.token !== null);
+  const signedIn = await app.client().auth.confirmEmail.mutate({ token: mail.token as string });
+  return { email, ...signedIn };
+}

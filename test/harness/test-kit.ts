@@ -1,0 +1,128 @@
+import type { AddressInfo } from 'node:net';
+import { after, before, describe } from 'node:test';
+import { createTRPCClient, httpLink } from '@trpc/client';
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import superjson from 'superjson';
+import { createAuth } from '../../server/index.js';
+import type { AuthOptions } from '../../server/index.js';
+import { createManualClock } from './clock.js';
+import type { ManualClock } from './clock.js';
+import { DATABASE_KINDS, openTestDatabase } from './database.js';
+import type { DatabaseKind, TestDatabase } from './database.js';
+import { startSmtpServer } from './smtp.js';
+import type { SmtpServer } from './smtp.js';
+
+export const APP_URL = 'https://app.example.test';
+
+type KitOptions = Omit<AuthOptions, 'db' | 'mail' | 'clock'>;
+
+async function buildApp(database: TestDatabase, smtp: SmtpServer, clock: ManualClock, options: KitOptions) {
+  const auth = await createAuth({
+    ...options,
+    db: database.db,
+    mail: { transport: smtp.transport, from: 'auth@app.example.test', appUrl: APP_URL },
+    clock,
+    logger: { info() {}, warn() {}, error() {} },
+  });
+  const appRouter = auth.router({
+    auth: auth.authRouter,
+    demo: auth.router({
+      whoami: auth.protectedProcedure.query(({ ctx }) => ({ userId: ctx.user.id, sessionId: ctx.session.id })),
+    }),
+  });
+  const server = createHTTPServer({ router: appRouter, createContext: auth.createContext });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  /** A client of this app; `accessToken` goes in the Authorization header when given. */
+  function client(accessToken?: string) {
+    return createTRPCClient<typeof appRouter>({
+      links: [
+        httpLink({
+          url,
+          transformer: superjson,
+          headers: (): Record<string, string> => (accessToken ? { authorization: `Bearer ${accessToken}` } : {}),
+        }),
+      ],
+    });
+  }
+
+  return {
+    auth,
+    url,
+    client,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await auth.close();
+    },
+  };
+}
+
+export type TestApp = Awaited<ReturnType<typeof buildApp>>;
+
+/**
+ * One database, one SMTP server, one clock, and an app (auth kit + HTTP server) on them; `variant`
+ * starts another app with other options on the same database.
+ */
+export interface TestKit extends TestApp {
+  kind: DatabaseKind;
+  database: TestDatabase;
+  smtp: SmtpServer;
+  clock: ManualClock;
+  variant(options: KitOptions): Promise<TestApp>;
+}
+
+async function startTestKit(kind: DatabaseKind, options: KitOptions): Promise<TestKit> {
+  const database = await openTestDatabase(kind);
+  const smtp = await startSmtpServer();
+  const clock = createManualClock();
+  const main = await buildApp(database, smtp, clock, options);
+  const variants: TestApp[] = [];
+  return {
+    ...main,
+    kind,
+    database,
+    smtp,
+    clock,
+    async variant(variantOptions) {
+      const app = await buildApp(database, smtp, clock, variantOptions);
+      variants.push(app);
+      return app;
+    },
+    async close() {
+      for (const app of [main, ...variants]) await app.close();
+      await smtp.close();
+      await database.close();
+    },
+  };
+}
+
+/**
+ * Declares a suite once and runs it on PGlite and on PostgreSQL, each with its own database, SMTP
+ * server and clock shared by the suite's tests.
+ */
+export function describeOnEachDatabase(name: string, body: (kit: () => TestKit) => void, options: KitOptions = {}): void {
+  for (const kind of DATABASE_KINDS) {
+    describe(`${name} [${kind}]`, () => {
+      let kit: TestKit | undefined;
+      before(async () => {
+        kit = await startTestKit(kind, options);
+      });
+      after(async () => {
+        await kit?.close();
+      });
+      body(() => {
+        if (!kit) throw new Error('the test kit is not started yet');
+        return kit;
+      });
+    });
+  }
+}
+
+let sequence = 0;
+/** An address no other test in this process uses. */
+export function uniqueEmail(label = 'user'): string {
+  return `${label}-${process.pid}-${++sequence}@example.test`;
+}
+
+export const PASSWORD = 'correct horse battery staple';
