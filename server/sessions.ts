@@ -111,7 +111,7 @@ export function createSessions(deps: {
         presentedHash === session.previousVerifierHash &&
         session.successorSeal !== null &&
         session.rotatedAt !== null &&
-        now - session.rotatedAt.getTime() <= policy.refreshGraceSeconds * 1000
+        now - session.rotatedAt.getTime() < policy.refreshGraceSeconds * 1000
       ) {
         refreshVerifier = openSuccessor(session.successorSeal, presented.verifier);
         await tx.update(sessionTable).set({ lastUsedAt: new Date(now) }).where(eq(sessionTable.id, session.id));
