@@ -5,15 +5,21 @@ import type { AuthErrorCode } from '../../shared/index.js';
 import type { TestApp, TestKit } from './test-kit.js';
 import { PASSWORD, uniqueEmail } from './test-kit.js';
 
+/** The parts of a failed call's error that tests read. */
+export interface FailedCall {
+  message: string;
+  data?: { code: string; httpStatus: number; path?: string; authCode?: string | null };
+}
+
 /** Asserts that a call fails with the auth code `code`, and returns the client error. */
-export async function expectAuthError(call: Promise<unknown>, code: AuthErrorCode): Promise<TRPCClientError<never>> {
+export async function expectAuthError(call: Promise<unknown>, code: AuthErrorCode): Promise<FailedCall> {
   const error = await call.then(
     () => assert.fail(`expected ${code}, but the call succeeded`),
     (caught: unknown) => caught,
   );
   assert.ok(error instanceof TRPCClientError, `expected a TRPCClientError, got ${String(error)}`);
   assert.equal(getAuthErrorCode(error), code, `expected ${code}, got ${error.message}`);
-  return error;
+  return error as FailedCall;
 }
 
 /** Registers an account and confirms it through the link the SMTP server received. */

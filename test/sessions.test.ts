@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { expectAuthError, registerConfirmed } from './harness/flows.js';
+import { PASSWORD, describeOnEachDatabase } from './harness/test-kit.js';
+
+describeOnEachDatabase('sessions and the signed-in user', (kit) => {
+  /** One user signed in three times: three sessions. */
+  async function threeSessions() {
+    const first = await registerConfirmed(kit());
+    const login = () => kit().client().auth.login.mutate({ identifier: first.email, password: PASSWORD });
+    const second = await login();
+    const third = await login();
+    return { email: first.email, user: first.user, sessions: [first.tokens, second.tokens, third.tokens] };
+  }
+
+  it('sessions.list shows each sign-in once, marks the current one, and holds no secret', async () => {
+    const { sessions } = await threeSessions();
+    const [a, b, c] = sessions;
+    const list = await kit().client(b?.accessToken).auth.sessions.list.query();
+    assert.equal(list.length, 3);
+    assert.equal(list.filter((session) => session.current).length, 1);
+    assert.deepEqual(Object.keys(list[0] ?? {}).sort(), ['createdAt', 'current', 'expiresAt', 'id', 'ip', 'lastUsedAt', 'userAgent']);
+    assert.ok(list.every((session) => session.ip === '127.0.0.1'));
+    const text = JSON.stringify(list);
+    for (const tokens of [a, b, c]) assert.ok(!text.includes(tokens?.refreshToken.slice(3, 19) as string));
+  });
+
+  it("logout ends the current session only, and is safe to repeat", async () => {
+    const { sessions } = await threeSessions();
+    const [a, b] = sessions;
+    await kit().client(a?.accessToken).auth.logout.mutate();
+    await expectAuthError(kit().client(a?.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
+    await expectAuthError(kit().client().auth.refresh.mutate({ refreshToken: a?.refreshToken as string }), 'TOKEN_REVOKED');
+    await kit().client(b?.accessToken).demo.whoami.query();
+    assert.equal((await kit().client(b?.accessToken).auth.sessions.list.query()).length, 2);
+    await expectAuthError(kit().client(a?.accessToken).auth.logout.mutate(), 'TOKEN_REVOKED');
+  });
+
+  it("logout 'others' keeps the caller; 'all' ends every session", async () => {
+    const { sessions } = await threeSessions();
+    const [a, b, c] = sessions;
+    await kit().client(a?.accessToken).auth.logout.mutate({ scope: 'others' });
+    await kit().client(a?.accessToken).demo.whoami.query();
+    await expectAuthError(kit().client(b?.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
+    await expectAuthError(kit().client(c?.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
+
+    const more = await kit().client().auth.refresh.mutate({ refreshToken: a?.refreshToken as string });
+    await kit().client(more.tokens.accessToken).auth.logout.mutate({ scope: 'all' });
+    await expectAuthError(kit().client(more.tokens.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
+    await expectAuthError(kit().client().auth.refresh.mutate({ refreshToken: more.tokens.refreshToken }), 'TOKEN_REVOKED');
+  });
+
+  it("sessions.revoke ends one of the caller's sessions; another user's id changes nothing", async () => {
+    const mine = await threeSessions();
+    const theirs = await registerConfirmed(kit());
+    const [a, b, c] = mine.sessions;
+    const { sessionId } = await kit().client(c?.accessToken).demo.whoami.query();
+    await kit().client(a?.accessToken).auth.sessions.revoke.mutate({ sessionId });
+    await expectAuthError(kit().client(c?.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
+    assert.equal((await kit().client(a?.accessToken).auth.sessions.list.query()).length, 2);
+
+    const [theirSession] = await kit().client(theirs.tokens.accessToken).auth.sessions.list.query();
+    const answer = await kit().client(b?.accessToken).auth.sessions.revoke.mutate({ sessionId: theirSession?.id as string });
+    const unknown = await kit().client(b?.accessToken).auth.sessions.revoke.mutate({ sessionId: 'no-such-session' });
+    assert.deepEqual(answer, unknown);
+    await kit().client(theirs.tokens.accessToken).demo.whoami.query();
+  });
+
+  it('me returns the user; updateUser changes username and meta, and refuses a taken username', async () => {
+    const { tokens, user } = await registerConfirmed(kit());
+    const other = await registerConfirmed(kit(), kit(), { username: 'taken_name' });
+    const me = await kit().client(tokens.accessToken).auth.me.query();
+    assert.deepEqual(me, user);
+
+    kit().clock.advanceSeconds(1);
+    const updated = await kit().client(tokens.accessToken).auth.updateUser.mutate({ username: 'New.Name', meta: { theme: 'dark' } });
+    assert.equal(updated.username, 'New.Name');
+    assert.deepEqual(updated.meta, { theme: 'dark' });
+    assert.ok(updated.updatedAt > user.updatedAt);
+    await expectAuthError(kit().client(tokens.accessToken).auth.updateUser.mutate({ username: 'TAKEN_NAME' }), 'USERNAME_TAKEN');
+    await expectAuthError(
+      kit().client(tokens.accessToken).auth.updateUser.mutate({ email: 'x@example.test', emailConfirmed: true } as never),
+      'INVALID_INPUT',
+    );
+    assert.equal((await kit().client(tokens.accessToken).auth.me.query()).username, 'New.Name');
+    assert.notEqual(other.user.id, user.id);
+  });
+
+  it('changePassword needs the current password, ends the other sessions and mails a notice', async () => {
+    const { email, sessions } = await threeSessions();
+    const [a, b] = sessions;
+    const newPassword = 'an entirely new passphrase';
+    await expectAuthError(kit().client(a?.accessToken).auth.changePassword.mutate({ currentPassword: 'wrong password', newPassword }), 'INVALID_CREDENTIALS');
+    await expectAuthError(kit().client(a?.accessToken).auth.changePassword.mutate({ currentPassword: PASSWORD, newPassword: 'short' }), 'WEAK_PASSWORD');
+    await kit().client(b?.accessToken).demo.whoami.query();
+
+    await kit().client(a?.accessToken).auth.changePassword.mutate({ currentPassword: PASSWORD, newPassword });
+    await kit().client(a?.accessToken).demo.whoami.query();
+    await expectAuthError(kit().client(b?.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
+    await expectAuthError(kit().client().auth.login.mutate({ identifier: email, password: PASSWORD }), 'INVALID_CREDENTIALS');
+    await kit().client().auth.login.mutate({ identifier: email, password: newPassword });
+    const notice = await kit().smtp.waitForMail(email, (mail) => mail.subject === 'Your password was changed');
+    assert.ok(!notice.body.includes(newPassword));
+  });
+
+  it('protected procedures refuse a missing token with TOKEN_MISSING', async () => {
+    await expectAuthError(kit().client().auth.me.query(), 'TOKEN_MISSING');
+    await expectAuthError(kit().client().auth.logout.mutate(), 'TOKEN_MISSING');
+    await expectAuthError(kit().client().auth.sessions.list.query(), 'TOKEN_MISSING');
+  });
+});
