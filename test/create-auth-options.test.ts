@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { closeDatabase, connectDatabase } from '../db/index.js';
+import type { AuthDatabase } from '../db/index.js';
+import { createAuth } from '../server/index.js';
+import type { AuthOptions } from '../server/index.js';
+
+describe('createAuth checks its options', () => {
+  let db: AuthDatabase;
+  const transport = { sendMail: async () => ({}) };
+  const valid = (): AuthOptions => ({ db, mail: { transport, from: 'app@example.test', appUrl: 'https://app.example.test' } });
+
+  before(async () => {
+    db = await connectDatabase();
+  });
+  after(async () => {
+    await closeDatabase(db);
+  });
+
+  it('accepts the minimal options of the README', async () => {
+    const auth = await createAuth(valid());
+    await auth.close();
+  });
+
+  const cases: Array<[string, (options: AuthOptions) => unknown, RegExp]> = [
+    ['a missing mail transport', (o) => ({ ...o, mail: { ...o.mail, transport: {} } }), /mail\.transport: expected a nodemailer transporter/],
+    ['an appUrl that is not http(s)', (o) => ({ ...o, mail: { ...o.mail, appUrl: 'javascript:alert(1)' } }), /mail\.appUrl/],
+    ['a negative access-token lifetime', (o) => ({ ...o, tokens: { accessTokenTtlSeconds: -1 } }), /tokens\.accessTokenTtlSeconds/],
+    ['argon2 memory below the OWASP minimum', (o) => ({ ...o, password: { memoryCost: 4096 } }), /password\.memoryCost/],
+    ['a password minimum below 8', (o) => ({ ...o, password: { minLength: 6 } }), /password\.minLength/],
+    ['an unknown email-confirmation policy', (o) => ({ ...o, signup: { emailConfirmation: 'sometimes' } }), /signup\.emailConfirmation/],
+    ['a misspelt option', (o) => ({ ...o, tokens: { accessTokenTTL: 60 } }), /tokens: Unrecognized key/],
+    ['no database', (o) => ({ ...o, db: undefined }), /db: expected the database from connectDatabase\(\)/],
+  ];
+  for (const [what, change, message] of cases) {
+    it(`refuses ${what}, naming the option`, async () => {
+      await assert.rejects(createAuth(change(valid()) as AuthOptions), message);
+    });
+  }
+});

@@ -1,0 +1,49 @@
+// Type-level tests, checked by `npm run typecheck` (nothing here runs): an application router built
+// from the kit's procedures and the auth router merge, and the client infers every input and output.
+import { createTRPCClient, httpLink } from '@trpc/client';
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import { expectTypeOf } from 'expect-type';
+import superjson from 'superjson';
+import type { AuthTokens, PublicUser, SessionInfo } from '../../shared/index.js';
+import type { Auth } from '../../server/index.js';
+
+declare const auth: Auth<{ tenant: string }>;
+
+const todos = auth.router({
+  list: auth.protectedProcedure.query(({ ctx }) => {
+    expectTypeOf(ctx.user.id).toEqualTypeOf<string>();
+    expectTypeOf(ctx.session.accessTokenExpiresAt).toEqualTypeOf<Date>();
+    expectTypeOf(ctx.tenant).toEqualTypeOf<string>();
+    return [{ id: 1, title: 'write tests', dueAt: new Date() }];
+  }),
+  add: auth.publicProcedure.input((value: unknown) => value as { title: string }).mutation(({ input }) => input.title.length),
+});
+const appRouter = auth.router({ auth: auth.authRouter, todos });
+const mergedRouter = auth.mergeRouters(appRouter, auth.router({ extra: todos }));
+
+type Inputs = inferRouterInputs<typeof appRouter>;
+type Outputs = inferRouterOutputs<typeof appRouter>;
+
+expectTypeOf<Inputs['auth']['login']>().toEqualTypeOf<{ identifier: string; password: string }>();
+expectTypeOf<Inputs['auth']['register']>().toMatchTypeOf<{ email: string; password: string; username?: string }>();
+expectTypeOf<Inputs['auth']['logout']>().toEqualTypeOf<void | { scope?: 'current' | 'others' | 'all' | undefined } | undefined>();
+expectTypeOf<Outputs['auth']['login']>().toEqualTypeOf<{ user: PublicUser; tokens: AuthTokens }>();
+expectTypeOf<Outputs['auth']['refresh']>().toEqualTypeOf<{ tokens: AuthTokens }>();
+expectTypeOf<Outputs['auth']['me']>().toEqualTypeOf<PublicUser>();
+expectTypeOf<Outputs['auth']['sessions']['list']>().toEqualTypeOf<SessionInfo[]>();
+expectTypeOf<Outputs['auth']['register']['confirmationSent']>().toEqualTypeOf<boolean>();
+expectTypeOf<AuthTokens['accessTokenExpiresAt']>().toEqualTypeOf<Date>();
+expectTypeOf<AuthTokens['refreshTokenExpiresAt']>().toEqualTypeOf<Date | null>();
+
+const client = createTRPCClient<typeof appRouter>({ links: [httpLink({ url: 'http://localhost/trpc', transformer: superjson })] });
+expectTypeOf(client.auth.login.mutate).parameter(0).toEqualTypeOf<{ identifier: string; password: string }>();
+expectTypeOf(client.auth.me.query).returns.resolves.toEqualTypeOf<PublicUser>();
+expectTypeOf(client.todos.list.query).returns.resolves.toEqualTypeOf<Array<{ id: number; title: string; dueAt: Date }>>();
+expectTypeOf(client.todos.add.mutate).parameter(0).toEqualTypeOf<{ title: string }>();
+
+const merged = createTRPCClient<typeof mergedRouter>({ links: [httpLink({ url: 'http://localhost/trpc', transformer: superjson })] });
+expectTypeOf(merged.extra.list.query).returns.resolves.toEqualTypeOf<Array<{ id: number; title: string; dueAt: Date }>>();
+expectTypeOf(merged.auth.sessions.revoke.mutate).parameter(0).toEqualTypeOf<{ sessionId: string }>();
+
+// @ts-expect-error: an unknown procedure does not exist on the client.
+void client.auth.signInWithCarrierPigeon;
