@@ -1,7 +1,8 @@
 import { experimental_standaloneMiddleware } from '@trpc/server';
 import type { AccessAuthorization, AccessTokens } from './access-tokens.js';
 import type { AuthBaseContext, AuthRequest } from './context.js';
-import { AuthError, authError } from './errors.js';
+import { authError } from './errors.js';
+import type { AuthError } from './errors.js';
 
 /** The signed-in user, as `ctx.user` holds it in a protected procedure. */
 export interface AuthUser {

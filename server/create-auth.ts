@@ -11,6 +11,7 @@ import { resolveOptions } from './options.js';
 import { createPasswordHasher } from './passwords.js';
 import { createSessions } from './sessions.js';
 import { createAuthTRPC } from './trpc.js';
+import { assertMigrated } from './assert-migrated.js';
 
 /**
  * Builds the auth kit: the auth router, the procedures an application builds its own routers from,
@@ -25,6 +26,7 @@ import { createAuthTRPC } from './trpc.js';
 export async function createAuth<TAppContext extends object = object>(options: AuthOptions<TAppContext>) {
   const resolved = resolveOptions(options);
   const { db, clock, random, logger, tokenCache: cache } = resolved;
+  await assertMigrated(db);
 
   const accessTokens = createAccessTokens({ db, cache, clock, random, ttlSeconds: resolved.tokens.accessTokenTtlSeconds });
   const authenticate = createBearerCheck(accessTokens);

@@ -49,7 +49,12 @@ export async function createLinkToken(
  * Spends a link token: run it inside the transaction that acts on it, so the token is gone exactly
  * when the action happened. A second redemption finds nothing.
  */
-export async function redeemLinkToken(db: Queryable, clock: Clock, purpose: LinkPurpose, token: string): Promise<LinkRedemption> {
+export async function redeemLinkToken(
+  db: Queryable,
+  clock: Clock,
+  presented: { purpose: LinkPurpose; token: string },
+): Promise<LinkRedemption> {
+  const { purpose, token } = presented;
   const parts = parseToken('link', token);
   if (!parts) return { ok: false, code: 'LINK_INVALID' };
   const [row] = await db

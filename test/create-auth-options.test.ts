@@ -1,17 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { closeDatabase, connectDatabase } from '../db/index.js';
+import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
 import type { AuthDatabase } from '../db/index.js';
 import { createAuth } from '../server/index.js';
 import type { AuthOptions } from '../server/index.js';
 
 describe('createAuth checks its options', () => {
   let db: AuthDatabase;
-  const transport = { sendMail: async () => ({}) };
+  const transport = { sendMail: () => Promise.resolve({}) };
   const valid = (): AuthOptions => ({ db, mail: { transport, from: 'app@example.test', appUrl: 'https://app.example.test' } });
 
   before(async () => {
     db = await connectDatabase();
+    await migrate(db);
   });
   after(async () => {
     await closeDatabase(db);
@@ -37,4 +38,16 @@ describe('createAuth checks its options', () => {
       await assert.rejects(createAuth(change(valid()) as AuthOptions), message);
     });
   }
+});
+
+describe('createAuth checks its database', () => {
+  it('refuses a database without the kit tables, saying to migrate', async () => {
+    const bare = await connectDatabase();
+    try {
+      const options = { db: bare, mail: { transport: { sendMail: () => Promise.resolve({}) }, from: 'a@example.test', appUrl: 'https://app.example.test' } };
+      await assert.rejects(createAuth(options), /run migrate\(db\)/);
+    } finally {
+      await closeDatabase(bare);
+    }
+  });
 });

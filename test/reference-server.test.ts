@@ -48,7 +48,8 @@ async function startServer(env: Record<string, string>): Promise<RunningServer> 
   };
 }
 
-async function call(server: RunningServer, path: string, input?: unknown, accessToken?: string) {
+async function call(server: RunningServer, path: string, request: { input?: unknown; accessToken?: string } = {}) {
+  const { input, accessToken } = request;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (accessToken) headers.authorization = `Bearer ${accessToken}`;
   const response =
@@ -86,13 +87,13 @@ describe('the reference server (npm start)', () => {
     assert.match(await page.text(), /trpc-auth-kit/);
 
     const email = 'ref-user@example.test';
-    assert.deepEqual((await call(server, 'auth.register', { email, password: PASSWORD })).data, { confirmationSent: true });
+    assert.deepEqual((await call(server, 'auth.register', { input: { email, password: PASSWORD } })).data, { confirmationSent: true });
     const link = await waitFor(() => /https:\/\/app\.example\.test\/\?token=(lk_\S+)/.exec(server.output())?.[1], 'the logged link');
     assert.equal((await readdir(join(dataDir, 'outbox'))).length, 1);
 
-    const confirmed = await call(server, 'auth.confirmEmail', { token: link });
+    const confirmed = await call(server, 'auth.confirmEmail', { input: { token: link } });
     const tokens = confirmed.data?.tokens as unknown as { accessToken: string };
-    const whoami = await call(server, 'demo.whoami', undefined, tokens.accessToken);
+    const whoami = await call(server, 'demo.whoami', { accessToken: tokens.accessToken });
     assert.equal(whoami.status, 200);
     assert.equal(whoami.data?.userId, (confirmed.data?.user as unknown as { id: string }).id);
     assert.equal((await call(server, 'demo.whoami')).authCode, 'TOKEN_MISSING');
@@ -100,7 +101,7 @@ describe('the reference server (npm start)', () => {
     assert.equal(await server.stop(), 0);
     const again = await startServer({ AUTH_DATA_DIR: dataDir });
     cleanups.push(() => again.stop());
-    const login = await call(again, 'auth.login', { identifier: email, password: PASSWORD });
+    const login = await call(again, 'auth.login', { input: { identifier: email, password: PASSWORD } });
     assert.equal(login.status, 200);
   });
 
@@ -122,7 +123,7 @@ describe('the reference server (npm start)', () => {
     assert.equal(settings.data?.accessTokenTtlSeconds, 120);
     assert.equal(settings.data?.refreshTokenTtlSeconds, 86400);
     assert.equal(settings.data?.emailConfirmation, 'off');
-    const registered = await call(server, 'auth.register', { email: 'pg-user@example.test', password: PASSWORD });
+    const registered = await call(server, 'auth.register', { input: { email: 'pg-user@example.test', password: PASSWORD } });
     assert.equal(registered.status, 200);
   });
 

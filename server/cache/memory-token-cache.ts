@@ -64,10 +64,11 @@ export function createMemoryTokenCache(options: { capacity: number }): TokenCach
       revocations++;
       for (const sessionId of sessionsByUser.get(userId) ?? []) removeSession(sessionId);
     },
-    close: async () => {
+    close() {
       entries.clear();
       selectorsBySession.clear();
       sessionsByUser.clear();
+      return Promise.resolve();
     },
   };
 }

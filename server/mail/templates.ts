@@ -25,7 +25,7 @@ function paragraphs(lines: string[]): string {
   return lines.map((line) => `<p>${escapeHtml(line)}</p>`).join('\n');
 }
 
-function withLink(subject: string, before: string[], link: string, after: string[]): RenderedMail {
+function withLink({ subject, before, link, after }: { subject: string; before: string[]; link: string; after: string[] }): RenderedMail {
   return {
     subject,
     text: [...before, '', link, '', ...after].join('\n'),
@@ -39,12 +39,12 @@ function plain(subject: string, lines: string[]): RenderedMail {
 
 export const defaultMailTemplates: MailTemplates = {
   confirmEmail: ({ link, expiresInHours }) =>
-    withLink(
-      'Confirm your email address',
-      ['Open this link to confirm your email address:'],
+    withLink({
+      subject: 'Confirm your email address',
+      before: ['Open this link to confirm your email address:'],
       link,
-      [`The link works once, for ${expiresInHours} hours. If you did not sign up, ignore this mail.`],
-    ),
+      after: [`The link works once, for ${expiresInHours} hours. If you did not sign up, ignore this mail.`],
+    }),
   signupAttempt: () =>
     plain('Someone tried to sign up with your address', [
       'Someone tried to create an account with this email address, which already has one.',

@@ -18,7 +18,7 @@ export function confirmEmailProcedure(kernel: AuthKernel) {
     .output(signedInSchema)
     .mutation(async ({ input, ctx }) => {
       const confirmed = await kernel.db.transaction(async (tx) => {
-        const redemption = await redeemLinkToken(tx, kernel.clock, 'confirm-email', input.token);
+        const redemption = await redeemLinkToken(tx, kernel.clock, { purpose: 'confirm-email', token: input.token });
         if (!redemption.ok) throw authError(redemption.code);
         const { link } = redemption;
         // The link must be the user's newest, for the address the user has now.

@@ -16,7 +16,8 @@ export const APP_URL = 'https://app.example.test';
 
 type KitOptions = Omit<AuthOptions, 'db' | 'mail' | 'clock'>;
 
-async function buildApp(database: TestDatabase, smtp: SmtpServer, clock: ManualClock, options: KitOptions) {
+async function buildApp(parts: { database: TestDatabase; smtp: SmtpServer; clock: ManualClock }, options: KitOptions) {
+  const { database, smtp, clock } = parts;
   const auth = await createAuth({
     ...options,
     db: database.db,
@@ -76,7 +77,7 @@ async function startTestKit(kind: DatabaseKind, options: KitOptions): Promise<Te
   const database = await openTestDatabase(kind);
   const smtp = await startSmtpServer();
   const clock = createManualClock();
-  const main = await buildApp(database, smtp, clock, options);
+  const main = await buildApp({ database, smtp, clock }, options);
   const variants: TestApp[] = [];
   return {
     ...main,
@@ -85,7 +86,7 @@ async function startTestKit(kind: DatabaseKind, options: KitOptions): Promise<Te
     smtp,
     clock,
     async variant(variantOptions) {
-      const app = await buildApp(database, smtp, clock, variantOptions);
+      const app = await buildApp({ database, smtp, clock }, variantOptions);
       variants.push(app);
       return app;
     },

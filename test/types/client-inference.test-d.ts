@@ -45,5 +45,7 @@ const merged = createTRPCClient<typeof mergedRouter>({ links: [httpLink({ url: '
 expectTypeOf(merged.extra.list.query).returns.resolves.toEqualTypeOf<Array<{ id: number; title: string; dueAt: Date }>>();
 expectTypeOf(merged.auth.sessions.revoke.mutate).parameter(0).toEqualTypeOf<{ sessionId: string }>();
 
+expectTypeOf(mergedRouter._def.record).toHaveProperty('extra');
+
 // @ts-expect-error: an unknown procedure does not exist on the client.
 void client.auth.signInWithCarrierPigeon;

@@ -1,0 +1,15 @@
+import type { AuthDatabase } from '../db/connect.js';
+import { accessTokenTable } from '../db/schema.js';
+
+const UNDEFINED_TABLE = '42P01';
+
+/** Fails at start-up, with the remedy, when the kit's tables are missing, rather than in a request. */
+export async function assertMigrated(db: AuthDatabase): Promise<void> {
+  try {
+    await db.select({ selector: accessTokenTable.selector }).from(accessTokenTable).limit(1);
+  } catch (error) {
+    const cause = (error as { cause?: { code?: unknown } }).cause;
+    if (cause?.code !== UNDEFINED_TABLE) throw error;
+    throw new Error('createAuth: the database has no trpc-auth-kit tables; run migrate(db) from trpc-auth-kit/db first', { cause: error });
+  }
+}
