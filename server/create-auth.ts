@@ -12,6 +12,7 @@ import { createPasswordHasher } from './passwords.js';
 import { createSessions } from './sessions.js';
 import { createAuthTRPC } from './trpc.js';
 import { assertMigrated } from './assert-migrated.js';
+import { listenForRevocations } from './cache/listen-for-revocations.js';
 
 /**
  * Builds the auth kit: the auth router, the procedures an application builds its own routers from,
@@ -27,6 +28,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
   const resolved = resolveOptions(options);
   const { db, clock, random, logger, tokenCache: cache } = resolved;
   await assertMigrated(db);
+  const listener = await listenForRevocations(resolved);
 
   const accessTokens = createAccessTokens({ db, cache, clock, random, ttlSeconds: resolved.tokens.accessTokenTtlSeconds });
   const authenticate = createBearerCheck(accessTokens);
@@ -78,9 +80,10 @@ export async function createAuth<TAppContext extends object = object>(options: A
     },
     /** For an application that keeps its own tRPC instance: the check behind `protectedProcedure`. */
     protectMiddleware: protect,
-    /** Waits for mail still being sent and stops the token cache. */
+    /** Waits for mail still being sent, stops listening for revocations and stops the token cache. */
     async close(): Promise<void> {
       await mailer.flush();
+      await listener?.close();
       await cache.close();
     },
   };

@@ -56,6 +56,19 @@ export interface AuthOptions<TAppContext extends object = object> {
     /** How many may wait; beyond that a sign-in answers `RATE_LIMITED` at once. @default 64 */
     maxQueuedHashes?: number;
   };
+  /**
+   * How this node hears revocations made on other nodes (PostgreSQL only; PGlite is one process).
+   * A revoked token is refused everywhere at once while the listener hears, and within
+   * `staleAfterMs + heartbeatIntervalMs` when its connection fails in any way.
+   */
+  revocationListener?: {
+    /** A direct connection to the primary for LISTEN (not a transaction pooler). @default the pool's */
+    connectionString?: string;
+    /** @default 1000 */
+    heartbeatIntervalMs?: number;
+    /** @default 3000 */
+    staleAfterMs?: number;
+  };
   /** Adds the application's own fields to every request's context. */
   context?: (opts: AuthContextOptions) => TAppContext | Promise<TAppContext>;
   /** Where verified access tokens are kept. @default an in-process table of 100 000 entries */
@@ -105,6 +118,13 @@ const optionsSchema = z.object({
       maxQueuedHashes: z.number().int().min(0).default(64),
     })
     .prefault({}),
+  revocationListener: z
+    .strictObject({
+      connectionString: z.string().regex(/^postgres(ql)?:\/\//).optional(),
+      heartbeatIntervalMs: z.number().int().min(50).max(60_000).default(1000),
+      staleAfterMs: z.number().int().min(100).max(60_000).default(3000),
+    })
+    .prefault({}),
   context: aFunction.optional(),
   tokenCache: z.custom<TokenCache>((cache) => typeof (cache as TokenCache | null)?.get === 'function').optional(),
   clock: z.custom<Clock>((clock) => typeof (clock as Clock | null)?.now === 'function').optional(),
@@ -121,6 +141,7 @@ export interface ResolvedAuthOptions<TAppContext extends object = object> {
   tokens: ParsedOptions['tokens'];
   signup: ParsedOptions['signup'];
   password: ParsedOptions['password'];
+  revocationListener: ParsedOptions['revocationListener'];
   context: AuthOptions<TAppContext>['context'];
   tokenCache: TokenCache;
   clock: Clock;
@@ -138,13 +159,14 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`);
     throw new Error(`createAuth: invalid options\n  ${problems.join('\n  ')}`);
   }
-  const { tokens, signup, password } = parsed.data;
+  const { tokens, signup, password, revocationListener } = parsed.data;
   return {
     db: options.db,
     mail: { ...options.mail, paths: { confirmEmail: options.mail.paths?.confirmEmail ?? '/confirm-email' } },
     tokens,
     signup,
     password,
+    revocationListener,
     context: options.context,
     tokenCache: options.tokenCache ?? createMemoryTokenCache({ capacity: 100_000 }),
     clock: options.clock ?? systemClock,

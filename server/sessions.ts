@@ -1,10 +1,12 @@
-import { and, desc, eq, isNull, lte, ne } from 'drizzle-orm';
+import { and, desc, eq, isNull, lte, ne, sql } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../db/connect.js';
 import { accessTokenTable, sessionTable } from '../db/schema.js';
 import type { SessionRow } from '../db/schema.js';
 import { formatToken, parseToken } from '../shared/token-format.js';
 import type { AuthTokens, SessionInfo } from '../shared/types.js';
 import type { AccessTokens, IssuedAccessToken } from './access-tokens.js';
+import { REVOCATION_CHANNEL, encodeRevocation, forgetRevoked } from './cache/revocation-notice.js';
+import type { Revocation } from './cache/revocation-notice.js';
 import type { TokenCache } from './cache/token-cache.js';
 import type { Clock, RandomSource } from './deps.js';
 import type { ResolvedAuthOptions } from './options.js';
@@ -22,6 +24,9 @@ import { generateId, generateTokenParts, hashVerifier, openSuccessor, sealSucces
  *     response, or two tabs refreshing at once) and nothing forks;
  *   - anything else: someone holds a token this family has moved past. The session (or, by option,
  *     every session of the user) is revoked, and that revocation commits although the call fails.
+ *
+ * Every revocation announces itself to the other nodes in its own transaction (revocation-notice.ts)
+ * and clears this node's cache once committed.
  */
 
 /** Who is signing in, as the session list later shows it. */
@@ -45,7 +50,10 @@ export interface Sessions {
   list(userId: string, currentSessionId: string): Promise<SessionInfo[]>;
 }
 
-type RotationResult = { ok: true; refreshVerifier: string; session: SessionRow; access: IssuedAccessToken } | Extract<RefreshOutcome, { ok: false }>;
+type RotationResult =
+  | { ok: true; refreshVerifier: string; session: SessionRow; access: IssuedAccessToken }
+  | { ok: false; code: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' }
+  | { ok: false; code: 'REFRESH_TOKEN_REUSED'; userId: string; sessionId: string; revocation: Revocation | null };
 
 export function createSessions(deps: {
   db: AuthDatabase;
@@ -73,14 +81,34 @@ export function createSessions(deps: {
     return idleMs !== null && session.lastUsedAt.getTime() + idleMs <= now;
   }
 
-  async function revokeInDatabase(target: Queryable, scope: { userId: string; sessionId?: string; except?: string }, reason: RevokeReason): Promise<void> {
+  /**
+   * Marks sessions revoked and, in the same transaction, tells every node (see revocation-notice.ts).
+   * Returns what ended, for this node's cache, which the caller clears once the transaction commits.
+   */
+  async function revokeAndAnnounce(
+    tx: Queryable,
+    scope: { userId: string; sessionId?: string; except?: string },
+    reason: RevokeReason,
+  ): Promise<Revocation | null> {
     const conditions = [eq(sessionTable.userId, scope.userId), isNull(sessionTable.revokedAt)];
     if (scope.sessionId !== undefined) conditions.push(eq(sessionTable.id, scope.sessionId));
     if (scope.except !== undefined) conditions.push(ne(sessionTable.id, scope.except));
-    await target
+    const revoked = await tx
       .update(sessionTable)
       .set({ revokedAt: new Date(clock.now()), revokeReason: reason })
-      .where(and(...conditions));
+      .where(and(...conditions))
+      .returning({ id: sessionTable.id });
+    if (revoked.length === 0) return null;
+    const everySession = scope.sessionId === undefined && scope.except === undefined;
+    const revocation: Revocation = everySession ? { userId: scope.userId } : { sessionIds: revoked.map(({ id }) => id) };
+    for (const payload of encodeRevocation(revocation)) {
+      await tx.execute(sql`SELECT pg_notify(${REVOCATION_CHANNEL}, ${payload})`);
+    }
+    return revocation;
+  }
+
+  function forget(revocation: Revocation | null): void {
+    if (revocation !== null) forgetRevoked(cache, revocation);
   }
 
   function rotate(presented: { selector: string; verifier: string }): Promise<RotationResult> {
@@ -117,8 +145,8 @@ export function createSessions(deps: {
         await tx.update(sessionTable).set({ lastUsedAt: new Date(now) }).where(eq(sessionTable.id, session.id));
       } else {
         const scope = policy.refreshReuseRevokes === 'user' ? { userId: session.userId } : { userId: session.userId, sessionId: session.id };
-        await revokeInDatabase(tx, scope, 'refresh-token-reused');
-        return { ok: false, code: 'REFRESH_TOKEN_REUSED', userId: session.userId, sessionId: session.id };
+        const revocation = await revokeAndAnnounce(tx, scope, 'refresh-token-reused');
+        return { ok: false, code: 'REFRESH_TOKEN_REUSED', userId: session.userId, sessionId: session.id, revocation };
       }
       const access = await accessTokens.issue(tx, { sessionId: session.id, userId: session.userId, sessionExpiresAt: session.expiresAt });
       return { ok: true, refreshVerifier, session, access };
@@ -157,11 +185,9 @@ export function createSessions(deps: {
       if (!presented) return { ok: false, code: 'TOKEN_INVALID' };
       const result = await rotate(presented);
       if (!result.ok) {
-        if (result.code === 'REFRESH_TOKEN_REUSED') {
-          if (policy.refreshReuseRevokes === 'user') cache.deleteUser(result.userId);
-          else cache.deleteSession(result.sessionId);
-        }
-        return result;
+        if (result.code !== 'REFRESH_TOKEN_REUSED') return result;
+        forget(result.revocation);
+        return { ok: false, code: result.code, userId: result.userId, sessionId: result.sessionId };
       }
       cache.set(result.access.entry);
       return {
@@ -174,21 +200,11 @@ export function createSessions(deps: {
 
     async revoke(userId, sessionId, reason) {
       // Scoped to the user: another user's session id changes nothing, exactly like an unknown one.
-      await revokeInDatabase(db, { userId, sessionId }, reason);
-      cache.deleteSession(sessionId);
+      forget(await db.transaction((tx) => revokeAndAnnounce(tx, { userId, sessionId }, reason)));
     },
 
     async revokeAllOf(userId, options) {
-      await revokeInDatabase(db, { userId, except: options.except }, options.reason);
-      if (options.except === undefined) {
-        cache.deleteUser(userId);
-        return;
-      }
-      const others = await db
-        .select({ id: sessionTable.id })
-        .from(sessionTable)
-        .where(and(eq(sessionTable.userId, userId), ne(sessionTable.id, options.except)));
-      for (const { id } of others) cache.deleteSession(id);
+      forget(await db.transaction((tx) => revokeAndAnnounce(tx, { userId, except: options.except }, options.reason)));
     },
 
     async list(userId, currentSessionId) {

@@ -36,13 +36,21 @@ export function createMemoryTokenCache(options: { capacity: number }): TokenCach
   }
 
   let revocations = 0;
+  let trusted = true;
+
+  function clear(): void {
+    entries.clear();
+    selectorsBySession.clear();
+    sessionsByUser.clear();
+  }
 
   return {
-    get: (selector) => entries.get(selector),
+    get: (selector) => (trusted ? entries.get(selector) : undefined),
     get revocations() {
       return revocations;
     },
     set(entry) {
+      if (!trusted) return;
       remove(entry.selector);
       if (entries.size >= capacity) {
         const oldest = entries.keys().next();
@@ -64,10 +72,13 @@ export function createMemoryTokenCache(options: { capacity: number }): TokenCach
       revocations++;
       for (const sessionId of sessionsByUser.get(userId) ?? []) removeSession(sessionId);
     },
+    setTrusted(value) {
+      revocations++;
+      trusted = value;
+      clear();
+    },
     close() {
-      entries.clear();
-      selectorsBySession.clear();
-      sessionsByUser.clear();
+      clear();
       return Promise.resolve();
     },
   };

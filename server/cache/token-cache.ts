@@ -29,6 +29,11 @@ export interface TokenCache {
   delete(selector: string): void;
   deleteSession(sessionId: string): void;
   deleteUser(userId: string): void;
+  /**
+   * An untrusted cache answers nothing and keeps nothing, so every check reads the database: the
+   * state while revocations from other nodes may be going unheard. Either change empties it.
+   */
+  setTrusted(trusted: boolean): void;
   /** Stops whatever the cache runs in the background. */
   close(): Promise<void>;
 }

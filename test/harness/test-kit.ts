@@ -103,7 +103,17 @@ async function startTestKit(kind: DatabaseKind, options: KitOptions): Promise<Te
  * server and clock shared by the suite's tests.
  */
 export function describeOnEachDatabase(name: string, body: (kit: () => TestKit) => void, options: KitOptions = {}): void {
-  for (const kind of DATABASE_KINDS) {
+  describeOn(DATABASE_KINDS, name, { body, options });
+}
+
+/** The same, on PostgreSQL alone: for what only a server has (several nodes, LISTEN/NOTIFY). */
+export function describeOnPostgres(name: string, body: (kit: () => TestKit) => void, options: KitOptions = {}): void {
+  describeOn(['postgres'], name, { body, options });
+}
+
+function describeOn(kinds: readonly DatabaseKind[], name: string, suite: { body: (kit: () => TestKit) => void; options: KitOptions }): void {
+  const { body, options } = suite;
+  for (const kind of kinds) {
     describe(`${name} [${kind}]`, () => {
       let kit: TestKit | undefined;
       before(async () => {

@@ -1,0 +1,122 @@
+import pg from 'pg';
+import type { Logger } from '../deps.js';
+import { REVOCATION_CHANNEL, parseRevocation } from './revocation-notice.js';
+import type { Revocation } from './revocation-notice.js';
+
+/*
+ * The node's ear on the revocation channel: one dedicated PostgreSQL connection (never a pooled one:
+ * LISTEN belongs to a session) that hears every node's revocations.
+ *
+ * PostgreSQL does not replay notices sent while a listener was away, and a half-open connection
+ * looks alive but hears nothing. So the listener pings itself through the channel every heartbeat;
+ * when nothing at all came back for `staleAfterMs`, or the connection fails, the cache is no longer
+ * trusted (every check reads the database) until the listener has connected and listened again, and
+ * the cache, flushed, is trusted afresh. A revoked token is therefore accepted by a cache for at most
+ * `staleAfterMs` plus one heartbeat after its revocation, however the connection fails.
+ */
+
+export interface RevocationListenerOptions {
+  connection: pg.ClientConfig;
+  onRevocation(revocation: Revocation): void;
+  /** False when the listener stops hearing; true once it hears again (the cache must be flushed then). */
+  onTrustChange(trusted: boolean): void;
+  logger: Logger;
+  heartbeatIntervalMs: number;
+  staleAfterMs: number;
+}
+
+export interface RevocationListener {
+  /** Resolves once the listener has listened for the first time. */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+const PING = 'ping';
+const RECONNECT_DELAYS_MS = [100, 250, 500, 1000, 2000];
+
+export function startRevocationListener(options: RevocationListenerOptions): RevocationListener {
+  const { logger } = options;
+  let client: pg.Client | null = null;
+  let lastHeardAt = 0;
+  let closed = false;
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+
+  function lose(lost: pg.Client, why: string): void {
+    if (client !== lost) return;
+    client = null;
+    options.onTrustChange(false);
+    logger.warn('revocation listener lost; checking tokens in the database until it is back', { why });
+    lost.removeAllListeners('notification');
+    // Not awaited: on a black-holed connection the goodbye never completes.
+    lost.end().catch(() => {});
+    if (!closed) void connect();
+  }
+
+  async function connect(): Promise<void> {
+    for (let attempt = 0; !closed; attempt++) {
+      const candidate = new pg.Client({
+        ...options.connection,
+        application_name: 'trpc-auth-kit-listener',
+        keepAlive: true,
+        // A connection attempt into a dead network path would otherwise wait forever.
+        connectionTimeoutMillis: options.staleAfterMs,
+      });
+      candidate.on('error', (error) => lose(candidate, String(error)));
+      candidate.on('end', () => lose(candidate, 'connection ended'));
+      candidate.on('notification', (notice) => {
+        if (notice.channel !== REVOCATION_CHANNEL) return;
+        lastHeardAt = Date.now();
+        if (notice.payload === PING || notice.payload === undefined) return;
+        const revocation = parseRevocation(notice.payload);
+        if (revocation) options.onRevocation(revocation);
+      });
+      try {
+        await candidate.connect();
+        await candidate.query(`LISTEN ${REVOCATION_CHANNEL}`);
+        if (closed) {
+          await candidate.end();
+          return;
+        }
+        client = candidate;
+        lastHeardAt = Date.now();
+        options.onTrustChange(true);
+        markReady();
+        return;
+      } catch (error) {
+        candidate.removeAllListeners();
+        candidate.on('error', () => {});
+        candidate.end().catch(() => {});
+        if (attempt === 0) logger.warn('revocation listener cannot listen yet; retrying', { error: String(error) });
+        await new Promise((resolve) => setTimeout(resolve, RECONNECT_DELAYS_MS[Math.min(attempt, RECONNECT_DELAYS_MS.length - 1)]));
+      }
+    }
+  }
+
+  const heartbeat = setInterval(() => {
+    const current = client;
+    if (!current) return;
+    if (Date.now() - lastHeardAt > options.staleAfterMs) {
+      lose(current, `nothing heard for ${options.staleAfterMs} ms`);
+      return;
+    }
+    current.query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, PING]).catch(() => {});
+  }, options.heartbeatIntervalMs);
+  heartbeat.unref();
+
+  void connect();
+
+  return {
+    ready,
+    async close() {
+      closed = true;
+      clearInterval(heartbeat);
+      const current = client;
+      client = null;
+      if (current) {
+        current.removeAllListeners('end');
+        await current.end().catch(() => {});
+      }
+    },
+  };
+}

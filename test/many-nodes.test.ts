@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import pg from 'pg';
+import { encodeRevocation, parseRevocation } from '../server/cache/revocation-notice.js';
+import { expectAuthError, registerConfirmed } from './harness/flows.js';
+import type { TestApp } from './harness/test-kit.js';
+import { PASSWORD, describeOnPostgres } from './harness/test-kit.js';
+import { startTcpProxy } from './harness/tcp-proxy.js';
+
+/** Whether `app` accepts `accessToken` right now. */
+async function accepts(app: TestApp, accessToken: string): Promise<boolean> {
+  try {
+    await app.client(accessToken).demo.whoami.query();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Polls `app` with a revoked token until it refuses it and keeps refusing; returns how long after
+ * `since` it last accepted it (0 when it never did).
+ */
+async function lastAcceptanceAfter(app: TestApp, accessToken: string, since: number, watchMs: number): Promise<number> {
+  let last = 0;
+  while (Date.now() - since < watchMs) {
+    if (await accepts(app, accessToken)) last = Date.now() - since;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return last;
+}
+
+async function terminateListeners(url: string): Promise<number> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  const { rowCount } = await admin.query(
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'trpc-auth-kit-listener' AND pid <> pg_backend_pid()",
+  );
+  await admin.end();
+  return rowCount ?? 0;
+}
+
+describeOnPostgres('several nodes on one database', (kit) => {
+  it('a token issued on A works on B, and logout on A is refused on B within milliseconds', async () => {
+    const b = await kit().variant({});
+    const { tokens } = await registerConfirmed(kit());
+    assert.ok(await accepts(b, tokens.accessToken));
+    assert.ok(await accepts(b, tokens.accessToken));
+
+    await kit().client(tokens.accessToken).auth.logout.mutate();
+    const revokedAt = Date.now();
+    let refusedAfter = -1;
+    while (refusedAfter < 0) {
+      if (!(await accepts(b, tokens.accessToken))) refusedAfter = Date.now() - revokedAt;
+      assert.ok(Date.now() - revokedAt < 2000, 'B still accepts the token 2 s after logout');
+    }
+    assert.ok(refusedAfter < 1000, `B refused after ${refusedAfter} ms`);
+  });
+
+  it('session revoke, password change and refresh reuse on A end the tokens cached on B', async () => {
+    const b = await kit().variant({});
+    const first = await registerConfirmed(kit());
+    const second = await kit().client().auth.login.mutate({ identifier: first.email, password: PASSWORD });
+    const third = await kit().client().auth.login.mutate({ identifier: first.email, password: PASSWORD });
+    for (const tokens of [first.tokens, second.tokens, third.tokens]) assert.ok(await accepts(b, tokens.accessToken));
+
+    const { sessionId } = await kit().client(second.tokens.accessToken).demo.whoami.query();
+    await kit().client(first.tokens.accessToken).auth.sessions.revoke.mutate({ sessionId });
+    await kit().client(first.tokens.accessToken).auth.changePassword.mutate({ currentPassword: PASSWORD, newPassword: 'another long passphrase' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await expectAuthError(b.client(second.tokens.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
+    await expectAuthError(b.client(third.tokens.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
+    assert.ok(await accepts(b, first.tokens.accessToken));
+
+    const { tokens: next } = await kit().client().auth.refresh.mutate({ refreshToken: first.tokens.refreshToken });
+    assert.ok(await accepts(b, next.accessToken));
+    kit().clock.advanceSeconds(11);
+    await expectAuthError(kit().client().auth.refresh.mutate({ refreshToken: first.tokens.refreshToken }), 'REFRESH_TOKEN_REUSED');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await expectAuthError(b.client(next.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
+  });
+
+  it('a listener killed by pg_terminate_backend leaves no revoked token accepted, and listens again', async () => {
+    const b = await kit().variant({ revocationListener: { heartbeatIntervalMs: 100, staleAfterMs: 300 } });
+    const { tokens } = await registerConfirmed(kit());
+    const other = await registerConfirmed(kit());
+    assert.ok(await accepts(b, tokens.accessToken));
+    assert.ok(await accepts(b, other.tokens.accessToken));
+
+    assert.ok((await terminateListeners(kit().database.url as string)) >= 2);
+    await kit().client(tokens.accessToken).auth.logout.mutate();
+    const last = await lastAcceptanceAfter(b, tokens.accessToken, Date.now(), 1000);
+    assert.ok(last <= 400, `B accepted the revoked token ${last} ms after its revocation`);
+
+    // Listening again: a later revocation reaches B's cache as before.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.ok(await accepts(b, other.tokens.accessToken));
+    await kit().client(other.tokens.accessToken).auth.logout.mutate();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(await accepts(b, other.tokens.accessToken), false);
+  });
+
+  it('a listener whose connection goes silent stops trusting its cache within the documented bound', async () => {
+    const url = new URL(kit().database.url as string);
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port) });
+    try {
+      const viaProxy = new URL(url);
+      viaProxy.port = String(proxy.port);
+      const heartbeatIntervalMs = 100;
+      const staleAfterMs = 400;
+      const b = await kit().variant({ revocationListener: { connectionString: viaProxy.toString(), heartbeatIntervalMs, staleAfterMs } });
+      const { tokens } = await registerConfirmed(kit());
+      assert.ok(await accepts(b, tokens.accessToken));
+
+      proxy.blackHole();
+      await kit().client(tokens.accessToken).auth.logout.mutate();
+      const last = await lastAcceptanceAfter(b, tokens.accessToken, Date.now(), 1500);
+      assert.ok(last <= staleAfterMs + heartbeatIntervalMs + 100, `B accepted the revoked token ${last} ms after its revocation`);
+
+      proxy.restore();
+      const later = await registerConfirmed(kit());
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.ok(await accepts(b, later.tokens.accessToken));
+      await kit().client(later.tokens.accessToken).auth.logout.mutate();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(await accepts(b, later.tokens.accessToken), false);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('crafted notices on the channel crash nothing and un-revoke nothing', async () => {
+    const b = await kit().variant({});
+    const live = await registerConfirmed(kit());
+    const revoked = await registerConfirmed(kit());
+    await kit().client(revoked.tokens.accessToken).auth.logout.mutate();
+    assert.ok(await accepts(b, live.tokens.accessToken));
+
+    const attacker = new pg.Client({ connectionString: kit().database.url as string });
+    await attacker.connect();
+    const payloads = ['garbage', '{', 'null', '[]', '{"s":[]}', '{"u":123}', '{"s":[1,2]}', '{"unrevoke":"everything"}', 'x'.repeat(7999), JSON.stringify({ s: [live.user.id] })];
+    for (const payload of payloads) await attacker.query('SELECT pg_notify($1, $2)', ['trpc_auth_kit_revocations', payload]);
+    await attacker.end();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    assert.ok(await accepts(b, live.tokens.accessToken));
+    assert.equal(await accepts(b, revoked.tokens.accessToken), false);
+  });
+});
+
+describeOnPostgres('revocation notices', () => {
+  it('split a bulk revocation into payloads under the PostgreSQL limit, losing no id', () => {
+    const ids = Array.from({ length: 5000 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    const payloads = encodeRevocation({ sessionIds: ids });
+    assert.ok(payloads.length > 1);
+    assert.ok(payloads.every((payload) => Buffer.byteLength(payload) < 8000));
+    assert.deepEqual(payloads.flatMap((payload) => (parseRevocation(payload) as { sessionIds: string[] }).sessionIds), ids);
+    assert.deepEqual(encodeRevocation({ userId: 'u-1' }), ['{"u":"u-1"}']);
+  });
+});
