@@ -1,7 +1,7 @@
 // `npm run bench` (add `-- --json` for one JSON object): what a protected call's token check costs,
 // as ratios against baselines measured in the same process: a jose HS256 JWT verify, a `pg`
 // primary-key lookup on a real PostgreSQL server, and a SHA-256 plus a Map lookup.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, hash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,11 +10,11 @@ import { SignJWT, jwtVerify } from 'jose';
 import pg from 'pg';
 import { closeDatabase, connectDatabase } from '../db/index.js';
 import { createAccessTokens } from '../server/access-tokens.js';
-import { createMemoryTokenCache } from '../server/cache/memory-token-cache.js';
+import { startTokenCache } from '../server/cache/token-cache.js';
 import { createPasswordHasher } from '../server/passwords.js';
-import { systemClock, systemRandom } from '../server/deps.js';
+import { consoleLogger, systemClock, systemRandom } from '../server/deps.js';
 import { formatToken } from '../shared/token-format.js';
-import { generateTokenParts, hashVerifier } from '../server/secrets.js';
+import { generateTokenParts } from '../server/secrets.js';
 import { medianNanoseconds } from './measure.js';
 
 const asJson = process.argv.includes('--json');
@@ -25,19 +25,23 @@ const log = (line: string) => {
 
 async function cacheHitAt(liveTokens: number): Promise<number> {
   const db = await connectDatabase();
-  const cache = createMemoryTokenCache({ capacity: liveTokens });
+  const cache = await startTokenCache({ capacity: liveTokens, listener: null, logger: consoleLogger, now: () => Date.now() });
   const accessTokens = createAccessTokens({ db, cache, clock: systemClock, random: systemRandom, ttlSeconds: 300 });
-  const tokens: string[] = [];
+  const sample: string[] = [];
   for (let i = 0; i < liveTokens; i++) {
-    const parts = generateTokenParts(systemRandom);
-    cache.set({ selector: parts.selector, verifierHash: hashVerifier(parts.verifier), userId: `u${i}`, sessionId: `s${i}`, expiresAtMs: Date.now() + 3_600_000 });
-    if (i % Math.max(1, Math.floor(liveTokens / 1000)) === 0) tokens.push(formatToken('access', parts));
+    const token = formatToken('access', generateTokenParts(systemRandom));
+    const entry = { tokenHash: hash('sha256', token, 'base64url'), userId: randomUUID(), sessionId: randomUUID(), expiresAtMs: Date.now() + 3_600_000 };
+    cache.fill(entry, cache.revocations);
+    if (i % Math.max(1, Math.floor(liveTokens / 1000)) === 0) sample.push(token);
   }
+  // Fills travel to the cache worker; wait until they have all landed.
+  while (sample.some((token) => cache.get(hash('sha256', token, 'base64url')) === undefined)) await new Promise((resolve) => setTimeout(resolve, 20));
   let next = 0;
   const median = await medianNanoseconds(() => {
-    const check = accessTokens.check(tokens[next++ % tokens.length] as string);
+    const check = accessTokens.check(sample[next++ % sample.length] as string);
     if (check instanceof Promise || !check.ok) throw new Error('expected a cache hit');
   });
+  await cache.close();
   await closeDatabase(db);
   return median;
 }

@@ -1,16 +1,19 @@
+import { hash } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../db/connect.js';
 import { accessTokenTable, sessionTable } from '../db/schema.js';
-import { formatToken, parseToken } from '../shared/token-format.js';
-import type { TokenCache, CachedAccessToken } from './cache/token-cache.js';
+import { TOKEN_PREFIXES, formatToken, parseToken } from '../shared/token-format.js';
+import type { CachedAccessToken, TokenCache } from './cache/token-cache.js';
 import type { Clock, RandomSource } from './deps.js';
 import { generateTokenParts, hashVerifier } from './secrets.js';
 
 /*
- * Access tokens: `at_…`, five minutes by default, one database row each, tied to a session. A check
- * parses the token (garbage stops here), then reads the token cache; only a miss reads the database,
- * and its answer fills the cache. Revoking a session removes its entries from the cache before the
- * revoking call returns, so the cache never says yes where the database says no.
+ * Access tokens: `at_…`, five minutes by default, one database row each, tied to a session.
+ *
+ * A check hashes the whole token and reads the token cache, keyed by that hash: a hit is the answer,
+ * with no await and no query. Only on a miss is the token parsed (a malformed one stops there, with
+ * no query) and looked up in the database, whose answer fills the cache. Revoking a session removes
+ * its entries from the cache before the revoking call returns (sessions.ts).
  */
 
 /** What a valid access token grants. */
@@ -26,16 +29,23 @@ export type AccessCheck =
   | { ok: true; authorization: AccessAuthorization }
   | { ok: false; code: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' };
 
-/** A freshly issued access token: the string for the client and the entry for the cache. */
+/** A freshly issued access token: the string for the client, and what to cache once it is committed. */
 export interface IssuedAccessToken {
   token: string;
   expiresAt: Date;
   entry: CachedAccessToken;
+  revocationsBefore: number;
 }
 
+const ACCESS_TOKEN_LENGTH = formatToken('access', { selector: 'A'.repeat(16), verifier: 'A'.repeat(43) }).length;
 const INVALID: AccessCheck = { ok: false, code: 'TOKEN_INVALID' };
 const EXPIRED: AccessCheck = { ok: false, code: 'TOKEN_EXPIRED' };
 const REVOKED: AccessCheck = { ok: false, code: 'TOKEN_REVOKED' };
+
+/** The cache key of a token: its SHA-256, which only the holder of the token can produce. */
+function tokenHashOf(token: string): string {
+  return hash('sha256', token, 'base64url');
+}
 
 function grant(entry: CachedAccessToken): AccessCheck {
   return {
@@ -45,7 +55,7 @@ function grant(entry: CachedAccessToken): AccessCheck {
 }
 
 export interface AccessTokens {
-  /** Writes a new access token for a session; the caller caches `entry` once its transaction commits. */
+  /** Writes a new access token for a session; the caller fills the cache once its transaction commits. */
   issue(db: Queryable, owner: { sessionId: string; userId: string; sessionExpiresAt: Date | null }): Promise<IssuedAccessToken>;
   /** Answers from memory when it can (a plain value) and from the database otherwise (a promise). */
   check(token: string): AccessCheck | Promise<AccessCheck>;
@@ -60,7 +70,9 @@ export function createAccessTokens(deps: {
 }): AccessTokens {
   const { db, cache, clock, random, ttlSeconds } = deps;
 
-  async function checkInDatabase(selector: string, verifierHash: string): Promise<AccessCheck> {
+  async function checkInDatabase(token: string, tokenHash: string): Promise<AccessCheck> {
+    const parts = parseToken('access', token);
+    if (!parts) return INVALID;
     const revocationsBefore = cache.revocations;
     const [row] = await db
       .select({
@@ -72,55 +84,43 @@ export function createAccessTokens(deps: {
       })
       .from(accessTokenTable)
       .innerJoin(sessionTable, eq(sessionTable.id, accessTokenTable.sessionId))
-      .where(eq(accessTokenTable.selector, selector));
-    if (!row || row.verifierHash !== verifierHash) return INVALID;
+      .where(eq(accessTokenTable.selector, parts.selector));
+    // Comparing SHA-256 digests with !== leaks nothing useful: a caller cannot steer the digest of
+    // its guess towards the stored one.
+    if (!row || row.verifierHash !== hashVerifier(parts.verifier)) return INVALID;
     if (row.sessionRevokedAt) return REVOKED;
-    const entry: CachedAccessToken = {
-      selector,
-      verifierHash,
-      userId: row.userId,
-      sessionId: row.sessionId,
-      expiresAtMs: row.expiresAt.getTime(),
-    };
+    const entry: CachedAccessToken = { tokenHash, userId: row.userId, sessionId: row.sessionId, expiresAtMs: row.expiresAt.getTime() };
     if (entry.expiresAtMs <= clock.now()) return EXPIRED;
-    if (cache.revocations === revocationsBefore) cache.set(entry);
+    cache.fill(entry, revocationsBefore);
     return grant(entry);
   }
 
   return {
     async issue(target, owner) {
+      const revocationsBefore = cache.revocations;
       const parts = generateTokenParts(random);
+      const token = formatToken('access', parts);
       const ttlEnd = clock.now() + ttlSeconds * 1000;
       // An access token never outlives the session that issued it.
       const expiresAtMs = owner.sessionExpiresAt ? Math.min(ttlEnd, owner.sessionExpiresAt.getTime()) : ttlEnd;
-      const entry: CachedAccessToken = {
+      await target.insert(accessTokenTable).values({
         selector: parts.selector,
         verifierHash: hashVerifier(parts.verifier),
-        userId: owner.userId,
         sessionId: owner.sessionId,
-        expiresAtMs,
-      };
-      await target.insert(accessTokenTable).values({
-        selector: entry.selector,
-        verifierHash: entry.verifierHash,
-        sessionId: entry.sessionId,
-        userId: entry.userId,
+        userId: owner.userId,
         expiresAt: new Date(expiresAtMs),
       });
-      return { token: formatToken('access', parts), expiresAt: new Date(expiresAtMs), entry };
+      const entry: CachedAccessToken = { tokenHash: tokenHashOf(token), userId: owner.userId, sessionId: owner.sessionId, expiresAtMs };
+      return { token, expiresAt: new Date(expiresAtMs), entry, revocationsBefore };
     },
 
     check(token) {
-      const parts = parseToken('access', token);
-      if (!parts) return INVALID;
-      // Comparing SHA-256 digests with === leaks nothing useful: a caller cannot steer the digest
-      // of its guess towards the stored one.
-      const verifierHash = hashVerifier(parts.verifier);
-      const cached = cache.get(parts.selector);
-      if (!cached) return checkInDatabase(parts.selector, verifierHash);
-      if (cached.verifierHash !== verifierHash) return INVALID;
-      if (cached.expiresAtMs <= clock.now()) return EXPIRED;
-      return grant(cached);
+      // A header-sized string is not hashed: only a token of the right length and prefix goes on.
+      if (token.length !== ACCESS_TOKEN_LENGTH || !token.startsWith(TOKEN_PREFIXES.access)) return INVALID;
+      const tokenHash = tokenHashOf(token);
+      const cached = cache.get(tokenHash);
+      if (!cached) return checkInDatabase(token, tokenHash);
+      return cached.expiresAtMs <= clock.now() ? EXPIRED : grant(cached);
     },
   };
 }

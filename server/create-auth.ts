@@ -12,7 +12,8 @@ import { createPasswordHasher } from './passwords.js';
 import { createSessions } from './sessions.js';
 import { createAuthTRPC } from './trpc.js';
 import { assertMigrated } from './assert-migrated.js';
-import { listenForRevocations } from './cache/listen-for-revocations.js';
+import { startTokenCache } from './cache/token-cache.js';
+import { revocationListenerFor } from './cache/listener-connection.js';
 
 /**
  * Builds the auth kit: the auth router, the procedures an application builds its own routers from,
@@ -26,9 +27,14 @@ import { listenForRevocations } from './cache/listen-for-revocations.js';
  */
 export async function createAuth<TAppContext extends object = object>(options: AuthOptions<TAppContext>) {
   const resolved = resolveOptions(options);
-  const { db, clock, random, logger, tokenCache: cache } = resolved;
+  const { db, clock, random, logger } = resolved;
   await assertMigrated(db);
-  const listener = await listenForRevocations(resolved);
+  const cache = await startTokenCache({
+    capacity: resolved.tokenCache.capacity,
+    listener: revocationListenerFor(resolved),
+    logger,
+    now: () => clock.now(),
+  });
 
   const accessTokens = createAccessTokens({ db, cache, clock, random, ttlSeconds: resolved.tokens.accessTokenTtlSeconds });
   const authenticate = createBearerCheck(accessTokens);
@@ -80,10 +86,9 @@ export async function createAuth<TAppContext extends object = object>(options: A
     },
     /** For an application that keeps its own tRPC instance: the check behind `protectedProcedure`. */
     protectMiddleware: protect,
-    /** Waits for mail still being sent, stops listening for revocations and stops the token cache. */
+    /** Waits for mail still being sent and stops the token cache's worker and its listener. */
     async close(): Promise<void> {
       await mailer.flush();
-      await listener?.close();
       await cache.close();
     },
   };

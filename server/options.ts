@@ -4,8 +4,6 @@ import type { EmailConfirmationPolicy } from '../shared/types.js';
 import type { Clock, Logger, RandomSource } from './deps.js';
 import { consoleLogger, systemClock, systemRandom } from './deps.js';
 import type { MailTemplates, MailTransport } from './mail/mailer.js';
-import type { TokenCache } from './cache/token-cache.js';
-import { createMemoryTokenCache } from './cache/memory-token-cache.js';
 import type { AuthContextOptions } from './context.js';
 
 /** What `createAuth` takes. Only `db` and `mail` are required. */
@@ -71,8 +69,10 @@ export interface AuthOptions<TAppContext extends object = object> {
   };
   /** Adds the application's own fields to every request's context. */
   context?: (opts: AuthContextOptions) => TAppContext | Promise<TAppContext>;
-  /** Where verified access tokens are kept. @default an in-process table of 100 000 entries */
-  tokenCache?: TokenCache;
+  tokenCache?: {
+    /** How many access tokens the in-memory table holds; beyond that the soonest to expire go. @default 100000 */
+    capacity?: number;
+  };
   clock?: Clock;
   random?: RandomSource;
   logger?: Logger;
@@ -126,7 +126,7 @@ const optionsSchema = z.object({
     })
     .prefault({}),
   context: aFunction.optional(),
-  tokenCache: z.custom<TokenCache>((cache) => typeof (cache as TokenCache | null)?.get === 'function').optional(),
+  tokenCache: z.strictObject({ capacity: z.number().int().min(16).max(16_777_216).default(100_000) }).prefault({}),
   clock: z.custom<Clock>((clock) => typeof (clock as Clock | null)?.now === 'function').optional(),
   random: aFunction.optional(),
   logger: z.custom<Logger>((logger) => typeof (logger as Logger | null)?.error === 'function').optional(),
@@ -143,7 +143,7 @@ export interface ResolvedAuthOptions<TAppContext extends object = object> {
   password: ParsedOptions['password'];
   revocationListener: ParsedOptions['revocationListener'];
   context: AuthOptions<TAppContext>['context'];
-  tokenCache: TokenCache;
+  tokenCache: ParsedOptions['tokenCache'];
   clock: Clock;
   random: RandomSource;
   logger: Logger;
@@ -168,7 +168,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     password,
     revocationListener,
     context: options.context,
-    tokenCache: options.tokenCache ?? createMemoryTokenCache({ capacity: 100_000 }),
+    tokenCache: parsed.data.tokenCache,
     clock: options.clock ?? systemClock,
     random: options.random ?? systemRandom,
     logger: options.logger ?? consoleLogger,

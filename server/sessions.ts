@@ -5,7 +5,7 @@ import type { SessionRow } from '../db/schema.js';
 import { formatToken, parseToken } from '../shared/token-format.js';
 import type { AuthTokens, SessionInfo } from '../shared/types.js';
 import type { AccessTokens, IssuedAccessToken } from './access-tokens.js';
-import { REVOCATION_CHANNEL, encodeRevocation, forgetRevoked } from './cache/revocation-notice.js';
+import { REVOCATION_CHANNEL, encodeRevocation } from './cache/revocation-notice.js';
 import type { Revocation } from './cache/revocation-notice.js';
 import type { TokenCache } from './cache/token-cache.js';
 import type { Clock, RandomSource } from './deps.js';
@@ -107,8 +107,8 @@ export function createSessions(deps: {
     return revocation;
   }
 
-  function forget(revocation: Revocation | null): void {
-    if (revocation !== null) forgetRevoked(cache, revocation);
+  async function forget(revocation: Revocation | null): Promise<void> {
+    if (revocation !== null) await cache.forget(revocation);
   }
 
   function rotate(presented: { selector: string; verifier: string }): Promise<RotationResult> {
@@ -176,7 +176,7 @@ export function createSessions(deps: {
         const access = await accessTokens.issue(tx, { sessionId: session.id, userId, sessionExpiresAt: session.expiresAt });
         return { session, access };
       });
-      cache.set(result.access.entry);
+      cache.fill(result.access.entry, result.access.revocationsBefore);
       return { sessionId: result.session.id, tokens: toTokens(result.session, parts.verifier, result.access) };
     },
 
@@ -186,10 +186,10 @@ export function createSessions(deps: {
       const result = await rotate(presented);
       if (!result.ok) {
         if (result.code !== 'REFRESH_TOKEN_REUSED') return result;
-        forget(result.revocation);
+        await forget(result.revocation);
         return { ok: false, code: result.code, userId: result.userId, sessionId: result.sessionId };
       }
-      cache.set(result.access.entry);
+      cache.fill(result.access.entry, result.access.revocationsBefore);
       return {
         ok: true,
         tokens: toTokens(result.session, result.refreshVerifier, result.access),
@@ -200,11 +200,11 @@ export function createSessions(deps: {
 
     async revoke(userId, sessionId, reason) {
       // Scoped to the user: another user's session id changes nothing, exactly like an unknown one.
-      forget(await db.transaction((tx) => revokeAndAnnounce(tx, { userId, sessionId }, reason)));
+      await forget(await db.transaction((tx) => revokeAndAnnounce(tx, { userId, sessionId }, reason)));
     },
 
     async revokeAllOf(userId, options) {
-      forget(await db.transaction((tx) => revokeAndAnnounce(tx, { userId, except: options.except }, options.reason)));
+      await forget(await db.transaction((tx) => revokeAndAnnounce(tx, { userId, except: options.except }, options.reason)));
     },
 
     async list(userId, currentSessionId) {

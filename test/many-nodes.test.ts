@@ -21,7 +21,8 @@ async function accepts(app: TestApp, accessToken: string): Promise<boolean> {
  * Polls `app` with a revoked token until it refuses it and keeps refusing; returns how long after
  * `since` it last accepted it (0 when it never did).
  */
-async function lastAcceptanceAfter(app: TestApp, accessToken: string, since: number, watchMs: number): Promise<number> {
+async function lastAcceptanceAfter(app: TestApp, accessToken: string, watch: { since: number; forMs: number }): Promise<number> {
+  const { since, forMs: watchMs } = watch;
   let last = 0;
   while (Date.now() - since < watchMs) {
     if (await accepts(app, accessToken)) last = Date.now() - since;
@@ -89,7 +90,7 @@ describeOnPostgres('several nodes on one database', (kit) => {
 
     assert.ok((await terminateListeners(kit().database.url as string)) >= 2);
     await kit().client(tokens.accessToken).auth.logout.mutate();
-    const last = await lastAcceptanceAfter(b, tokens.accessToken, Date.now(), 1000);
+    const last = await lastAcceptanceAfter(b, tokens.accessToken, { since: Date.now(), forMs: 1000 });
     assert.ok(last <= 400, `B accepted the revoked token ${last} ms after its revocation`);
 
     // Listening again: a later revocation reaches B's cache as before.
@@ -114,7 +115,7 @@ describeOnPostgres('several nodes on one database', (kit) => {
 
       proxy.blackHole();
       await kit().client(tokens.accessToken).auth.logout.mutate();
-      const last = await lastAcceptanceAfter(b, tokens.accessToken, Date.now(), 1500);
+      const last = await lastAcceptanceAfter(b, tokens.accessToken, { since: Date.now(), forMs: 1500 });
       assert.ok(last <= staleAfterMs + heartbeatIntervalMs + 100, `B accepted the revoked token ${last} ms after its revocation`);
 
       proxy.restore();

@@ -5,8 +5,6 @@
  * node forget cached tokens; a crafted one can therefore cost a database read, never grant access.
  */
 
-import type { TokenCache } from './token-cache.js';
-
 export const REVOCATION_CHANNEL = 'trpc_auth_kit_revocations';
 
 /** What ended: some sessions, or every session of a user. */
@@ -54,8 +52,3 @@ export function parseRevocation(payload: string): Revocation | null {
   return null;
 }
 
-/** Drops from `cache` every token that `revocation` ended. */
-export function forgetRevoked(cache: TokenCache, revocation: Revocation): void {
-  if ('userId' in revocation) cache.deleteUser(revocation.userId);
-  else for (const sessionId of revocation.sessionIds) cache.deleteSession(sessionId);
-}

@@ -1,39 +1,153 @@
-/**
- * What a node remembers of a verified access token, so that the next check of the same token is a
- * memory read. An entry is a hint that the database said yes: removing one costs a database read
- * later, never a wrong answer.
- */
-export interface CachedAccessToken {
-  selector: string;
-  /** SHA-256 of the verifier, as stored in the database. */
-  verifierHash: string;
-  userId: string;
-  sessionId: string;
-  /** Milliseconds since the epoch; the entry is worthless after it. */
-  expiresAtMs: number;
-}
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../deps.js';
+import type { Revocation } from './revocation-notice.js';
+import { TokenTable, allocateTableBuffer } from './table.js';
+import type { TableEntry } from './table.js';
+import type { CacheWorkerData, FromCacheWorker, ToCacheWorker } from './worker-messages.js';
 
-/**
- * The token cache behind `verifyAccessToken`. `get` runs on every protected request and must not
- * wait on anything; the deletes run when a session or a user is revoked, before the revoking call
- * returns.
+/*
+ * The request thread's side of the token cache. Reads go straight to the shared table: no await, no
+ * message. Writes go to the cache worker: fills without waiting, revocations waiting for the worker
+ * to confirm, so a revocation made here is in force here before the revoking call returns. If the
+ * worker dies, nothing is trusted until a new one has taken over; every check reads the database
+ * meanwhile.
  */
+
+/** What the cache keeps of a verified access token. */
+export type CachedAccessToken = TableEntry;
+
 export interface TokenCache {
-  get(selector: string): CachedAccessToken | undefined;
+  /** The entry for a token hash; undefined on a miss, or while the cache is not trusted. */
+  get(tokenHash: string): CachedAccessToken | undefined;
   /**
-   * Counts the deletes so far. A database lookup notes it before its query and fills the cache only
-   * if it is unchanged after, so a revocation that lands meanwhile is never undone by a stale fill.
+   * Counts the revocations applied so far. A database check notes it before its query and passes it
+   * to `fill`; the fill is dropped if a revocation landed meanwhile, so it cannot undo one.
    */
   readonly revocations: number;
-  set(entry: CachedAccessToken): void;
-  delete(selector: string): void;
-  deleteSession(sessionId: string): void;
-  deleteUser(userId: string): void;
-  /**
-   * An untrusted cache answers nothing and keeps nothing, so every check reads the database: the
-   * state while revocations from other nodes may be going unheard. Either change empties it.
-   */
-  setTrusted(trusted: boolean): void;
-  /** Stops whatever the cache runs in the background. */
+  fill(entry: CachedAccessToken, revocationsBefore: number): void;
+  /** Resolves once no entry of the revoked sessions is left. */
+  forget(revocation: Revocation): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface TokenCacheOptions {
+  capacity: number;
+  listener: CacheWorkerData['listener'];
+  logger: Logger;
+  now(): number;
+}
+
+const workerFile = new URL(`./worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+const SWEEP_INTERVAL_MS = 1000;
+const MAX_RESTART_DELAY_MS = 5000;
+
+function startWorker(workerData: CacheWorkerData): Worker {
+  if (!workerFile.pathname.endsWith('.ts')) return new Worker(workerFile, { workerData });
+  // Run from TypeScript source (the kit's own tests, `npm start`), the worker first registers the
+  // loader this thread runs under; the built package is plain JavaScript and needs none.
+  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(workerFile.href)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
+
+/** Starts the cache worker and resolves once the cache is in service (on PostgreSQL: listening). */
+export async function startTokenCache(options: TokenCacheOptions): Promise<TokenCache & { readonly worker: Worker }> {
+  const buffer = allocateTableBuffer(options.capacity);
+  const table = new TokenTable(buffer);
+  const pending = new Map<number, () => void>();
+  let nextId = 0;
+  let closing = false;
+  let restartDelayMs = 100;
+  let worker: Worker;
+  let alive = false;
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+
+  function settlePending(): void {
+    for (const resolve of pending.values()) resolve();
+    pending.clear();
+  }
+
+  function spawn(): void {
+    // The worker that wrote the table is gone: empty it and trust nothing until the next one listens.
+    table.reset(false);
+    const data: CacheWorkerData = { buffer, listener: options.listener, sweepIntervalMs: SWEEP_INTERVAL_MS };
+    worker = startWorker(data);
+    const spawnedAt = Date.now();
+    alive = true;
+    worker.unref();
+    worker.on('message', (message: FromCacheWorker) => {
+      if (message.type === 'forgotten') {
+        pending.get(message.id)?.();
+        pending.delete(message.id);
+      } else if (message.type === 'closed') {
+        void worker.terminate();
+      } else {
+        options.logger[message.level](message.message, message.fields);
+      }
+    });
+    worker.on('error', (error) => options.logger.error('token cache worker failed', { error: String(error) }));
+    worker.on('exit', (code) => {
+      alive = false;
+      // Nothing cached counts now; a revocation waiting for the dead worker is in force all the same.
+      settlePending();
+      if (closing) return;
+      // A worker that ran a while before it died gets a quick replacement; a crash loop slows down.
+      if (Date.now() - spawnedAt > 10_000) restartDelayMs = 100;
+      options.logger.error('token cache worker exited; restarting it', { code, inMs: restartDelayMs });
+      setTimeout(() => {
+        if (!closing) spawn();
+      }, restartDelayMs).unref();
+      restartDelayMs = Math.min(restartDelayMs * 2, MAX_RESTART_DELAY_MS);
+    });
+  }
+
+  spawn();
+  const readiness = setInterval(() => {
+    if (table.trusted) {
+      clearInterval(readiness);
+      markReady();
+    }
+  }, 10);
+  await ready;
+
+  function post(message: ToCacheWorker): void {
+    worker.postMessage(message);
+  }
+
+  return {
+    get worker() {
+      return worker;
+    },
+    get(tokenHash) {
+      return alive && table.trusted ? table.lookup(tokenHash) : undefined;
+    },
+    get revocations() {
+      return table.revocations;
+    },
+    fill(entry, revocationsBefore) {
+      if (alive) post({ type: 'fill', entry, revocationsBefore, nowMs: options.now() });
+    },
+    forget(revocation) {
+      if (!alive) return Promise.resolve();
+      const id = nextId++;
+      return new Promise<void>((resolve) => {
+        pending.set(id, resolve);
+        post({ type: 'forget', id, revocation });
+      });
+    },
+    async close() {
+      closing = true;
+      clearInterval(readiness);
+      if (!alive) return;
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      post({ type: 'close' });
+      // The worker says goodbye once its listener has; one that cannot is stopped all the same.
+      const stopAnyway = setTimeout(() => void worker.terminate(), 2000);
+      await exited;
+      clearTimeout(stopAnyway);
+      settlePending();
+    },
+  };
 }

@@ -1,0 +1,22 @@
+import type { Revocation } from './revocation-notice.js';
+import type { TableEntry } from './table.js';
+
+/** What the cache worker starts with. */
+export interface CacheWorkerData {
+  buffer: SharedArrayBuffer;
+  /** Null on PGlite: one process, nothing to hear from other nodes. */
+  listener: { connection: { connectionString?: string } & Record<string, unknown>; heartbeatIntervalMs: number; staleAfterMs: number } | null;
+  sweepIntervalMs: number;
+}
+
+/** From the request thread to the worker. */
+export type ToCacheWorker =
+  | { type: 'fill'; entry: TableEntry; revocationsBefore: number; nowMs: number }
+  | { type: 'forget'; id: number; revocation: Revocation }
+  | { type: 'close' };
+
+/** From the worker to the request thread. */
+export type FromCacheWorker =
+  | { type: 'forgotten'; id: number }
+  | { type: 'closed' }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> };

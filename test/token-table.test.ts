@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { hash, randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { startTokenCache } from '../server/cache/token-cache.js';
+import { TokenTable, allocateTableBuffer } from '../server/cache/table.js';
+import type { TableEntry } from '../server/cache/table.js';
+
+const quiet = { info() {}, warn() {}, error() {} };
+const NOW = 1_800_000_000_000;
+
+function entry(overrides: Partial<TableEntry> = {}): TableEntry {
+  return { tokenHash: hash('sha256', randomUUID(), 'base64url'), userId: randomUUID(), sessionId: randomUUID(), expiresAtMs: NOW + 300_000, ...overrides };
+}
+
+function trustedTable(capacity: number): TokenTable {
+  const table = new TokenTable(allocateTableBuffer(capacity));
+  table.reset(true);
+  return table;
+}
+
+describe('the shared token table', () => {
+  it('finds what it stored, and nothing else', () => {
+    const table = trustedTable(1024);
+    const stored = Array.from({ length: 500 }, () => entry());
+    for (const item of stored) assert.equal(table.insert(item, NOW), true);
+    for (const item of stored) assert.deepEqual(table.lookup(item.tokenHash), item);
+    assert.equal(table.lookup(entry().tokenHash), undefined);
+  });
+
+  it('forgets a session, or every session of a user, and counts each revocation', () => {
+    const table = trustedTable(64);
+    const userId = randomUUID();
+    const [a, b, c, other] = [entry({ userId }), entry({ userId }), entry({ userId }), entry()];
+    for (const item of [a, b, c, other]) table.insert(item, NOW);
+    const before = table.revocations;
+    assert.equal(table.forget({ sessionIds: [a?.sessionId] }), 1);
+    assert.equal(table.lookup(a?.tokenHash), undefined);
+    assert.ok(table.lookup(b?.tokenHash));
+    assert.equal(table.forget({ userId }), 2);
+    assert.equal(table.lookup(c?.tokenHash), undefined);
+    assert.deepEqual(table.lookup(other?.tokenHash), other);
+    assert.equal(table.revocations, before + 2);
+  });
+
+  it('sweeps out expired entries', () => {
+    const table = trustedTable(64);
+    const soon = entry({ expiresAtMs: NOW + 1000 });
+    const later = entry({ expiresAtMs: NOW + 60_000 });
+    table.insert(soon, NOW);
+    table.insert(later, NOW);
+    assert.equal(table.sweep(NOW + 1000), 1);
+    assert.equal(table.lookup(soon.tokenHash), undefined);
+    assert.deepEqual(table.lookup(later.tokenHash), later);
+  });
+
+  it('when full, evicts the entries that expire soonest and stays bounded', () => {
+    const table = trustedTable(16);
+    const items = Array.from({ length: 200 }, (_, i) => entry({ expiresAtMs: NOW + 1000 + i }));
+    for (const item of items) table.insert(item, NOW);
+    const kept = items.filter((item) => table.lookup(item.tokenHash) !== undefined);
+    assert.equal(kept.length, table.slotCount);
+    assert.deepEqual(kept, items.slice(-table.slotCount));
+  });
+
+  it('refuses ids it cannot store rather than storing them wrong', () => {
+    const table = trustedTable(16);
+    assert.equal(table.insert(entry({ userId: 'not-a-uuid' }), NOW), false);
+  });
+
+  it('reset empties it and says whether to trust it', () => {
+    const table = trustedTable(16);
+    const item = entry();
+    table.insert(item, NOW);
+    table.reset(false);
+    assert.equal(table.trusted, false);
+    assert.equal(table.lookup(item.tokenHash), undefined);
+  });
+
+  it('a reader on another thread never sees a torn entry while the writer rewrites slots', async () => {
+    const buffer = allocateTableBuffer(64);
+    const table = new TokenTable(buffer);
+    table.reset(true);
+    // Each entry's user and session ids both carry the round that wrote them: a torn read mixes rounds.
+    const keys = Array.from({ length: 32 }, () => hash('sha256', randomUUID(), 'base64url'));
+    const idFor = (round: number, kind: number) => `${String(round % 1e8).padStart(8, '0')}-0000-4000-8000-${String(kind).padStart(12, '0')}`;
+    const stop = new SharedArrayBuffer(4);
+    const reader = new Worker(
+      `
+      const { workerData, parentPort } = require('node:worker_threads');
+      import('tsx/esm/api')
+        .then(({ register }) => { register(); return import(workerData.tableUrl); })
+        .then(({ TokenTable }) => {
+          const table = new TokenTable(workerData.buffer);
+          const stop = new Int32Array(workerData.stop);
+          let reads = 0, found = 0, torn = 0;
+          parentPort.postMessage({ ready: true });
+          while (Atomics.load(stop, 0) === 0) {
+            for (const key of workerData.keys) {
+              const entry = table.lookup(key);
+              reads++;
+              if (entry) {
+                found++;
+                if (entry.userId.slice(0, 8) !== entry.sessionId.slice(0, 8)) torn++;
+              }
+            }
+          }
+          parentPort.postMessage({ reads, found, torn });
+        });`,
+      { eval: true, workerData: { buffer, keys, stop, tableUrl: new URL('../server/cache/table.ts', import.meta.url).href } },
+    );
+    const messages: Array<{ ready?: boolean; reads?: number; found?: number; torn?: number }> = [];
+    reader.on('message', (message: (typeof messages)[number]) => messages.push(message));
+    while (!messages.some((message) => message.ready)) await new Promise((resolve) => setTimeout(resolve, 10));
+
+    const started = Date.now();
+    for (let round = 1; Date.now() - started < 500; round++) {
+      for (const tokenHash of keys) table.insert({ tokenHash, userId: idFor(round, 1), sessionId: idFor(round, 2), expiresAtMs: NOW + 60_000 }, NOW);
+      if (round % 200 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    Atomics.store(new Int32Array(stop), 0, 1);
+    while (!messages.some((message) => message.reads !== undefined)) await new Promise((resolve) => setTimeout(resolve, 10));
+    await reader.terminate();
+    const result = messages.find((message) => message.reads !== undefined);
+    assert.ok((result?.found ?? 0) > 1000, `the reader found only ${result?.found} entries`);
+    assert.equal(result?.torn, 0);
+  });
+});
+
+describe('the token cache worker', () => {
+  it('fills through the worker, and a killed worker is replaced with nothing trusted from before', async () => {
+    const cache = await startTokenCache({ capacity: 1024, listener: null, logger: quiet, now: () => Date.now() });
+    try {
+      const item = entry({ expiresAtMs: Date.now() + 60_000 });
+      cache.fill(item, cache.revocations);
+      for (let i = 0; i < 100 && !cache.get(item.tokenHash); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.deepEqual(cache.get(item.tokenHash), item);
+
+      const first = cache.worker;
+      await first.terminate();
+      assert.equal(cache.get(item.tokenHash), undefined);
+      await cache.forget({ userId: item.userId });
+      for (let i = 0; i < 300 && cache.worker === first; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.notEqual(cache.worker, first);
+      for (let i = 0; i < 300 && cache.revocations === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal(cache.get(item.tokenHash), undefined);
+
+      const again = entry({ expiresAtMs: Date.now() + 60_000 });
+      for (let i = 0; i < 300 && !cache.get(again.tokenHash); i++) {
+        cache.fill(again, cache.revocations);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.deepEqual(cache.get(again.tokenHash), again);
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('drops a fill that a revocation overtook', async () => {
+    const cache = await startTokenCache({ capacity: 1024, listener: null, logger: quiet, now: () => Date.now() });
+    try {
+      const item = entry({ expiresAtMs: Date.now() + 60_000 });
+      const before = cache.revocations;
+      await cache.forget({ sessionIds: [item.sessionId] });
+      cache.fill(item, before);
+      await cache.forget({ sessionIds: [randomUUID()] });
+      assert.equal(cache.get(item.tokenHash), undefined);
+    } finally {
+      await cache.close();
+    }
+  });
+});
