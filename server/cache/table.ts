@@ -52,6 +52,29 @@ const BASE64URL_VALUES = new Uint8Array(128);
   BASE64URL_VALUES[char.charCodeAt(0)] = value;
 });
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** How many recently read ids each reader keeps as strings (a power of two). */
+const ID_CACHE_SIZE = 4096;
+
+/** An id as read from the table: its four 32-bit words and the string they spell. */
+interface KnownId {
+  w0: number;
+  w1: number;
+  w2: number;
+  w3: number;
+  id: string;
+}
+
+function formatId(words: readonly number[]): string {
+  let id = '';
+  for (let i = 0; i < ID_BYTES; i++) {
+    const word = words[i >> 2] as number;
+    const shift = LITTLE_ENDIAN ? (i & 3) * 8 : (3 - (i & 3)) * 8;
+    if (i === 4 || i === 6 || i === 8 || i === 10) id += '-';
+    id += HEX[(word >>> shift) & 255] as string;
+  }
+  return id;
+}
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function nextPowerOfTwo(n: number): number {
@@ -75,6 +98,9 @@ export class TokenTable {
   readonly #float64: Float64Array;
   readonly #bytes: Uint8Array;
   readonly #mask: number;
+  // Building an id string costs more than the rest of a lookup; the same users and sessions come
+  // back again and again, so each reader keeps the strings of the ids it met last.
+  readonly #knownIds: Array<KnownId | undefined> = new Array<KnownId | undefined>(ID_CACHE_SIZE);
   readonly slotCount: number;
 
   constructor(buffer: SharedArrayBuffer) {
@@ -117,12 +143,18 @@ export class TokenTable {
   }
 
   #readId(offset: number): string {
-    const b = this.#bytes;
-    let id = '';
-    for (let i = 0; i < ID_BYTES; i++) {
-      if (i === 4 || i === 6 || i === 8 || i === 10) id += '-';
-      id += HEX[b[offset + i] as number] as string;
-    }
+    const int32 = this.#int32;
+    const word = offset >> 2;
+    const w0 = int32[word] as number;
+    const w1 = int32[word + 1] as number;
+    const w2 = int32[word + 2] as number;
+    const w3 = int32[word + 3] as number;
+    const slot = (w0 ^ w1 ^ w2 ^ w3) & (ID_CACHE_SIZE - 1);
+    const known = this.#knownIds[slot];
+    if (known && known.w0 === w0 && known.w1 === w1 && known.w2 === w2 && known.w3 === w3) return known.id;
+    // Spelled from the words just read, so a torn read yields a consistent (and discarded) pair.
+    const id = formatId([w0, w1, w2, w3]);
+    this.#knownIds[slot] = { w0, w1, w2, w3, id };
     return id;
   }
 
