@@ -6,6 +6,7 @@ import { expectAuthError, registerConfirmed } from './harness/flows.js';
 import type { TestApp } from './harness/test-kit.js';
 import { PASSWORD, describeOnPostgres } from './harness/test-kit.js';
 import { startTcpProxy } from './harness/tcp-proxy.js';
+import { call, startServer } from './harness/reference-server.js';
 
 /** Whether `app` accepts `accessToken` right now. */
 async function accepts(app: TestApp, accessToken: string): Promise<boolean> {
@@ -157,5 +158,60 @@ describeOnPostgres('revocation notices', () => {
     assert.ok(payloads.every((payload) => Buffer.byteLength(payload) < 8000));
     assert.deepEqual(payloads.flatMap((payload) => (parseRevocation(payload) as { sessionIds: string[] }).sessionIds), ids);
     assert.deepEqual(encodeRevocation({ userId: 'u-1' }), ['{"u":"u-1"}']);
+  });
+});
+
+describeOnPostgres('reference-server processes on one database', (kit) => {
+  it('a token from process A works on process B, and logout on A is refused on B within a second', async () => {
+    const url = kit().database.url as string;
+    const env = { DATABASE_URL: url, AUTH_EMAIL_CONFIRMATION: 'off' };
+    const [a, b] = await Promise.all([startServer(env), startServer(env)]);
+    try {
+      const registered = await call(a, 'auth.register', { input: { email: 'two-nodes@example.test', password: PASSWORD } });
+      const { accessToken } = registered.data?.tokens as unknown as { accessToken: string };
+      assert.equal((await call(b, 'demo.whoami', { accessToken })).status, 200);
+      assert.equal((await call(b, 'demo.whoami', { accessToken })).status, 200);
+
+      assert.equal((await call(a, 'auth.logout', { input: {}, accessToken })).status, 200);
+      const revokedAt = Date.now();
+      let status = 200;
+      while (status === 200 && Date.now() - revokedAt < 2000) status = (await call(b, 'demo.whoami', { accessToken })).status;
+      assert.equal(status, 401);
+      assert.ok(Date.now() - revokedAt < 1000, `B refused after ${Date.now() - revokedAt} ms`);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+});
+
+describeOnPostgres('a node started while PostgreSQL is unreachable', (kit) => {
+  it('waits, serving nothing, and becomes ready once it can migrate and listen', async () => {
+    const real = new URL(kit().database.url as string);
+    const probe = await startTcpProxy({ host: real.hostname, port: Number(real.port) });
+    const port = probe.port;
+    await probe.close();
+    const unreachable = new URL(real);
+    unreachable.port = String(port);
+
+    let ready = false;
+    const starting = startServer({ DATABASE_URL: unreachable.toString(), AUTH_EMAIL_CONFIRMATION: 'off' }).then((server) => {
+      ready = true;
+      return server;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(ready, false);
+
+    const proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port) }, port);
+    try {
+      const server = await starting;
+      try {
+        assert.equal((await call(server, 'demo.whoami')).authCode, 'TOKEN_MISSING');
+        assert.match(server.output(), /waiting for the database/);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await proxy.close();
+    }
   });
 });

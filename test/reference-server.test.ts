@@ -1,64 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openTestDatabase } from './harness/database.js';
+import { call, startServer } from './harness/reference-server.js';
 import { PASSWORD } from './harness/test-kit.js';
-
-/** A running `npm start`: the same entry point, as a child process. */
-interface RunningServer {
-  process: ChildProcess;
-  url: string;
-  output: () => string;
-  stop(): Promise<number | null>;
-}
-
-async function startServer(env: Record<string, string>): Promise<RunningServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/reference-server/main.ts'], {
-    env: { ...process.env, PORT: '0', APP_URL: 'https://app.example.test', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
-    child.stdout?.on('data', () => {
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1] as string);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
-  });
-  return {
-    process: child,
-    url,
-    output: () => output,
-    stop() {
-      if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
-
-async function call(server: RunningServer, path: string, request: { input?: unknown; accessToken?: string } = {}) {
-  const { input, accessToken } = request;
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (accessToken) headers.authorization = `Bearer ${accessToken}`;
-  const response =
-    input === undefined
-      ? await fetch(`${server.url}/trpc/${path}`, { headers })
-      : await fetch(`${server.url}/trpc/${path}`, { method: 'POST', headers, body: JSON.stringify({ json: input }) });
-  const body = (await response.json()) as { result?: { data: { json: Record<string, never> } }; error?: { json: { data: { authCode: string } } } };
-  return { status: response.status, data: body.result?.data.json, authCode: body.error?.json.data.authCode };
-}
 
 async function waitFor<T>(find: () => T | undefined, what: string): Promise<T> {
   for (let attempt = 0; attempt < 100; attempt++) {

@@ -5,11 +5,28 @@ import { join } from 'node:path';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import nodemailer from 'nodemailer';
 import { closeDatabase, connectDatabase, migrate } from '../../db/index.js';
+import type { AuthDatabase } from '../../db/index.js';
 import { createAuth } from '../../server/index.js';
 import type { ReferenceServerConfig } from './config.js';
 import { createOutboxTransport } from './outbox.js';
 
 const demoPage = new URL('./demo-page.html', import.meta.url);
+
+/**
+ * A node started while its database is down waits for it, and serves nothing until it has migrated
+ * (and, inside `createAuth`, listens for revocations).
+ */
+async function migrateOnceReachable(db: AuthDatabase, log: (line: string) => void): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await migrate(db);
+      return;
+    } catch (error) {
+      if (attempt === 0) log(`waiting for the database: ${String(error)}`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** attempt, 2000)));
+    }
+  }
+}
 
 /** The largest request body the server reads; auth inputs are far smaller. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -20,7 +37,7 @@ const MAX_BODY_BYTES = 64 * 1024;
  */
 export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log) {
   const db = await connectDatabase(config.databaseUrl);
-  await migrate(db);
+  await migrateOnceReachable(db, log);
   const transport = config.smtpUrl
     ? nodemailer.createTransport(config.smtpUrl)
     : createOutboxTransport(join(config.dataDir, 'outbox'), log);

@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
  * A TCP proxy on loopback in front of a server, that can go silent: after `blackHole()` it keeps
  * every connection open but forwards nothing either way, as a dead network path does.
  */
-export async function startTcpProxy(target: { host: string; port: number }) {
+export async function startTcpProxy(target: { host: string; port: number }, listenPort = 0) {
   let silent = false;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
@@ -26,7 +26,7 @@ export async function startTcpProxy(target: { host: string; port: number }) {
     client.on('close', closeBoth).on('error', closeBoth);
     upstream.on('close', closeBoth).on('error', closeBoth);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
     blackHole(): void {
