@@ -1,6 +1,7 @@
 // `npm run bench` (add `-- --json` for one JSON object): what a protected call's token check costs,
 // as ratios against baselines measured in the same process: a jose HS256 JWT verify, a `pg`
-// primary-key lookup on a real PostgreSQL server, and a SHA-256 plus a Map lookup.
+// primary-key lookup on a real PostgreSQL server, and a SHA-256 plus a Map lookup; and how fast a
+// revocation reaches another node through PostgreSQL.
 import { createHash, hash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { closeDatabase, connectDatabase } from '../db/index.js';
 import { createAccessTokens } from '../server/access-tokens.js';
 import { startTokenCache } from '../server/cache/token-cache.js';
 import { allocateTableBuffer } from '../server/cache/table.js';
+import { REVOCATION_CHANNEL, encodeRevocation } from '../server/cache/revocation-notice.js';
 import { createPasswordHasher } from '../server/passwords.js';
 import { consoleLogger, systemClock, systemRandom } from '../server/deps.js';
 import { formatToken } from '../shared/token-format.js';
@@ -80,13 +82,24 @@ async function baselineMap(entries: number): Promise<number> {
   return medianNanoseconds(() => map.get(createHash('sha256').update(keys[next++ % keys.length] as string).digest('base64url')));
 }
 
-async function baselinePg(): Promise<number> {
+/** A PostgreSQL server of the bench's own, for the baselines that need one. */
+async function startPostgres() {
   const dir = await mkdtemp(join(tmpdir(), 'trpc-auth-kit-bench-'));
   const port = 20000 + Math.floor(Math.random() * 20000);
   const server = new EmbeddedPostgres({ databaseDir: dir, port, user: 'postgres', password: 'postgres', persistent: false, createPostgresUser: true, onLog: () => {} });
   await server.initialise();
   await server.start();
-  const client = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${port}/postgres` });
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    async stop() {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function baselinePg(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   await client.query('CREATE TABLE tokens (selector text PRIMARY KEY, user_id text, expires_at timestamptz)');
   await client.query(`INSERT INTO tokens SELECT md5(i::text), 'u' || i, now() + interval '5 minutes' FROM generate_series(1, 100000) i`);
@@ -95,9 +108,33 @@ async function baselinePg(): Promise<number> {
     perBatch: 200,
   });
   await client.end();
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
   return median;
+}
+
+/**
+ * How long after a revoking transaction commits another node's cache stops answering for the token:
+ * the notice goes through PostgreSQL to that node's cache worker, which drops the entry.
+ */
+async function revocationPropagation(url: string, rounds: number): Promise<{ p50Ms: number; p99Ms: number }> {
+  const listener = { connection: { connectionString: url }, heartbeatIntervalMs: 1000, staleAfterMs: 3000 };
+  const otherNode = await startTokenCache({ capacity: 1024, listener, logger: consoleLogger, now: () => Date.now() });
+  const revoker = new pg.Client({ connectionString: url });
+  await revoker.connect();
+  const latencies: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const entry = { tokenHash: hash('sha256', randomUUID(), 'base64url'), userId: randomUUID(), sessionId: randomUUID(), expiresAtMs: Date.now() + 60_000 };
+    otherNode.fill(entry, otherNode.revocations);
+    while (!otherNode.get(entry.tokenHash)) await new Promise((resolve) => setImmediate(resolve));
+    const [payload] = encodeRevocation({ sessionIds: [entry.sessionId] });
+    await revoker.query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, payload]);
+    const committedAt = process.hrtime.bigint();
+    while (otherNode.get(entry.tokenHash)) await new Promise((resolve) => setImmediate(resolve));
+    latencies.push(Number(process.hrtime.bigint() - committedAt) / 1e6);
+  }
+  await revoker.end();
+  await otherNode.close();
+  latencies.sort((a, b) => a - b);
+  return { p50Ms: latencies[Math.floor(rounds * 0.5)] as number, p99Ms: latencies[Math.floor(rounds * 0.99)] as number };
 }
 
 async function argon2Verify(): Promise<number> {
@@ -116,7 +153,12 @@ figures.verifyHit1mNs = million.medianNs;
 figures.fullGcPauseWith1mCachedMs = million.gcPauseMs;
 figures.tableBytesPerToken = allocateTableBuffer(1_000_000).byteLength / 1_000_000;
 figures.joseHs256Ns = await baselineJose();
-figures.pgLookupNs = await baselinePg();
+const postgres = await startPostgres();
+figures.pgLookupNs = await baselinePg(postgres.url);
+const propagation = await revocationPropagation(postgres.url, 1000);
+figures.revocationPropagationP50Ms = propagation.p50Ms;
+figures.revocationPropagationP99Ms = propagation.p99Ms;
+await postgres.stop();
 figures.hashMapLookup100kNs = await baselineMap(100_000);
 figures.argon2idVerifyMs = (await argon2Verify()) / 1e6;
 figures.speedupVsJose = figures.joseHs256Ns / figures.verifyHit100kNs;
@@ -137,6 +179,7 @@ if (asJson) {
     'baseline: jose HS256 jwtVerify': us(figures.joseHs256Ns),
     'baseline: pg primary-key SELECT (100 k rows)': us(figures.pgLookupNs),
     'baseline: SHA-256 + Map.get (100 k)': us(figures.hashMapLookup100kNs),
+    'revocation seen by another node, p50 / p99 (1000 revocations)': `${figures.revocationPropagationP50Ms.toFixed(2)} / ${figures.revocationPropagationP99Ms.toFixed(2)} ms`,
     'argon2id verify (m=19456, t=2, p=1)': `${figures.argon2idVerifyMs.toFixed(1)} ms`,
   });
   console.log(
