@@ -7,6 +7,8 @@ import type { TestApp } from './harness/test-kit.js';
 import { PASSWORD, describeOnPostgres } from './harness/test-kit.js';
 import { startTcpProxy } from './harness/tcp-proxy.js';
 import { call, startServer } from './harness/reference-server.js';
+import type { RunningServer } from './harness/reference-server.js';
+import { openTestDatabase } from './harness/database.js';
 
 /** Whether `app` accepts `accessToken` right now. */
 async function accepts(app: TestApp, accessToken: string): Promise<boolean> {
@@ -194,11 +196,15 @@ describeOnPostgres('a node started while PostgreSQL is unreachable', (kit) => {
     unreachable.port = String(port);
 
     let ready = false;
-    const starting = startServer({ DATABASE_URL: unreachable.toString(), AUTH_EMAIL_CONFIRMATION: 'off' }).then((server) => {
+    let waiting = false;
+    const env = { DATABASE_URL: unreachable.toString(), AUTH_EMAIL_CONFIRMATION: 'off' };
+    const starting = startServer(env, (output) => (waiting ||= output.includes('waiting for the database'))).then((server) => {
       ready = true;
       return server;
     });
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    for (let i = 0; i < 300 && !waiting; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(waiting, 'the server never said it was waiting for the database');
+    await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(ready, false);
 
     const proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port) }, port);
@@ -206,12 +212,39 @@ describeOnPostgres('a node started while PostgreSQL is unreachable', (kit) => {
       const server = await starting;
       try {
         assert.equal((await call(server, 'demo.whoami')).authCode, 'TOKEN_MISSING');
-        assert.match(server.output(), /waiting for the database/);
       } finally {
         await server.stop();
       }
     } finally {
       await proxy.close();
+    }
+  });
+});
+
+describeOnPostgres('nodes starting together on a new database', () => {
+  it('three processes migrate it once between them and all serve', async () => {
+    const database = await openTestDatabase('postgres', { migrated: false });
+    try {
+      const env = { DATABASE_URL: database.url as string, AUTH_EMAIL_CONFIRMATION: 'off' };
+      const nodes = await Promise.all([startServer(env), startServer(env), startServer(env)]);
+      try {
+        const registered = await call(nodes[0] as RunningServer, 'auth.register', { input: { email: 'three@example.test', password: PASSWORD } });
+        const { accessToken } = registered.data?.tokens as unknown as { accessToken: string };
+        for (const node of nodes) assert.equal((await call(node, 'demo.whoami', { accessToken })).status, 200);
+        await call(nodes[1] as RunningServer, 'auth.logout', { input: { scope: 'all' }, accessToken });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        for (const node of nodes) assert.equal((await call(node, 'demo.whoami', { accessToken })).status, 401);
+      } finally {
+        await Promise.all(nodes.map((node) => node.stop()));
+      }
+      const admin = new pg.Client({ connectionString: database.url as string });
+      await admin.connect();
+      const { rows } = await admin.query<{ hash: string; n: string }>('SELECT hash, count(*) AS n FROM drizzle.__drizzle_migrations GROUP BY hash');
+      await admin.end();
+      assert.ok(rows.length > 0);
+      assert.ok(rows.every((row) => row.n === '1'));
+    } finally {
+      await database.close();
     }
   });
 });

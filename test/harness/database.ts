@@ -20,11 +20,15 @@ function serverUrl(): string {
   return url;
 }
 
-/** A new, migrated database: an in-memory PGlite, or a fresh database on the test PostgreSQL server. */
-export async function openTestDatabase(kind: DatabaseKind): Promise<TestDatabase> {
+/**
+ * A new database: an in-memory PGlite, or a fresh database on the test PostgreSQL server; migrated
+ * unless `migrated` is false.
+ */
+export async function openTestDatabase(kind: DatabaseKind, options: { migrated?: boolean } = {}): Promise<TestDatabase> {
+  const { migrated = true } = options;
   if (kind === 'pglite') {
     const db = await connectDatabase('memory://');
-    await migrate(db);
+    if (migrated) await migrate(db);
     return { db, url: null, close: () => closeDatabase(db) };
   }
   const name = `test_${randomBytes(6).toString('hex')}`;
@@ -35,7 +39,7 @@ export async function openTestDatabase(kind: DatabaseKind): Promise<TestDatabase
   const url = new URL(serverUrl());
   url.pathname = `/${name}`;
   const db = await connectDatabase(url.toString());
-  await migrate(db);
+  if (migrated) await migrate(db);
   return {
     db,
     url: url.toString(),

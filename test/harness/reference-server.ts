@@ -9,14 +9,19 @@ export interface RunningServer {
   stop(): Promise<number | null>;
 }
 
-export async function startServer(env: Record<string, string>): Promise<RunningServer> {
+/** Starts the server and resolves once it listens; `onOutput` sees everything it prints meanwhile. */
+export async function startServer(env: Record<string, string>, onOutput: (output: string) => void = () => {}): Promise<RunningServer> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'examples/reference-server/main.ts'], {
     env: { ...process.env, PORT: '0', APP_URL: 'https://app.example.test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+    onOutput(output);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
     child.stdout?.on('data', () => {
