@@ -228,10 +228,10 @@ describeOnPostgres('nodes starting together on a new database', () => {
       const env = { DATABASE_URL: database.url as string, AUTH_EMAIL_CONFIRMATION: 'off' };
       const nodes = await Promise.all([startServer(env), startServer(env), startServer(env)]);
       try {
-        const registered = await call(nodes[0] as RunningServer, 'auth.register', { input: { email: 'three@example.test', password: PASSWORD } });
+        const registered = await call(nodes[0], 'auth.register', { input: { email: 'three@example.test', password: PASSWORD } });
         const { accessToken } = registered.data?.tokens as unknown as { accessToken: string };
         for (const node of nodes) assert.equal((await call(node, 'demo.whoami', { accessToken })).status, 200);
-        await call(nodes[1] as RunningServer, 'auth.logout', { input: { scope: 'all' }, accessToken });
+        await call(nodes[1], 'auth.logout', { input: { scope: 'all' }, accessToken });
         await new Promise((resolve) => setTimeout(resolve, 200));
         for (const node of nodes) assert.equal((await call(node, 'demo.whoami', { accessToken })).status, 401);
       } finally {
