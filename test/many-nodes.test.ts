@@ -7,7 +7,6 @@ import type { TestApp } from './harness/test-kit.js';
 import { PASSWORD, describeOnPostgres } from './harness/test-kit.js';
 import { startTcpProxy } from './harness/tcp-proxy.js';
 import { call, startServer } from './harness/reference-server.js';
-import type { RunningServer } from './harness/reference-server.js';
 import { openTestDatabase } from './harness/database.js';
 
 /** Whether `app` accepts `accessToken` right now. */
