@@ -33,7 +33,7 @@ const log = (line: string) => {
 /** Median cache-hit check at `liveTokens` cached tokens; also the time of a full GC with them cached. */
 async function cacheHitAt(liveTokens: number): Promise<{ medianNs: number; gcPauseMs: number }> {
   const db = await connectDatabase();
-  const cache = await startTokenCache({ capacity: liveTokens, listener: null, logger: consoleLogger, now: () => Date.now() });
+  const cache = await startTokenCache({ capacity: liveTokens, listener: null, startTimeoutMs: 10_000, logger: consoleLogger, now: () => Date.now() });
   const accessTokens = createAccessTokens({ db, cache, clock: systemClock, random: systemRandom, ttlSeconds: 300 });
   let sample: string[] = [];
   let last = '';
@@ -120,8 +120,8 @@ async function baselinePg(url: string): Promise<number> {
  * the notice goes through PostgreSQL to that node's cache worker, which drops the entry.
  */
 async function revocationPropagation(url: string, rounds: number): Promise<{ p50Ms: number; p99Ms: number }> {
-  const listener = { connection: { connectionString: url }, heartbeatIntervalMs: 1000, staleAfterMs: 3000 };
-  const otherNode = await startTokenCache({ capacity: 1024, listener, logger: consoleLogger, now: () => Date.now() });
+  const listener = { connectionString: url, heartbeatIntervalMs: 1000, staleAfterMs: 3000 };
+  const otherNode = await startTokenCache({ capacity: 1024, listener, startTimeoutMs: 10_000, logger: consoleLogger, now: () => Date.now() });
   const revoker = new pg.Client({ connectionString: url });
   await revoker.connect();
   const latencies: number[] = [];
@@ -155,7 +155,7 @@ async function hostileTokens(count: number): Promise<{ queriesPerMalformed: numb
       return Reflect.get(target, property, receiver) as unknown;
     },
   });
-  const cache = await startTokenCache({ capacity: 1024, listener: null, logger: consoleLogger, now: () => Date.now() });
+  const cache = await startTokenCache({ capacity: 1024, listener: null, startTimeoutMs: 10_000, logger: consoleLogger, now: () => Date.now() });
   const accessTokens = createAccessTokens({ db: countingDb, cache, clock: systemClock, random: systemRandom, ttlSeconds: 300 });
   collectGarbage();
   const heapBefore = process.memoryUsage().heapUsed;

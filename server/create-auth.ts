@@ -32,6 +32,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
   const cache = await startTokenCache({
     capacity: resolved.tokenCache.capacity,
     listener: revocationListenerFor(resolved),
+    startTimeoutMs: resolved.revocationListener.startTimeoutMs,
     logger,
     now: () => clock.now(),
   });

@@ -33,7 +33,9 @@ export type AuthErrorShape = TRPCDefaultErrorShape & {
 export function authErrorFormatter(opts: { shape: TRPCDefaultErrorShape; error: TRPCError }): AuthErrorShape {
   const { shape, error } = opts;
   const authCode = error instanceof AuthError ? error.authCode : error.code === 'BAD_REQUEST' ? 'INVALID_INPUT' : null;
-  // Stack traces stay on the server whatever mode the host runs in.
+  // Stack traces stay on the server whatever mode the host runs in, and so does the text of an
+  // unexpected failure: a database error quotes the query's parameters, a password hash among them.
   const { stack: _stack, ...data } = shape.data;
-  return { ...shape, data: { ...data, authCode } };
+  const message = error.code === 'INTERNAL_SERVER_ERROR' ? 'INTERNAL_SERVER_ERROR' : shape.message;
+  return { ...shape, message, data: { ...data, authCode } };
 }

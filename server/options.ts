@@ -64,8 +64,10 @@ export interface AuthOptions<TAppContext extends object = object> {
     connectionString?: string;
     /** @default 1000 */
     heartbeatIntervalMs?: number;
-    /** @default 3000 */
+    /** At least twice `heartbeatIntervalMs`. @default 3000 */
     staleAfterMs?: number;
+    /** `createAuth` fails if the listener cannot listen within this long. @default 30000 */
+    startTimeoutMs?: number;
   };
   /** Adds the application's own fields to every request's context. */
   context?: (opts: AuthContextOptions) => TAppContext | Promise<TAppContext>;
@@ -123,6 +125,11 @@ const optionsSchema = z.object({
       connectionString: z.string().regex(/^postgres(ql)?:\/\//).optional(),
       heartbeatIntervalMs: z.number().int().min(50).max(60_000).default(1000),
       staleAfterMs: z.number().int().min(100).max(60_000).default(3000),
+      startTimeoutMs: z.number().int().min(100).default(30_000),
+    })
+    .refine((listener) => listener.staleAfterMs >= 2 * listener.heartbeatIntervalMs, {
+      message: 'staleAfterMs must be at least twice heartbeatIntervalMs, or every heartbeat would find the listener silent',
+      path: ['staleAfterMs'],
     })
     .prefault({}),
   context: aFunction.optional(),

@@ -44,9 +44,15 @@ export type RevokeReason = 'logout' | 'revoked-by-user' | 'password-changed' | '
 
 export interface Sessions {
   start(userId: string, origin: SessionOrigin): Promise<{ sessionId: string; tokens: AuthTokens }>;
+  /**
+   * Starts a session only if `guard`, run first in the same transaction, says yes; null otherwise.
+   * A guard that updates the user row serialises the sign-in with anything else that locks it.
+   */
+  startIf(userId: string, origin: SessionOrigin, guard: (tx: Queryable) => Promise<boolean>): Promise<{ sessionId: string; tokens: AuthTokens } | null>;
   refresh(refreshToken: string): Promise<RefreshOutcome>;
   revoke(userId: string, sessionId: string, reason: RevokeReason): Promise<void>;
-  revokeAllOf(userId: string, options: { except?: string; reason: RevokeReason }): Promise<void>;
+  /** Ends the user's sessions (but `except`); `alongWith` runs first in the same transaction. */
+  revokeAllOf(userId: string, options: { except?: string; reason: RevokeReason; alongWith?: (tx: Queryable) => Promise<void> }): Promise<void>;
   list(userId: string, currentSessionId: string): Promise<SessionInfo[]>;
 }
 
@@ -153,31 +159,41 @@ export function createSessions(deps: {
     });
   }
 
+  const startIf: Sessions['startIf'] = async (userId, origin, guard) => {
+    const now = clock.now();
+    const parts = generateTokenParts(random);
+    const result = await db.transaction(async (tx) => {
+      if (!(await guard(tx))) return null;
+      const [session] = await tx
+        .insert(sessionTable)
+        .values({
+          id: generateId(random),
+          userId,
+          refreshSelector: parts.selector,
+          refreshVerifierHash: hashVerifier(parts.verifier),
+          createdAt: new Date(now),
+          lastUsedAt: new Date(now),
+          expiresAt: policy.refreshTokenTtlSeconds === null ? null : new Date(now + policy.refreshTokenTtlSeconds * 1000),
+          userAgent: origin.userAgent?.slice(0, 512) ?? null,
+          ip: origin.ip,
+        })
+        .returning();
+      if (!session) throw new Error('sessions.start: insert returned no row');
+      const access = await accessTokens.issue(tx, { sessionId: session.id, userId, sessionExpiresAt: session.expiresAt });
+      return { session, access };
+    });
+    if (!result) return null;
+    cache.fill(result.access.entry, result.access.revocationsBefore);
+    return { sessionId: result.session.id, tokens: toTokens(result.session, parts.verifier, result.access) };
+  };
+
   return {
+    startIf,
+
     async start(userId, origin) {
-      const now = clock.now();
-      const parts = generateTokenParts(random);
-      const result = await db.transaction(async (tx) => {
-        const [session] = await tx
-          .insert(sessionTable)
-          .values({
-            id: generateId(random),
-            userId,
-            refreshSelector: parts.selector,
-            refreshVerifierHash: hashVerifier(parts.verifier),
-            createdAt: new Date(now),
-            lastUsedAt: new Date(now),
-            expiresAt: policy.refreshTokenTtlSeconds === null ? null : new Date(now + policy.refreshTokenTtlSeconds * 1000),
-            userAgent: origin.userAgent?.slice(0, 512) ?? null,
-            ip: origin.ip,
-          })
-          .returning();
-        if (!session) throw new Error('sessions.start: insert returned no row');
-        const access = await accessTokens.issue(tx, { sessionId: session.id, userId, sessionExpiresAt: session.expiresAt });
-        return { session, access };
-      });
-      cache.fill(result.access.entry, result.access.revocationsBefore);
-      return { sessionId: result.session.id, tokens: toTokens(result.session, parts.verifier, result.access) };
+      const started = await startIf(userId, origin, () => Promise.resolve(true));
+      if (!started) throw new Error('sessions.start: an unconditional start was refused');
+      return started;
     },
 
     async refresh(refreshToken) {
@@ -204,7 +220,11 @@ export function createSessions(deps: {
     },
 
     async revokeAllOf(userId, options) {
-      await forget(await db.transaction((tx) => revokeAndAnnounce(tx, { userId, except: options.except }, options.reason)));
+      const revocation = await db.transaction(async (tx) => {
+        await options.alongWith?.(tx);
+        return revokeAndAnnounce(tx, { userId, except: options.except }, options.reason);
+      });
+      await forget(revocation);
     },
 
     async list(userId, currentSessionId) {

@@ -36,7 +36,9 @@ export const usernameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{2,19}
  */
 export const metaSchema = z
   .record(z.string().max(100), z.json())
-  .refine((meta) => JSON.stringify(meta).length <= META_MAX_JSON_LENGTH, 'meta: too large');
+  .refine((meta) => JSON.stringify(meta).length <= META_MAX_JSON_LENGTH, 'meta: too large')
+  // PostgreSQL's jsonb cannot hold the NUL character.
+  .refine((meta) => !JSON.stringify(meta).includes('\\u0000'), 'meta: NUL characters are not allowed');
 
 const tokenSchema = z.string().min(1).max(TOKEN_MAX_LENGTH);
 

@@ -32,6 +32,11 @@ describe('createAuth checks its options', () => {
     ['an unknown email-confirmation policy', (o) => ({ ...o, signup: { emailConfirmation: 'sometimes' } }), /signup\.emailConfirmation/],
     ['a misspelt option', (o) => ({ ...o, tokens: { accessTokenTTL: 60 } }), /tokens: Unrecognized key/],
     ['no database', (o) => ({ ...o, db: undefined }), /db: expected the database from connectDatabase\(\)/],
+    [
+      'a heartbeat that the staleness bound cannot cover',
+      (o) => ({ ...o, revocationListener: { heartbeatIntervalMs: 2000, staleAfterMs: 1500 } }),
+      /revocationListener\.staleAfterMs: staleAfterMs must be at least twice heartbeatIntervalMs/,
+    ],
   ];
   for (const [what, change, message] of cases) {
     it(`refuses ${what}, naming the option`, async () => {

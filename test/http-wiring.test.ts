@@ -150,6 +150,26 @@ describeOnEachDatabase('HTTP semantics and wiring into an application', (kit) =>
     }
   });
 
+  it('an unexpected failure answers a generic message: nothing of its text reaches the client', async () => {
+    const auth = kit().auth;
+    const router = auth.router({
+      boom: auth.publicProcedure.query(() => {
+        throw new Error('insert failed: params $argon2id$v=19$m=19456 secret@example.test');
+      }),
+    });
+    const server = createHTTPServer({ router, createContext: auth.createContext, onError: () => {} });
+    const url = await listen(server);
+    try {
+      const response = await fetch(`${url}/boom`);
+      assert.equal(response.status, 500);
+      const text = await response.text();
+      assert.ok(!text.includes('argon2') && !text.includes('secret@example.test'), text);
+      assert.match(text, /INTERNAL_SERVER_ERROR/);
+    } finally {
+      server.close();
+    }
+  });
+
   it("the kit's routers merge with mergeRouters", async () => {
     const auth = kit().auth;
     const todos = auth.router({ list: auth.protectedProcedure.query(({ ctx }) => [`todo of ${ctx.user.id}`]) });

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
+import * as schema from '../db/schema.js';
+import { createAuth } from '../server/index.js';
 import { encodeRevocation, parseRevocation } from '../server/cache/revocation-notice.js';
 import { expectAuthError, registerConfirmed } from './harness/flows.js';
 import type { TestApp } from './harness/test-kit.js';
@@ -148,6 +151,37 @@ describeOnPostgres('several nodes on one database', (kit) => {
 
     assert.ok(await accepts(b, live.tokens.accessToken));
     assert.equal(await accepts(b, revoked.tokens.accessToken), false);
+  });
+});
+
+describeOnPostgres('starting against PostgreSQL', (kit) => {
+  const mail = { transport: { sendMail: () => Promise.resolve({}) }, from: 'a@example.test', appUrl: 'https://app.example.test' };
+  const quiet = { info() {}, warn() {}, error() {} };
+
+  it('a pool made without a connection string needs revocationListener.connectionString', async () => {
+    const url = new URL(kit().database.url as string);
+    const pool = new pg.Pool({ host: url.hostname, port: Number(url.port), user: url.username, password: url.password, database: url.pathname.slice(1) });
+    const db = drizzle({ client: pool, schema });
+    try {
+      await assert.rejects(createAuth({ db, mail, logger: quiet }), /revocationListener\.connectionString is required/);
+      const auth = await createAuth({ db, mail, logger: quiet, revocationListener: { connectionString: url.toString() } });
+      await auth.close();
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('fails within startTimeoutMs when it cannot listen, leaving nothing running', async () => {
+    const unreachable = new URL(kit().database.url as string);
+    const probe = await startTcpProxy({ host: unreachable.hostname, port: Number(unreachable.port) });
+    unreachable.port = String(probe.port);
+    await probe.close();
+    const started = Date.now();
+    await assert.rejects(
+      createAuth({ db: kit().database.db, mail, logger: quiet, revocationListener: { connectionString: unreachable.toString(), startTimeoutMs: 1000 } }),
+      /could not listen for revocations within 1000 ms/,
+    );
+    assert.ok(Date.now() - started < 5000);
   });
 });
 

@@ -89,6 +89,19 @@ describeOnEachDatabase('register and confirm the address', (kit) => {
     await expectAuthError(kit().client().auth.register.mutate({ email: uniqueEmail(), password: PASSWORD, username: 'Grace' }), 'USERNAME_TAKEN');
   });
 
+  it('a taken username answers USERNAME_TAKEN whether or not the address has an account', async () => {
+    const owner = await registerConfirmed(kit(), kit(), { username: 'probe_user' });
+    const victim = await registerConfirmed(kit());
+    for (const email of [victim.email, uniqueEmail('fresh')]) {
+      await expectAuthError(kit().client().auth.register.mutate({ email, password: PASSWORD, username: 'probe_user' }), 'USERNAME_TAKEN');
+    }
+    assert.notEqual(owner.user.id, victim.user.id);
+  });
+
+  it('a NUL character in meta is INVALID_INPUT, not a database failure', async () => {
+    await expectAuthError(kit().client().auth.register.mutate({ email: uniqueEmail(), password: PASSWORD, meta: { a: 'nul\u0000' } }), 'INVALID_INPUT');
+  });
+
   it('a password shorter than the minimum is WEAK_PASSWORD, counted in characters, not UTF-16 units', async () => {
     await expectAuthError(kit().client().auth.register.mutate({ email: uniqueEmail(), password: 'short pass' }), 'WEAK_PASSWORD');
     // Eleven emoji are 22 UTF-16 units but 11 characters: below the minimum of 12.

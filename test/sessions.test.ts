@@ -103,6 +103,29 @@ describeOnEachDatabase('sessions and the signed-in user', (kit) => {
     assert.ok(!notice.body.includes(newPassword));
   });
 
+  it('sign-ins racing with a password change end up refused or signed out, never left standing', async () => {
+    const { email, tokens } = await registerConfirmed(kit());
+    const newPassword = 'the password after the race';
+    // The change starts first; the sign-ins read the old hash at once, then wait behind its hashing,
+    // so they verify the old password only after it has been replaced.
+    const change = kit().client(tokens.accessToken).auth.changePassword.mutate({ currentPassword: PASSWORD, newPassword });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const racing = Array.from({ length: 12 }, () =>
+      kit()
+        .client()
+        .auth.login.mutate({ identifier: email, password: PASSWORD })
+        .then((signedIn) => signedIn.tokens)
+        .catch(() => null),
+    );
+    await change;
+    const attackers = (await Promise.all(racing)).filter((result) => result !== null);
+    for (const stolen of attackers) {
+      await expectAuthError(kit().client(stolen.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
+      await expectAuthError(kit().client().auth.refresh.mutate({ refreshToken: stolen.refreshToken }), 'TOKEN_REVOKED');
+    }
+    assert.equal((await kit().client(tokens.accessToken).auth.sessions.list.query()).length, 1);
+  });
+
   it('protected procedures refuse a missing token with TOKEN_MISSING', async () => {
     await expectAuthError(kit().client().auth.me.query(), 'TOKEN_MISSING');
     await expectAuthError(kit().client().auth.logout.mutate(), 'TOKEN_MISSING');

@@ -129,7 +129,7 @@ describe('the shared token table', () => {
 
 describe('the token cache worker', () => {
   it('fills through the worker, and a killed worker is replaced with nothing trusted from before', async () => {
-    const cache = await startTokenCache({ capacity: 1024, listener: null, logger: quiet, now: () => Date.now() });
+    const cache = await startTokenCache({ capacity: 1024, listener: null, startTimeoutMs: 10_000, logger: quiet, now: () => Date.now() });
     try {
       const item = entry({ expiresAtMs: Date.now() + 60_000 });
       cache.fill(item, cache.revocations);
@@ -157,7 +157,7 @@ describe('the token cache worker', () => {
   });
 
   it('drops a fill that a revocation overtook', async () => {
-    const cache = await startTokenCache({ capacity: 1024, listener: null, logger: quiet, now: () => Date.now() });
+    const cache = await startTokenCache({ capacity: 1024, listener: null, startTimeoutMs: 10_000, logger: quiet, now: () => Date.now() });
     try {
       const item = entry({ expiresAtMs: Date.now() + 60_000 });
       const before = cache.revocations;

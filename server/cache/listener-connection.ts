@@ -3,16 +3,18 @@ import type { ResolvedAuthOptions } from '../options.js';
 import type { CacheWorkerData } from './worker-messages.js';
 
 /**
- * How the cache worker reaches PostgreSQL to listen for revocations: the configured connection
- * string, or the pool's own settings (the plain values of them: they cross into the worker thread).
- * Null on PGlite, which serves one process.
+ * How the cache worker reaches PostgreSQL to listen for revocations: `revocationListener.connectionString`,
+ * or the connection string the pool was made with (as `connectDatabase` makes it). A pool built from
+ * separate settings has no string to pass into the worker thread: its password and TLS settings do
+ * not survive the trip, so the option is then required. Null on PGlite, which serves one process.
  */
 export function revocationListenerFor(options: ResolvedAuthOptions): CacheWorkerData['listener'] {
   const pool = options.db.$client;
   if (pool instanceof PGlite) return null;
-  const { connectionString, heartbeatIntervalMs, staleAfterMs } = options.revocationListener;
-  const connection = connectionString
-    ? { connectionString }
-    : Object.fromEntries(Object.entries(pool.options).filter(([, value]) => ['string', 'number', 'boolean'].includes(typeof value)));
-  return { connection, heartbeatIntervalMs, staleAfterMs };
+  const { heartbeatIntervalMs, staleAfterMs } = options.revocationListener;
+  const connectionString = options.revocationListener.connectionString ?? pool.options.connectionString;
+  if (!connectionString) {
+    throw new Error('createAuth: revocationListener.connectionString is required when the pool was not made from a connection string');
+  }
+  return { connectionString, heartbeatIntervalMs, staleAfterMs };
 }

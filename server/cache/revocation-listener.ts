@@ -60,7 +60,7 @@ export function startRevocationListener(options: RevocationListenerOptions): Rev
         application_name: 'trpc-auth-kit-listener',
         keepAlive: true,
         // A connection attempt into a dead network path would otherwise wait forever.
-        connectionTimeoutMillis: options.staleAfterMs,
+        connectionTimeoutMillis: Math.max(options.staleAfterMs, 2000),
       });
       candidate.on('error', (error) => lose(candidate, String(error)));
       candidate.on('end', () => lose(candidate, 'connection ended'));

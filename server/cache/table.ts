@@ -5,13 +5,14 @@
  *
  * Each slot carries a sequence number: the writer makes it odd before it touches the slot and even
  * again after. A reader notes it, reads, and reads it again; a change means the read may be torn, and
- * the reader tries again. An entry is keyed by the SHA-256 of the whole token, so finding it is also
+ * the reader tries again. Every access to a slot is an `Atomics` one: plain typed-array accesses are
+ * not ordered against the sequence number, and a weakly ordered CPU (ARM) would reorder them. An entry is keyed by the SHA-256 of the whole token, so finding it is also
  * proof of the secret.
  *
  * Slot layout (72 bytes):
  *   0  int32    sequence
  *   4  int32    state: EMPTY, LIVE or DELETED (a deleted slot keeps probe chains intact)
- *   8  float64  expiry, milliseconds since the epoch
+ *   8  2×int32  expiry, milliseconds since the epoch (high and low 32 bits: Atomics has no float64)
  *   16 22 bytes the first 22 characters (132 bits) of the token hash, as ASCII
  *   40 16 bytes user id (a UUID)
  *   56 16 bytes session id (a UUID)
@@ -95,7 +96,6 @@ export function isStorableId(id: string): boolean {
 
 export class TokenTable {
   readonly #int32: Int32Array;
-  readonly #float64: Float64Array;
   readonly #bytes: Uint8Array;
   readonly #mask: number;
   // Building an id string costs more than the rest of a lookup; the same users and sessions come
@@ -105,7 +105,6 @@ export class TokenTable {
 
   constructor(buffer: SharedArrayBuffer) {
     this.#int32 = new Int32Array(buffer);
-    this.#float64 = new Float64Array(buffer);
     this.#bytes = new Uint8Array(buffer);
     this.slotCount = (buffer.byteLength - HEADER_BYTES) / SLOT_BYTES;
     this.#mask = this.slotCount - 1;
@@ -138,17 +137,26 @@ export class TokenTable {
 
   #keyMatches(base: number, tokenHash: string): boolean {
     const bytes = this.#bytes;
-    for (let i = 0; i < KEY_LENGTH; i++) if (bytes[base + KEY + i] !== tokenHash.charCodeAt(i)) return false;
+    for (let i = 0; i < KEY_LENGTH; i++) if (Atomics.load(bytes, base + KEY + i) !== tokenHash.charCodeAt(i)) return false;
     return true;
+  }
+
+  #state(base: number): number {
+    return Atomics.load(this.#int32, (base + STATE) >> 2);
+  }
+
+  #expiresAt(base: number): number {
+    const word = (base + EXPIRES) >> 2;
+    return Atomics.load(this.#int32, word) * 2 ** 32 + (Atomics.load(this.#int32, word + 1) >>> 0);
   }
 
   #readId(offset: number): string {
     const int32 = this.#int32;
     const word = offset >> 2;
-    const w0 = int32[word] as number;
-    const w1 = int32[word + 1] as number;
-    const w2 = int32[word + 2] as number;
-    const w3 = int32[word + 3] as number;
+    const w0 = Atomics.load(int32, word);
+    const w1 = Atomics.load(int32, word + 1);
+    const w2 = Atomics.load(int32, word + 2);
+    const w3 = Atomics.load(int32, word + 3);
     const slot = (w0 ^ w1 ^ w2 ^ w3) & (ID_CACHE_SIZE - 1);
     const known = this.#knownIds[slot];
     if (known && known.w0 === w0 && known.w1 === w1 && known.w2 === w2 && known.w3 === w3) return known.id;
@@ -169,12 +177,12 @@ export class TokenTable {
         if (attempt === MAX_RETRIES) return undefined;
         const before = Atomics.load(int32, sequenceIndex);
         if (before & 1) continue;
-        const state = int32[(base + STATE) >> 2];
+        const state = this.#state(base);
         let found: TableEntry | undefined;
         if (state === LIVE && this.#keyMatches(base, tokenHash)) {
           found = {
             tokenHash,
-            expiresAtMs: this.#float64[(base + EXPIRES) >> 3] as number,
+            expiresAtMs: this.#expiresAt(base),
             userId: this.#readId(base + USER),
             sessionId: this.#readId(base + SESSION),
           };
@@ -199,7 +207,11 @@ export class TokenTable {
 
   #writeId(offset: number, id: string): void {
     const hex = id.replaceAll('-', '');
-    for (let i = 0; i < ID_BYTES; i++) this.#bytes[offset + i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+    for (let i = 0; i < ID_BYTES; i++) Atomics.store(this.#bytes, offset + i, parseInt(hex.slice(i * 2, i * 2 + 2), 16));
+  }
+
+  #setState(base: number, state: number): void {
+    Atomics.store(this.#int32, (base + STATE) >> 2, state);
   }
 
   /** Stores an entry (replacing one with the same key); when its window is full, the soonest to expire goes. */
@@ -211,8 +223,8 @@ export class TokenTable {
     let soonest = Infinity;
     for (let probe = 0; probe < PROBE_WINDOW; probe++) {
       const base = this.#base((home + probe) & this.#mask);
-      const state = int32[(base + STATE) >> 2];
-      const expires = this.#float64[(base + EXPIRES) >> 3] as number;
+      const state = this.#state(base);
+      const expires = this.#expiresAt(base);
       if (state === LIVE && this.#keyMatches(base, entry.tokenHash)) {
         target = base;
         break;
@@ -227,9 +239,11 @@ export class TokenTable {
       }
     }
     this.#write(target, () => {
-      int32[(target + STATE) >> 2] = LIVE;
-      this.#float64[(target + EXPIRES) >> 3] = entry.expiresAtMs;
-      for (let i = 0; i < KEY_LENGTH; i++) this.#bytes[target + KEY + i] = entry.tokenHash.charCodeAt(i);
+      this.#setState(target, LIVE);
+      const expiresWord = (target + EXPIRES) >> 2;
+      Atomics.store(int32, expiresWord, Math.floor(entry.expiresAtMs / 2 ** 32));
+      Atomics.store(int32, expiresWord + 1, entry.expiresAtMs >>> 0);
+      for (let i = 0; i < KEY_LENGTH; i++) Atomics.store(this.#bytes, target + KEY + i, entry.tokenHash.charCodeAt(i));
       this.#writeId(target + USER, entry.userId);
       this.#writeId(target + SESSION, entry.sessionId);
     });
@@ -237,7 +251,7 @@ export class TokenTable {
   }
 
   #idMatches(offset: number, id: Uint8Array): boolean {
-    for (let i = 0; i < ID_BYTES; i++) if (this.#bytes[offset + i] !== id[i]) return false;
+    for (let i = 0; i < ID_BYTES; i++) if (Atomics.load(this.#bytes, offset + i) !== id[i]) return false;
     return true;
   }
 
@@ -245,8 +259,8 @@ export class TokenTable {
     let deleted = 0;
     for (let slot = 0; slot < this.slotCount; slot++) {
       const base = this.#base(slot);
-      if (this.#int32[(base + STATE) >> 2] !== LIVE || !matches(base)) continue;
-      this.#write(base, () => (this.#int32[(base + STATE) >> 2] = DELETED));
+      if (this.#state(base) !== LIVE || !matches(base)) continue;
+      this.#write(base, () => this.#setState(base, DELETED));
       deleted++;
     }
     return deleted;
@@ -271,7 +285,7 @@ export class TokenTable {
 
   /** Removes the entries whose tokens have expired. */
   sweep(nowMs: number): number {
-    return this.#deleteWhere((base) => (this.#float64[(base + EXPIRES) >> 3] as number) <= nowMs);
+    return this.#deleteWhere((base) => this.#expiresAt(base) <= nowMs);
   }
 
   /** Empties the table and says whether it may be trusted from now on. */
@@ -280,8 +294,8 @@ export class TokenTable {
     Atomics.add(this.#int32, REVOCATIONS_WORD, 1);
     for (let slot = 0; slot < this.slotCount; slot++) {
       const base = this.#base(slot);
-      if (this.#int32[(base + STATE) >> 2] === EMPTY) continue;
-      this.#write(base, () => (this.#int32[(base + STATE) >> 2] = EMPTY));
+      if (this.#state(base) === EMPTY) continue;
+      this.#write(base, () => this.#setState(base, EMPTY));
     }
     Atomics.store(this.#int32, TRUSTED_WORD, trusted ? 1 : 0);
   }

@@ -35,6 +35,8 @@ export interface TokenCache {
 export interface TokenCacheOptions {
   capacity: number;
   listener: CacheWorkerData['listener'];
+  /** How long to wait for the cache to come into service (on PostgreSQL: to listen) before failing. */
+  startTimeoutMs: number;
   logger: Logger;
   now(): number;
 }
@@ -110,13 +112,19 @@ export async function startTokenCache(options: TokenCacheOptions): Promise<Token
       markReady();
     }
   }, 10);
-  await ready;
+  readiness.unref();
+  let timedOut: () => void = () => {};
+  const timeout = new Promise<void>((resolve) => (timedOut = resolve));
+  const giveUp = setTimeout(timedOut, options.startTimeoutMs);
+  giveUp.unref();
+  await Promise.race([ready, timeout]);
+  clearTimeout(giveUp);
 
   function post(message: ToCacheWorker): void {
     worker.postMessage(message);
   }
 
-  return {
+  const cache: TokenCache & { readonly worker: Worker } = {
     get worker() {
       return worker;
     },
@@ -150,4 +158,9 @@ export async function startTokenCache(options: TokenCacheOptions): Promise<Token
       settlePending();
     },
   };
+  if (!table.trusted) {
+    await cache.close();
+    throw new Error(`createAuth: the token cache could not listen for revocations within ${options.startTimeoutMs} ms (see the log)`);
+  }
+  return cache;
 }

@@ -5,7 +5,7 @@ import type { TableEntry } from './table.js';
 export interface CacheWorkerData {
   buffer: SharedArrayBuffer;
   /** Null on PGlite: one process, nothing to hear from other nodes. */
-  listener: { connection: { connectionString?: string } & Record<string, unknown>; heartbeatIntervalMs: number; staleAfterMs: number } | null;
+  listener: { connectionString: string; heartbeatIntervalMs: number; staleAfterMs: number } | null;
   sweepIntervalMs: number;
 }
 

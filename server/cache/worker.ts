@@ -24,7 +24,7 @@ const log = (level: 'info' | 'warn' | 'error') => (message: string, fields?: Rec
 
 const listener = data.listener
   ? startRevocationListener({
-      connection: data.listener.connection,
+      connection: { connectionString: data.listener.connectionString },
       heartbeatIntervalMs: data.listener.heartbeatIntervalMs,
       staleAfterMs: data.listener.staleAfterMs,
       onRevocation: (revocation) => table.forget(revocation),

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { userTable } from '../../db/schema.js';
 import { changePasswordInput, okOutput } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
@@ -21,12 +21,22 @@ export function changePasswordProcedure(kernel: AuthKernel) {
       const check = await kernel.passwords.verify(user?.passwordHash ?? null, input.currentPassword);
       if (!user || !check.valid) throw authError('INVALID_CREDENTIALS');
 
+      const verifiedHash = user.passwordHash as string;
       const passwordHash = await kernel.passwords.hash(input.newPassword);
-      await kernel.db
-        .update(userTable)
-        .set({ passwordHash, updatedAt: new Date(kernel.clock.now()) })
-        .where(eq(userTable.userId, user.userId));
-      await kernel.sessions.revokeAllOf(user.userId, { except: ctx.session.id, reason: 'password-changed' });
+      // One transaction: the new password and the end of every other session land together, and a
+      // sign-in racing with it either commits first (and its session is ended here) or fails.
+      await kernel.sessions.revokeAllOf(user.userId, {
+        except: ctx.session.id,
+        reason: 'password-changed',
+        alongWith: async (tx) => {
+          const [changed] = await tx
+            .update(userTable)
+            .set({ passwordHash, updatedAt: new Date(kernel.clock.now()) })
+            .where(and(eq(userTable.userId, user.userId), eq(userTable.passwordHash, verifiedHash)))
+            .returning({ userId: userTable.userId });
+          if (!changed) throw authError('INVALID_CREDENTIALS');
+        },
+      });
       kernel.mailer.send('passwordChanged', user.email, { email: user.email });
       return { ok: true as const };
     });

@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { userTable } from '../../db/schema.js';
 import { loginInput, signedInSchema } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
@@ -25,13 +25,21 @@ export function loginProcedure(kernel: AuthKernel) {
       if (!user || !check.valid) throw authError('INVALID_CREDENTIALS');
       if (!user.confirmed && kernel.options.signup.emailConfirmation === 'required') throw authError('EMAIL_NOT_CONFIRMED');
 
+      const verifiedHash = user.passwordHash as string;
       const rehashed = check.needsRehash ? await kernel.passwords.hash(input.password) : undefined;
-      const [updated] = await kernel.db
-        .update(userTable)
-        .set({ successfulLoginAttempts: sql`${userTable.successfulLoginAttempts} + 1`, ...(rehashed && { passwordHash: rehashed }) })
-        .where(eq(userTable.userId, user.userId))
-        .returning();
-      const { tokens } = await kernel.sessions.start(user.userId, sessionOrigin(ctx));
-      return { user: toPublicUser(updated ?? user), tokens };
+      let signedIn = user;
+      // The session starts only if the password just verified is still the account's: a password
+      // change that committed meanwhile (it locks the same row) wins, and this sign-in fails.
+      const started = await kernel.sessions.startIf(user.userId, sessionOrigin(ctx), async (tx) => {
+        const [updated] = await tx
+          .update(userTable)
+          .set({ successfulLoginAttempts: sql`${userTable.successfulLoginAttempts} + 1`, ...(rehashed && { passwordHash: rehashed }) })
+          .where(and(eq(userTable.userId, user.userId), eq(userTable.passwordHash, verifiedHash)))
+          .returning();
+        if (updated) signedIn = updated;
+        return updated !== undefined;
+      });
+      if (!started) throw authError('INVALID_CREDENTIALS');
+      return { user: toPublicUser(signedIn), tokens: started.tokens };
     });
 }

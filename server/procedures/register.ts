@@ -6,7 +6,7 @@ import type { AuthKernel } from '../kernel.js';
 import { isLongEnough } from '../passwords.js';
 import { generateId } from '../secrets.js';
 import { authProcedure } from '../trpc.js';
-import { toPublicUser, uniqueViolation } from '../users.js';
+import { findUserByUsername, toPublicUser, uniqueViolation } from '../users.js';
 import { sessionOrigin } from './session-origin.js';
 
 /**
@@ -22,6 +22,9 @@ export function registerProcedure(kernel: AuthKernel) {
       const { signup, password } = kernel.options;
       if (!signup.enabled) throw authError('SIGNUP_DISABLED');
       if (!isLongEnough(input.password, password.minLength)) throw authError('WEAK_PASSWORD');
+      // Decided on the username alone, before the address is involved: which of two taken values
+      // the database would report first must not tell whether the address has an account.
+      if (input.username && (await findUserByUsername(kernel.db, input.username))) throw authError('USERNAME_TAKEN');
       // Hashed before anything else, so that a taken address costs the same time as a new one.
       const passwordHash = await kernel.passwords.hash(input.password);
 
@@ -46,8 +49,11 @@ export function registerProcedure(kernel: AuthKernel) {
         });
       } catch (error) {
         const taken = uniqueViolation(error);
-        if (taken === 'username') throw authError('USERNAME_TAKEN');
-        if (taken === 'email' && signup.emailConfirmation === 'required') {
+        if (taken === 'username' && signup.emailConfirmation !== 'required') throw authError('USERNAME_TAKEN');
+        if (taken !== null && signup.emailConfirmation === 'required') {
+          // Both collisions look alike here (the username was free a moment ago): the owner of a
+          // taken address hears of the attempt by mail, and the caller learns nothing.
+          if (taken === 'username') return { confirmationSent: true };
           kernel.mailer.send('signupAttempt', input.email, { email: input.email });
           return { confirmationSent: true };
         }
