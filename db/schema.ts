@@ -94,7 +94,7 @@ export const linkTokenTable = pgTable(
 );
 
 /** What a mailed link is for. */
-export type LinkPurpose = 'confirm-email';
+export type LinkPurpose = 'confirm-email' | 'reset-password';
 
 export type UserRow = typeof userTable.$inferSelect;
 export type SessionRow = typeof sessionTable.$inferSelect;

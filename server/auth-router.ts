@@ -1,12 +1,15 @@
 import type { AuthKernel } from './kernel.js';
 import { changePasswordProcedure } from './procedures/change-password.js';
 import { confirmEmailProcedure } from './procedures/confirm-email.js';
+import { forgotPasswordProcedure } from './procedures/forgot-password.js';
+import { forgotUsernameProcedure } from './procedures/forgot-username.js';
 import { loginProcedure } from './procedures/login.js';
 import { logoutProcedure } from './procedures/logout.js';
 import { meProcedure } from './procedures/me.js';
 import { refreshProcedure } from './procedures/refresh.js';
 import { registerProcedure } from './procedures/register.js';
 import { resendConfirmationProcedure } from './procedures/resend-confirmation.js';
+import { resetPasswordProcedure } from './procedures/reset-password.js';
 import { settingsProcedure } from './procedures/settings.js';
 import { listSessionsProcedure, revokeSessionProcedure } from './procedures/sessions.js';
 import { updateUserProcedure } from './procedures/update-user.js';
@@ -23,6 +26,9 @@ import { authT } from './trpc.js';
  * | `resendConfirmation`       | anyone         | mail a fresh confirmation link                  |
  * | `login`                    | anyone         | sign in by email or username                    |
  * | `refresh`                  | anyone         | rotate the refresh token, get new tokens        |
+ * | `forgotPassword`           | anyone         | mail a password-reset link                      |
+ * | `resetPassword`            | anyone         | spend the link, set the password, end sessions  |
+ * | `forgotUsername`           | anyone         | mail the username to the confirmed address      |
  * | `logout`                   | signed in      | end this, every other, or every session         |
  * | `me` (query)               | signed in      | the user                                        |
  * | `updateUser`               | signed in      | change username, meta                           |
@@ -38,6 +44,9 @@ export function createAuthRouter(kernel: AuthKernel) {
     resendConfirmation: resendConfirmationProcedure(kernel),
     login: loginProcedure(kernel),
     refresh: refreshProcedure(kernel),
+    forgotPassword: forgotPasswordProcedure(kernel),
+    resetPassword: resetPasswordProcedure(kernel),
+    forgotUsername: forgotUsernameProcedure(kernel),
     logout: logoutProcedure(kernel),
     me: meProcedure(kernel),
     updateUser: updateUserProcedure(kernel),

@@ -20,7 +20,12 @@ export interface AuthOptions<TAppContext extends object = object> {
     /** Replaces the default template of any kind of mail. */
     templates?: Partial<MailTemplates>;
     /** Paths under `appUrl` that receive mailed links; the token travels as `?token=`. */
-    paths?: { confirmEmail?: string };
+    paths?: {
+      /** @default '/confirm-email' */
+      confirmEmail?: string;
+      /** @default '/reset-password' */
+      resetPassword?: string;
+    };
   };
   tokens?: {
     /** @default 300 */
@@ -41,6 +46,10 @@ export interface AuthOptions<TAppContext extends object = object> {
     emailConfirmation?: EmailConfirmationPolicy;
     /** How long a confirmation link works. @default 86400 (a day) */
     confirmationLinkTtlSeconds?: number;
+  };
+  passwordReset?: {
+    /** How long a reset link works. @default 3600 (an hour) */
+    linkTtlSeconds?: number;
   };
   password?: {
     /** Counted in Unicode code points. @default 12 */
@@ -93,7 +102,9 @@ const optionsSchema = z.object({
     from: z.string().min(3),
     appUrl: z.url({ protocol: /^https?$/ }),
     templates: z.record(z.string(), aFunction).optional(),
-    paths: z.strictObject({ confirmEmail: z.string().startsWith('/').optional() }).optional(),
+    paths: z
+      .strictObject({ confirmEmail: z.string().startsWith('/').optional(), resetPassword: z.string().startsWith('/').optional() })
+      .optional(),
   }),
   tokens: z
     .strictObject({
@@ -111,6 +122,7 @@ const optionsSchema = z.object({
       confirmationLinkTtlSeconds: positiveSeconds.default(86_400),
     })
     .prefault({}),
+  passwordReset: z.strictObject({ linkTtlSeconds: positiveSeconds.max(86_400).default(3600) }).prefault({}),
   password: z
     .strictObject({
       minLength: z.number().int().min(8).max(256).default(12),
@@ -144,10 +156,11 @@ type ParsedOptions = z.output<typeof optionsSchema>;
 /** The options with every default filled in. */
 export interface ResolvedAuthOptions<TAppContext extends object = object> {
   db: AuthDatabase;
-  mail: AuthOptions['mail'] & { paths: { confirmEmail: string } };
+  mail: AuthOptions['mail'] & { paths: { confirmEmail: string; resetPassword: string } };
   tokens: ParsedOptions['tokens'];
   signup: ParsedOptions['signup'];
   password: ParsedOptions['password'];
+  passwordReset: ParsedOptions['passwordReset'];
   revocationListener: ParsedOptions['revocationListener'];
   context: AuthOptions<TAppContext>['context'];
   tokenCache: ParsedOptions['tokenCache'];
@@ -166,13 +179,20 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`);
     throw new Error(`createAuth: invalid options\n  ${problems.join('\n  ')}`);
   }
-  const { tokens, signup, password, revocationListener } = parsed.data;
+  const { tokens, signup, password, passwordReset, revocationListener } = parsed.data;
   return {
     db: options.db,
-    mail: { ...options.mail, paths: { confirmEmail: options.mail.paths?.confirmEmail ?? '/confirm-email' } },
+    mail: {
+      ...options.mail,
+      paths: {
+        confirmEmail: options.mail.paths?.confirmEmail ?? '/confirm-email',
+        resetPassword: options.mail.paths?.resetPassword ?? '/reset-password',
+      },
+    },
     tokens,
     signup,
     password,
+    passwordReset,
     revocationListener,
     context: options.context,
     tokenCache: parsed.data.tokenCache,

@@ -40,7 +40,7 @@ export type RefreshOutcome =
   | { ok: false; code: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' }
   | { ok: false; code: 'REFRESH_TOKEN_REUSED'; userId: string; sessionId: string };
 
-export type RevokeReason = 'logout' | 'revoked-by-user' | 'password-changed' | 'refresh-token-reused';
+export type RevokeReason = 'logout' | 'revoked-by-user' | 'password-changed' | 'password-reset' | 'refresh-token-reused';
 
 export interface Sessions {
   start(userId: string, origin: SessionOrigin): Promise<{ sessionId: string; tokens: AuthTokens }>;

@@ -25,6 +25,7 @@ export {
   refreshInput,
   registerInput,
   registerOutput,
+  resetPasswordInput,
   revokeSessionInput,
   sessionInfoSchema,
   signedInSchema,

@@ -75,6 +75,8 @@ export const changePasswordInput = z.strictObject({
   newPassword: passwordSchema,
 });
 
+export const resetPasswordInput = z.strictObject({ token: tokenSchema, password: passwordSchema });
+
 export const revokeSessionInput = z.strictObject({ sessionId: z.string().min(1).max(64) });
 
 export const publicUserSchema = z.object({

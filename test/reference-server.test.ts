@@ -28,14 +28,14 @@ describe('the reference server (npm start)', () => {
     const server = await startServer({ AUTH_DATA_DIR: dataDir });
     cleanups.push(() => server.stop());
 
-    const page = await fetch(`${server.url}/`);
+    const page = await fetch(`${server.url}/reset-password?token=lk_whatever`);
     assert.equal(page.status, 200);
     assert.equal(page.headers.get('referrer-policy'), 'no-referrer');
     assert.match(await page.text(), /trpc-auth-kit/);
 
     const email = 'ref-user@example.test';
     assert.deepEqual((await call(server, 'auth.register', { input: { email, password: PASSWORD } })).data, { confirmationSent: true });
-    const link = await waitFor(() => /https:\/\/app\.example\.test\/\?token=(lk_\S+)/.exec(server.output())?.[1], 'the logged link');
+    const link = await waitFor(() => /https:\/\/app\.example\.test\/confirm-email\?token=(lk_\S+)/.exec(server.output())?.[1], 'the logged link');
     assert.equal((await readdir(join(dataDir, 'outbox'))).length, 1);
 
     const confirmed = await call(server, 'auth.confirmEmail', { input: { token: link } });

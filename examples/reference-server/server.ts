@@ -32,8 +32,8 @@ async function migrateOnceReachable(db: AuthDatabase, log: (line: string) => voi
 const MAX_BODY_BYTES = 64 * 1024;
 
 /**
- * The reference server: the auth router and `demo.whoami` at `/trpc`, and a demo page at `/` (which
- * also receives the mailed links).
+ * The reference server: the auth router and `demo.whoami` at `/trpc`, and a demo page at `/` (also
+ * served at `/confirm-email` and `/reset-password`, where the mailed links lead).
  */
 export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log) {
   const db = await connectDatabase(config.databaseUrl);
@@ -44,7 +44,7 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
 
   const auth = await createAuth({
     db,
-    mail: { transport, from: config.mailFrom, appUrl: config.appUrl, paths: { confirmEmail: '/' } },
+    mail: { transport, from: config.mailFrom, appUrl: config.appUrl },
     tokens: {
       accessTokenTtlSeconds: config.accessTokenTtlSeconds,
       refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
@@ -64,7 +64,8 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
   const page = await readFile(demoPage, 'utf8');
   const server = createServer((req, res) => {
     if (req.url?.startsWith('/trpc/')) return trpc(req, res);
-    if (req.method === 'GET' && (req.url === '/' || req.url?.startsWith('/?'))) {
+    const path = req.url?.split('?')[0];
+    if (req.method === 'GET' && (path === '/' || path === '/confirm-email' || path === '/reset-password')) {
       // The page reads a mailed token from its own URL: it must not leak to other origins.
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'referrer-policy': 'no-referrer' });
       return res.end(page);

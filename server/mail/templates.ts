@@ -13,6 +13,10 @@ export interface MailTemplates {
   signupAttempt(data: { email: string }): RenderedMail;
   /** A security notice after the password changed. */
   passwordChanged(data: { email: string }): RenderedMail;
+  /** The link that sets a new password. */
+  resetPassword(data: { email: string; link: string; expiresInMinutes: number }): RenderedMail;
+  /** The username of the account at this address. */
+  forgotUsername(data: { email: string; username: string }): RenderedMail;
 }
 
 export type MailKind = keyof MailTemplates;
@@ -55,4 +59,13 @@ export const defaultMailTemplates: MailTemplates = {
       'The password of your account was just changed, and your other sessions were signed out.',
       'If you did not do this, reset your password now.',
     ]),
+  resetPassword: ({ link, expiresInMinutes }) =>
+    withLink({
+      subject: 'Reset your password',
+      before: ['Someone asked to reset the password of your account. Open this link to choose a new one:'],
+      link,
+      after: [`The link works once, for ${expiresInMinutes} minutes. If you did not ask, ignore this mail: nothing has changed.`],
+    }),
+  forgotUsername: ({ username }) =>
+    plain('Your username', [`The username of your account is: ${username}`, 'If you did not ask for it, you can ignore this mail.']),
 };

@@ -1,0 +1,41 @@
+import { eq } from 'drizzle-orm';
+import { userTable } from '../../db/schema.js';
+import { emailOnlyInput, okOutput } from '../../shared/schemas.js';
+import type { AuthKernel } from '../kernel.js';
+import { createLinkToken } from '../link-tokens.js';
+import { buildLink } from '../mail/mailer.js';
+import { authProcedure } from '../trpc.js';
+import { findUserByEmail } from '../users.js';
+
+/**
+ * `auth.forgotPassword`: mails a reset link to the account at this address. The answer is the same
+ * for any address, and nothing about the account changes until the link is used; a new request
+ * makes the earlier link useless (`users.password_reset_key` names the only one that works).
+ */
+export function forgotPasswordProcedure(kernel: AuthKernel) {
+  return authProcedure
+    .input(emailOnlyInput)
+    .output(okOutput)
+    .mutation(async ({ input }) => {
+      const ttlSeconds = kernel.options.passwordReset.linkTtlSeconds;
+      const reset = await kernel.db.transaction(async (tx) => {
+        const user = await findUserByEmail(tx, input.email);
+        if (!user) return null;
+        const link = await createLinkToken(tx, kernel, { purpose: 'reset-password', userId: user.userId, email: user.email, ttlSeconds });
+        await tx
+          .update(userTable)
+          .set({ passwordResetKey: link.selector, passwordResetExpire: new Date(kernel.clock.now() + ttlSeconds * 1000) })
+          .where(eq(userTable.userId, user.userId));
+        return { email: user.email, token: link.token };
+      });
+      if (reset) {
+        const { appUrl, paths } = kernel.options.mail;
+        kernel.mailer.send('resetPassword', reset.email, {
+          email: reset.email,
+          link: buildLink(appUrl, paths.resetPassword, reset.token),
+          expiresInMinutes: Math.round(ttlSeconds / 60),
+        });
+      }
+      return { ok: true as const };
+    });
+}

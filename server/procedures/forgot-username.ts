@@ -1,0 +1,19 @@
+import { emailOnlyInput, okOutput } from '../../shared/schemas.js';
+import type { AuthKernel } from '../kernel.js';
+import { authProcedure } from '../trpc.js';
+import { findUserByEmail } from '../users.js';
+
+/**
+ * `auth.forgotUsername`: mails the username to the confirmed address of the account that has it.
+ * The answer is the same for any address and never holds the username.
+ */
+export function forgotUsernameProcedure(kernel: AuthKernel) {
+  return authProcedure
+    .input(emailOnlyInput)
+    .output(okOutput)
+    .mutation(async ({ input }) => {
+      const user = await findUserByEmail(kernel.db, input.email);
+      if (user?.confirmed && user.username) kernel.mailer.send('forgotUsername', user.email, { email: user.email, username: user.username });
+      return { ok: true as const };
+    });
+}
