@@ -3,7 +3,7 @@
  * and its migrations.
  * @module
  */
-export { accessTokenTable, linkTokenTable, sessionTable, userTable } from './schema.js';
+export { accessTokenTable, linkTokenTable, rateLimitTable, sessionTable, userTable } from './schema.js';
 export type { LinkPurpose, SessionRow, UserRow } from './schema.js';
 export { closeDatabase, connectDatabase } from './connect.js';
 export type { AuthDatabase } from './connect.js';

@@ -93,6 +93,17 @@ export const linkTokenTable = pgTable(
   (table) => [index('auth_link_tokens_user_id_idx').on(table.userId)],
 );
 
+/**
+ * Rate-limit counters, one fixed window per key, kept in the database so that every node counts
+ * against the same allowance and a restart forgets nothing. Keys are SHA-256 digests: the table
+ * holds no address.
+ */
+export const rateLimitTable = pgTable('auth_rate_limits', {
+  key: text('key').primaryKey(),
+  windowStartedAt: timestampTz('window_started_at').notNull(),
+  hits: integer('hits').notNull(),
+});
+
 /** What a mailed link is for. */
 export type LinkPurpose = 'confirm-email' | 'reset-password';
 

@@ -10,6 +10,8 @@ import type { AuthOptions } from './options.js';
 import { resolveOptions } from './options.js';
 import { createPasswordHasher } from './passwords.js';
 import { createSessions } from './sessions.js';
+import { createRateLimiter } from './rate-limits.js';
+import { createThrottles } from './throttles.js';
 import { createAuthTRPC } from './trpc.js';
 import { assertMigrated } from './assert-migrated.js';
 import { startTokenCache } from './cache/token-cache.js';
@@ -51,6 +53,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
     sessions: createSessions({ db, cache, accessTokens, clock, random, tokens: resolved.tokens }),
     mailer,
     authenticate,
+    throttles: createThrottles(createRateLimiter({ db, clock }), resolved.rateLimits),
   };
 
   type Context = AuthBaseContext & TAppContext;

@@ -6,6 +6,7 @@ import type { Mailer } from './mail/mailer.js';
 import type { ResolvedAuthOptions } from './options.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Sessions } from './sessions.js';
+import type { Throttles } from './throttles.js';
 
 /** Everything a procedure of the auth router works with, built once by `createAuth`. */
 export interface AuthKernel {
@@ -19,4 +20,5 @@ export interface AuthKernel {
   sessions: Sessions;
   mailer: Mailer;
   authenticate: BearerCheck;
+  throttles: Throttles;
 }

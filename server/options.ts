@@ -51,6 +51,16 @@ export interface AuthOptions<TAppContext extends object = object> {
     /** How long a reset link works. @default 3600 (an hour) */
     linkTtlSeconds?: number;
   };
+  rateLimits?: {
+    /** Failed sign-ins per account (email or username) per window; beyond it a sign-in fails as a wrong password does. @default 20 */
+    loginFailuresPerAccount?: number;
+    /** Failed sign-ins and refreshes per client IP per window; beyond it `RATE_LIMITED`. @default 100 */
+    failuresPerIp?: number;
+    /** @default 900 */
+    windowSeconds?: number;
+    /** Forgot and resend mails to one address per hour; beyond it none is sent, and the answer is the same. @default 5 */
+    mailsPerAddressPerHour?: number;
+  };
   password?: {
     /** Counted in Unicode code points. @default 12 */
     minLength?: number;
@@ -122,6 +132,14 @@ const optionsSchema = z.object({
       confirmationLinkTtlSeconds: positiveSeconds.default(86_400),
     })
     .prefault({}),
+  rateLimits: z
+    .strictObject({
+      loginFailuresPerAccount: z.number().int().min(1).max(100).default(20),
+      failuresPerIp: z.number().int().min(1).default(100),
+      windowSeconds: positiveSeconds.default(900),
+      mailsPerAddressPerHour: z.number().int().min(1).default(5),
+    })
+    .prefault({}),
   passwordReset: z.strictObject({ linkTtlSeconds: positiveSeconds.max(86_400).default(3600) }).prefault({}),
   password: z
     .strictObject({
@@ -161,6 +179,7 @@ export interface ResolvedAuthOptions<TAppContext extends object = object> {
   signup: ParsedOptions['signup'];
   password: ParsedOptions['password'];
   passwordReset: ParsedOptions['passwordReset'];
+  rateLimits: ParsedOptions['rateLimits'];
   revocationListener: ParsedOptions['revocationListener'];
   context: AuthOptions<TAppContext>['context'];
   tokenCache: ParsedOptions['tokenCache'];
@@ -179,7 +198,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`);
     throw new Error(`createAuth: invalid options\n  ${problems.join('\n  ')}`);
   }
-  const { tokens, signup, password, passwordReset, revocationListener } = parsed.data;
+  const { tokens, signup, password, passwordReset, rateLimits, revocationListener } = parsed.data;
   return {
     db: options.db,
     mail: {
@@ -193,6 +212,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     signup,
     password,
     passwordReset,
+    rateLimits,
     revocationListener,
     context: options.context,
     tokenCache: parsed.data.tokenCache,

@@ -18,6 +18,7 @@ export function forgotPasswordProcedure(kernel: AuthKernel) {
     .output(okOutput)
     .mutation(async ({ input }) => {
       const ttlSeconds = kernel.options.passwordReset.linkTtlSeconds;
+      if (!(await kernel.throttles.mayMail(input.email))) return { ok: true as const };
       const reset = await kernel.db.transaction(async (tx) => {
         const user = await findUserByEmail(tx, input.email);
         if (!user) return null;

@@ -12,6 +12,7 @@ export function forgotUsernameProcedure(kernel: AuthKernel) {
     .input(emailOnlyInput)
     .output(okOutput)
     .mutation(async ({ input }) => {
+      if (!(await kernel.throttles.mayMail(input.email))) return { ok: true as const };
       const user = await findUserByEmail(kernel.db, input.email);
       if (user?.confirmed && user.username) kernel.mailer.send('forgotUsername', user.email, { email: user.email, username: user.username });
       return { ok: true as const };

@@ -11,6 +11,7 @@ import { sessionOrigin } from './session-origin.js';
  * `auth.login` by email or username. An unknown account, an account without a password and a wrong
  * password all cost one hash and all answer `INVALID_CREDENTIALS`, so neither the answer nor its
  * timing tells whether an account exists. `EMAIL_NOT_CONFIRMED` comes only after the right password.
+ * Failures count against the account and the client (throttles.ts).
  */
 export function loginProcedure(kernel: AuthKernel) {
   return authProcedure
@@ -18,12 +19,19 @@ export function loginProcedure(kernel: AuthKernel) {
     .output(signedInSchema)
     .mutation(async ({ input, ctx }) => {
       const { identifier } = input;
+      const { throttles } = kernel;
+      const { accountLocked } = await throttles.beginSignIn(ctx.authRequest, identifier);
       const user = identifier.includes('@')
         ? await findUserByEmail(kernel.db, identifier.toLowerCase())
         : await findUserByUsername(kernel.db, identifier);
-      const check = await kernel.passwords.verify(user?.passwordHash ?? null, input.password);
-      if (!user || !check.valid) throw authError('INVALID_CREDENTIALS');
-      if (!user.confirmed && kernel.options.signup.emailConfirmation === 'required') throw authError('EMAIL_NOT_CONFIRMED');
+      // A locked account is answered as a wrong password would be, after the same hashing work.
+      const check = await kernel.passwords.verify(accountLocked ? null : (user?.passwordHash ?? null), input.password);
+      if (accountLocked || !user || !check.valid) throw authError('INVALID_CREDENTIALS');
+      if (!user.confirmed && kernel.options.signup.emailConfirmation === 'required') {
+        // The password was right: no failure to count.
+        await throttles.signInSucceeded(ctx.authRequest, identifier);
+        throw authError('EMAIL_NOT_CONFIRMED');
+      }
 
       const verifiedHash = user.passwordHash as string;
       const rehashed = check.needsRehash ? await kernel.passwords.hash(input.password) : undefined;
@@ -40,6 +48,7 @@ export function loginProcedure(kernel: AuthKernel) {
         return updated !== undefined;
       });
       if (!started) throw authError('INVALID_CREDENTIALS');
+      await throttles.signInSucceeded(ctx.authRequest, identifier);
       return { user: toPublicUser(signedIn), tokens: started.tokens };
     });
 }

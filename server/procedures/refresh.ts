@@ -13,6 +13,8 @@ export function refreshProcedure(kernel: AuthKernel) {
     .input(refreshInput)
     .output(z.object({ tokens: authTokensSchema }))
     .mutation(async ({ input, ctx }) => {
+      // Guessing refresh tokens costs the guesser its allowance; a refresh that works costs nothing.
+      await kernel.throttles.beginRefresh(ctx.authRequest);
       const outcome = await kernel.sessions.refresh(input.refreshToken);
       if (!outcome.ok) {
         if (outcome.code === 'REFRESH_TOKEN_REUSED') {
@@ -21,6 +23,7 @@ export function refreshProcedure(kernel: AuthKernel) {
         }
         throw authError(outcome.code);
       }
+      await kernel.throttles.refreshSucceeded(ctx.authRequest);
       return { tokens: outcome.tokens };
     });
 }

@@ -54,7 +54,7 @@ export function registerProcedure(kernel: AuthKernel) {
           // Both collisions look alike here (the username was free a moment ago): the owner of a
           // taken address hears of the attempt by mail, and the caller learns nothing.
           if (taken === 'username') return { confirmationSent: true };
-          kernel.mailer.send('signupAttempt', input.email, { email: input.email });
+          if (await kernel.throttles.mayMail(input.email)) kernel.mailer.send('signupAttempt', input.email, { email: input.email });
           return { confirmationSent: true };
         }
         if (taken === 'email') throw authError('EMAIL_TAKEN');

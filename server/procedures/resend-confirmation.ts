@@ -13,7 +13,7 @@ export function resendConfirmationProcedure(kernel: AuthKernel) {
     .input(emailOnlyInput)
     .output(okOutput)
     .mutation(async ({ input }) => {
-      if (kernel.options.signup.emailConfirmation !== 'off') {
+      if (kernel.options.signup.emailConfirmation !== 'off' && (await kernel.throttles.mayMail(input.email))) {
         const confirmation = await kernel.db.transaction(async (tx) => {
           const user = await findUserByEmail(tx, input.email);
           return user && !user.confirmed ? prepareConfirmationMail(kernel, tx, user) : null;

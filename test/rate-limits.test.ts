@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { expectAuthError, registerConfirmed } from './harness/flows.js';
+import { PASSWORD, describeOnEachDatabase, uniqueEmail } from './harness/test-kit.js';
+
+const WINDOW_SECONDS = 900;
+
+describeOnEachDatabase('rate limits', (kit) => {
+  it('an account with too many failed sign-ins refuses even the right password, as a wrong one, until the window ends', async () => {
+    const app = await kit().variant({ rateLimits: { loginFailuresPerAccount: 3 } });
+    const { email } = await registerConfirmed(kit(), app);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await expectAuthError(app.client().auth.login.mutate({ identifier: email, password: 'wrong password!' }), 'INVALID_CREDENTIALS');
+    }
+    const locked = await expectAuthError(app.client().auth.login.mutate({ identifier: email, password: PASSWORD }), 'INVALID_CREDENTIALS');
+    assert.equal(locked.data?.httpStatus, 401);
+    // A case variant of the address is the same account.
+    await expectAuthError(app.client().auth.login.mutate({ identifier: email.toUpperCase(), password: PASSWORD }), 'INVALID_CREDENTIALS');
+    // Recovery stays open while the account is locked.
+    assert.deepEqual(await app.client().auth.forgotPassword.mutate({ email }), { ok: true });
+
+    kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
+    await app.client().auth.login.mutate({ identifier: email, password: PASSWORD });
+  });
+
+  it('a successful sign-in clears the failures; an unknown account locks the same way', async () => {
+    const app = await kit().variant({ rateLimits: { loginFailuresPerAccount: 3 } });
+    const { email } = await registerConfirmed(kit(), app);
+    for (let round = 0; round < 2; round++) {
+      await expectAuthError(app.client().auth.login.mutate({ identifier: email, password: 'wrong password!' }), 'INVALID_CREDENTIALS');
+      await expectAuthError(app.client().auth.login.mutate({ identifier: email, password: 'wrong password!' }), 'INVALID_CREDENTIALS');
+      await app.client().auth.login.mutate({ identifier: email, password: PASSWORD });
+    }
+    const ghost = uniqueEmail('ghost');
+    const answers = [];
+    for (let attempt = 0; attempt < 5; attempt++) {
+      answers.push(await expectAuthError(app.client().auth.login.mutate({ identifier: ghost, password: PASSWORD }), 'INVALID_CREDENTIALS'));
+    }
+    assert.equal(new Set(answers.map((answer) => JSON.stringify({ ...answer.data, path: null }))).size, 1);
+    kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
+  });
+
+  it('failures from one client beyond its allowance answer RATE_LIMITED with Retry-After, for sign-in and refresh', async () => {
+    const app = await kit().variant({ rateLimits: { failuresPerIp: 4 } });
+    const { email, tokens } = await registerConfirmed(kit(), app);
+    for (let attempt = 0; attempt < 4; attempt++) {
+      await expectAuthError(app.client().auth.login.mutate({ identifier: uniqueEmail('spray'), password: PASSWORD }), 'INVALID_CREDENTIALS');
+    }
+    const response = await fetch(`${app.url}/auth.login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.9' },
+      body: JSON.stringify({ json: { identifier: email, password: PASSWORD } }),
+    });
+    assert.equal(response.status, 429);
+    assert.ok(Number(response.headers.get('retry-after')) > 0);
+    await expectAuthError(app.client().auth.refresh.mutate({ refreshToken: tokens.refreshToken }), 'RATE_LIMITED');
+
+    kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
+    await app.client().auth.login.mutate({ identifier: email, password: PASSWORD });
+  });
+
+  it('a batched request counts every call in it', async () => {
+    const app = await kit().variant({ rateLimits: { failuresPerIp: 4 } });
+    const calls = 8;
+    const body = Object.fromEntries(Array.from({ length: calls }, (_, i) => [String(i), { json: { identifier: uniqueEmail('batch'), password: PASSWORD } }]));
+    const response = await fetch(`${app.url}/${Array.from({ length: calls }, () => 'auth.login').join(',')}?batch=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const results = (await response.json()) as Array<{ error?: { json: { data: { authCode: string } } } }>;
+    const codes = results.map((result) => result.error?.json.data.authCode);
+    assert.equal(codes.length, calls);
+    assert.ok(codes.includes('RATE_LIMITED'), codes.join(','));
+    assert.ok(codes.filter((code) => code === 'INVALID_CREDENTIALS').length <= 4 + 1, codes.join(','));
+    kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
+  });
+
+  it('nodes share the counts: failures on one lock the account on another', async () => {
+    const a = await kit().variant({ rateLimits: { loginFailuresPerAccount: 3 } });
+    const b = await kit().variant({ rateLimits: { loginFailuresPerAccount: 3 } });
+    const { email } = await registerConfirmed(kit(), a);
+    await expectAuthError(a.client().auth.login.mutate({ identifier: email, password: 'wrong password!' }), 'INVALID_CREDENTIALS');
+    await expectAuthError(b.client().auth.login.mutate({ identifier: email, password: 'wrong password!' }), 'INVALID_CREDENTIALS');
+    await expectAuthError(a.client().auth.login.mutate({ identifier: email, password: 'wrong password!' }), 'INVALID_CREDENTIALS');
+    await expectAuthError(b.client().auth.login.mutate({ identifier: email, password: PASSWORD }), 'INVALID_CREDENTIALS');
+    kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
+  });
+
+  it('mails to one address are capped, and the answer does not change', async () => {
+    const app = await kit().variant({ rateLimits: { mailsPerAddressPerHour: 2 } });
+    const { email } = await registerConfirmed(kit(), app);
+    const before = kit().smtp.mailsTo(email).length;
+    for (let request = 0; request < 5; request++) {
+      assert.deepEqual(await app.client().auth.forgotPassword.mutate({ email }), { ok: true });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(kit().smtp.mailsTo(email).length - before, 2);
+    kit().clock.advanceSeconds(3601);
+  });
+});
