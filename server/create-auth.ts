@@ -10,6 +10,7 @@ import type { AuthOptions } from './options.js';
 import { resolveOptions } from './options.js';
 import { createPasswordHasher } from './passwords.js';
 import { createSessions } from './sessions.js';
+import { createBackgroundTasks } from './background.js';
 import { createRateLimiter } from './rate-limits.js';
 import { createThrottles } from './throttles.js';
 import { createAuthTRPC } from './trpc.js';
@@ -42,6 +43,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
   const accessTokens = createAccessTokens({ db, cache, clock, random, ttlSeconds: resolved.tokens.accessTokenTtlSeconds });
   const authenticate = createBearerCheck(accessTokens);
   const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, logger });
+  const background = createBackgroundTasks(logger);
   const kernel: AuthKernel = {
     options: resolved,
     db,
@@ -54,6 +56,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
     mailer,
     authenticate,
     throttles: createThrottles(createRateLimiter({ db, clock }), resolved.rateLimits),
+    background,
   };
 
   type Context = AuthBaseContext & TAppContext;
@@ -64,7 +67,9 @@ export async function createAuth<TAppContext extends object = object>(options: A
 
   async function createContext(opts: AuthContextOptions): Promise<Context> {
     const appContext = resolved.context ? await resolved.context(opts) : ({} as TAppContext);
-    return { ...appContext, authRequest: readAuthRequest(opts) };
+    const authRequest = readAuthRequest(opts);
+    if (resolved.clientIp) authRequest.ip = resolved.clientIp(opts);
+    return { ...appContext, authRequest };
   }
 
   return {
@@ -92,6 +97,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
     protectMiddleware: protect,
     /** Waits for mail still being sent and stops the token cache's worker and its listener. */
     async close(): Promise<void> {
+      await background.drain();
       await mailer.flush();
       await cache.close();
     },

@@ -1,5 +1,6 @@
 import type { AuthDatabase } from '../db/connect.js';
 import type { AccessTokens } from './access-tokens.js';
+import type { BackgroundTasks } from './background.js';
 import type { BearerCheck } from './bearer.js';
 import type { Clock, Logger, RandomSource } from './deps.js';
 import type { Mailer } from './mail/mailer.js';
@@ -21,4 +22,5 @@ export interface AuthKernel {
   mailer: Mailer;
   authenticate: BearerCheck;
   throttles: Throttles;
+  background: BackgroundTasks;
 }

@@ -88,6 +88,12 @@ export interface AuthOptions<TAppContext extends object = object> {
     /** `createAuth` fails if the listener cannot listen within this long. @default 30000 */
     startTimeoutMs?: number;
   };
+  /**
+   * The client's address, for per-client rate limits. By default the connection's peer (Node
+   * adapters); behind a reverse proxy, read it from the header your proxy sets, and only from one
+   * you trust. The fetch adapter has no peer: without this option, per-client limits are off there.
+   */
+  clientIp?: (opts: AuthContextOptions) => string | null;
   /** Adds the application's own fields to every request's context. */
   context?: (opts: AuthContextOptions) => TAppContext | Promise<TAppContext>;
   tokenCache?: {
@@ -100,6 +106,8 @@ export interface AuthOptions<TAppContext extends object = object> {
 }
 
 const positiveSeconds = z.number().int().positive();
+// A path under appUrl: one leading slash (`//host` would leave appUrl's origin).
+const linkPath = z.string().regex(/^\/(?!\/)[^\s]*$/, 'a path under appUrl, starting with a single /');
 const aFunction = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'expected a function');
 
 const optionsSchema = z.object({
@@ -113,7 +121,7 @@ const optionsSchema = z.object({
     appUrl: z.url({ protocol: /^https?$/ }),
     templates: z.record(z.string(), aFunction).optional(),
     paths: z
-      .strictObject({ confirmEmail: z.string().startsWith('/').optional(), resetPassword: z.string().startsWith('/').optional() })
+      .strictObject({ confirmEmail: linkPath.optional(), resetPassword: linkPath.optional() })
       .optional(),
   }),
   tokens: z
@@ -163,6 +171,7 @@ const optionsSchema = z.object({
     })
     .prefault({}),
   context: aFunction.optional(),
+  clientIp: aFunction.optional(),
   tokenCache: z.strictObject({ capacity: z.number().int().min(16).max(16_777_216).default(100_000) }).prefault({}),
   clock: z.custom<Clock>((clock) => typeof (clock as Clock | null)?.now === 'function').optional(),
   random: aFunction.optional(),
@@ -182,6 +191,7 @@ export interface ResolvedAuthOptions<TAppContext extends object = object> {
   rateLimits: ParsedOptions['rateLimits'];
   revocationListener: ParsedOptions['revocationListener'];
   context: AuthOptions<TAppContext>['context'];
+  clientIp: AuthOptions['clientIp'];
   tokenCache: ParsedOptions['tokenCache'];
   clock: Clock;
   random: RandomSource;
@@ -215,6 +225,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     rateLimits,
     revocationListener,
     context: options.context,
+    clientIp: options.clientIp,
     tokenCache: parsed.data.tokenCache,
     clock: options.clock ?? systemClock,
     random: options.random ?? systemRandom,

@@ -5,11 +5,13 @@ import type { RateLimiter } from './rate-limits.js';
 
 /*
  * The kit's throttles, on the shared rate-limit counters:
- *   - per client IP (the connection's peer, never a header the client sets): sign-in and refresh
- *     attempts that fail; beyond the limit every such call answers RATE_LIMITED with Retry-After;
- *   - per account identifier: failed sign-ins; beyond the limit a sign-in fails exactly as a wrong
- *     password does, without its password being checked, so the lock is no oracle (an unknown
- *     account locks the same way) and cannot be used to guess; a password reset still works;
+ *   - per client (the connection's peer, or what the `clientIp` option says; an IPv6 client counts
+ *     by its /64, which one client usually holds whole): sign-in and refresh attempts that fail;
+ *     beyond the limit every such call answers RATE_LIMITED with Retry-After;
+ *   - per account (its user id, whichever identifier was typed; an unknown identifier counts by
+ *     itself): failed sign-ins; beyond the limit a sign-in fails exactly as a wrong password does,
+ *     without its password being checked, so the lock is no oracle and cannot be used to guess. A
+ *     completed password reset lifts it.
  *   - per address: mails of the forgot and resend kinds; beyond the limit none is sent, and the
  *     answer does not change.
  * Every attempt is counted before it is judged and given back when it succeeds: concurrent attempts
@@ -18,8 +20,12 @@ import type { RateLimiter } from './rate-limits.js';
 
 export interface Throttles {
   /** Counts a sign-in attempt; throws RATE_LIMITED when the client is over its allowance. */
-  beginSignIn(request: AuthRequest, identifier: string): Promise<{ accountLocked: boolean }>;
-  signInSucceeded(request: AuthRequest, identifier: string): Promise<void>;
+  beginSignIn(request: AuthRequest): Promise<void>;
+  /** Counts an attempt on the account (a user id, or an unknown identifier) and says if it is locked. */
+  countAccountAttempt(account: string): Promise<{ locked: boolean }>;
+  signInSucceeded(request: AuthRequest, account: string): Promise<void>;
+  /** The owner proved the address (a reset): the account's failures are forgotten. */
+  accountRecovered(userId: string): Promise<void>;
   /** Counts a refresh attempt; throws RATE_LIMITED when the client is over its allowance. */
   beginRefresh(request: AuthRequest): Promise<void>;
   refreshSucceeded(request: AuthRequest): Promise<void>;
@@ -31,8 +37,8 @@ export function createThrottles(limiter: RateLimiter, policy: ResolvedAuthOption
   const perIp = { max: policy.failuresPerIp, windowSeconds: policy.windowSeconds };
   const perAccount = { max: policy.loginFailuresPerAccount, windowSeconds: policy.windowSeconds };
   const perAddress = { max: policy.mailsPerAddressPerHour, windowSeconds: 3600 };
-  const ipKey = (request: AuthRequest) => (request.ip === null ? null : `failures-ip:${request.ip}`);
-  const accountKey = (identifier: string) => `login-account:${identifier.trim().toLowerCase()}`;
+  const ipKey = (request: AuthRequest) => (request.ip === null ? null : `failures-ip:${clientOf(request.ip)}`);
+  const accountKey = (account: string) => `login-account:${account}`;
 
   async function countClient(request: AuthRequest): Promise<void> {
     const key = ipKey(request);
@@ -49,13 +55,15 @@ export function createThrottles(limiter: RateLimiter, policy: ResolvedAuthOption
   }
 
   return {
-    async beginSignIn(request, identifier) {
-      await countClient(request);
-      const verdict = await limiter.hit(accountKey(identifier), perAccount);
-      return { accountLocked: !verdict.allowed };
+    beginSignIn: countClient,
+    async countAccountAttempt(account) {
+      return { locked: !(await limiter.hit(accountKey(account), perAccount)).allowed };
     },
-    async signInSucceeded(request, identifier) {
-      await Promise.all([limiter.reset(accountKey(identifier)), releaseClient(request)]);
+    async signInSucceeded(request, account) {
+      await Promise.all([limiter.reset(accountKey(account)), releaseClient(request)]);
+    },
+    async accountRecovered(userId) {
+      await limiter.reset(accountKey(userId));
     },
     beginRefresh: countClient,
     refreshSucceeded: releaseClient,
@@ -63,4 +71,21 @@ export function createThrottles(limiter: RateLimiter, policy: ResolvedAuthOption
       return (await limiter.hit(`mail:${email}`, perAddress)).allowed;
     },
   };
+}
+
+/** The client an address stands for: an IPv4 address (also when IPv4-mapped), or an IPv6 /64. */
+export function clientOf(ip: string): string {
+  const address = ip.split('%')[0] as string;
+  if (address.startsWith('::ffff:') && address.includes('.')) return address.slice(7);
+  if (!address.includes(':')) return address;
+  const [head = '', tail = ''] = address.split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::')
+    ? [...headGroups, ...Array<string>(Math.max(0, 8 - headGroups.length - tailGroups.length)).fill('0'), ...tailGroups]
+    : headGroups;
+  return `${groups
+    .slice(0, 4)
+    .map((group) => parseInt(group || '0', 16).toString(16))
+    .join(':')}::/64`;
 }

@@ -31,6 +31,7 @@ describe('createAuth checks its options', () => {
     ['a password minimum below 8', (o) => ({ ...o, password: { minLength: 6 } }), /password\.minLength/],
     ['an unknown email-confirmation policy', (o) => ({ ...o, signup: { emailConfirmation: 'sometimes' } }), /signup\.emailConfirmation/],
     ['a misspelt option', (o) => ({ ...o, tokens: { accessTokenTTL: 60 } }), /tokens: Unrecognized key/],
+    ['a link path that leaves appUrl', (o) => ({ ...o, mail: { ...o.mail, paths: { resetPassword: '//evil.example/r' } } }), /mail\.paths\.resetPassword/],
     ['no database', (o) => ({ ...o, db: undefined }), /db: expected the database from connectDatabase\(\)/],
     [
       'a heartbeat that the staleness bound cannot cover',

@@ -23,6 +23,44 @@ describeOnEachDatabase('rate limits', (kit) => {
     await app.client().auth.login.mutate({ identifier: email, password: PASSWORD });
   });
 
+  it('a completed password reset lifts the lock', async () => {
+    const app = await kit().variant({ rateLimits: { loginFailuresPerAccount: 3 } });
+    const { email } = await registerConfirmed(kit(), app);
+    for (let attempt = 0; attempt < 4; attempt++) {
+      await expectAuthError(app.client().auth.login.mutate({ identifier: email, password: 'wrong password!' }), 'INVALID_CREDENTIALS');
+    }
+    await app.client().auth.forgotPassword.mutate({ email });
+    const mail = await kit().smtp.waitForMail(email, (received) => received.subject === 'Reset your password');
+    await app.client().auth.resetPassword.mutate({ token: mail.token as string, password: 'the owner is back in' });
+    await app.client().auth.login.mutate({ identifier: email, password: 'the owner is back in' });
+  });
+
+  it('the address and the username of one account share its allowance', async () => {
+    const app = await kit().variant({ rateLimits: { loginFailuresPerAccount: 3 } });
+    const { email } = await registerConfirmed(kit(), app, { username: 'two_names' });
+    await expectAuthError(app.client().auth.login.mutate({ identifier: email, password: 'wrong password!' }), 'INVALID_CREDENTIALS');
+    await expectAuthError(app.client().auth.login.mutate({ identifier: 'two_names', password: 'wrong password!' }), 'INVALID_CREDENTIALS');
+    await expectAuthError(app.client().auth.login.mutate({ identifier: 'TWO_NAMES', password: 'wrong password!' }), 'INVALID_CREDENTIALS');
+    await expectAuthError(app.client().auth.login.mutate({ identifier: email, password: PASSWORD }), 'INVALID_CREDENTIALS');
+    kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
+  });
+
+  it('clientIp decides who the client is, so one client cannot spend another one\'s allowance', async () => {
+    const app = await kit().variant({
+      rateLimits: { failuresPerIp: 2 },
+      clientIp: (opts) => ('headers' in opts.req && !('get' in opts.req.headers) ? String(opts.req.headers['x-test-client']) : null),
+    });
+    const attempt = (client: string) =>
+      fetch(`${app.url}/auth.login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-test-client': client },
+        body: JSON.stringify({ json: { identifier: uniqueEmail('spray'), password: PASSWORD } }),
+      }).then((response) => response.status);
+    assert.deepEqual([await attempt('a'), await attempt('a'), await attempt('a')], [401, 401, 429]);
+    assert.equal(await attempt('b'), 401);
+    kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
+  });
+
   it('a successful sign-in clears the failures; an unknown account locks the same way', async () => {
     const app = await kit().variant({ rateLimits: { loginFailuresPerAccount: 3 } });
     const { email } = await registerConfirmed(kit(), app);

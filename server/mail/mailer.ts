@@ -46,9 +46,10 @@ export function createMailer(deps: {
   };
 }
 
-/** A link to `path` under the configured origin, carrying `token` as its query parameter. */
+/** A link to `path` under `appUrl` (its path kept), carrying `token` as its query parameter. */
 export function buildLink(appUrl: string, path: string, token: string): string {
-  const url = new URL(path, appUrl);
+  const base = appUrl.endsWith('/') ? appUrl : `${appUrl}/`;
+  const url = new URL(path.replace(/^\//, ''), base);
   url.searchParams.set('token', token);
   return url.toString();
 }

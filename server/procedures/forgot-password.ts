@@ -17,26 +17,30 @@ export function forgotPasswordProcedure(kernel: AuthKernel) {
     .input(emailOnlyInput)
     .output(okOutput)
     .mutation(async ({ input }) => {
-      const ttlSeconds = kernel.options.passwordReset.linkTtlSeconds;
       if (!(await kernel.throttles.mayMail(input.email))) return { ok: true as const };
-      const reset = await kernel.db.transaction(async (tx) => {
-        const user = await findUserByEmail(tx, input.email);
-        if (!user) return null;
-        const link = await createLinkToken(tx, kernel, { purpose: 'reset-password', userId: user.userId, email: user.email, ttlSeconds });
-        await tx
-          .update(userTable)
-          .set({ passwordResetKey: link.selector, passwordResetExpire: new Date(kernel.clock.now() + ttlSeconds * 1000) })
-          .where(eq(userTable.userId, user.userId));
-        return { email: user.email, token: link.token };
-      });
-      if (reset) {
-        const { appUrl, paths } = kernel.options.mail;
-        kernel.mailer.send('resetPassword', reset.email, {
-          email: reset.email,
-          link: buildLink(appUrl, paths.resetPassword, reset.token),
-          expiresInMinutes: Math.round(ttlSeconds / 60),
-        });
-      }
+      // After the answer: writing the link for a real account takes longer than finding none.
+      kernel.background.run('forgotPassword', () => mailResetLink(kernel, input.email));
       return { ok: true as const };
     });
+}
+
+async function mailResetLink(kernel: AuthKernel, email: string): Promise<void> {
+  const ttlSeconds = kernel.options.passwordReset.linkTtlSeconds;
+  const reset = await kernel.db.transaction(async (tx) => {
+    const user = await findUserByEmail(tx, email);
+    if (!user) return null;
+    const link = await createLinkToken(tx, kernel, { purpose: 'reset-password', userId: user.userId, email: user.email, ttlSeconds });
+    await tx
+      .update(userTable)
+      .set({ passwordResetKey: link.selector, passwordResetExpire: new Date(kernel.clock.now() + ttlSeconds * 1000) })
+      .where(eq(userTable.userId, user.userId));
+    return { email: user.email, token: link.token };
+  });
+  if (!reset) return;
+  const { appUrl, paths } = kernel.options.mail;
+  kernel.mailer.send('resetPassword', reset.email, {
+    email: reset.email,
+    link: buildLink(appUrl, paths.resetPassword, reset.token),
+    expiresInMinutes: Math.round(ttlSeconds / 60),
+  });
 }

@@ -20,16 +20,19 @@ export function loginProcedure(kernel: AuthKernel) {
     .mutation(async ({ input, ctx }) => {
       const { identifier } = input;
       const { throttles } = kernel;
-      const { accountLocked } = await throttles.beginSignIn(ctx.authRequest, identifier);
+      await throttles.beginSignIn(ctx.authRequest);
       const user = identifier.includes('@')
         ? await findUserByEmail(kernel.db, identifier.toLowerCase())
         : await findUserByUsername(kernel.db, identifier);
+      // Failures count against the account, whether its address or its username was typed.
+      const account = user ? user.userId : `unknown:${identifier.toLowerCase()}`;
+      const { locked: accountLocked } = await throttles.countAccountAttempt(account);
       // A locked account is answered as a wrong password would be, after the same hashing work.
       const check = await kernel.passwords.verify(accountLocked ? null : (user?.passwordHash ?? null), input.password);
       if (accountLocked || !user || !check.valid) throw authError('INVALID_CREDENTIALS');
       if (!user.confirmed && kernel.options.signup.emailConfirmation === 'required') {
         // The password was right: no failure to count.
-        await throttles.signInSucceeded(ctx.authRequest, identifier);
+        await throttles.signInSucceeded(ctx.authRequest, account);
         throw authError('EMAIL_NOT_CONFIRMED');
       }
 
@@ -48,7 +51,7 @@ export function loginProcedure(kernel: AuthKernel) {
         return updated !== undefined;
       });
       if (!started) throw authError('INVALID_CREDENTIALS');
-      await throttles.signInSucceeded(ctx.authRequest, identifier);
+      await throttles.signInSucceeded(ctx.authRequest, account);
       return { user: toPublicUser(signedIn), tokens: started.tokens };
     });
 }

@@ -47,6 +47,7 @@ export function resetPasswordProcedure(kernel: AuthKernel) {
           email = user.email;
         },
       });
+      await kernel.throttles.accountRecovered(owner.userId);
       kernel.mailer.send('passwordChanged', email, { email });
       return { ok: true as const };
     });
