@@ -26,11 +26,12 @@ export default tseslint.config(
   },
   {
     // What the browser bundles must not reach the server's code: only types may cross.
-    files: ['client/**/*.ts', 'shared/**/*.ts'],
+    files: ['client/**/*.ts', 'client/**/*.tsx', 'shared/**/*.ts'],
+    ignores: ['client/node/**'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/server/**', '**/db/**', 'node:*'], message: 'client/ and shared/ run in the browser', allowTypeImports: true }] },
+        { patterns: [{ group: ['../server/**', '../../server/**', '../db/**', '../../db/**', 'node:*'], message: 'client/ and shared/ run in the browser', allowTypeImports: true }] },
       ],
     },
   },

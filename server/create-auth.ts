@@ -65,6 +65,11 @@ export async function createAuth<TAppContext extends object = object>(options: A
   const protect = createProtectMiddleware(authenticate);
   const protectedProcedure = t.procedure.use(protect);
 
+  async function settled(): Promise<void> {
+    await background.drain();
+    await mailer.flush();
+  }
+
   async function createContext(opts: AuthContextOptions): Promise<Context> {
     const appContext = resolved.context ? await resolved.context(opts) : ({} as TAppContext);
     const authRequest = readAuthRequest(opts);
@@ -95,10 +100,14 @@ export async function createAuth<TAppContext extends object = object>(options: A
     },
     /** For an application that keeps its own tRPC instance: the check behind `protectedProcedure`. */
     protectMiddleware: protect,
+    /**
+     * Resolves once the mail and other work that calls started after answering is done: sent, or
+     * failed and logged. For graceful shutdowns and tests.
+     */
+    settled,
     /** Waits for mail still being sent and stops the token cache's worker and its listener. */
     async close(): Promise<void> {
-      await background.drain();
-      await mailer.flush();
+      await settled();
       await cache.close();
     },
   };

@@ -7,6 +7,7 @@ import nodemailer from 'nodemailer';
 import { closeDatabase, connectDatabase, migrate } from '../../db/index.js';
 import type { AuthDatabase } from '../../db/index.js';
 import { createAuth } from '../../server/index.js';
+import type { Auth } from '../../server/index.js';
 import type { ReferenceServerConfig } from './config.js';
 import { createOutboxTransport } from './outbox.js';
 
@@ -27,6 +28,19 @@ async function migrateOnceReachable(db: AuthDatabase, log: (line: string) => voi
     }
   }
 }
+
+/** The reference server's application router: the auth router and a protected `demo.whoami`. */
+function referenceRouter(auth: Auth) {
+  return auth.router({
+    auth: auth.authRouter,
+    demo: auth.router({
+      whoami: auth.protectedProcedure.query(({ ctx }) => ({ userId: ctx.user.id, sessionId: ctx.session.id })),
+    }),
+  });
+}
+
+/** What a client of the reference server imports to be typed. */
+export type ReferenceRouter = ReturnType<typeof referenceRouter>;
 
 /** The largest request body the server reads; auth inputs are far smaller. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -53,12 +67,7 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
     signup: { emailConfirmation: config.emailConfirmation },
   });
 
-  const appRouter = auth.router({
-    auth: auth.authRouter,
-    demo: auth.router({
-      whoami: auth.protectedProcedure.query(({ ctx }) => ({ userId: ctx.user.id, sessionId: ctx.session.id })),
-    }),
-  });
+  const appRouter = referenceRouter(auth);
 
   const trpc = createHTTPHandler({ router: appRouter, createContext: auth.createContext, basePath: '/trpc/', maxBodySize: MAX_BODY_BYTES });
   const page = await readFile(demoPage, 'utf8');

@@ -1,0 +1,236 @@
+import type { AuthErrorCode } from '../shared/errors.js';
+import type { AuthTokens } from '../shared/types.js';
+import { getAuthErrorCode } from './errors.js';
+import { memoryStore } from './stores/memory.js';
+import type { TabCoordinator } from './tab-coordinator.js';
+import { soloCoordinator } from './tab-coordinator.js';
+import type { TokenStore } from './token-store.js';
+
+/*
+ * The client's hold on a sign-in: the tokens, when to refresh them, and what happens when a refresh
+ * is refused. Every refresh goes through one promise (single flight) and, across tabs, through the
+ * coordinator's lock; inside the lock the store is read again, so a tab that waited behind another
+ * takes the tokens that one got instead of spending the refresh token a second time.
+ */
+
+/** Where the client stands. `loading` lasts until the store has been read. */
+export type AuthStatus = 'loading' | 'signed-in' | 'signed-out';
+
+/** Why the client signed out. */
+export type SignOutReason =
+  /** The application called `signOut` (or `logout`). */
+  | 'signed-out'
+  /** The server refused the refresh token: reused, revoked, expired or unknown. */
+  | 'refresh-rejected'
+  /** A call was refused because its session is over (revoked elsewhere). */
+  | 'session-ended'
+  /** Another tab signed out. */
+  | 'other-tab';
+
+export type AuthChange =
+  | { type: 'signed-in' }
+  | { type: 'refreshed' }
+  | { type: 'signed-out'; reason: SignOutReason; code?: AuthErrorCode };
+
+export interface AuthSessionState {
+  status: AuthStatus;
+  /** When the access token in hand expires; null when signed out. */
+  accessTokenExpiresAt: Date | null;
+}
+
+export interface AuthSessionOptions {
+  /** Calls `auth.refresh`; the client passes the refresh token it holds (null in cookie mode). */
+  refresh(refreshToken: string | null): Promise<AuthTokens>;
+  /** Where the tokens live. Default: memory. */
+  store?: TokenStore;
+  /** Shares refreshes and sign-outs with other tabs. Default: none. */
+  coordinator?: TabCoordinator;
+  /**
+   * How long before its expiry an access token is refreshed, by a timer and before any call.
+   * Default 30 s, at most a quarter of the token's life.
+   */
+  refreshAheadMs?: number;
+  /** The time in milliseconds; tests move it. */
+  now?: () => number;
+}
+
+/** Failures of `auth.refresh` that mean the refresh token is dead: retrying cannot help. */
+const REFRESH_REJECTIONS: ReadonlySet<AuthErrorCode> = new Set(['REFRESH_TOKEN_REUSED', 'TOKEN_INVALID', 'TOKEN_REVOKED', 'TOKEN_EXPIRED', 'TOKEN_MISSING']);
+
+/**
+ * Creates the client's session: give it to `authLink` and `authHeaders`, or let `createAuthClient`
+ * do all of it.
+ *
+ * @example
+ * const session = createAuthSession({
+ *   store: localStorageStore(),
+ *   refresh: (refreshToken) => client.auth.refresh.mutate({ refreshToken: refreshToken ?? undefined }, { context: SKIP_AUTH }).then((r) => r.tokens),
+ * });
+ */
+export function createAuthSession(options: AuthSessionOptions) {
+  const store = options.store ?? memoryStore();
+  const coordinator = options.coordinator ?? soloCoordinator();
+  const now = options.now ?? Date.now;
+  const listeners = new Set<(state: AuthSessionState, change: AuthChange) => void>();
+
+  let tokens: AuthTokens | null = null;
+  let status: AuthStatus = 'loading';
+  let refreshAt = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let inFlight: Promise<string | null> | null = null;
+
+  function state(): AuthSessionState {
+    return { status, accessTokenExpiresAt: tokens?.accessTokenExpiresAt ?? null };
+  }
+
+  function emit(change: AuthChange): void {
+    const snapshot = state();
+    for (const listener of listeners) listener(snapshot, change);
+  }
+
+  function schedule(): void {
+    clearTimeout(timer);
+    if (!tokens) return;
+    const expiresAt = tokens.accessTokenExpiresAt.getTime();
+    const life = expiresAt - now();
+    refreshAt = expiresAt - Math.min(options.refreshAheadMs ?? 30_000, Math.max(0, life / 4));
+    const stale = tokens.accessToken;
+    // A failed refresh leaves the tokens as they were; the next call tries again. No retry loop here.
+    timer = setTimeout(() => void refreshFrom(stale).catch(() => {}), Math.max(0, refreshAt - now()));
+    // A pending refresh must not keep a Node process alive.
+    (timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Takes tokens (or a sign-out) as this tab's own, without telling the others. */
+  function hold(next: AuthTokens | null, change: AuthChange): void {
+    tokens = next;
+    status = next ? 'signed-in' : 'signed-out';
+    schedule();
+    emit(change);
+  }
+
+  async function end(reason: SignOutReason, code?: AuthErrorCode): Promise<void> {
+    if (status === 'signed-out') return;
+    await store.set(null);
+    coordinator.announce(null);
+    hold(null, code ? { type: 'signed-out', reason, code } : { type: 'signed-out', reason });
+  }
+
+  async function rotate(staleAccessToken: string): Promise<string | null> {
+    // Inside the lock: another tab may have refreshed meanwhile and left its tokens in the store.
+    const stored = await store.get();
+    if (!stored) {
+      if (tokens) hold(null, { type: 'signed-out', reason: 'other-tab' });
+      return null;
+    }
+    if (stored.accessToken !== staleAccessToken && stored.accessTokenExpiresAt.getTime() > now()) {
+      if (stored.accessToken !== tokens?.accessToken) hold(stored, { type: 'refreshed' });
+      return stored.accessToken;
+    }
+    let next: AuthTokens;
+    try {
+      next = await options.refresh(stored.refreshToken);
+    } catch (error) {
+      const code = getAuthErrorCode(error);
+      if (code && REFRESH_REJECTIONS.has(code)) {
+        await end('refresh-rejected', code);
+        return null;
+      }
+      throw error;
+    }
+    await store.set(next);
+    coordinator.announce(next);
+    hold(next, { type: 'refreshed' });
+    return next.accessToken;
+  }
+
+  function refreshFrom(staleAccessToken: string): Promise<string | null> {
+    inFlight ??= coordinator.exclusive(() => rotate(staleAccessToken)).finally(() => {
+      inFlight = null;
+    });
+    return inFlight;
+  }
+
+  const stopListening = coordinator.onAnnouncement((announced) => {
+    // A store this tab does not share (memory, in cookie mode) must hold what the lock holder got,
+    // or the next refresh here would start from tokens already spent.
+    void store.set(announced).then(() => {
+      if (announced) {
+        if (announced.accessToken !== tokens?.accessToken) hold(announced, { type: tokens ? 'refreshed' : 'signed-in' });
+      } else if (tokens) {
+        hold(null, { type: 'signed-out', reason: 'other-tab' });
+      }
+    });
+  });
+
+  const ready = store.get().then((stored) => {
+    // A sign-in that finished while the store was being read wins over what the store held.
+    if (status === 'loading') hold(stored, stored ? { type: 'signed-in' } : { type: 'signed-out', reason: 'signed-out' });
+  });
+
+  return {
+    /** Settles once the store has been read and the status is known. */
+    ready,
+
+    /** Where the client stands now. */
+    getState: state,
+
+    /** Calls `listener` on every sign-in, refresh and sign-out. Returns the function that stops it. */
+    onChange(listener: (state: AuthSessionState, change: AuthChange) => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    /**
+     * An access token good for a call made now, or null when signed out: refreshes first when the
+     * one in hand is about to expire. Callers that arrive during a refresh wait for that one.
+     */
+    async accessToken(): Promise<string | null> {
+      await ready;
+      if (inFlight) return inFlight;
+      if (!tokens) return null;
+      if (now() < refreshAt) return tokens.accessToken;
+      return refreshFrom(tokens.accessToken);
+    },
+
+    /** The access token in hand, without waiting or refreshing. */
+    currentAccessToken(): string | null {
+      return tokens?.accessToken ?? null;
+    },
+
+    /**
+     * The server answered `TOKEN_EXPIRED` to a call made with `rejected`: refreshes, unless that
+     * already happened, and resolves to the token to replay with (null: signed out).
+     */
+    refreshAfterExpiry(rejected: string): Promise<string | null> {
+      if (tokens && tokens.accessToken !== rejected) return Promise.resolve(tokens.accessToken);
+      return refreshFrom(rejected);
+    },
+
+    /** The server says the session behind `rejected` is over: sign out, unless tokens changed since. */
+    async endAfterRejection(rejected: string, code: AuthErrorCode): Promise<void> {
+      if (tokens?.accessToken === rejected) await end('session-ended', code);
+    },
+
+    /** Holds the tokens of a fresh sign-in, here and in every tab. */
+    async signIn(signedIn: AuthTokens): Promise<void> {
+      await store.set(signedIn);
+      coordinator.announce(signedIn);
+      hold(signedIn, { type: 'signed-in' });
+    },
+
+    /** Forgets the tokens, here and in every tab. Does not call the server: see `logout`. */
+    signOut(): Promise<void> {
+      return end('signed-out');
+    },
+
+    /** Stops the refresh timer and the tab coordinator. */
+    close(): void {
+      clearTimeout(timer);
+      stopListening();
+      coordinator.close();
+    },
+  };
+}
+
+export type AuthSession = ReturnType<typeof createAuthSession>;

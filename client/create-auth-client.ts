@@ -1,0 +1,180 @@
+import { createTRPCClient, getUntypedClient, httpBatchLink, httpLink } from '@trpc/client';
+import type { TRPCClient, TRPCLink } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
+import superjson from 'superjson';
+import type { AuthTokens, PublicUser } from '../shared/types.js';
+import { SKIP_AUTH, authHeaders, authLink } from './auth-link.js';
+import { createAuthSession } from './auth-session.js';
+import type { AuthChange, AuthSessionState } from './auth-session.js';
+import { COOKIE_TRANSPORT_HEADER } from '../shared/cookie-transport.js';
+import { memoryStore } from './stores/memory.js';
+import { browserTabCoordinator, soloCoordinator } from './tab-coordinator.js';
+import type { TabCoordinator } from './tab-coordinator.js';
+import type { TokenStore } from './token-store.js';
+
+export interface CreateAuthClientOptions {
+  /** The tRPC endpoint, e.g. `https://api.example.com/trpc` or `/trpc`. */
+  url: string;
+  /** Where the tokens live. Default: memory (and always memory in cookie mode). */
+  store?: TokenStore;
+  /**
+   * Browser only: the refresh token travels in an `HttpOnly` cookie the page cannot read, and the
+   * access token stays in memory. The server must enable `cookies`.
+   */
+  cookieMode?: boolean;
+  /**
+   * How tabs share refreshes and sign-outs. Default: in a browser, a Web Lock and a
+   * BroadcastChannel per origin; elsewhere, none.
+   */
+  tabs?: TabCoordinator;
+  /** Where the auth router is mounted in the application's router. Default `auth`. */
+  authPath?: string;
+  /** Batch calls made in the same tick into one request (`httpBatchLink`). Default true. */
+  batch?: boolean;
+  /** Headers sent with every call, besides the bearer token. */
+  headers?: Record<string, string>;
+  /** The fetch to use (a test's, or one with a proxy agent). */
+  fetch?: typeof fetch;
+  /** See `createAuthSession`. */
+  refreshAheadMs?: number;
+  /** The time in milliseconds; tests move it. */
+  now?: () => number;
+}
+
+/** Where the client stands, with the signed-in user once known. */
+export interface AuthClientState extends AuthSessionState {
+  user: PublicUser | null;
+}
+
+interface SignedIn {
+  user: PublicUser;
+  tokens: AuthTokens;
+}
+
+function isBrowser(): boolean {
+  return typeof window === 'object' && typeof document === 'object';
+}
+
+/**
+ * The ready path: a typed tRPC client whose calls carry the token and refresh it as needed, plus
+ * sign-up, sign-in and sign-out, the current state and change events.
+ *
+ * @example
+ * const auth = createAuthClient<AppRouter>({ url: 'http://localhost:3000/trpc' });
+ * await auth.login({ identifier: 'ada@example.com', password });
+ * const todos = await auth.client.todos.list.query();
+ * auth.onChange((state) => render(state.status));
+ */
+export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthClientOptions) {
+  const authPath = options.authPath ?? 'auth';
+  const cookieMode = options.cookieMode ?? false;
+  const store = cookieMode ? memoryStore() : (options.store ?? memoryStore());
+  const listeners = new Set<(state: AuthClientState, change: AuthChange | { type: 'user' }) => void>();
+  let user: PublicUser | null = null;
+
+  const session = createAuthSession({
+    store,
+    coordinator: options.tabs ?? (isBrowser() ? browserTabCoordinator() : soloCoordinator()),
+    refresh: async (refreshToken) => {
+      const input = refreshToken === null ? {} : { refreshToken };
+      const result = (await untyped.mutation(`${authPath}.refresh`, input, { context: SKIP_AUTH })) as { tokens: AuthTokens };
+      return result.tokens;
+    },
+    ...(options.refreshAheadMs === undefined ? {} : { refreshAheadMs: options.refreshAheadMs }),
+    ...(options.now ? { now: options.now } : {}),
+  });
+
+  const staticHeaders = { ...options.headers, ...(cookieMode ? { [COOKIE_TRANSPORT_HEADER]: 'cookie' } : {}) };
+  const bearer = authHeaders(session);
+  const transport = {
+    url: options.url,
+    transformer: superjson,
+    // Cookie mode across origins needs the browser to send and accept cookies.
+    fetch: cookieMode ? (input: RequestInfo | URL, init?: RequestInit) => (options.fetch ?? fetch)(input, { ...init, credentials: 'include' }) : options.fetch,
+  };
+  // Built for any router: the application's router type only matters to the typed client below.
+  const terminating: TRPCLink<AnyRouter> =
+    options.batch === false
+      ? httpLink<AnyRouter>({ ...transport, headers: async (opts) => ({ ...staticHeaders, ...(await bearer(opts)) }) })
+      : httpBatchLink<AnyRouter>({ ...transport, headers: async (opts) => ({ ...staticHeaders, ...(await bearer(opts)) }) });
+  const client: TRPCClient<TRouter> = createTRPCClient<TRouter>({ links: [authLink<TRouter>(session), terminating as TRPCLink<TRouter>] });
+  const untyped = getUntypedClient(client);
+
+  function state(): AuthClientState {
+    return { ...session.getState(), user };
+  }
+
+  function emit(change: AuthChange | { type: 'user' }): void {
+    const snapshot = state();
+    for (const listener of listeners) listener(snapshot, change);
+  }
+
+  async function loadUser(): Promise<void> {
+    try {
+      const me = (await untyped.query(`${authPath}.me`)) as PublicUser;
+      if (session.getState().status !== 'signed-in') return;
+      user = me;
+      emit({ type: 'user' });
+    } catch {
+      // Signed out meanwhile, or offline: the state says so, or the next call will.
+    }
+  }
+
+  session.onChange((_, change) => {
+    if (change.type === 'signed-out') user = null;
+    emit(change);
+    // A sign-in this tab did not make itself (another tab, or tokens read from the store).
+    if (change.type === 'signed-in' && !user) void loadUser();
+  });
+
+  async function signedIn(result: SignedIn): Promise<PublicUser> {
+    user = result.user;
+    await session.signIn(result.tokens);
+    return result.user;
+  }
+
+  return {
+    /** The typed tRPC client for the whole application router. */
+    client,
+    /** The session behind the client: tokens, refresh, change events. */
+    session,
+    /** Settles once stored tokens have been read. */
+    ready: session.ready,
+    /** Where the client stands now. */
+    getState: state,
+    /** Calls `listener` on every sign-in, refresh, sign-out and user change. */
+    onChange(listener: (state: AuthClientState, change: AuthChange | { type: 'user' }) => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    /** `auth.register`; signs in when the server needs no confirmation first. */
+    async register(input: { email: string; password: string; username?: string; meta?: Record<string, unknown> }) {
+      const result = (await untyped.mutation(`${authPath}.register`, input, { context: SKIP_AUTH })) as { user?: PublicUser; tokens?: AuthTokens; confirmationSent: boolean };
+      if (result.user && result.tokens) await signedIn({ user: result.user, tokens: result.tokens });
+      return { user: result.user ?? null, confirmationSent: result.confirmationSent };
+    },
+    /** `auth.confirmEmail` with the mailed token; signs in. */
+    async confirmEmail(token: string): Promise<PublicUser> {
+      return signedIn((await untyped.mutation(`${authPath}.confirmEmail`, { token }, { context: SKIP_AUTH })) as SignedIn);
+    },
+    /** `auth.login` by email or username; signs in. */
+    async login(input: { identifier: string; password: string }): Promise<PublicUser> {
+      return signedIn((await untyped.mutation(`${authPath}.login`, input, { context: SKIP_AUTH })) as SignedIn);
+    },
+    /**
+     * `auth.logout`, then forgets the tokens here and in every tab, whatever the server answered:
+     * a user who asked to sign out is signed out on this device.
+     */
+    async logout(scope: 'current' | 'others' | 'all' = 'current'): Promise<void> {
+      try {
+        if (session.getState().status === 'signed-in') await untyped.mutation(`${authPath}.logout`, { scope });
+      } finally {
+        if (scope !== 'others') await session.signOut();
+      }
+    },
+    /** Stops the refresh timer and the tab coordinator. */
+    close: () => session.close(),
+  };
+}
+
+export type AuthClient<TRouter extends AnyRouter> = ReturnType<typeof createAuthClient<TRouter>>;
