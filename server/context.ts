@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { COOKIE_TRANSPORT_HEADER } from '../shared/cookie-transport.js';
 
 /**
  * What `createContext` receives from a tRPC adapter: the Node ones (standalone, Express) pass the
@@ -15,6 +16,12 @@ export interface AuthRequest {
   userAgent: string | null;
   /** The peer address of the connection; never a client-set header. */
   ip: string | null;
+  /** The raw `Cookie`, `Origin` and `Content-Type` headers, read for cookie mode. */
+  cookie: string | null;
+  origin: string | null;
+  contentType: string | null;
+  /** Whether the client asked for its refresh tokens in a cookie (`x-auth-token-transport: cookie`). */
+  wantsCookie: boolean;
   /** Sets a header on the response (the bearer challenge, `Cache-Control`). */
   setHeader(name: string, value: string): void;
 }
@@ -35,6 +42,10 @@ export function readAuthRequest(opts: AuthContextOptions): AuthRequest {
       authorization: req.headers.get('authorization'),
       userAgent: req.headers.get('user-agent'),
       ip: null,
+      cookie: req.headers.get('cookie'),
+      origin: req.headers.get('origin'),
+      contentType: req.headers.get('content-type'),
+      wantsCookie: req.headers.get(COOKIE_TRANSPORT_HEADER) === 'cookie',
       setHeader: (name, value) => resHeaders.set(name, value),
     };
   }
@@ -43,6 +54,10 @@ export function readAuthRequest(opts: AuthContextOptions): AuthRequest {
     authorization: req.headers.authorization ?? null,
     userAgent: req.headers['user-agent'] ?? null,
     ip: req.socket.remoteAddress ?? null,
+    cookie: req.headers.cookie ?? null,
+    origin: req.headers.origin ?? null,
+    contentType: req.headers['content-type'] ?? null,
+    wantsCookie: req.headers[COOKIE_TRANSPORT_HEADER] === 'cookie',
     setHeader: (name, value) => {
       if (!res.headersSent) res.setHeader(name, value);
     },

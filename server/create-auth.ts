@@ -12,6 +12,7 @@ import { createPasswordHasher } from './passwords.js';
 import { createSessions } from './sessions.js';
 import { createBackgroundTasks } from './background.js';
 import { createRateLimiter } from './rate-limits.js';
+import { createRefreshCookie } from './refresh-cookie.js';
 import { createThrottles } from './throttles.js';
 import { createAuthTRPC } from './trpc.js';
 import { assertMigrated } from './assert-migrated.js';
@@ -57,6 +58,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
     authenticate,
     throttles: createThrottles(createRateLimiter({ db, clock }), resolved.rateLimits),
     background,
+    refreshCookie: createRefreshCookie({ cookies: resolved.cookies, clock }),
   };
 
   type Context = AuthBaseContext & TAppContext;

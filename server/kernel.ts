@@ -6,6 +6,7 @@ import type { Clock, Logger, RandomSource } from './deps.js';
 import type { Mailer } from './mail/mailer.js';
 import type { ResolvedAuthOptions } from './options.js';
 import type { PasswordHasher } from './passwords.js';
+import type { RefreshCookie } from './refresh-cookie.js';
 import type { Sessions } from './sessions.js';
 import type { Throttles } from './throttles.js';
 
@@ -23,4 +24,5 @@ export interface AuthKernel {
   authenticate: BearerCheck;
   throttles: Throttles;
   background: BackgroundTasks;
+  refreshCookie: RefreshCookie;
 }

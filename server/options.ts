@@ -96,6 +96,18 @@ export interface AuthOptions<TAppContext extends object = object> {
   clientIp?: (opts: AuthContextOptions) => string | null;
   /** Adds the application's own fields to every request's context. */
   context?: (opts: AuthContextOptions) => TAppContext | Promise<TAppContext>;
+  /**
+   * Cookie mode for browsers: a client that asks for it (the client SDK's `cookieMode`) gets every
+   * refresh token in an `HttpOnly`, `Secure`, `SameSite` cookie named `__Host-auth-refresh`, never
+   * in a response body. A request that carries the cookie must be JSON from an allowed origin.
+   * Off unless set.
+   */
+  cookies?: {
+    /** Origins whose pages may use the cookie. @default [the origin of mail.appUrl] */
+    allowedOrigins?: string[];
+    /** @default 'strict' */
+    sameSite?: 'strict' | 'lax';
+  };
   tokenCache?: {
     /** How many access tokens the in-memory table holds; beyond that the soonest to expire go. @default 100000 */
     capacity?: number;
@@ -172,6 +184,12 @@ const optionsSchema = z.object({
     .prefault({}),
   context: aFunction.optional(),
   clientIp: aFunction.optional(),
+  cookies: z
+    .strictObject({
+      allowedOrigins: z.array(z.url({ protocol: /^https?$/ }).transform((url) => new URL(url).origin)).min(1).optional(),
+      sameSite: z.enum(['strict', 'lax']).default('strict'),
+    })
+    .optional(),
   tokenCache: z.strictObject({ capacity: z.number().int().min(16).max(16_777_216).default(100_000) }).prefault({}),
   clock: z.custom<Clock>((clock) => typeof (clock as Clock | null)?.now === 'function').optional(),
   random: aFunction.optional(),
@@ -192,6 +210,8 @@ export interface ResolvedAuthOptions<TAppContext extends object = object> {
   revocationListener: ParsedOptions['revocationListener'];
   context: AuthOptions<TAppContext>['context'];
   clientIp: AuthOptions['clientIp'];
+  /** Null when cookie mode is off. */
+  cookies: { allowedOrigins: string[]; sameSite: 'strict' | 'lax' } | null;
   tokenCache: ParsedOptions['tokenCache'];
   clock: Clock;
   random: RandomSource;
@@ -208,7 +228,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`);
     throw new Error(`createAuth: invalid options\n  ${problems.join('\n  ')}`);
   }
-  const { tokens, signup, password, passwordReset, rateLimits, revocationListener } = parsed.data;
+  const { tokens, signup, password, passwordReset, rateLimits, revocationListener, cookies } = parsed.data;
   return {
     db: options.db,
     mail: {
@@ -226,6 +246,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     revocationListener,
     context: options.context,
     clientIp: options.clientIp,
+    cookies: cookies ? { sameSite: cookies.sameSite, allowedOrigins: cookies.allowedOrigins ?? [new URL(options.mail.appUrl).origin] } : null,
     tokenCache: parsed.data.tokenCache,
     clock: options.clock ?? systemClock,
     random: options.random ?? systemRandom,

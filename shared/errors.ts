@@ -22,6 +22,12 @@ export const AUTH_ERROR_CODES = {
   LINK_INVALID: 'BAD_REQUEST',
   LINK_EXPIRED: 'BAD_REQUEST',
   RATE_LIMITED: 'TOO_MANY_REQUESTS',
+  /** A request carrying the refresh cookie came from an origin not in `cookies.allowedOrigins`. */
+  ORIGIN_NOT_ALLOWED: 'FORBIDDEN',
+  /** A request carrying the refresh cookie was not `application/json` (a form post, say). */
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  /** The client asked for cookie mode, which the server has not enabled. */
+  COOKIE_MODE_DISABLED: 'BAD_REQUEST',
 } as const satisfies Record<string, TRPC_ERROR_CODE_KEY>;
 
 export type AuthErrorCode = keyof typeof AUTH_ERROR_CODES;

@@ -59,7 +59,8 @@ export const loginInput = z.strictObject({
   password: passwordSchema,
 });
 
-export const refreshInput = z.strictObject({ refreshToken: tokenSchema });
+/** Without a `refreshToken` (or with the null a cookie-mode sign-in returned), the cookie's is used. */
+export const refreshInput = z.strictObject({ refreshToken: tokenSchema.nullish() });
 
 export const logoutInput = z
   .strictObject({ scope: z.enum(['current', 'others', 'all']).optional() })
@@ -92,7 +93,8 @@ export const publicUserSchema = z.object({
 export const authTokensSchema = z.object({
   accessToken: z.string(),
   accessTokenExpiresAt: z.date(),
-  refreshToken: z.string(),
+  /** Null in cookie mode, where it travels in an `HttpOnly` cookie instead. */
+  refreshToken: z.string().nullable(),
   /** Null when refresh tokens never expire (the default). */
   refreshTokenExpiresAt: z.date().nullable(),
   tokenType: z.literal('Bearer'),

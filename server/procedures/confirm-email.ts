@@ -17,6 +17,7 @@ export function confirmEmailProcedure(kernel: AuthKernel) {
     .input(confirmEmailInput)
     .output(signedInSchema)
     .mutation(async ({ input, ctx }) => {
+      kernel.refreshCookie.admit(ctx.authRequest);
       const confirmed = await kernel.db.transaction(async (tx) => {
         const redemption = await redeemLinkToken(tx, kernel.clock, { purpose: 'confirm-email', token: input.token });
         if (!redemption.ok) throw authError(redemption.code);
@@ -31,6 +32,6 @@ export function confirmEmailProcedure(kernel: AuthKernel) {
         return user;
       });
       const { tokens } = await kernel.sessions.start(confirmed.userId, sessionOrigin(ctx));
-      return { user: toPublicUser(confirmed), tokens };
+      return { user: toPublicUser(confirmed), tokens: kernel.refreshCookie.deliver(ctx.authRequest, tokens) };
     });
 }

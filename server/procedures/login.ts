@@ -20,6 +20,7 @@ export function loginProcedure(kernel: AuthKernel) {
     .mutation(async ({ input, ctx }) => {
       const { identifier } = input;
       const { throttles } = kernel;
+      kernel.refreshCookie.admit(ctx.authRequest);
       await throttles.beginSignIn(ctx.authRequest);
       const user = identifier.includes('@')
         ? await findUserByEmail(kernel.db, identifier.toLowerCase())
@@ -52,6 +53,6 @@ export function loginProcedure(kernel: AuthKernel) {
       });
       if (!started) throw authError('INVALID_CREDENTIALS');
       await throttles.signInSucceeded(ctx.authRequest, account);
-      return { user: toPublicUser(signedIn), tokens: started.tokens };
+      return { user: toPublicUser(signedIn), tokens: kernel.refreshCookie.deliver(ctx.authRequest, started.tokens) };
     });
 }

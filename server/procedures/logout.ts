@@ -16,6 +16,7 @@ export function logoutProcedure(kernel: AuthKernel) {
       if (scope === 'current') await kernel.sessions.revoke(userId, ctx.session.id, 'logout');
       else if (scope === 'others') await kernel.sessions.revokeAllOf(userId, { except: ctx.session.id, reason: 'logout' });
       else await kernel.sessions.revokeAllOf(userId, { reason: 'logout' });
+      if (scope !== 'others') kernel.refreshCookie.clear(ctx.authRequest);
       return { ok: true as const };
     });
 }

@@ -21,6 +21,7 @@ export function registerProcedure(kernel: AuthKernel) {
     .mutation(async ({ input, ctx }) => {
       const { signup, password } = kernel.options;
       if (!signup.enabled) throw authError('SIGNUP_DISABLED');
+      kernel.refreshCookie.admit(ctx.authRequest);
       if (!isLongEnough(input.password, password.minLength)) throw authError('WEAK_PASSWORD');
       // Decided on the username alone, before the address is involved: which of two taken values
       // the database would report first must not tell whether the address has an account.
@@ -65,6 +66,6 @@ export function registerProcedure(kernel: AuthKernel) {
       const confirmationSent = created.confirmation !== null;
       if (signup.emailConfirmation === 'required') return { confirmationSent };
       const { tokens } = await kernel.sessions.start(created.user.userId, sessionOrigin(ctx));
-      return { user: toPublicUser(created.user), tokens, confirmationSent };
+      return { user: toPublicUser(created.user), tokens: kernel.refreshCookie.deliver(ctx.authRequest, tokens), confirmationSent };
     });
 }

@@ -27,6 +27,12 @@ export async function registerConfirmed(kit: TestKit, app: TestApp = kit, option
   const email = options.email ?? uniqueEmail();
   await app.client().auth.register.mutate({ email, password: PASSWORD, username: options.username });
   const mail = await kit.smtp.waitForMail(email, (received) => received.token !== null);
-  const signedIn = await app.client().auth.confirmEmail.mutate({ token: mail.token as string });
-  return { email, ...signedIn };
+  const { user, tokens } = await app.client().auth.confirmEmail.mutate({ token: mail.token as string });
+  return { email, user, tokens: withBodyRefreshToken(tokens) };
+}
+
+/** Tokens as a client outside cookie mode gets them: the refresh token in the body. */
+export function withBodyRefreshToken<T extends { refreshToken: string | null }>(tokens: T): T & { refreshToken: string } {
+  assert.ok(tokens.refreshToken, 'outside cookie mode the refresh token comes in the body');
+  return { ...tokens, refreshToken: tokens.refreshToken };
 }
