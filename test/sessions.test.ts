@@ -30,7 +30,7 @@ describeOnEachDatabase('sessions and the signed-in user', (kit) => {
     const [a, b] = sessions;
     await kit().client(a?.accessToken).auth.logout.mutate();
     await expectAuthError(kit().client(a?.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
-    await expectAuthError(kit().client().auth.refresh.mutate({ refreshToken: a?.refreshToken as string }), 'TOKEN_REVOKED');
+    await expectAuthError(kit().client().auth.refresh.mutate({ refreshToken: a?.refreshToken }), 'TOKEN_REVOKED');
     await kit().client(b?.accessToken).demo.whoami.query();
     assert.equal((await kit().client(b?.accessToken).auth.sessions.list.query()).length, 2);
     await expectAuthError(kit().client(a?.accessToken).auth.logout.mutate(), 'TOKEN_REVOKED');
@@ -44,7 +44,7 @@ describeOnEachDatabase('sessions and the signed-in user', (kit) => {
     await expectAuthError(kit().client(b?.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
     await expectAuthError(kit().client(c?.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
 
-    const more = await kit().client().auth.refresh.mutate({ refreshToken: a?.refreshToken as string });
+    const more = await kit().client().auth.refresh.mutate({ refreshToken: a?.refreshToken });
     await kit().client(more.tokens.accessToken).auth.logout.mutate({ scope: 'all' });
     await expectAuthError(kit().client(more.tokens.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
     await expectAuthError(kit().client().auth.refresh.mutate({ refreshToken: more.tokens.refreshToken }), 'TOKEN_REVOKED');
