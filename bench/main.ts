@@ -1,7 +1,7 @@
 // `npm run bench` (add `-- --json` for one JSON object): what a protected call's token check costs,
 // as ratios against baselines measured in the same process: a jose HS256 JWT verify, a `pg`
 // primary-key lookup on a real PostgreSQL server, and a SHA-256 plus a Map lookup; and how fast a
-// revocation reaches another node through PostgreSQL.
+// revocation reaches another node through PostgreSQL; and what the client SDK adds to a call.
 import { createHash, hash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,7 @@ import { createPasswordHasher } from '../server/passwords.js';
 import { consoleLogger, systemClock, systemRandom } from '../server/deps.js';
 import { formatToken } from '../shared/token-format.js';
 import { generateTokenParts } from '../server/secrets.js';
+import { clientLinkOverhead } from './client-link.js';
 import { medianNanoseconds } from './measure.js';
 
 const asJson = process.argv.includes('--json');
@@ -247,6 +248,10 @@ figures.publicProcedureRps = throughput.publicRps;
 figures.protectedProcedureRps = throughput.protectedRps;
 figures.protectedToPublicThroughput = throughput.protectedRps / throughput.publicRps;
 figures.argon2idVerifyMs = (await argon2Verify()) / 1e6;
+const link = await clientLinkOverhead();
+figures.plainBatchLinkCallUs = link.plainUs;
+figures.authClientCallUs = link.authLinkUs;
+figures.authClientToPlainLink = link.authLinkUs / link.plainUs;
 figures.speedupVsJose = figures.joseHs256Ns / figures.verifyHit100kNs;
 figures.speedupVsPg = figures.pgLookupNs / figures.verifyHit100kNs;
 figures.ratioToHashMap = figures.verifyHit100kNs / figures.hashMapLookup100kNs;
@@ -270,6 +275,7 @@ if (asJson) {
     'heap growth after 200 k malformed + 2 k unknown tokens': `${figures.heapGrowthAfterHostileTokensMb.toFixed(2)} MB`,
     'tRPC over HTTP, public / protected query (req/s)': `${figures.publicProcedureRps.toFixed(0)} / ${figures.protectedProcedureRps.toFixed(0)} (${figures.protectedToPublicThroughput.toFixed(2)}x)`,
     'argon2id verify (m=19456, t=2, p=1)': `${figures.argon2idVerifyMs.toFixed(1)} ms`,
+    'client call, plain httpBatchLink / createAuthClient': `${(figures.plainBatchLinkCallUs / 1000).toFixed(2)} / ${(figures.authClientCallUs / 1000).toFixed(2)} ms (${figures.authClientToPlainLink.toFixed(3)}x)`,
   });
   console.log(
     `cache hit vs jose: ${figures.speedupVsJose.toFixed(0)}x faster; vs pg: ${figures.speedupVsPg.toFixed(0)}x faster; vs hash+Map: ${figures.ratioToHashMap.toFixed(2)}x the time; 1 M vs 1 k: ${(figures.verifyHit1mNs / figures.verifyHit1kNs).toFixed(2)}x`,

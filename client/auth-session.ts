@@ -52,6 +52,11 @@ export interface AuthSessionOptions {
   refreshAheadMs?: number;
   /** The time in milliseconds; tests move it. */
   now?: () => number;
+  /**
+   * When the store holds no tokens at start, try one refresh without a token: in cookie mode the
+   * browser may still hold a refresh cookie from an earlier visit. Default false.
+   */
+  refreshOnStart?: boolean;
 }
 
 /** Failures of `auth.refresh` that mean the refresh token is dead: retrying cannot help. */
@@ -163,9 +168,24 @@ export function createAuthSession(options: AuthSessionOptions) {
     });
   });
 
-  const ready = store.get().then((stored) => {
-    // A sign-in that finished while the store was being read wins over what the store held.
-    if (status === 'loading') hold(stored, stored ? { type: 'signed-in' } : { type: 'signed-out', reason: 'signed-out' });
+  /** Signs in with the cookie alone, if there is one; any failure means there is none to use. */
+  async function resumeFromCookie(): Promise<AuthTokens | null> {
+    const stored = await store.get();
+    if (stored) return stored;
+    try {
+      const resumed = await options.refresh(null);
+      await store.set(resumed);
+      coordinator.announce(resumed);
+      return resumed;
+    } catch {
+      return null;
+    }
+  }
+
+  const ready = store.get().then(async (stored) => {
+    const found = stored ?? (options.refreshOnStart ? await coordinator.exclusive(resumeFromCookie) : null);
+    // A sign-in that finished meanwhile wins over what was found.
+    if (status === 'loading') hold(found, found ? { type: 'signed-in' } : { type: 'signed-out', reason: 'signed-out' });
   });
 
   return {

@@ -80,6 +80,7 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
       const result = (await untyped.mutation(`${authPath}.refresh`, input, { context: SKIP_AUTH })) as { tokens: AuthTokens };
       return result.tokens;
     },
+    refreshOnStart: cookieMode,
     ...(options.refreshAheadMs === undefined ? {} : { refreshAheadMs: options.refreshAheadMs }),
     ...(options.now ? { now: options.now } : {}),
   });
@@ -100,12 +101,11 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
   const client: TRPCClient<TRouter> = createTRPCClient<TRouter>({ links: [authLink<TRouter>(session), terminating as TRPCLink<TRouter>] });
   const untyped = getUntypedClient(client);
 
-  function state(): AuthClientState {
-    return { ...session.getState(), user };
-  }
+  // One object per state, replaced on change: React's useSyncExternalStore compares by identity.
+  let snapshot: AuthClientState = { ...session.getState(), user };
 
   function emit(change: AuthChange | { type: 'user' }): void {
-    const snapshot = state();
+    snapshot = { ...session.getState(), user };
     for (const listener of listeners) listener(snapshot, change);
   }
 
@@ -133,6 +133,35 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
     return result.user;
   }
 
+  /** `auth.register`; signs in when the server needs no confirmation first. */
+  async function register(input: { email: string; password: string; username?: string; meta?: Record<string, unknown> }) {
+    const result = (await untyped.mutation(`${authPath}.register`, input, { context: SKIP_AUTH })) as { user?: PublicUser; tokens?: AuthTokens; confirmationSent: boolean };
+    if (result.user && result.tokens) await signedIn({ user: result.user, tokens: result.tokens });
+    return { user: result.user ?? null, confirmationSent: result.confirmationSent };
+  }
+
+  /** `auth.confirmEmail` with the mailed token; signs in. */
+  async function confirmEmail(token: string): Promise<PublicUser> {
+    return signedIn((await untyped.mutation(`${authPath}.confirmEmail`, { token }, { context: SKIP_AUTH })) as SignedIn);
+  }
+
+  /** `auth.login` by email or username; signs in. */
+  async function login(input: { identifier: string; password: string }): Promise<PublicUser> {
+    return signedIn((await untyped.mutation(`${authPath}.login`, input, { context: SKIP_AUTH })) as SignedIn);
+  }
+
+  /**
+   * `auth.logout`, then forgets the tokens here and in every tab, whatever the server answered:
+   * a user who asked to sign out is signed out on this device.
+   */
+  async function logout(scope: 'current' | 'others' | 'all' = 'current'): Promise<void> {
+    try {
+      if (session.getState().status === 'signed-in') await untyped.mutation(`${authPath}.logout`, { scope });
+    } finally {
+      if (scope !== 'others') await session.signOut();
+    }
+  }
+
   return {
     /** The typed tRPC client for the whole application router. */
     client,
@@ -140,38 +169,17 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
     session,
     /** Settles once stored tokens have been read. */
     ready: session.ready,
-    /** Where the client stands now. */
-    getState: state,
+    /** Where the client stands now: the same object until it changes. */
+    getState: (): AuthClientState => snapshot,
     /** Calls `listener` on every sign-in, refresh, sign-out and user change. */
     onChange(listener: (state: AuthClientState, change: AuthChange | { type: 'user' }) => void): () => void {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    /** `auth.register`; signs in when the server needs no confirmation first. */
-    async register(input: { email: string; password: string; username?: string; meta?: Record<string, unknown> }) {
-      const result = (await untyped.mutation(`${authPath}.register`, input, { context: SKIP_AUTH })) as { user?: PublicUser; tokens?: AuthTokens; confirmationSent: boolean };
-      if (result.user && result.tokens) await signedIn({ user: result.user, tokens: result.tokens });
-      return { user: result.user ?? null, confirmationSent: result.confirmationSent };
-    },
-    /** `auth.confirmEmail` with the mailed token; signs in. */
-    async confirmEmail(token: string): Promise<PublicUser> {
-      return signedIn((await untyped.mutation(`${authPath}.confirmEmail`, { token }, { context: SKIP_AUTH })) as SignedIn);
-    },
-    /** `auth.login` by email or username; signs in. */
-    async login(input: { identifier: string; password: string }): Promise<PublicUser> {
-      return signedIn((await untyped.mutation(`${authPath}.login`, input, { context: SKIP_AUTH })) as SignedIn);
-    },
-    /**
-     * `auth.logout`, then forgets the tokens here and in every tab, whatever the server answered:
-     * a user who asked to sign out is signed out on this device.
-     */
-    async logout(scope: 'current' | 'others' | 'all' = 'current'): Promise<void> {
-      try {
-        if (session.getState().status === 'signed-in') await untyped.mutation(`${authPath}.logout`, { scope });
-      } finally {
-        if (scope !== 'others') await session.signOut();
-      }
-    },
+    register,
+    confirmEmail,
+    login,
+    logout,
     /** Stops the refresh timer and the tab coordinator. */
     close: () => session.close(),
   };

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -9,9 +8,8 @@ import type { AuthDatabase } from '../../db/index.js';
 import { createAuth } from '../../server/index.js';
 import type { Auth } from '../../server/index.js';
 import type { ReferenceServerConfig } from './config.js';
+import { buildDemoPage } from './demo-build.js';
 import { createOutboxTransport } from './outbox.js';
-
-const demoPage = new URL('./demo-page.html', import.meta.url);
 
 /**
  * A node started while its database is down waits for it, and serves nothing until it has migrated
@@ -42,6 +40,9 @@ function referenceRouter(auth: Auth) {
 /** What a client of the reference server imports to be typed. */
 export type ReferenceRouter = ReturnType<typeof referenceRouter>;
 
+/** Paths that serve the demo page: its home, and the landing pages of mailed links. */
+const PAGE_ROUTES = new Set(['/', '/confirm-email', '/reset-password']);
+
 /** The largest request body the server reads; auth inputs are far smaller. */
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -65,21 +66,23 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
       refreshGraceSeconds: config.refreshGraceSeconds,
     },
     signup: { emailConfirmation: config.emailConfirmation },
+    // The demo page runs in cookie mode, opened at APP_URL or at the address the server listens on.
+    cookies: { allowedOrigins: [config.appUrl, `http://localhost:${config.port}`, `http://127.0.0.1:${config.port}`] },
   });
 
   const appRouter = referenceRouter(auth);
 
   const trpc = createHTTPHandler({ router: appRouter, createContext: auth.createContext, basePath: '/trpc/', maxBodySize: MAX_BODY_BYTES });
-  const page = await readFile(demoPage, 'utf8');
+  const demo = await buildDemoPage();
   const server = createServer((req, res) => {
     if (req.url?.startsWith('/trpc/')) return trpc(req, res);
-    const path = req.url?.split('?')[0];
-    if (req.method === 'GET' && (path === '/' || path === '/confirm-email' || path === '/reset-password')) {
-      // The page reads a mailed token from its own URL: it must not leak to other origins.
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'referrer-policy': 'no-referrer' });
-      return res.end(page);
-    }
-    res.writeHead(404).end();
+    const path = req.url?.split('?')[0] ?? '/';
+    // The page's own routes, where the mailed links lead, are the page itself.
+    const file = demo.get(PAGE_ROUTES.has(path) ? '/index.html' : path);
+    if (req.method !== 'GET' || !file) return res.writeHead(404).end();
+    // The page reads a mailed token from its own URL: it must not leak to other origins.
+    res.writeHead(200, { 'content-type': file.type, 'referrer-policy': 'no-referrer' });
+    return res.end(file.body);
   });
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const { port } = server.address() as AddressInfo;

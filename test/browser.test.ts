@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { readConfig } from '../examples/reference-server/config.js';
+import { startReferenceServer } from '../examples/reference-server/server.js';
+import { openTestDatabase } from './harness/database.js';
+import type { TestDatabase } from './harness/database.js';
+import { PASSWORD, uniqueEmail } from './harness/test-kit.js';
+
+/*
+ * The demo page of `npm start` in Debian's Chromium: the flow a new user tries first, tabs that share
+ * a sign-in, and cookie mode keeping every token out of page-readable storage. Screenshots land in
+ * test-results/ (not committed) for a person to look at.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOTS = 'test-results/browser';
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/**
+ * Every token-looking string a page script could read: storage, IndexedDB, and cookies. Sent as
+ * source text: the test runner's TypeScript transform would add helpers the page does not have.
+ */
+const READ_PAGE_SECRETS = `(async () => {
+  const found = [];
+  const look = (text) => { for (const match of (text || '').matchAll(/\\b(at|rt|pat)_[A-Za-z0-9_-]{20,}/g)) found.push(match[0]); };
+  for (const storage of [localStorage, sessionStorage]) {
+    for (let index = 0; index < storage.length; index++) look(storage.getItem(storage.key(index)));
+  }
+  look(document.cookie);
+  for (const { name } of await indexedDB.databases()) found.push('indexedDB:' + name);
+  return found;
+})()`;
+
+function tokensReadableByScripts(page: Page): Promise<string[]> {
+  return page.evaluate(READ_PAGE_SECRETS) as Promise<string[]>;
+}
+
+describe('the demo page in Chromium', () => {
+  let database: TestDatabase;
+  let dataDir: string;
+  let server: Awaited<ReturnType<typeof startReferenceServer>>;
+  let browser: Browser;
+  let origin: string;
+  const serverLog: string[] = [];
+
+  before(async () => {
+    database = await openTestDatabase('postgres');
+    dataDir = await mkdtemp(join(tmpdir(), 'trpc-auth-kit-browser-'));
+    const port = await freePort();
+    origin = `http://127.0.0.1:${port}`;
+    const config = readConfig({ PORT: String(port), APP_URL: origin, DATABASE_URL: database.url ?? '', AUTH_DATA_DIR: dataDir, AUTH_ACCESS_TTL: '2' });
+    server = await startReferenceServer(config, (line) => serverLog.push(line));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    await mkdir(SCREENSHOTS, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await database?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function mailedLink(email: string): Promise<string> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const index = serverLog.findIndex((line) => line.includes(`mail to ${email}`));
+      const link = index === -1 ? undefined : /https?:\/\/\S+token=lk_\S+/.exec(serverLog[index] ?? '')?.[0];
+      if (link) return link;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`no mail to ${email} in the server's log`);
+  }
+
+  async function registerThroughPage(page: Page, email: string): Promise<void> {
+    const form = page.getByRole('form', { name: 'register' });
+    await form.getByPlaceholder('email').fill(email);
+    await form.getByPlaceholder(/password/).fill(PASSWORD);
+    await form.getByRole('button', { name: 'Register' }).click();
+    await page.getByText(`We sent a link to ${email}`).waitFor();
+  }
+
+  async function confirmedAccount(context: BrowserContext, query = ''): Promise<{ page: Page; email: string }> {
+    const page = await context.newPage();
+    await page.goto(`${origin}/${query}`);
+    const email = uniqueEmail('browser');
+    await registerThroughPage(page, email);
+    const link = new URL(await mailedLink(email));
+    await page.goto(`${origin}${link.pathname}${link.search}${query ? `&${query.slice(1)}` : ''}`);
+    await page.getByRole('form', { name: 'confirm' }).getByRole('button', { name: 'Confirm' }).click();
+    await page.getByTestId('status').getByText('signed-in').waitFor();
+    return { page, email };
+  }
+
+  async function logIn(page: Page, email: string): Promise<void> {
+    const form = page.getByRole('form', { name: 'login' });
+    await form.getByPlaceholder('email or username').fill(email);
+    await form.getByPlaceholder('password').fill(PASSWORD);
+    await form.getByRole('button', { name: 'Log in' }).click();
+    await page.getByTestId('status').getByText('signed-in').waitFor();
+  }
+
+  it('register, confirm through the mailed link, call whoami, see the session, log out — with no token readable by scripts', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${origin}/`);
+    await page.getByTestId('status').getByText('signed-out').waitFor();
+    await page.screenshot({ path: `${SCREENSHOTS}/1-signed-out.png`, fullPage: true });
+
+    const email = uniqueEmail('demo');
+    await registerThroughPage(page, email);
+    const link = await mailedLink(email);
+    assert.ok(link.startsWith(`${origin}/confirm-email?token=`));
+    // Opening the link (as a mail scanner would) spends nothing: the page asks first.
+    await page.goto(link);
+    await page.screenshot({ path: `${SCREENSHOTS}/2-confirm-landing.png`, fullPage: true });
+    await page.getByRole('form', { name: 'confirm' }).getByRole('button', { name: 'Confirm' }).click();
+    await page.getByText(`Signed in as ${email}`).waitFor();
+
+    await page.getByRole('button', { name: 'Call demo.whoami' }).click();
+    const whoami = JSON.parse(await page.getByTestId('whoami').innerText()) as { userId: string };
+    assert.match(whoami.userId, /^[0-9a-f-]{36}$/);
+    await page.getByRole('cell', { name: 'this one' }).waitFor();
+
+    // The two-second access token is refreshed silently, more than once, before anything fails.
+    await page.getByTestId('refreshes').getByText('2').waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: `${SCREENSHOTS}/3-signed-in.png`, fullPage: true });
+    assert.deepEqual(await tokensReadableByScripts(page), []);
+    const cookies = await context.cookies();
+    assert.deepEqual(
+      cookies.map(({ name, httpOnly, secure, sameSite, path }) => ({ name, httpOnly, secure, sameSite, path })),
+      [{ name: '__Host-auth-refresh', httpOnly: true, secure: true, sameSite: 'Strict', path: '/' }],
+    );
+
+    // A reload keeps the sign-in: the cookie alone brings it back.
+    await page.reload();
+    await page.getByText(`Signed in as ${email}`).waitFor();
+
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByTestId('status').getByText('signed-out').waitFor();
+    assert.deepEqual(await context.cookies(), []);
+    assert.deepEqual(await tokensReadableByScripts(page), []);
+    await context.close();
+  });
+
+  it('two tabs with an expired token and 20 parallel queries each refresh once, and stay signed in', async () => {
+    const context = await browser.newContext();
+    // The pages' clocks stand still an hour back: they believe the token fresh and send it, so the
+    // server's TOKEN_EXPIRED is what starts the refresh, in both tabs at once.
+    await context.clock.setFixedTime(Date.now() - 3_600_000);
+    const { page: first, email } = await confirmedAccount(context, '?tokens=local');
+    const second = await context.newPage();
+    await second.goto(`${origin}/?tokens=local`);
+    await second.getByText(`Signed in as ${email}`).waitFor();
+
+    const refreshes: string[] = [];
+    context.on('request', (request) => {
+      if (request.url().includes('auth.refresh')) refreshes.push(request.url());
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const burst = (page: Page) =>
+      page.evaluate(async () => {
+        const { auth } = (window as unknown as { trpcAuthDemo: { auth: { client: { demo: { whoami: { query(): Promise<{ userId: string }> } } } } } }).trpcAuthDemo;
+        const answers = await Promise.all(Array.from({ length: 20 }, () => auth.client.demo.whoami.query()));
+        return new Set(answers.map((answer) => answer.userId)).size;
+      });
+    assert.deepEqual(await Promise.all([burst(first), burst(second)]), [1, 1]);
+    assert.equal(refreshes.length, 1);
+    for (const page of [first, second]) assert.equal(await page.getByTestId('status').innerText(), 'signed-in');
+    // The probe the cookie-mode test relies on does find tokens where they are readable.
+    assert.ok((await tokensReadableByScripts(first)).some((token) => token.startsWith('rt_')));
+    await context.close();
+  });
+
+  it('logging out in one tab signs out the other', async () => {
+    const context = await browser.newContext();
+    const { page: first, email } = await confirmedAccount(context);
+    const second = await context.newPage();
+    await second.goto(`${origin}/`);
+    await second.getByText(`Signed in as ${email}`).waitFor();
+    await first.getByRole('button', { name: 'Log out' }).click();
+    await second.getByTestId('status').getByText('signed-out').waitFor();
+    await second.screenshot({ path: `${SCREENSHOTS}/4-other-tab-signed-out.png`, fullPage: true });
+
+    // And a sign-in in one tab reaches the other.
+    await logIn(first, email);
+    await second.getByText(`Signed in as ${email}`).waitFor();
+    await context.close();
+  });
+});
