@@ -203,4 +203,26 @@ describe('the demo page in Chromium', () => {
     await second.getByText(`Signed in as ${email}`).waitFor();
     await context.close();
   });
+
+  it("the next user never sees the previous user's cached data", async () => {
+    const context = await browser.newContext();
+    const { page, email } = await confirmedAccount(context);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    // The second account is made in another browser: in this one, its sign-in would reach every tab.
+    const elsewhere = await browser.newContext();
+    const other = await confirmedAccount(elsewhere);
+    await elsewhere.close();
+
+    await logIn(page, email);
+    await page.getByRole('button', { name: 'Call demo.whoami' }).click();
+    const first = await page.getByTestId('whoami').innerText();
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await logIn(page, other.email);
+    await page.getByText(`Signed in as ${other.email}`).waitFor();
+    // demo.whoami only runs on a click: had the query cache survived, the first user's answer would show.
+    assert.equal(await page.getByTestId('whoami').count(), 0);
+    await page.getByRole('button', { name: 'Call demo.whoami' }).click();
+    assert.notEqual(await page.getByTestId('whoami').innerText(), first);
+    await context.close();
+  });
 });

@@ -3,7 +3,9 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createAuthClient, getAuthErrorCode, memoryStore } from '../client/index.js';
+import { createTRPCClient, httpBatchLink, httpLink, splitLink } from '@trpc/client';
+import superjson from 'superjson';
+import { SKIP_AUTH, authHeaders, authLink, createAuthClient, createAuthSession, getAuthErrorCode, memoryStore } from '../client/index.js';
 import type { AuthChange, AuthClient, CreateAuthClientOptions } from '../client/index.js';
 import { fileStore } from '../client/node/index.js';
 import { readConfig } from '../examples/reference-server/config.js';
@@ -167,6 +169,39 @@ describe('the client SDK against the reference server', () => {
     await auth.logout();
     const other = client();
     await assert.rejects(other.client.auth.refresh.mutate({ refreshToken: refreshToken ?? '' }), (error) => getAuthErrorCode(error) === 'TOKEN_REVOKED');
+  });
+
+  it('the parts compose with splitLink: batched queries and single mutations share one refresh', async () => {
+    const { auth, user } = await signedUp();
+    const counter = countingFetch();
+    const url = `${server.url}/trpc`;
+    const session = createAuthSession({
+      now: () => Date.now() - 3_600_000,
+      refresh: async (refreshToken) => (await client.auth.refresh.mutate({ refreshToken }, { context: SKIP_AUTH })).tokens,
+    });
+    const headers = authHeaders(session);
+    const client = createTRPCClient<ReferenceRouter>({
+      links: [
+        authLink(session),
+        splitLink({
+          condition: (op) => op.type === 'query',
+          true: httpBatchLink({ url, transformer: superjson, headers, fetch: counter.fetch }),
+          false: httpLink({ url, transformer: superjson, headers, fetch: counter.fetch }),
+        }),
+      ],
+    });
+    const { tokens } = await client.auth.login.mutate({ identifier: auth.getState().user?.email ?? '', password: PASSWORD }, { context: SKIP_AUTH });
+    await session.signIn(tokens);
+    await sleep(tokens.accessTokenExpiresAt.getTime() - Date.now() + 50);
+
+    const [queries, updated] = await Promise.all([
+      Promise.all(Array.from({ length: 10 }, () => client.demo.whoami.query())),
+      client.auth.updateUser.mutate({ meta: { theme: 'dark' } }),
+    ]);
+    assert.ok(queries.every((answer) => answer.userId === user.id));
+    assert.deepEqual(updated.meta, { theme: 'dark' });
+    assert.equal(counter.count('auth.refresh'), 1);
+    session.close();
   });
 
   it('the file store keeps the sign-in across a restart, readable by its owner only', async () => {

@@ -6,6 +6,7 @@ import { expectTypeOf } from 'expect-type';
 import superjson from 'superjson';
 import type { AuthTokens, PublicUser, SessionInfo } from '../../shared/index.js';
 import type { Auth } from '../../server/index.js';
+import { createAuthClient } from '../../client/index.js';
 
 declare const auth: Auth<{ tenant: string }>;
 
@@ -49,3 +50,10 @@ expectTypeOf(mergedRouter._def.record).toHaveProperty('extra');
 
 // @ts-expect-error: an unknown procedure does not exist on the client.
 void client.auth.signInWithCarrierPigeon;
+
+// The SDK's ready path types the whole application router, and its own actions.
+const sdk = createAuthClient<typeof appRouter>({ url: 'http://localhost/trpc' });
+expectTypeOf(sdk.client.todos.list.query).returns.resolves.toEqualTypeOf<{ id: number; title: string; dueAt: Date }[]>();
+expectTypeOf(sdk.login).returns.resolves.toEqualTypeOf<PublicUser>();
+expectTypeOf(sdk.getState().status).toEqualTypeOf<'loading' | 'signed-in' | 'signed-out'>();
+expectTypeOf<AuthTokens['refreshToken']>().toEqualTypeOf<string | null>();
