@@ -42,7 +42,7 @@ export async function clientLinkOverhead(): Promise<{ plainUs: number; authLinkU
   const authRounds: number[] = [];
   for (let round = 0; round < 11; round++) {
     plainRounds.push(await perCallUs(() => plain.work.query()));
-    authRounds.push(await perCallUs(() => withAuth.client.work.query()));
+    authRounds.push(await perCallUs(() => withAuth.trpc.work.query()));
   }
   withAuth.close();
   server.close();

@@ -62,7 +62,7 @@ function isBrowser(): boolean {
  * @example
  * const auth = createAuthClient<AppRouter>({ url: 'http://localhost:3000/trpc' });
  * await auth.login({ identifier: 'ada@example.com', password });
- * const todos = await auth.client.todos.list.query();
+ * const todos = await auth.trpc.todos.list.query();
  * auth.onChange((state) => render(state.status));
  */
 export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthClientOptions) {
@@ -164,7 +164,7 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
 
   return {
     /** The typed tRPC client for the whole application router. */
-    client,
+    trpc: client,
     /** The session behind the client: tokens, refresh, change events. */
     session,
     /** Settles once stored tokens have been read. */

@@ -1,12 +1,11 @@
 // The README's example, whole and runnable: `npx tsx examples/quickstart.ts` (its test: test/quickstart.test.ts).
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { createTRPCClient, httpLink } from '@trpc/client';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import nodemailer from 'nodemailer';
-import superjson from 'superjson';
 import { connectDatabase, migrate } from '../db/index.js'; // in your app: 'trpc-auth-kit/db'
 import { createAuth } from '../server/index.js'; // in your app: 'trpc-auth-kit/server'
+import { createAuthClient } from '../client/index.js'; // in your app: 'trpc-auth-kit/client'
 
 // --- server ---
 const db = await connectDatabase(); // in-memory PGlite; pass a postgres:// URL for PostgreSQL
@@ -23,14 +22,11 @@ const server = createHTTPServer({ router: appRouter, createContext: auth.createC
 await once(server, 'listening');
 const url = `http://localhost:${(server.address() as AddressInfo).port}`;
 
-// --- client ---
-let accessToken = '';
-const client = createTRPCClient<AppRouter>({
-  links: [httpLink({ url, transformer: superjson, headers: () => ({ authorization: `Bearer ${accessToken}` }) })],
-});
-const { tokens } = await client.auth.register.mutate({ email: 'ada@example.com', password: 'correct horse battery staple' });
-accessToken = tokens?.accessToken ?? '';
-console.log(await client.todos.list.query());
+// --- client: it keeps the tokens and refreshes them; every call is typed ---
+const client = createAuthClient<AppRouter>({ url });
+await client.register({ email: 'ada@example.com', password: 'correct horse battery staple' });
+console.log(await client.trpc.todos.list.query());
 
+client.close();
 server.close();
 await auth.close();

@@ -46,7 +46,7 @@ const READ_PAGE_SECRETS = `(async () => {
 })()`;
 
 function tokensReadableByScripts(page: Page): Promise<string[]> {
-  return page.evaluate(READ_PAGE_SECRETS) as Promise<string[]>;
+  return page.evaluate<string[]>(READ_PAGE_SECRETS);
 }
 
 describe('the demo page in Chromium', () => {
@@ -176,8 +176,8 @@ describe('the demo page in Chromium', () => {
     await new Promise((resolve) => setTimeout(resolve, 2100));
     const burst = (page: Page) =>
       page.evaluate(async () => {
-        const { auth } = (window as unknown as { trpcAuthDemo: { auth: { client: { demo: { whoami: { query(): Promise<{ userId: string }> } } } } } }).trpcAuthDemo;
-        const answers = await Promise.all(Array.from({ length: 20 }, () => auth.client.demo.whoami.query()));
+        const { auth } = (window as unknown as { trpcAuthDemo: { auth: { trpc: { demo: { whoami: { query(): Promise<{ userId: string }> } } } } } }).trpcAuthDemo;
+        const answers = await Promise.all(Array.from({ length: 20 }, () => auth.trpc.demo.whoami.query()));
         return new Set(answers.map((answer) => answer.userId)).size;
       });
     assert.deepEqual(await Promise.all([burst(first), burst(second)]), [1, 1]);

@@ -96,7 +96,7 @@ describe('the client SDK against the reference server', () => {
       // TOKEN_EXPIRED is what starts the refresh.
       const { auth, user, counter } = await signedUp({ batch, now: () => Date.now() - 3_600_000 });
       await expire(auth);
-      const answers = await Promise.all(Array.from({ length: 100 }, () => auth.client.demo.whoami.query()));
+      const answers = await Promise.all(Array.from({ length: 100 }, () => auth.trpc.demo.whoami.query()));
       assert.ok(answers.every((answer) => answer.userId === user.id));
       assert.equal(counter.count('auth.refresh'), 1);
       assert.equal(auth.getState().status, 'signed-in');
@@ -107,7 +107,7 @@ describe('the client SDK against the reference server', () => {
     const { auth, counter } = await signedUp();
     await expire(auth);
     const before = counter.count('demo.whoami');
-    await Promise.all(Array.from({ length: 100 }, () => auth.client.demo.whoami.query()));
+    await Promise.all(Array.from({ length: 100 }, () => auth.trpc.demo.whoami.query()));
     assert.equal(counter.count('auth.refresh'), 1);
     assert.equal(counter.count('demo.whoami') - before, 100, 'no call was sent twice');
   });
@@ -120,15 +120,15 @@ describe('the client SDK against the reference server', () => {
     assert.ok(stolen);
     const thief = client();
     await thief.session.ready;
-    await thief.client.auth.refresh.mutate({ refreshToken: stolen });
+    await thief.trpc.auth.refresh.mutate({ refreshToken: stolen });
     await expire(auth);
 
     const signedOut = nextChange(auth, 'signed-out');
-    await assert.rejects(auth.client.demo.whoami.query(), (error) => getAuthErrorCode(error) === 'TOKEN_EXPIRED');
+    await assert.rejects(auth.trpc.demo.whoami.query(), (error) => getAuthErrorCode(error) === 'TOKEN_EXPIRED');
     assert.deepEqual(await signedOut, { type: 'signed-out', reason: 'refresh-rejected', code: 'REFRESH_TOKEN_REUSED' });
     assert.equal(auth.getState().status, 'signed-out');
 
-    await assert.rejects(auth.client.demo.whoami.query(), (error) => getAuthErrorCode(error) === 'TOKEN_MISSING');
+    await assert.rejects(auth.trpc.demo.whoami.query(), (error) => getAuthErrorCode(error) === 'TOKEN_MISSING');
     assert.equal(counter.count('auth.refresh'), 1);
   });
 
@@ -139,14 +139,14 @@ describe('the client SDK against the reference server', () => {
     await elsewhere.logout('all');
 
     const signedOut = nextChange(auth, 'signed-out');
-    await assert.rejects(auth.client.demo.whoami.query(), (error) => getAuthErrorCode(error) === 'TOKEN_REVOKED');
+    await assert.rejects(auth.trpc.demo.whoami.query(), (error) => getAuthErrorCode(error) === 'TOKEN_REVOKED');
     assert.deepEqual(await signedOut, { type: 'signed-out', reason: 'session-ended', code: 'TOKEN_REVOKED' });
     assert.equal(counter.count('auth.refresh'), 0);
   });
 
   it('a call failing for another reason is not retried', async () => {
     const { auth, counter } = await signedUp();
-    await assert.rejects(auth.client.auth.updateUser.mutate({ username: 'no spaces allowed' }), (error) => getAuthErrorCode(error) === 'INVALID_INPUT');
+    await assert.rejects(auth.trpc.auth.updateUser.mutate({ username: 'no spaces allowed' }), (error) => getAuthErrorCode(error) === 'INVALID_INPUT');
     assert.equal(counter.count('auth.updateUser'), 1);
   });
 
@@ -168,7 +168,7 @@ describe('the client SDK against the reference server', () => {
     assert.equal(auth.getState().user, null);
     await auth.logout();
     const other = client();
-    await assert.rejects(other.client.auth.refresh.mutate({ refreshToken: refreshToken ?? '' }), (error) => getAuthErrorCode(error) === 'TOKEN_REVOKED');
+    await assert.rejects(other.trpc.auth.refresh.mutate({ refreshToken: refreshToken ?? '' }), (error) => getAuthErrorCode(error) === 'TOKEN_REVOKED');
   });
 
   it('the parts compose with splitLink: batched queries and single mutations share one refresh', async () => {
@@ -213,7 +213,7 @@ describe('the client SDK against the reference server', () => {
     const restarted = client({ store: fileStore(path) });
     await restarted.ready;
     assert.equal(restarted.getState().status, 'signed-in');
-    assert.equal((await restarted.client.demo.whoami.query()).userId, user.id);
+    assert.equal((await restarted.trpc.demo.whoami.query()).userId, user.id);
     await restarted.logout();
     await assert.rejects(stat(path), { code: 'ENOENT' });
   });

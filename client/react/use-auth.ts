@@ -29,7 +29,7 @@ export function useAuth<TRouter extends AnyRouter>() {
   const state = useSession();
   return {
     ...state,
-    client: client.client,
+    trpc: client.trpc,
     register: client.register,
     confirmEmail: client.confirmEmail,
     login: client.login,

@@ -53,7 +53,7 @@ void client.auth.signInWithCarrierPigeon;
 
 // The SDK's ready path types the whole application router, and its own actions.
 const sdk = createAuthClient<typeof appRouter>({ url: 'http://localhost/trpc' });
-expectTypeOf(sdk.client.todos.list.query).returns.resolves.toEqualTypeOf<{ id: number; title: string; dueAt: Date }[]>();
+expectTypeOf(sdk.trpc.todos.list.query).returns.resolves.toEqualTypeOf<{ id: number; title: string; dueAt: Date }[]>();
 expectTypeOf(sdk.login).returns.resolves.toEqualTypeOf<PublicUser>();
 expectTypeOf(sdk.getState().status).toEqualTypeOf<'loading' | 'signed-in' | 'signed-out'>();
 expectTypeOf<AuthTokens['refreshToken']>().toEqualTypeOf<string | null>();

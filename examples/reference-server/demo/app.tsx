@@ -29,7 +29,7 @@ function Form(props: { title: string; submit: string; onSubmit: (fields: Record<
 
 /** A mailed link only shows a form: a mail scanner that opens it spends nothing. The form posts. */
 function Landing(props: { path: string; token: string }) {
-  const { confirmEmail, client } = useAuth<ReferenceRouter>();
+  const { confirmEmail, trpc } = useAuth<ReferenceRouter>();
   const leave = () => history.replaceState(null, '', `/${location.search.includes('tokens=local') ? '?tokens=local' : ''}`);
   if (props.path === '/confirm-email') {
     return (
@@ -37,14 +37,14 @@ function Landing(props: { path: string; token: string }) {
     );
   }
   return (
-    <Form name="reset" title="Choose a new password" submit="Set password" onSubmit={async ({ password = '' }) => { await client.auth.resetPassword.mutate({ token: props.token, password }); leave(); }}>
+    <Form name="reset" title="Choose a new password" submit="Set password" onSubmit={async ({ password = '' }) => { await trpc.auth.resetPassword.mutate({ token: props.token, password }); leave(); }}>
       <input name="password" type="password" placeholder="new password" required />
     </Form>
   );
 }
 
 function SignedOut() {
-  const { register, login, client } = useAuth<ReferenceRouter>();
+  const { register, login, trpc } = useAuth<ReferenceRouter>();
   const [registered, setRegistered] = useState<string | null>(null);
   return (
     <>
@@ -60,7 +60,7 @@ function SignedOut() {
         <input name="identifier" placeholder="email or username" required />
         <input name="password" type="password" placeholder="password" required />
       </Form>
-      <Form name="forgot" title="Forgot your password?" submit="Mail me a reset link" onSubmit={({ email = '' }) => client.auth.forgotPassword.mutate({ email })}>
+      <Form name="forgot" title="Forgot your password?" submit="Mail me a reset link" onSubmit={({ email = '' }) => trpc.auth.forgotPassword.mutate({ email })}>
         <input name="email" type="email" placeholder="email" required />
       </Form>
     </>
@@ -90,12 +90,12 @@ function TokenLife() {
 }
 
 function SignedIn() {
-  const { user, client, logout } = useAuth<ReferenceRouter>();
+  const { user, trpc, logout } = useAuth<ReferenceRouter>();
   const queryClient = useQueryClient();
-  const whoami = useQuery({ queryKey: ['whoami'], queryFn: () => client.demo.whoami.query(), enabled: false });
-  const sessions = useQuery({ queryKey: ['sessions'], queryFn: () => client.auth.sessions.list.query() });
+  const whoami = useQuery({ queryKey: ['whoami'], queryFn: () => trpc.demo.whoami.query(), enabled: false });
+  const sessions = useQuery({ queryKey: ['sessions'], queryFn: () => trpc.auth.sessions.list.query() });
   const revoke = useMutation({
-    mutationFn: (sessionId: string) => client.auth.sessions.revoke.mutate({ sessionId }),
+    mutationFn: (sessionId: string) => trpc.auth.sessions.revoke.mutate({ sessionId }),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ['sessions'] }),
   });
   return (

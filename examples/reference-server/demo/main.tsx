@@ -10,7 +10,7 @@ const tokensInStorage = new URLSearchParams(location.search).get('tokens') === '
 const auth = createAuthClient<ReferenceRouter>(
   tokensInStorage ? { url: '/trpc', store: localStorageStore() } : { url: '/trpc', cookieMode: true },
 );
-// For the browser console (and the browser tests): try `await trpcAuthDemo.auth.client.demo.whoami.query()`.
+// For the browser console (and the browser tests): try `await trpcAuthDemo.auth.trpc.demo.whoami.query()`.
 Object.assign(window, { trpcAuthDemo: { auth } });
 const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });
 
