@@ -23,7 +23,10 @@ async function startApp() {
   const router = auth.router({
     auth: auth.authRouter,
     countdown: auth.protectedProcedure.subscription(async function* ({ ctx }) {
-      for (const left of [3, 2, 1]) yield { left, userId: ctx.user.id };
+      for (const left of [3, 2, 1]) {
+        await new Promise((resolve) => setImmediate(resolve));
+        yield { left, userId: ctx.user.id };
+      }
     }),
   });
   const server = createHTTPServer({ router, createContext: auth.createContext });
