@@ -159,7 +159,8 @@ export function createAuthSession(options: AuthSessionOptions) {
   const stopListening = coordinator.onAnnouncement((announced) => {
     // A store this tab does not share (memory, in cookie mode) must hold what the lock holder got,
     // or the next refresh here would start from tokens already spent.
-    void store.set(announced).then(() => {
+    // A store that cannot write still leaves this tab following the others, in memory.
+    void store.set(announced).catch(() => {}).then(() => {
       if (announced) {
         if (announced.accessToken !== tokens?.accessToken) hold(announced, { type: tokens ? 'refreshed' : 'signed-in' });
       } else if (tokens) {

@@ -2,8 +2,10 @@ import { createTRPCClient, getUntypedClient, httpBatchLink, httpLink } from '@tr
 import type { TRPCClient, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import superjson from 'superjson';
+import type { AuthErrorCode } from '../shared/errors.js';
 import type { AuthTokens, PublicUser } from '../shared/types.js';
 import { SKIP_AUTH, authHeaders, authLink } from './auth-link.js';
+import { getAuthErrorCode } from './errors.js';
 import { createAuthSession } from './auth-session.js';
 import type { AuthChange, AuthSessionState } from './auth-session.js';
 import { COOKIE_TRANSPORT_HEADER } from '../shared/cookie-transport.js';
@@ -50,6 +52,9 @@ interface SignedIn {
   user: PublicUser;
   tokens: AuthTokens;
 }
+
+/** What `auth.logout` answers when there was no session left to end. */
+const SESSION_OVER: ReadonlySet<AuthErrorCode> = new Set(['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_REVOKED', 'REFRESH_TOKEN_REUSED']);
 
 function isBrowser(): boolean {
   return typeof window === 'object' && typeof document === 'object';
@@ -152,11 +157,15 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
 
   /**
    * `auth.logout`, then forgets the tokens here and in every tab, whatever the server answered:
-   * a user who asked to sign out is signed out on this device.
+   * a user who asked to sign out is signed out on this device. A session the server had already
+   * ended is no error; any other failure (the server unreachable) is thrown after signing out here.
    */
   async function logout(scope: 'current' | 'others' | 'all' = 'current'): Promise<void> {
     try {
       if (session.getState().status === 'signed-in') await untyped.mutation(`${authPath}.logout`, { scope });
+    } catch (error) {
+      const code = getAuthErrorCode(error);
+      if (!code || !SESSION_OVER.has(code)) throw error;
     } finally {
       if (scope !== 'others') await session.signOut();
     }

@@ -144,6 +144,15 @@ describe('the client SDK against the reference server', () => {
     assert.equal(counter.count('auth.refresh'), 0);
   });
 
+  it('logout after the session was ended elsewhere resolves, and signs out here', async () => {
+    const { auth } = await signedUp();
+    const elsewhere = client();
+    await elsewhere.login({ identifier: auth.getState().user?.email ?? '', password: PASSWORD });
+    await elsewhere.logout('all');
+    await auth.logout();
+    assert.equal(auth.getState().status, 'signed-out');
+  });
+
   it('a call failing for another reason is not retried', async () => {
     const { auth, counter } = await signedUp();
     await assert.rejects(auth.trpc.auth.updateUser.mutate({ username: 'no spaces allowed' }), (error) => getAuthErrorCode(error) === 'INVALID_INPUT');
