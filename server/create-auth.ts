@@ -43,7 +43,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
 
   const accessTokens = createAccessTokens({ db, cache, clock, random, ttlSeconds: resolved.tokens.accessTokenTtlSeconds });
   const authenticate = createBearerCheck(accessTokens);
-  const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, logger });
+  const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, delivery: resolved.mail.delivery, logger });
   const background = createBackgroundTasks(logger);
   const kernel: AuthKernel = {
     options: resolved,
@@ -104,12 +104,16 @@ export async function createAuth<TAppContext extends object = object>(options: A
     protectMiddleware: protect,
     /**
      * Resolves once the mail and other work that calls started after answering is done: sent, or
-     * failed and logged. For graceful shutdowns and tests.
+     * given up on after its retries, and logged. For graceful shutdowns and tests.
      */
     settled,
-    /** Waits for mail still being sent and stops the token cache's worker and its listener. */
+    /**
+     * Finishes the work calls started, waits for mail being sent (mail waiting for a retry is
+     * dropped and logged), and stops the token cache's worker and its listener.
+     */
     async close(): Promise<void> {
-      await settled();
+      await background.drain();
+      await mailer.close();
       await cache.close();
     },
   };

@@ -19,6 +19,20 @@ export interface AuthOptions<TAppContext extends object = object> {
     appUrl: string;
     /** Replaces the default template of any kind of mail. */
     templates?: Partial<MailTemplates>;
+    /**
+     * How mail leaves: through a queue in memory, retried while the transport fails (an SMTP outage
+     * changes no answer and, within the attempts, loses no mail).
+     */
+    delivery?: {
+      /** Tries per mail, the first included. @default 6 (the last about 5.7 minutes after the first) */
+      attempts?: number;
+      /** The wait before the second try; each later wait is four times longer. @default 1000 */
+      firstRetryDelayMs?: number;
+      /** Mails waiting or due for a retry, at most; beyond it a mail is dropped and logged. @default 1000 */
+      maxQueued?: number;
+      /** Mails handed to the transport at once. @default 2 */
+      concurrency?: number;
+    };
     /** Paths under `appUrl` that receive mailed links; the token travels as `?token=`. */
     paths?: {
       /** @default '/confirm-email' */
@@ -132,6 +146,14 @@ const optionsSchema = z.object({
     from: z.string().min(3),
     appUrl: z.url({ protocol: /^https?$/ }),
     templates: z.record(z.string(), aFunction).optional(),
+    delivery: z
+      .strictObject({
+        attempts: z.number().int().min(1).max(20).default(6),
+        firstRetryDelayMs: z.number().int().min(1).max(600_000).default(1000),
+        maxQueued: z.number().int().min(1).default(1000),
+        concurrency: z.number().int().min(1).max(100).default(2),
+      })
+      .prefault({}),
     paths: z
       .strictObject({ confirmEmail: linkPath.optional(), resetPassword: linkPath.optional() })
       .optional(),
@@ -201,7 +223,7 @@ type ParsedOptions = z.output<typeof optionsSchema>;
 /** The options with every default filled in. */
 export interface ResolvedAuthOptions<TAppContext extends object = object> {
   db: AuthDatabase;
-  mail: AuthOptions['mail'] & { paths: { confirmEmail: string; resetPassword: string } };
+  mail: AuthOptions['mail'] & { paths: { confirmEmail: string; resetPassword: string }; delivery: ParsedOptions['mail']['delivery'] };
   tokens: ParsedOptions['tokens'];
   signup: ParsedOptions['signup'];
   password: ParsedOptions['password'];
@@ -233,6 +255,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     db: options.db,
     mail: {
       ...options.mail,
+      delivery: parsed.data.mail.delivery,
       paths: {
         confirmEmail: options.mail.paths?.confirmEmail ?? '/confirm-email',
         resetPassword: options.mail.paths?.resetPassword ?? '/reset-password',

@@ -1,4 +1,6 @@
 import type { Logger } from '../deps.js';
+import { createDeliveryQueue } from './delivery-queue.js';
+import type { DeliveryPolicy } from './delivery-queue.js';
 import type { MailKind, MailTemplates } from './templates.js';
 import { defaultMailTemplates } from './templates.js';
 
@@ -12,37 +14,40 @@ export interface MailTransport {
 export interface Mailer {
   /**
    * Queues a mail and returns at once: a procedure answers in the same time whether or not a mail
-   * went out, so its timing does not tell which addresses have accounts. A failed send is logged.
+   * went out, so its timing does not tell which addresses have accounts. See delivery-queue.ts.
    */
   send<K extends MailKind>(kind: K, to: string, data: Parameters<MailTemplates[K]>[0]): void;
-  /** Waits for every queued mail to be handed to the transport. */
+  /** Resolves once every queued mail was delivered or given up on. */
   flush(): Promise<void>;
+  /** Stops retrying and waits for the sends in flight. */
+  close(): Promise<void>;
 }
 
 export function createMailer(deps: {
   transport: MailTransport;
   from: string;
   templates?: Partial<MailTemplates>;
+  delivery: DeliveryPolicy;
   logger: Logger;
 }): Mailer {
   const templates: MailTemplates = { ...defaultMailTemplates, ...deps.templates };
-  const pending = new Set<Promise<void>>();
+  const queue = createDeliveryQueue(deps.delivery, deps.logger);
 
   return {
     send(kind, to, data) {
       const render = templates[kind] as (data: Parameters<MailTemplates[typeof kind]>[0]) => ReturnType<MailTemplates[MailKind]>;
-      const delivery = Promise.resolve()
-        .then(() => deps.transport.sendMail({ from: deps.from, to, ...render(data) }))
-        .then(
-          () => undefined,
-          (error: unknown) => deps.logger.error('mail not sent', { kind, error: String(error) }),
-        )
-        .finally(() => pending.delete(delivery));
-      pending.add(delivery);
+      // Rendered once: every retry sends the very same message.
+      let message: ReturnType<MailTemplates[MailKind]>;
+      try {
+        message = render(data);
+      } catch (error) {
+        deps.logger.error('mail not sent: its template failed', { mail: kind, error: String(error) });
+        return;
+      }
+      queue.push(kind, () => deps.transport.sendMail({ from: deps.from, to, ...message }));
     },
-    async flush() {
-      await Promise.all(pending);
-    },
+    flush: () => queue.flush(),
+    close: () => queue.close(),
   };
 }
 

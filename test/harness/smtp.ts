@@ -1,44 +1,58 @@
 import type { AddressInfo } from 'node:net';
 import nodemailer from 'nodemailer';
+import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import type { MailTransport } from '../../server/index.js';
 
-/** A mail as the test SMTP server received it. */
+/** A mail as the test SMTP server received it, parsed by mailparser. */
 export interface ReceivedMail {
   to: string[];
   subject: string;
-  /** The message with its quoted-printable soft breaks and escapes undone. */
+  text: string;
+  html: string;
+  /** The text and the HTML part together, for assertions that either may satisfy. */
   body: string;
   /** The first kit link token in the mail, if any. */
   token: string | null;
 }
 
-function decodeQuotedPrintable(raw: string): string {
-  return raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-}
-
-/** A real SMTP server on loopback that keeps every mail it receives. */
+/** A real SMTP server on loopback that keeps every mail it receives, and can play an outage. */
 export async function startSmtpServer() {
   const received: ReceivedMail[] = [];
   const waiters = new Set<() => void>();
+  let down = false;
+  let refused = 0;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
+    onConnect(_session, callback) {
+      // An outage as a mail server reports one: 421, try again later.
+      if (down) {
+        refused++;
+        return callback(Object.assign(new Error('service not available'), { responseCode: 421 }));
+      }
+      callback();
+    },
     onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        const body = decodeQuotedPrintable(Buffer.concat(chunks).toString('utf8'));
-        received.push({
-          to: session.envelope.rcptTo.map((address) => address.address),
-          subject: /^Subject: (.*)$/m.exec(body)?.[1]?.trim() ?? '',
-          body,
-          token: /token=(lk_[A-Za-z0-9_-]+)/.exec(body)?.[1] ?? null,
-        });
-        for (const wake of waiters) wake();
-        callback();
-      });
+      simpleParser(stream).then(
+        (parsed) => {
+          const text = parsed.text ?? '';
+          const html = typeof parsed.html === 'string' ? parsed.html : '';
+          const body = `${text}\n${html}`;
+          received.push({
+            to: session.envelope.rcptTo.map((address) => address.address),
+            subject: parsed.subject ?? '',
+            text,
+            html,
+            body,
+            token: /token=(lk_[A-Za-z0-9_-]+)/.exec(body)?.[1] ?? null,
+          });
+          for (const wake of waiters) wake();
+          callback();
+        },
+        (error: Error) => callback(error),
+      );
     },
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -68,6 +82,12 @@ export async function startSmtpServer() {
           waiters.add(wake);
         });
       }
+    },
+    /** How many connections were refused while down. */
+    refusedConnections: () => refused,
+    /** While down, every connection is refused with 421. */
+    setDown(isDown: boolean): void {
+      down = isDown;
     },
     mailsTo(to: string): ReceivedMail[] {
       return received.filter((mail) => mail.to.includes(to));

@@ -14,16 +14,17 @@ import type { SmtpServer } from './smtp.js';
 
 export const APP_URL = 'https://app.example.test';
 
-type KitOptions = Omit<AuthOptions, 'db' | 'mail' | 'clock'>;
+/** `createAuth`'s options, but the parts the kit provides; of `mail`, what a test may vary. */
+type KitOptions = Omit<AuthOptions, 'db' | 'mail' | 'clock'> & { mail?: Pick<AuthOptions['mail'], 'delivery' | 'templates'> };
 
 async function buildApp(parts: { database: TestDatabase; smtp: SmtpServer; clock: ManualClock }, options: KitOptions) {
   const { database, smtp, clock } = parts;
   const auth = await createAuth({
     ...options,
     db: database.db,
-    mail: { transport: smtp.transport, from: 'auth@app.example.test', appUrl: APP_URL },
+    mail: { ...options.mail, transport: smtp.transport, from: 'auth@app.example.test', appUrl: APP_URL },
     clock,
-    logger: { info() {}, warn() {}, error() {} },
+    logger: options.logger ?? { info() {}, warn() {}, error() {} },
   });
   const appRouter = auth.router({
     auth: auth.authRouter,
