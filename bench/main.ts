@@ -1,7 +1,8 @@
 // `npm run bench` (add `-- --json` for one JSON object): what a protected call's token check costs,
 // as ratios against baselines measured in the same process: a jose HS256 JWT verify, a `pg`
 // primary-key lookup on a real PostgreSQL server, and a SHA-256 plus a Map lookup; and how fast a
-// revocation reaches another node through PostgreSQL; and what the client SDK adds to a call.
+// revocation reaches another node through PostgreSQL; what the client SDK adds to a call; and
+// whether answers take as long for unknown addresses as for known ones.
 import { createHash, hash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ import { consoleLogger, systemClock, systemRandom } from '../server/deps.js';
 import { formatToken } from '../shared/token-format.js';
 import { generateTokenParts } from '../server/secrets.js';
 import { clientLinkOverhead } from './client-link.js';
+import { uniformAnswerTimes } from './uniform-answers.js';
 import { medianNanoseconds } from './measure.js';
 
 const asJson = process.argv.includes('--json');
@@ -252,6 +254,11 @@ const link = await clientLinkOverhead();
 figures.plainBatchLinkCallUs = link.plainUs;
 figures.authClientCallUs = link.authLinkUs;
 figures.authClientToPlainLink = link.authLinkUs / link.plainUs;
+const uniform = await uniformAnswerTimes(100);
+figures.forgotPasswordKnownMs = uniform.forgotKnownMs;
+figures.forgotPasswordUnknownMs = uniform.forgotUnknownMs;
+figures.failedLoginKnownMs = uniform.loginKnownMs;
+figures.failedLoginUnknownMs = uniform.loginUnknownMs;
 figures.speedupVsJose = figures.joseHs256Ns / figures.verifyHit100kNs;
 figures.speedupVsPg = figures.pgLookupNs / figures.verifyHit100kNs;
 figures.ratioToHashMap = figures.verifyHit100kNs / figures.hashMapLookup100kNs;
@@ -275,6 +282,8 @@ if (asJson) {
     'heap growth after 200 k malformed + 2 k unknown tokens': `${figures.heapGrowthAfterHostileTokensMb.toFixed(2)} MB`,
     'tRPC over HTTP, public / protected query (req/s)': `${figures.publicProcedureRps.toFixed(0)} / ${figures.protectedProcedureRps.toFixed(0)} (${figures.protectedToPublicThroughput.toFixed(2)}x)`,
     'argon2id verify (m=19456, t=2, p=1)': `${figures.argon2idVerifyMs.toFixed(1)} ms`,
+    'forgotPassword answer, known / unknown address (PGlite, own process)': `${figures.forgotPasswordKnownMs.toFixed(2)} / ${figures.forgotPasswordUnknownMs.toFixed(2)} ms`,
+    'failed login answer, known / unknown account': `${figures.failedLoginKnownMs.toFixed(1)} / ${figures.failedLoginUnknownMs.toFixed(1)} ms`,
     'client call, plain httpBatchLink / createAuthClient': `${(figures.plainBatchLinkCallUs / 1000).toFixed(2)} / ${(figures.authClientCallUs / 1000).toFixed(2)} ms (${figures.authClientToPlainLink.toFixed(3)}x)`,
   });
   console.log(

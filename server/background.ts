@@ -1,3 +1,4 @@
+import type { AuthRequest } from './context.js';
 import type { Logger } from './deps.js';
 
 /**
@@ -5,15 +6,20 @@ import type { Logger } from './deps.js';
  * known address than for an unknown one. A failure is logged; `drain` waits for whatever is running.
  */
 export interface BackgroundTasks {
-  run(what: string, task: () => Promise<unknown>): void;
+  /**
+   * Starts `task` on the next turn of the event loop, or, given the request it belongs to, once that
+   * request's answer is written: PGlite runs its queries on this thread, so work started any sooner
+   * would delay the answer for a known address and not for an unknown one.
+   */
+  run(what: string, task: () => Promise<unknown>, after?: AuthRequest): void;
   drain(): Promise<void>;
 }
 
 export function createBackgroundTasks(logger: Logger): BackgroundTasks {
   const running = new Set<Promise<void>>();
   return {
-    run(what, task) {
-      const settled = Promise.resolve()
+    run(what, task, after) {
+      const settled = new Promise<void>((resolve) => (after ? after.afterResponse(resolve) : setImmediate(resolve)))
         .then(task)
         .then(
           () => undefined,

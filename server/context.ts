@@ -24,6 +24,11 @@ export interface AuthRequest {
   wantsCookie: boolean;
   /** Sets a header on the response (the bearer challenge, `Cache-Control`). */
   setHeader(name: string, value: string): void;
+  /**
+   * Calls `callback` once the response has been written (Node adapters), or on the next turn of the
+   * event loop where the adapter does not say (fetch).
+   */
+  afterResponse(callback: () => void): void;
 }
 
 /** The context every procedure of the kit can read. */
@@ -47,6 +52,7 @@ export function readAuthRequest(opts: AuthContextOptions): AuthRequest {
       contentType: req.headers.get('content-type'),
       wantsCookie: req.headers.get(COOKIE_TRANSPORT_HEADER) === 'cookie',
       setHeader: (name, value) => resHeaders.set(name, value),
+      afterResponse: (callback) => void setTimeout(callback, 0),
     };
   }
   const { req, res } = opts;
@@ -60,6 +66,18 @@ export function readAuthRequest(opts: AuthContextOptions): AuthRequest {
     wantsCookie: req.headers[COOKIE_TRANSPORT_HEADER] === 'cookie',
     setHeader: (name, value) => {
       if (!res.headersSent) res.setHeader(name, value);
+    },
+    afterResponse(callback) {
+      if (res.writableFinished || res.destroyed) return void setImmediate(callback);
+      // 'close' too: a client that hangs up never gets its response finished.
+      let called = false;
+      const once = () => {
+        if (called) return;
+        called = true;
+        callback();
+      };
+      res.once('finish', once);
+      res.once('close', once);
     },
   };
 }

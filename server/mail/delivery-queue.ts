@@ -90,7 +90,9 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): Del
         return;
       }
       ready.push({ label, deliver, attempt: 1 });
-      pump();
+      // Not inside the caller's turn: a transport's work must not delay the answer of the request
+      // that queued the mail.
+      setImmediate(pump);
     },
 
     flush() {

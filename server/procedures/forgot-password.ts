@@ -16,10 +16,10 @@ export function forgotPasswordProcedure(kernel: AuthKernel) {
   return authProcedure
     .input(emailOnlyInput)
     .output(okOutput)
-    .mutation(async ({ input }) => {
+    .mutation(async ({ input, ctx }) => {
       if (!(await kernel.throttles.mayMail(input.email))) return { ok: true as const };
       // After the answer: writing the link for a real account takes longer than finding none.
-      kernel.background.run('forgotPassword', () => mailResetLink(kernel, input.email));
+      kernel.background.run('forgotPassword', () => mailResetLink(kernel, input.email), ctx.authRequest);
       return { ok: true as const };
     });
 }

@@ -11,10 +11,17 @@ export function forgotUsernameProcedure(kernel: AuthKernel) {
   return authProcedure
     .input(emailOnlyInput)
     .output(okOutput)
-    .mutation(async ({ input }) => {
+    .mutation(async ({ input, ctx }) => {
       if (!(await kernel.throttles.mayMail(input.email))) return { ok: true as const };
-      const user = await findUserByEmail(kernel.db, input.email);
-      if (user?.confirmed && user.username) kernel.mailer.send('forgotUsername', user.email, { email: user.email, username: user.username });
+      // After the answer, like every mail that tells an account exists.
+      kernel.background.run(
+        'forgotUsername',
+        async () => {
+          const user = await findUserByEmail(kernel.db, input.email);
+          if (user?.confirmed && user.username) kernel.mailer.send('forgotUsername', user.email, { email: user.email, username: user.username });
+        },
+        ctx.authRequest,
+      );
       return { ok: true as const };
     });
 }

@@ -12,7 +12,7 @@ export function resendConfirmationProcedure(kernel: AuthKernel) {
   return authProcedure
     .input(emailOnlyInput)
     .output(okOutput)
-    .mutation(async ({ input }) => {
+    .mutation(async ({ input, ctx }) => {
       if (kernel.options.signup.emailConfirmation !== 'off' && (await kernel.throttles.mayMail(input.email))) {
         // After the answer: writing a link for a real account takes longer than finding none.
         kernel.background.run('resendConfirmation', async () => {
@@ -21,7 +21,7 @@ export function resendConfirmationProcedure(kernel: AuthKernel) {
             return user && !user.confirmed ? prepareConfirmationMail(kernel, tx, user) : null;
           });
           confirmation?.send();
-        });
+        }, ctx.authRequest);
       }
       return { ok: true as const };
     });
