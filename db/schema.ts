@@ -105,7 +105,7 @@ export const rateLimitTable = pgTable('auth_rate_limits', {
 });
 
 /** What a mailed link is for. */
-export type LinkPurpose = 'confirm-email' | 'reset-password';
+export type LinkPurpose = 'confirm-email' | 'reset-password' | 'magic-link' | 'change-email';
 
 export type UserRow = typeof userTable.$inferSelect;
 export type SessionRow = typeof sessionTable.$inferSelect;

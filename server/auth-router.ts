@@ -1,10 +1,12 @@
 import type { AuthKernel } from './kernel.js';
+import { changeEmailProcedure } from './procedures/change-email.js';
 import { changePasswordProcedure } from './procedures/change-password.js';
 import { confirmEmailProcedure } from './procedures/confirm-email.js';
 import { forgotPasswordProcedure } from './procedures/forgot-password.js';
 import { forgotUsernameProcedure } from './procedures/forgot-username.js';
 import { loginProcedure } from './procedures/login.js';
 import { logoutProcedure } from './procedures/logout.js';
+import { magicLinkRouter } from './procedures/magic-link.js';
 import { meProcedure } from './procedures/me.js';
 import { refreshProcedure } from './procedures/refresh.js';
 import { registerProcedure } from './procedures/register.js';
@@ -29,10 +31,13 @@ import { authT } from './trpc.js';
  * | `forgotPassword`           | anyone         | mail a password-reset link                      |
  * | `resetPassword`            | anyone         | spend the link, set the password, end sessions  |
  * | `forgotUsername`           | anyone         | mail the username to the confirmed address      |
+ * | `magicLink.request`        | anyone         | mail a sign-in link to an account's address     |
+ * | `magicLink.verify`         | anyone         | spend the link, sign in                         |
  * | `logout`                   | signed in      | end this, every other, or every session         |
  * | `me` (query)               | signed in      | the user                                        |
  * | `updateUser`               | signed in      | change username, meta                           |
  * | `changePassword`           | signed in      | new password, other sessions end                |
+ * | `changeEmail`              | signed in      | mail a link to the new address, tell the old    |
  * | `sessions.list` (query)    | signed in      | the user's sessions                             |
  * | `sessions.revoke`          | signed in      | end one of them                                 |
  */
@@ -47,10 +52,12 @@ export function createAuthRouter(kernel: AuthKernel) {
     forgotPassword: forgotPasswordProcedure(kernel),
     resetPassword: resetPasswordProcedure(kernel),
     forgotUsername: forgotUsernameProcedure(kernel),
+    magicLink: magicLinkRouter(kernel),
     logout: logoutProcedure(kernel),
     me: meProcedure(kernel),
     updateUser: updateUserProcedure(kernel),
     changePassword: changePasswordProcedure(kernel),
+    changeEmail: changeEmailProcedure(kernel),
     sessions: authT.router({
       list: listSessionsProcedure(kernel),
       revoke: revokeSessionProcedure(kernel),

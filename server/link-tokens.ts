@@ -1,4 +1,4 @@
-import { and, eq, lte } from 'drizzle-orm';
+import { and, eq, inArray, lte } from 'drizzle-orm';
 import type { Queryable } from '../db/connect.js';
 import { linkTokenTable } from '../db/schema.js';
 import type { LinkPurpose } from '../db/schema.js';
@@ -18,6 +18,7 @@ export interface MailedLink {
 
 export interface LinkRecord {
   selector: string;
+  purpose: LinkPurpose;
   userId: string;
   email: string;
 }
@@ -52,18 +53,24 @@ export async function createLinkToken(
 export async function redeemLinkToken(
   db: Queryable,
   clock: Clock,
-  presented: { purpose: LinkPurpose; token: string },
+  presented: { purpose: LinkPurpose | readonly LinkPurpose[]; token: string },
 ): Promise<LinkRedemption> {
-  const { purpose, token } = presented;
+  const { token } = presented;
+  const purposes = typeof presented.purpose === 'string' ? [presented.purpose] : presented.purpose;
   const parts = parseToken('link', token);
   if (!parts) return { ok: false, code: 'LINK_INVALID' };
   const [row] = await db
     .select()
     .from(linkTokenTable)
-    .where(and(eq(linkTokenTable.selector, parts.selector), eq(linkTokenTable.purpose, purpose)))
+    .where(and(eq(linkTokenTable.selector, parts.selector), inArray(linkTokenTable.purpose, [...purposes])))
     .for('update');
   if (!row || row.verifierHash !== hashVerifier(parts.verifier)) return { ok: false, code: 'LINK_INVALID' };
   if (row.expiresAt.getTime() <= clock.now()) return { ok: false, code: 'LINK_EXPIRED' };
   await db.delete(linkTokenTable).where(eq(linkTokenTable.selector, row.selector));
-  return { ok: true, link: { selector: row.selector, userId: row.userId, email: row.email } };
+  return { ok: true, link: { selector: row.selector, purpose: row.purpose, userId: row.userId, email: row.email } };
+}
+
+/** Voids the user's links of `purpose`, so that the one about to be mailed is the only one that works. */
+export async function supersedeLinkTokens(db: Queryable, owner: { userId: string; purpose: LinkPurpose }): Promise<void> {
+  await db.delete(linkTokenTable).where(and(eq(linkTokenTable.userId, owner.userId), eq(linkTokenTable.purpose, owner.purpose)));
 }

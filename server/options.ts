@@ -39,6 +39,8 @@ export interface AuthOptions<TAppContext extends object = object> {
       confirmEmail?: string;
       /** @default '/reset-password' */
       resetPassword?: string;
+      /** @default '/magic-link' */
+      magicLink?: string;
     };
   };
   tokens?: {
@@ -63,6 +65,17 @@ export interface AuthOptions<TAppContext extends object = object> {
   };
   passwordReset?: {
     /** How long a reset link works. @default 3600 (an hour) */
+    linkTtlSeconds?: number;
+  };
+  /** Sign-in by a mailed link (`auth.magicLink.*`), for existing accounts. */
+  magicLink?: {
+    /** @default true */
+    enabled?: boolean;
+    /** How long a sign-in link works; at most 10 minutes. @default 600 */
+    linkTtlSeconds?: number;
+  };
+  emailChange?: {
+    /** How long the link mailed to the new address works. @default 86400 (a day) */
     linkTtlSeconds?: number;
   };
   rateLimits?: {
@@ -155,7 +168,7 @@ const optionsSchema = z.object({
       })
       .prefault({}),
     paths: z
-      .strictObject({ confirmEmail: linkPath.optional(), resetPassword: linkPath.optional() })
+      .strictObject({ confirmEmail: linkPath.optional(), resetPassword: linkPath.optional(), magicLink: linkPath.optional() })
       .optional(),
   }),
   tokens: z
@@ -183,6 +196,8 @@ const optionsSchema = z.object({
     })
     .prefault({}),
   passwordReset: z.strictObject({ linkTtlSeconds: positiveSeconds.max(86_400).default(3600) }).prefault({}),
+  magicLink: z.strictObject({ enabled: z.boolean().default(true), linkTtlSeconds: positiveSeconds.max(600).default(600) }).prefault({}),
+  emailChange: z.strictObject({ linkTtlSeconds: positiveSeconds.max(7 * 86_400).default(86_400) }).prefault({}),
   password: z
     .strictObject({
       minLength: z.number().int().min(8).max(256).default(12),
@@ -223,11 +238,13 @@ type ParsedOptions = z.output<typeof optionsSchema>;
 /** The options with every default filled in. */
 export interface ResolvedAuthOptions<TAppContext extends object = object> {
   db: AuthDatabase;
-  mail: AuthOptions['mail'] & { paths: { confirmEmail: string; resetPassword: string }; delivery: ParsedOptions['mail']['delivery'] };
+  mail: AuthOptions['mail'] & { paths: { confirmEmail: string; resetPassword: string; magicLink: string }; delivery: ParsedOptions['mail']['delivery'] };
   tokens: ParsedOptions['tokens'];
   signup: ParsedOptions['signup'];
   password: ParsedOptions['password'];
   passwordReset: ParsedOptions['passwordReset'];
+  magicLink: ParsedOptions['magicLink'];
+  emailChange: ParsedOptions['emailChange'];
   rateLimits: ParsedOptions['rateLimits'];
   revocationListener: ParsedOptions['revocationListener'];
   context: AuthOptions<TAppContext>['context'];
@@ -259,12 +276,15 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
       paths: {
         confirmEmail: options.mail.paths?.confirmEmail ?? '/confirm-email',
         resetPassword: options.mail.paths?.resetPassword ?? '/reset-password',
+        magicLink: options.mail.paths?.magicLink ?? '/magic-link',
       },
     },
     tokens,
     signup,
     password,
     passwordReset,
+    magicLink: parsed.data.magicLink,
+    emailChange: parsed.data.emailChange,
     rateLimits,
     revocationListener,
     context: options.context,

@@ -22,6 +22,8 @@ export const AUTH_ERROR_CODES = {
   LINK_INVALID: 'BAD_REQUEST',
   LINK_EXPIRED: 'BAD_REQUEST',
   RATE_LIMITED: 'TOO_MANY_REQUESTS',
+  /** `magicLink.request` on a server with magic links off (`settings.magicLink` says so). */
+  MAGIC_LINK_DISABLED: 'FORBIDDEN',
   /** A request carrying the refresh cookie came from an origin not in `cookies.allowedOrigins`. */
   ORIGIN_NOT_ALLOWED: 'FORBIDDEN',
   /** A request carrying the refresh cookie was not `application/json` (a form post, say). */

@@ -12,6 +12,7 @@ export {
   PASSWORD_MAX_LENGTH,
   authSettingsSchema,
   authTokensSchema,
+  changeEmailInput,
   changePasswordInput,
   confirmEmailInput,
   emailOnlyInput,

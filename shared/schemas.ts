@@ -78,6 +78,8 @@ export const changePasswordInput = z.strictObject({
 
 export const resetPasswordInput = z.strictObject({ token: tokenSchema, password: passwordSchema });
 
+export const changeEmailInput = z.strictObject({ newEmail: emailSchema, password: z.string().max(PASSWORD_MAX_LENGTH) });
+
 export const revokeSessionInput = z.strictObject({ sessionId: z.string().min(1).max(64) });
 
 export const publicUserSchema = z.object({

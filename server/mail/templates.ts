@@ -17,6 +17,14 @@ export interface MailTemplates {
   resetPassword(data: { email: string; link: string; expiresInMinutes: number }): RenderedMail;
   /** The username of the account at this address. */
   forgotUsername(data: { email: string; username: string }): RenderedMail;
+  /** A link that signs in without a password. */
+  magicLink(data: { email: string; link: string; expiresInMinutes: number }): RenderedMail;
+  /** To the new address of an email change: the link that makes it the account's address. */
+  emailChange(data: { email: string; link: string; expiresInHours: number }): RenderedMail;
+  /** To the old address of an email change: a notice, with no link. */
+  emailChangeNotice(data: { email: string; newEmail: string }): RenderedMail;
+  /** A refresh token was used twice: someone else may hold one, and the session was ended. */
+  refreshTokenReused(data: { email: string }): RenderedMail;
 }
 
 export type MailKind = keyof MailTemplates;
@@ -26,19 +34,38 @@ function escapeHtml(text: string): string {
 }
 
 function paragraphs(lines: string[]): string {
-  return lines.map((line) => `<p>${escapeHtml(line)}</p>`).join('\n');
+  return lines.map((line) => `<p style="margin:0 0 16px">${escapeHtml(line)}</p>`).join('\n');
 }
 
-function withLink({ subject, before, link, after }: { subject: string; before: string[]; link: string; after: string[] }): RenderedMail {
+/**
+ * One narrow column, inline styles only (mail clients drop style sheets), readable when images
+ * and styles are off.
+ */
+function layout(subject: string, body: string): string {
+  return [
+    '<!doctype html>',
+    `<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${escapeHtml(subject)}</title></head>`,
+    '<body style="margin:0;padding:24px 12px;background:#f4f5f8">',
+    '<div style="max-width:480px;margin:0 auto;padding:28px 24px;background:#ffffff;border-radius:8px;font:15px/1.5 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1d2330">',
+    `<h1 style="margin:0 0 16px;font-size:19px">${escapeHtml(subject)}</h1>`,
+    body,
+    '</div></body></html>',
+  ].join('\n');
+}
+
+function withLink({ subject, before, link, action, after }: { subject: string; before: string[]; link: string; action: string; after: string[] }): RenderedMail {
+  const href = escapeHtml(link);
+  const button = `<p style="margin:24px 0"><a href="${href}" style="display:inline-block;padding:10px 18px;background:#2952cc;color:#ffffff;text-decoration:none;border-radius:6px;font-weight:600">${escapeHtml(action)}</a></p>`;
+  const fallback = `<p style="margin:0 0 16px;font-size:13px;color:#667085">Or paste this address into your browser:<br><a href="${href}" style="color:#2952cc;word-break:break-all">${href}</a></p>`;
   return {
     subject,
     text: [...before, '', link, '', ...after].join('\n'),
-    html: `${paragraphs(before)}\n<p><a href="${escapeHtml(link)}">${escapeHtml(link)}</a></p>\n${paragraphs(after)}`,
+    html: layout(subject, `${paragraphs(before)}\n${button}\n${fallback}\n${paragraphs(after)}`),
   };
 }
 
 function plain(subject: string, lines: string[]): RenderedMail {
-  return { subject, text: lines.join('\n'), html: paragraphs(lines) };
+  return { subject, text: lines.join('\n'), html: layout(subject, paragraphs(lines)) };
 }
 
 export const defaultMailTemplates: MailTemplates = {
@@ -47,6 +74,7 @@ export const defaultMailTemplates: MailTemplates = {
       subject: 'Confirm your email address',
       before: ['Open this link to confirm your email address:'],
       link,
+      action: 'Confirm my address',
       after: [`The link works once, for ${expiresInHours} hours. If you did not sign up, ignore this mail.`],
     }),
   signupAttempt: () =>
@@ -64,8 +92,35 @@ export const defaultMailTemplates: MailTemplates = {
       subject: 'Reset your password',
       before: ['Someone asked to reset the password of your account. Open this link to choose a new one:'],
       link,
+      action: 'Choose a new password',
       after: [`The link works once, for ${expiresInMinutes} minutes. If you did not ask, ignore this mail: nothing has changed.`],
     }),
   forgotUsername: ({ username }) =>
     plain('Your username', [`The username of your account is: ${username}`, 'If you did not ask for it, you can ignore this mail.']),
+  magicLink: ({ link, expiresInMinutes }) =>
+    withLink({
+      subject: 'Your sign-in link',
+      before: ['Open this link to sign in:'],
+      link,
+      action: 'Sign in',
+      after: [`The link works once, for ${expiresInMinutes} minutes. If you did not ask for it, ignore this mail: nobody can sign in without it.`],
+    }),
+  emailChange: ({ link, expiresInHours }) =>
+    withLink({
+      subject: 'Confirm your new email address',
+      before: ['Open this link to make this the email address of your account:'],
+      link,
+      action: 'Use this address',
+      after: [`The link works once, for ${expiresInHours} hours. If you did not ask for this change, ignore this mail: nothing changes without it.`],
+    }),
+  emailChangeNotice: ({ newEmail }) =>
+    plain('Your email address is being changed', [
+      `Someone signed in to your account asked to change its email address to ${newEmail}. The change happens once that address confirms it.`,
+      'If this was not you, change your password now: it also ends every other session.',
+    ]),
+  refreshTokenReused: () =>
+    plain('A session of yours was ended', [
+      'A sign-in token of your account was used twice, which happens when someone else has a copy of it. We ended that session to be safe.',
+      'If you did not just sign in on another device or restore a backup, change your password.',
+    ]),
 };

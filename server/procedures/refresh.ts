@@ -3,6 +3,7 @@ import { authTokensSchema, refreshInput } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { authProcedure } from '../trpc.js';
+import { findUserById } from '../users.js';
 
 /**
  * `auth.refresh`: trades a refresh token for new tokens, rotating it. A token this session has moved
@@ -27,6 +28,14 @@ export function refreshProcedure(kernel: AuthKernel) {
         if (outcome.code === 'REFRESH_TOKEN_REUSED') {
           const { userId, sessionId } = outcome;
           kernel.logger.warn('refresh token reused: session revoked', { userId, sessionId, ip: ctx.authRequest.ip });
+          kernel.background.run(
+            'refreshTokenReused',
+            async () => {
+              const user = await findUserById(kernel.db, userId);
+              if (user) kernel.mailer.send('refreshTokenReused', user.email, { email: user.email });
+            },
+            ctx.authRequest,
+          );
         }
         throw authError(outcome.code);
       }

@@ -5,11 +5,11 @@ import { authProcedure } from '../trpc.js';
 
 /** `auth.settings`: what a client needs to know to draw its sign-in and sign-up forms. */
 export function settingsProcedure(kernel: AuthKernel) {
-  const { signup, password, tokens } = kernel.options;
+  const { signup, password, tokens, magicLink } = kernel.options;
   const settings: AuthSettings = {
     signupEnabled: signup.enabled,
     emailConfirmation: signup.emailConfirmation,
-    magicLink: false,
+    magicLink: magicLink.enabled,
     providers: [],
     passwordMinLength: password.minLength,
     accessTokenTtlSeconds: tokens.accessTokenTtlSeconds,
