@@ -17,6 +17,8 @@ export interface AuthRequest {
   ip: string | null;
   /** Sets a header on the response (the bearer challenge, `Cache-Control`). */
   setHeader(name: string, value: string): void;
+  /** Adds a header line, keeping those already set (a second `WWW-Authenticate` challenge). */
+  appendHeader(name: string, value: string): void;
 }
 
 /** The context every procedure of the kit can read. */
@@ -36,15 +38,21 @@ export function readAuthRequest(opts: AuthContextOptions): AuthRequest {
       userAgent: req.headers.get('user-agent'),
       ip: null,
       setHeader: (name, value) => resHeaders.set(name, value),
+      appendHeader: (name, value) => resHeaders.append(name, value),
     };
   }
   const { req, res } = opts;
   return {
-    authorization: req.headers.authorization ?? null,
+    // Node keeps only the first of two Authorization headers; joined, as the fetch adapter does, the
+    // ambiguous pair fails every scheme's parsing instead of passing as the first.
+    authorization: req.headersDistinct.authorization?.join(', ') ?? null,
     userAgent: req.headers['user-agent'] ?? null,
     ip: req.socket.remoteAddress ?? null,
     setHeader: (name, value) => {
       if (!res.headersSent) res.setHeader(name, value);
+    },
+    appendHeader: (name, value) => {
+      if (!res.headersSent) res.appendHeader(name, value);
     },
   };
 }

@@ -5,6 +5,8 @@ import type { Clock, Logger, RandomSource } from './deps.js';
 import { consoleLogger, systemClock, systemRandom } from './deps.js';
 import type { MailTemplates, MailTransport } from './mail/mailer.js';
 import type { AuthContextOptions } from './context.js';
+import type { BasicOptions } from './basic/basic-options.js';
+import { basicOptionsSchema } from './basic/basic-options.js';
 
 /** What `createAuth` takes. Only `db` and `mail` are required. */
 export interface AuthOptions<TAppContext extends object = object> {
@@ -25,6 +27,8 @@ export interface AuthOptions<TAppContext extends object = object> {
       confirmEmail?: string;
       /** @default '/reset-password' */
       resetPassword?: string;
+      /** @default '/accept-invite' */
+      acceptInvite?: string;
     };
   };
   tokens?: {
@@ -51,6 +55,18 @@ export interface AuthOptions<TAppContext extends object = object> {
     /** How long a reset link works. @default 3600 (an hour) */
     linkTtlSeconds?: number;
   };
+  invitations?: {
+    /** How long an invitation link works. @default 604800 (7 days) */
+    linkTtlSeconds?: number;
+  };
+  apiTokens?: {
+    /** The lifetime of a new API token when its creator names none (at most 3650). @default 365 */
+    expiresInDays?: number;
+    /** A password change or reset ends every API token of the user. @default true */
+    endWithCredentialChange?: boolean;
+  };
+  /** HTTP Basic machine clients, per realm (`basicProcedure(realm)`, and the `admin` realm of `invite`). */
+  basic?: BasicOptions;
   rateLimits?: {
     /** Failed sign-ins per account (email or username) per window; beyond it a sign-in fails as a wrong password does. @default 20 */
     loginFailuresPerAccount?: number;
@@ -121,7 +137,7 @@ const optionsSchema = z.object({
     appUrl: z.url({ protocol: /^https?$/ }),
     templates: z.record(z.string(), aFunction).optional(),
     paths: z
-      .strictObject({ confirmEmail: linkPath.optional(), resetPassword: linkPath.optional() })
+      .strictObject({ confirmEmail: linkPath.optional(), resetPassword: linkPath.optional(), acceptInvite: linkPath.optional() })
       .optional(),
   }),
   tokens: z
@@ -149,6 +165,14 @@ const optionsSchema = z.object({
     })
     .prefault({}),
   passwordReset: z.strictObject({ linkTtlSeconds: positiveSeconds.max(86_400).default(3600) }).prefault({}),
+  invitations: z.strictObject({ linkTtlSeconds: positiveSeconds.max(30 * 86_400).default(7 * 86_400) }).prefault({}),
+  apiTokens: z
+    .strictObject({
+      expiresInDays: z.number().int().min(1).max(3650).default(365),
+      endWithCredentialChange: z.boolean().default(true),
+    })
+    .prefault({}),
+  basic: basicOptionsSchema,
   password: z
     .strictObject({
       minLength: z.number().int().min(8).max(256).default(12),
@@ -183,11 +207,14 @@ type ParsedOptions = z.output<typeof optionsSchema>;
 /** The options with every default filled in. */
 export interface ResolvedAuthOptions<TAppContext extends object = object> {
   db: AuthDatabase;
-  mail: AuthOptions['mail'] & { paths: { confirmEmail: string; resetPassword: string } };
+  mail: AuthOptions['mail'] & { paths: { confirmEmail: string; resetPassword: string; acceptInvite: string } };
   tokens: ParsedOptions['tokens'];
   signup: ParsedOptions['signup'];
   password: ParsedOptions['password'];
   passwordReset: ParsedOptions['passwordReset'];
+  invitations: ParsedOptions['invitations'];
+  apiTokens: ParsedOptions['apiTokens'];
+  basic: ParsedOptions['basic'];
   rateLimits: ParsedOptions['rateLimits'];
   revocationListener: ParsedOptions['revocationListener'];
   context: AuthOptions<TAppContext>['context'];
@@ -208,7 +235,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`);
     throw new Error(`createAuth: invalid options\n  ${problems.join('\n  ')}`);
   }
-  const { tokens, signup, password, passwordReset, rateLimits, revocationListener } = parsed.data;
+  const { tokens, signup, password, passwordReset, invitations, apiTokens, basic, rateLimits, revocationListener } = parsed.data;
   return {
     db: options.db,
     mail: {
@@ -216,12 +243,16 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
       paths: {
         confirmEmail: options.mail.paths?.confirmEmail ?? '/confirm-email',
         resetPassword: options.mail.paths?.resetPassword ?? '/reset-password',
+        acceptInvite: options.mail.paths?.acceptInvite ?? '/accept-invite',
       },
     },
     tokens,
     signup,
     password,
     passwordReset,
+    invitations,
+    apiTokens,
+    basic,
     rateLimits,
     revocationListener,
     context: options.context,

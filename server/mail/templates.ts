@@ -17,6 +17,10 @@ export interface MailTemplates {
   resetPassword(data: { email: string; link: string; expiresInMinutes: number }): RenderedMail;
   /** The username of the account at this address. */
   forgotUsername(data: { email: string; username: string }): RenderedMail;
+  /** An invitation: the link sets a password and opens the new account. */
+  invite(data: { email: string; link: string; expiresInDays: number }): RenderedMail;
+  /** Sent instead of an invitation to an address that already has an account: no link, nothing to act on. */
+  inviteExistingAccount(data: { email: string }): RenderedMail;
 }
 
 export type MailKind = keyof MailTemplates;
@@ -66,6 +70,18 @@ export const defaultMailTemplates: MailTemplates = {
       link,
       after: [`The link works once, for ${expiresInMinutes} minutes. If you did not ask, ignore this mail: nothing has changed.`],
     }),
+  invite: ({ link, expiresInDays }) =>
+    withLink({
+      subject: 'You are invited',
+      before: ['You have been invited to create an account. Open this link to choose your password:'],
+      link,
+      after: [`The link works once, for ${expiresInDays} days. If you did not expect this invitation, ignore this mail.`],
+    }),
+  inviteExistingAccount: () =>
+    plain('You are invited', [
+      'You have been invited to create an account, but this address already has one.',
+      'Sign in as usual; if you forgot your password, reset it from the sign-in page.',
+    ]),
   forgotUsername: ({ username }) =>
     plain('Your username', [`The username of your account is: ${username}`, 'If you did not ask for it, you can ignore this mail.']),
 };
