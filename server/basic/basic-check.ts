@@ -48,7 +48,7 @@ export function createBasicCheck(deps: {
     const secrets = new Map<string, StoredSecret>();
     for (const [clientId, stored] of Object.entries(clients)) {
       const secret = readStoredSecret(stored);
-      if ('error' in secret) throw new Error(`createAuth: basic.clients.${realm}.${clientId}: ${secret.error}`);
+      if ('error' in secret) throw new Error(`createBasicCheck: basic.clients.${realm}.${clientId}: ${secret.error} (resolveOptions lets none through)`);
       if (secret.format === 'cleartext') {
         logger.warn('a Basic client secret is configured in clear; store its hash (npx trpc-auth-kit hash-secret)', { realm, clientId });
       }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { readStoredSecret } from './client-secrets.js';
 
 /** How much a refused Basic request tells the caller. */
 export type BasicErrorVerbosity = 'debug' | 'normal' | 'minimal';
@@ -44,6 +45,15 @@ export const basicOptionsSchema = z
         z.string().regex(REALM_NAME, 'a realm name: 1-64 printable ASCII characters, no " or \\'),
         z.record(z.string().regex(CLIENT_ID, 'a client id: 1-256 characters, no ":" and no control characters'), z.string().min(1).max(1024)),
       )
+      // Checked here, with the other options, so a broken secret stops createAuth before it starts anything.
+      .superRefine((realms, context) => {
+        for (const [realm, clients] of Object.entries(realms)) {
+          for (const [clientId, stored] of Object.entries(clients)) {
+            const secret = readStoredSecret(stored);
+            if ('error' in secret) context.addIssue({ code: 'custom', path: [realm, clientId], message: secret.error });
+          }
+        }
+      })
       .default({}),
     findClientSecret: z.custom<FindClientSecret>((value) => typeof value === 'function', 'expected a function').optional(),
     errorVerbosity: z.enum(['debug', 'normal', 'minimal']).default('normal'),
