@@ -241,7 +241,7 @@ describeOnEachDatabase('personal API tokens', (kit) => {
 
   it('bad input is a typed error and writes nothing', async () => {
     const { session } = await signedIn();
-    const bad = [
+    const bad: Array<Record<string, unknown>> = [
       { name: '' },
       { name: 'x', scopes: ['has space'] },
       { name: 'x', scopes: Array.from({ length: 33 }, (_, i) => `s${i}`) },
