@@ -11,6 +11,7 @@ import type { ReferenceServerConfig } from './config.js';
 import { createOutboxTransport } from './outbox.js';
 
 const demoPage = new URL('./demo-page.html', import.meta.url);
+const acceptInvitePage = new URL('./accept-invite-page.html', import.meta.url);
 
 /**
  * A node started while its database is down waits for it, and serves nothing until it has migrated
@@ -33,7 +34,8 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 /**
  * The reference server: the auth router and `demo.whoami` at `/trpc`, and a demo page at `/` (also
- * served at `/confirm-email` and `/reset-password`, where the mailed links lead).
+ * served at `/confirm-email` and `/reset-password`, where the mailed links lead), and the page that
+ * receives invitation links at `/accept-invite`.
  */
 export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log) {
   const db = await connectDatabase(config.databaseUrl);
@@ -51,6 +53,7 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
       refreshGraceSeconds: config.refreshGraceSeconds,
     },
     signup: { emailConfirmation: config.emailConfirmation },
+    basic: { clients: config.basicClients },
   });
 
   const appRouter = auth.router({
@@ -62,6 +65,7 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
 
   const trpc = createHTTPHandler({ router: appRouter, createContext: auth.createContext, basePath: '/trpc/', maxBodySize: MAX_BODY_BYTES });
   const page = await readFile(demoPage, 'utf8');
+  const invitePage = await readFile(acceptInvitePage, 'utf8');
   const server = createServer((req, res) => {
     if (req.url?.startsWith('/trpc/')) return trpc(req, res);
     const path = req.url?.split('?')[0];
@@ -69,6 +73,10 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
       // The page reads a mailed token from its own URL: it must not leak to other origins.
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'referrer-policy': 'no-referrer' });
       return res.end(page);
+    }
+    if (req.method === 'GET' && path === '/accept-invite') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'referrer-policy': 'no-referrer' });
+      return res.end(invitePage);
     }
     res.writeHead(404).end();
   });
