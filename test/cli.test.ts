@@ -96,7 +96,7 @@ describe('the CLI (npx trpc-auth-kit)', () => {
     assert.equal(remote.code, 0, remote.stderr);
     assert.doesNotMatch(remote.stdout, /postgres:postgres@/);
     const result = await database.db.execute("SELECT 1 FROM information_schema.tables WHERE table_name = 'auth_api_tokens'");
-    assert.equal((result as unknown as { rows: unknown[] }).rows.length, 1);
+    assert.equal(result.rows.length, 1);
   });
 
   it('serve: curl -u ops:secret invites a user, whose link page does not spend the token, and who then signs in', async () => {
