@@ -81,8 +81,8 @@ export function createApiTokens(deps: {
   const lastRecordedUse = new Map<string, number>();
 
   function grant(entry: CachedAccessToken): AccessCheck {
-    // An API token's entry always carries a set; were it ever missing, the token gets no scope rather than all.
-    const scopes = scopeSets.scopesOf(entry.scopeSet ?? 0) ?? [];
+    // An API token's entry always carries a set; were it ever 0, the token would get no scope rather than all.
+    const scopes = scopeSets.scopesOf(entry.scopeSet) ?? [];
     return { ok: true, authorization: { userId: entry.userId, sessionId: entry.sessionId, expiresAt: new Date(entry.expiresAtMs), scopes } };
   }
 

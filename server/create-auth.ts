@@ -141,8 +141,9 @@ export async function createAuth<TAppContext extends object = object>(options: A
     /** The context function for the standalone, Express and fetch adapters. */
     createContext,
     /**
-     * Checks an access token the way `protectedProcedure` does, outside tRPC. Null when the token
-     * is malformed, unknown, expired or revoked.
+     * Checks an access token or an API token the way `protectedProcedure` does, outside tRPC: an API
+     * token's authorization carries its scopes (a session token's, null). Null when the token is
+     * malformed, unknown, expired or revoked.
      */
     async verifyAccessToken(token: string): Promise<AccessAuthorization | null> {
       const check = await checkToken(token);

@@ -48,8 +48,8 @@ export interface TableEntry {
   userId: string;
   sessionId: string;
   expiresAtMs: number;
-  /** The interned scopes of an API token (scope-sets.ts); absent or 0 for a session's token. */
-  scopeSet?: number;
+  /** The interned scopes of an API token (scope-sets.ts); 0 (SESSION_SCOPES) for a session's token. */
+  scopeSet: number;
 }
 
 const BASE64URL_VALUES = new Uint8Array(128);
@@ -251,7 +251,7 @@ export class TokenTable {
       Atomics.store(int32, expiresWord, Math.floor(entry.expiresAtMs / 2 ** 32));
       Atomics.store(int32, expiresWord + 1, entry.expiresAtMs >>> 0);
       for (let i = 0; i < KEY_LENGTH; i++) Atomics.store(this.#bytes, target + KEY + i, entry.tokenHash.charCodeAt(i));
-      Atomics.store(this.#uint16, (target + SCOPE_SET) >> 1, entry.scopeSet ?? 0);
+      Atomics.store(this.#uint16, (target + SCOPE_SET) >> 1, entry.scopeSet);
       this.#writeId(target + USER, entry.userId);
       this.#writeId(target + SESSION, entry.sessionId);
     });
