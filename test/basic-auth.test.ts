@@ -136,6 +136,16 @@ describeOnEachDatabase('HTTP Basic realms over raw HTTP', (kit) => {
     assert.deepEqual(refusal(wrongBasic), REFUSED);
   });
 
+  it('two Authorization headers are ambiguous for Bearer too: refused, never the first one taken', async () => {
+    const server = await basic();
+    const { tokens } = await registerConfirmed(kit());
+    const bearer = `Authorization: Bearer ${tokens.accessToken}`;
+    assert.equal((await server.get('/either', [bearer])).status, 200);
+    const twice = await server.get('/either', [bearer, bearer]);
+    assert.equal(twice.status, 401);
+    assert.deepEqual(twice.header('www-authenticate'), ['Bearer', OPS_CHALLENGE]);
+  });
+
   it('verbosity debug puts the reason in the body; minimal answers a bare 401', async () => {
     const debug = await start({ basic: { clients, errorVerbosity: 'debug' } });
     const unknown = refusal(await debug.get('/ops.ping', [basicHeader('nobody', 'secret')]));
