@@ -1,8 +1,9 @@
 // `npm run bench` (add `-- --json` for one JSON object): what a protected call's token check costs,
 // as ratios against baselines measured in the same process: a jose HS256 JWT verify, a `pg`
 // primary-key lookup on a real PostgreSQL server, and a SHA-256 plus a Map lookup; and how fast a
-// revocation reaches another node through PostgreSQL; what the client SDK adds to a call; and
-// whether answers take as long for unknown addresses as for known ones.
+// revocation reaches another node through PostgreSQL; what an API token's check costs beside an
+// access token's; what the client SDK adds to a call; and whether answers take as long for unknown
+// addresses as for known ones.
 import { createHash, hash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,9 @@ import { SignJWT, jwtVerify } from 'jose';
 import pg from 'pg';
 import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
 import { createAccessTokens } from '../server/access-tokens.js';
+import { createApiTokens } from '../server/api-tokens.js';
+import { createBackgroundTasks } from '../server/background.js';
+import { ScopeSets } from '../server/cache/scope-sets.js';
 import { startTokenCache } from '../server/cache/token-cache.js';
 import { createAuth } from '../server/index.js';
 import { allocateTableBuffer } from '../server/cache/table.js';
@@ -42,7 +46,7 @@ async function cacheHitAt(liveTokens: number): Promise<{ medianNs: number; gcPau
   let last = '';
   for (let i = 0; i < liveTokens; i++) {
     const token = formatToken('access', generateTokenParts(systemRandom));
-    const entry = { tokenHash: hash('sha256', token, 'base64url'), userId: randomUUID(), sessionId: randomUUID(), expiresAtMs: Date.now() + 3_600_000 };
+    const entry = { tokenHash: hash('sha256', token, 'base64url'), userId: randomUUID(), sessionId: randomUUID(), expiresAtMs: Date.now() + 3_600_000, scopeSet: 0 };
     cache.fill(entry, cache.revocations);
     if (i % Math.max(1, Math.floor(liveTokens / 1000)) === 0) sample.push(token);
     last = token;
@@ -69,6 +73,45 @@ function collectGarbage(): void {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run the bench with node --expose-gc (npm run bench does)');
   gc();
+}
+
+/**
+ * Median cache-hit check of a `pat_` token and of an `at_` token, 1 k of each cached, measured in
+ * turn in the same process: the API token's extra work is turning its interned scope set back into
+ * its array and noting its use for `lastUsedAt` (one Map read).
+ */
+async function apiTokenHit(): Promise<{ apiTokenNs: number; accessTokenNs: number }> {
+  const db = await connectDatabase();
+  await migrate(db);
+  const cache = await startTokenCache({ capacity: 4096, listener: null, startTimeoutMs: 10_000, logger: consoleLogger, now: () => Date.now() });
+  const scopeSets = new ScopeSets();
+  const background = createBackgroundTasks(consoleLogger);
+  const accessTokens = createAccessTokens({ db, cache, clock: systemClock, random: systemRandom, ttlSeconds: 300 });
+  const apiTokens = createApiTokens({ db, cache, scopeSets, clock: systemClock, random: systemRandom, background, defaultExpiresInDays: 365 });
+  const cached = (kind: 'access' | 'apiToken', scopeSet: number) =>
+    Array.from({ length: 1000 }, () => {
+      const token = formatToken(kind, generateTokenParts(systemRandom));
+      cache.fill({ tokenHash: hash('sha256', token, 'base64url'), userId: randomUUID(), sessionId: randomUUID(), expiresAtMs: Date.now() + 3_600_000, scopeSet }, cache.revocations);
+      return token;
+    });
+  const access = cached('access', 0);
+  const api = cached('apiToken', scopeSets.intern(['todos:read', 'todos:write']) ?? 0);
+  while ([access, api].some((tokens) => cache.get(hash('sha256', tokens.at(-1) as string, 'base64url')) === undefined)) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const hitOf = (check: (token: string) => unknown, tokens: string[]) => {
+    let next = 0;
+    return () => {
+      const result = check(tokens[next++ % tokens.length] as string);
+      if (result instanceof Promise || !(result as { ok: boolean }).ok) throw new Error('expected a cache hit');
+    };
+  };
+  const apiTokenNs = await medianNanoseconds(hitOf((token) => apiTokens.check(token), api));
+  const accessTokenNs = await medianNanoseconds(hitOf((token) => accessTokens.check(token), access));
+  await background.drain();
+  await cache.close();
+  await closeDatabase(db);
+  return { apiTokenNs, accessTokenNs };
 }
 
 async function baselineJose(): Promise<number> {
@@ -129,7 +172,7 @@ async function revocationPropagation(url: string, rounds: number): Promise<{ p50
   await revoker.connect();
   const latencies: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    const entry = { tokenHash: hash('sha256', randomUUID(), 'base64url'), userId: randomUUID(), sessionId: randomUUID(), expiresAtMs: Date.now() + 60_000 };
+    const entry = { tokenHash: hash('sha256', randomUUID(), 'base64url'), userId: randomUUID(), sessionId: randomUUID(), expiresAtMs: Date.now() + 60_000, scopeSet: 0 };
     otherNode.fill(entry, otherNode.revocations);
     while (!otherNode.get(entry.tokenHash)) await new Promise((resolve) => setImmediate(resolve));
     const [payload] = encodeRevocation({ sessionIds: [entry.sessionId] });
@@ -233,6 +276,10 @@ const million = await cacheHitAt(1_000_000);
 figures.verifyHit1mNs = million.medianNs;
 figures.fullGcPauseWith1mCachedMs = million.gcPauseMs;
 figures.tableBytesPerToken = allocateTableBuffer(1_000_000).byteLength / 1_000_000;
+const apiTokenCheck = await apiTokenHit();
+figures.apiTokenHitNs = apiTokenCheck.apiTokenNs;
+figures.accessTokenHitNs = apiTokenCheck.accessTokenNs;
+figures.apiTokenToAccessTokenHit = apiTokenCheck.apiTokenNs / apiTokenCheck.accessTokenNs;
 figures.joseHs256Ns = await baselineJose();
 const postgres = await startPostgres();
 figures.pgLookupNs = await baselinePg(postgres.url);
@@ -274,6 +321,7 @@ if (asJson) {
     'verifyAccessToken, cache hit, 1 M live tokens': us(figures.verifyHit1mNs),
     'full GC pause with 1 k / 1 M tokens cached': `${figures.fullGcPauseWith1kCachedMs.toFixed(1)} / ${figures.fullGcPauseWith1mCachedMs.toFixed(1)} ms`,
     'table memory per token (off-heap)': `${figures.tableBytesPerToken.toFixed(0)} B`,
+    'cache hit, pat_ API token / at_ access token (1 k each)': `${us(figures.apiTokenHitNs)} / ${us(figures.accessTokenHitNs)} (${figures.apiTokenToAccessTokenHit.toFixed(2)}x)`,
     'baseline: jose HS256 jwtVerify': us(figures.joseHs256Ns),
     'baseline: pg primary-key SELECT (100 k rows)': us(figures.pgLookupNs),
     'baseline: SHA-256 + Map.get (100 k)': us(figures.hashMapLookup100kNs),

@@ -150,6 +150,16 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
     return signedIn((await untyped.mutation(`${authPath}.confirmEmail`, { token }, { context: SKIP_AUTH })) as SignedIn);
   }
 
+  /** `auth.magicLink.verify` with the mailed token; signs in. */
+  async function verifyMagicLink(token: string): Promise<PublicUser> {
+    return signedIn((await untyped.mutation(`${authPath}.magicLink.verify`, { token }, { context: SKIP_AUTH })) as SignedIn);
+  }
+
+  /** `auth.acceptInvite` with the mailed token and a password; signs in. */
+  async function acceptInvite(input: { token: string; password: string; username?: string }): Promise<PublicUser> {
+    return signedIn((await untyped.mutation(`${authPath}.acceptInvite`, input, { context: SKIP_AUTH })) as SignedIn);
+  }
+
   /** `auth.login` by email or username; signs in. */
   async function login(input: { identifier: string; password: string }): Promise<PublicUser> {
     return signedIn((await untyped.mutation(`${authPath}.login`, input, { context: SKIP_AUTH })) as SignedIn);
@@ -187,6 +197,8 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
     },
     register,
     confirmEmail,
+    verifyMagicLink,
+    acceptInvite,
     login,
     logout,
     /** Stops the refresh timer and the tab coordinator. */

@@ -3,8 +3,8 @@
  * and its migrations.
  * @module
  */
-export { accessTokenTable, linkTokenTable, rateLimitTable, sessionTable, userTable } from './schema.js';
-export type { LinkPurpose, SessionRow, UserRow } from './schema.js';
+export { accessTokenTable, apiTokenTable, linkTokenTable, rateLimitTable, sessionTable, userTable } from './schema.js';
+export type { ApiTokenRow, LinkPurpose, SessionRow, UserRow } from './schema.js';
 export { closeDatabase, connectDatabase } from './connect.js';
 export type { AuthDatabase } from './connect.js';
 export { migrate } from './migrate.js';

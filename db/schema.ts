@@ -26,6 +26,11 @@ export const userTable = pgTable(
     passwordResetKey: text('password_reset_key'),
     passwordResetExpire: timestampTz('password_reset_expire'),
     confirmed: boolean('confirmed').notNull().default(false),
+    /**
+     * What the account may do beyond its own data (`admin` may invite). Set only on the server
+     * (`auth.grantRole`): no procedure's input reaches it, unlike `meta`, which the user edits.
+     */
+    roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
     insertedAt: timestampTz('inserted_at').notNull().defaultNow(),
     updatedAt: timestampTz('updated_at').notNull().defaultNow(),
   },
@@ -94,6 +99,31 @@ export const linkTokenTable = pgTable(
 );
 
 /**
+ * Personal API tokens (`pat_…`): long-lived bearer tokens a user makes for scripts, each with a
+ * name, the scopes it may use and an expiry. Revoking one goes through the same notice as a session
+ * (its id stands where a session id would), so every node refuses it at once.
+ */
+export const apiTokenTable = pgTable(
+  'auth_api_tokens',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => userTable.userId, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    selector: text('selector').notNull().unique(),
+    verifierHash: text('verifier_hash').notNull(),
+    scopes: text('scopes').array().notNull(),
+    createdAt: timestampTz('created_at').notNull(),
+    lastUsedAt: timestampTz('last_used_at'),
+    expiresAt: timestampTz('expires_at').notNull(),
+    revokedAt: timestampTz('revoked_at'),
+    revokeReason: text('revoke_reason'),
+  },
+  (table) => [index('auth_api_tokens_user_id_idx').on(table.userId)],
+);
+
+/**
  * Rate-limit counters, one fixed window per key, kept in the database so that every node counts
  * against the same allowance and a restart forgets nothing. Keys are SHA-256 digests: the table
  * holds no address.
@@ -105,7 +135,8 @@ export const rateLimitTable = pgTable('auth_rate_limits', {
 });
 
 /** What a mailed link is for. */
-export type LinkPurpose = 'confirm-email' | 'reset-password' | 'magic-link' | 'change-email';
+export type LinkPurpose = 'confirm-email' | 'reset-password' | 'magic-link' | 'change-email' | 'invite';
 
 export type UserRow = typeof userTable.$inferSelect;
 export type SessionRow = typeof sessionTable.$inferSelect;
+export type ApiTokenRow = typeof apiTokenTable.$inferSelect;

@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../db/connect.js';
 import { accessTokenTable, sessionTable } from '../db/schema.js';
 import { TOKEN_PREFIXES, formatToken, parseToken } from '../shared/token-format.js';
+import { SESSION_SCOPES } from './cache/scope-sets.js';
 import type { CachedAccessToken, TokenCache } from './cache/token-cache.js';
 import type { Clock, RandomSource } from './deps.js';
 import { generateTokenParts, hashVerifier } from './secrets.js';
@@ -89,7 +90,7 @@ export function createAccessTokens(deps: {
     // its guess towards the stored one.
     if (!row || row.verifierHash !== hashVerifier(parts.verifier)) return INVALID;
     if (row.sessionRevokedAt) return REVOKED;
-    const entry: CachedAccessToken = { tokenHash, userId: row.userId, sessionId: row.sessionId, expiresAtMs: row.expiresAt.getTime() };
+    const entry: CachedAccessToken = { tokenHash, userId: row.userId, sessionId: row.sessionId, expiresAtMs: row.expiresAt.getTime(), scopeSet: SESSION_SCOPES };
     if (entry.expiresAtMs <= clock.now()) return EXPIRED;
     cache.fill(entry, revocationsBefore);
     return grant(entry);
@@ -110,7 +111,7 @@ export function createAccessTokens(deps: {
         userId: owner.userId,
         expiresAt: new Date(expiresAtMs),
       });
-      const entry: CachedAccessToken = { tokenHash: tokenHashOf(token), userId: owner.userId, sessionId: owner.sessionId, expiresAtMs };
+      const entry: CachedAccessToken = { tokenHash: tokenHashOf(token), userId: owner.userId, sessionId: owner.sessionId, expiresAtMs, scopeSet: SESSION_SCOPES };
       return { token, expiresAt: new Date(expiresAtMs), entry, revocationsBefore };
     },
 

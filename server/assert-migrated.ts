@@ -1,12 +1,13 @@
 import type { AuthDatabase } from '../db/connect.js';
-import { accessTokenTable } from '../db/schema.js';
+import { apiTokenTable } from '../db/schema.js';
 
 const UNDEFINED_TABLE = '42P01';
 
 /** Fails at start-up, with the remedy, when the kit's tables are missing, rather than in a request. */
 export async function assertMigrated(db: AuthDatabase): Promise<void> {
   try {
-    await db.select({ selector: accessTokenTable.selector }).from(accessTokenTable).limit(1);
+    // The newest table: a database migrated by an older release of the kit lacks it.
+    await db.select({ selector: apiTokenTable.selector }).from(apiTokenTable).limit(1);
   } catch (error) {
     const cause = (error as { cause?: { code?: unknown } }).cause;
     if (cause?.code !== UNDEFINED_TABLE) throw error;

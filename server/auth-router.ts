@@ -1,9 +1,12 @@
 import type { AuthKernel } from './kernel.js';
+import { acceptInviteProcedure } from './procedures/accept-invite.js';
+import { createApiTokenProcedure, listApiTokensProcedure, revokeApiTokenProcedure } from './procedures/api-tokens.js';
 import { changeEmailProcedure } from './procedures/change-email.js';
 import { changePasswordProcedure } from './procedures/change-password.js';
 import { confirmEmailProcedure } from './procedures/confirm-email.js';
 import { forgotPasswordProcedure } from './procedures/forgot-password.js';
 import { forgotUsernameProcedure } from './procedures/forgot-username.js';
+import { inviteProcedure } from './procedures/invite.js';
 import { loginProcedure } from './procedures/login.js';
 import { logoutProcedure } from './procedures/logout.js';
 import { magicLinkRouter } from './procedures/magic-link.js';
@@ -40,6 +43,14 @@ import { authT } from './trpc.js';
  * | `changeEmail`              | signed in      | mail a link to the new address, tell the old    |
  * | `sessions.list` (query)    | signed in      | the user's sessions                             |
  * | `sessions.revoke`          | signed in      | end one of them                                 |
+ * | `apiTokens.create`         | signed in      | a personal API token, shown once                |
+ * | `apiTokens.list` (query)   | signed in      | the user's API tokens                           |
+ * | `apiTokens.revoke`         | signed in      | end one of them, on every node                  |
+ * | `invite`                   | admin          | mail an invitation link                         |
+ * | `acceptInvite`             | anyone         | spend it: set the password, sign in             |
+ *
+ * "Signed in" takes an API token too, except where the account changes (password, sessions, API
+ * tokens): those refuse it with INSUFFICIENT_SCOPE.
  */
 export function createAuthRouter(kernel: AuthKernel) {
   return authT.router({
@@ -62,6 +73,13 @@ export function createAuthRouter(kernel: AuthKernel) {
       list: listSessionsProcedure(kernel),
       revoke: revokeSessionProcedure(kernel),
     }),
+    apiTokens: authT.router({
+      create: createApiTokenProcedure(kernel),
+      list: listApiTokensProcedure(kernel),
+      revoke: revokeApiTokenProcedure(kernel),
+    }),
+    invite: inviteProcedure(kernel),
+    acceptInvite: acceptInviteProcedure(kernel),
   });
 }
 

@@ -1,8 +1,9 @@
 import { experimental_standaloneMiddleware } from '@trpc/server';
-import type { AccessAuthorization, AccessTokens } from './access-tokens.js';
+import type { AccessAuthorization } from './access-tokens.js';
 import type { AuthBaseContext, AuthRequest } from './context.js';
 import { authError } from './errors.js';
 import type { AuthError } from './errors.js';
+import type { TokenCheck } from './token-check.js';
 
 /** The signed-in user, as `ctx.user` holds it in a protected procedure. */
 export interface AuthUser {
@@ -14,7 +15,10 @@ export interface AuthSession {
   id: string;
   /** When the access token of this call expires. */
   accessTokenExpiresAt: Date;
-  /** Null for a session's token, which may do whatever its user may. */
+  /**
+   * Null for a session's token, which may do whatever its user may; the scopes of an API token, whose
+   * id is then `id` (see `requireScopes`).
+   */
   scopes: readonly string[] | null;
 }
 
@@ -37,7 +41,7 @@ function toAuthenticated(authorization: AccessAuthorization): Authenticated {
  * awaiting anything; a failure sets the RFC 6750 challenge on the response and throws the reason
  * (HTTP 401 with `data.authCode`).
  */
-export function createBearerCheck(accessTokens: AccessTokens) {
+export function createBearerCheck(checkToken: TokenCheck) {
   function refuse(request: AuthRequest, code: 'TOKEN_MISSING' | 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED'): AuthError {
     // No error attribute when no credentials came (RFC 6750 §3.1).
     request.setHeader('WWW-Authenticate', code === 'TOKEN_MISSING' ? 'Bearer' : 'Bearer error="invalid_token"');
@@ -47,7 +51,7 @@ export function createBearerCheck(accessTokens: AccessTokens) {
   return function authenticate(request: AuthRequest): Authenticated | Promise<Authenticated> {
     const match = request.authorization === null ? null : BEARER.exec(request.authorization);
     if (!match) throw refuse(request, 'TOKEN_MISSING');
-    const check = accessTokens.check(match[1] as string);
+    const check = checkToken(match[1] as string);
     if (!(check instanceof Promise)) {
       if (check.ok) return toAuthenticated(check.authorization);
       throw refuse(request, check.code);

@@ -29,6 +29,8 @@ export interface AuthRequest {
    * event loop where the adapter does not say (fetch).
    */
   afterResponse(callback: () => void): void;
+  /** Adds a header line, keeping those already set (a second `WWW-Authenticate` challenge). */
+  appendHeader(name: string, value: string): void;
 }
 
 /** The context every procedure of the kit can read. */
@@ -53,11 +55,14 @@ export function readAuthRequest(opts: AuthContextOptions): AuthRequest {
       wantsCookie: req.headers.get(COOKIE_TRANSPORT_HEADER) === 'cookie',
       setHeader: (name, value) => resHeaders.set(name, value),
       afterResponse: (callback) => void setTimeout(callback, 0),
+      appendHeader: (name, value) => resHeaders.append(name, value),
     };
   }
   const { req, res } = opts;
   return {
-    authorization: req.headers.authorization ?? null,
+    // Node keeps only the first of two Authorization headers; joined, as the fetch adapter does, the
+    // ambiguous pair fails every scheme's parsing instead of passing as the first.
+    authorization: req.headersDistinct.authorization?.join(', ') ?? null,
     userAgent: req.headers['user-agent'] ?? null,
     ip: req.socket.remoteAddress ?? null,
     cookie: req.headers.cookie ?? null,
@@ -66,6 +71,9 @@ export function readAuthRequest(opts: AuthContextOptions): AuthRequest {
     wantsCookie: req.headers[COOKIE_TRANSPORT_HEADER] === 'cookie',
     setHeader: (name, value) => {
       if (!res.headersSent) res.setHeader(name, value);
+    },
+    appendHeader: (name, value) => {
+      if (!res.headersSent) res.appendHeader(name, value);
     },
     afterResponse(callback) {
       if (res.writableFinished || res.destroyed) return void setImmediate(callback);

@@ -17,6 +17,15 @@ import { createThrottles } from './throttles.js';
 import { createAuthTRPC } from './trpc.js';
 import { assertMigrated } from './assert-migrated.js';
 import { startTokenCache } from './cache/token-cache.js';
+import { ScopeSets } from './cache/scope-sets.js';
+import { createApiTokens } from './api-tokens.js';
+import { createBasicCheck } from './basic/basic-check.js';
+import { createBasicMiddlewares } from './basic/basic-middleware.js';
+import { sendInvitation } from './invitations.js';
+import { grantRole, revokeRole } from './roles.js';
+import { requireScopes } from './scopes.js';
+import { createTokenCheck } from './token-check.js';
+import { emailSchema, metaSchema } from '../shared/schemas.js';
 import { revocationListenerFor } from './cache/listener-connection.js';
 
 /**
@@ -42,21 +51,47 @@ export async function createAuth<TAppContext extends object = object>(options: A
   });
 
   const accessTokens = createAccessTokens({ db, cache, clock, random, ttlSeconds: resolved.tokens.accessTokenTtlSeconds });
-  const authenticate = createBearerCheck(accessTokens);
-  const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, delivery: resolved.mail.delivery, logger });
   const background = createBackgroundTasks(logger);
+  const apiTokens = createApiTokens({
+    db,
+    cache,
+    scopeSets: new ScopeSets(),
+    clock,
+    random,
+    background,
+    defaultExpiresInDays: resolved.apiTokens.expiresInDays,
+  });
+  const checkToken = createTokenCheck(accessTokens, apiTokens);
+  const authenticate = createBearerCheck(checkToken);
+  const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, delivery: resolved.mail.delivery, logger });
+  const passwords = createPasswordHasher(resolved.password);
+  const limiter = createRateLimiter({ db, clock });
+  const basic = createBasicMiddlewares(
+    createBasicCheck({ policy: resolved.basic, windowSeconds: resolved.rateLimits.windowSeconds, limiter, passwords, logger }),
+    resolved.basic.errorVerbosity,
+  );
   const kernel: AuthKernel = {
     options: resolved,
     db,
     clock,
     random,
     logger,
-    passwords: createPasswordHasher(resolved.password),
+    passwords,
     accessTokens,
-    sessions: createSessions({ db, cache, accessTokens, clock, random, tokens: resolved.tokens }),
+    apiTokens,
+    sessions: createSessions({
+      db,
+      cache,
+      accessTokens,
+      clock,
+      random,
+      tokens: resolved.tokens,
+      apiTokensEndWithCredentialChange: resolved.apiTokens.endWithCredentialChange,
+    }),
     mailer,
     authenticate,
-    throttles: createThrottles(createRateLimiter({ db, clock }), resolved.rateLimits),
+    basic,
+    throttles: createThrottles(limiter, resolved.rateLimits),
     background,
     refreshCookie: createRefreshCookie({ cookies: resolved.cookies, clock }),
   };
@@ -66,6 +101,20 @@ export async function createAuth<TAppContext extends object = object>(options: A
   const publicProcedure = t.procedure;
   const protect = createProtectMiddleware(authenticate);
   const protectedProcedure = t.procedure.use(protect);
+  const strictBasicProcedure = (realm: string) => t.procedure.use(basic.basic(realm));
+  const advertisedBasicProcedure = (realm: string) => t.procedure.use(basic.advertised(realm));
+
+  /**
+   * A procedure for HTTP Basic clients of `realm`: `ctx.client` is `{ id, realm }`; anything else
+   * gets 401 with the realm's challenge. With `advertise`, a request without Basic credentials goes
+   * on (`ctx.client` null) to the checks that follow, and a 401 they answer carries the realm's
+   * challenge beside theirs.
+   */
+  function basicProcedure(realm: string): ReturnType<typeof strictBasicProcedure>;
+  function basicProcedure(realm: string, options: { advertise: true }): ReturnType<typeof advertisedBasicProcedure>;
+  function basicProcedure(realm: string, options?: { advertise: true }) {
+    return options?.advertise ? advertisedBasicProcedure(realm) : strictBasicProcedure(realm);
+  }
 
   async function settled(): Promise<void> {
     await background.drain();
@@ -88,18 +137,34 @@ export async function createAuth<TAppContext extends object = object>(options: A
     mergeRouters: t.mergeRouters,
     /** A procedure anyone may call, with the application's context. */
     publicProcedure,
-    /** A procedure that needs a valid access token: `ctx.user` and `ctx.session` are set. */
+    /**
+     * A procedure that needs a valid access token or API token: `ctx.user` and `ctx.session` are set
+     * (`ctx.session.scopes` is null for a session's token, an API token's scopes otherwise).
+     */
     protectedProcedure,
+    /** A middleware for after `protectedProcedure`: an API token must carry every one of these scopes (403 otherwise). */
+    requireScopes,
+    basicProcedure,
     /** The context function for the standalone, Express and fetch adapters. */
     createContext,
     /**
-     * Checks an access token the way `protectedProcedure` does, outside tRPC. Null when the token
-     * is malformed, unknown, expired or revoked.
+     * Checks an access token or an API token the way `protectedProcedure` does, outside tRPC: an API
+     * token's authorization carries its scopes (a session token's, null). Null when the token is
+     * malformed, unknown, expired or revoked.
      */
     async verifyAccessToken(token: string): Promise<AccessAuthorization | null> {
-      const check = await accessTokens.check(token);
+      const check = await checkToken(token);
       return check.ok ? check.authorization : null;
     },
+    /** Invites an address, as `auth.invite` does, from a script or the server's own code. */
+    async invite(invitation: { email: string; meta?: Record<string, unknown> }): Promise<{ ok: true }> {
+      await sendInvitation(kernel, { email: emailSchema.parse(invitation.email), meta: invitation.meta && metaSchema.parse(invitation.meta) });
+      return { ok: true };
+    },
+    /** Gives a user a role (`'admin'` may invite); false when there is no such user. */
+    grantRole: (userId: string, role: string): Promise<boolean> => grantRole(db, userId, role),
+    /** Takes a role away; false when there is no such user. */
+    revokeRole: (userId: string, role: string): Promise<boolean> => revokeRole(db, userId, role),
     /** For an application that keeps its own tRPC instance: the check behind `protectedProcedure`. */
     protectMiddleware: protect,
     /**

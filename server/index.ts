@@ -8,6 +8,8 @@ export type { AuthOptions } from './options.js';
 export type { AuthRouter } from './auth-router.js';
 export type { AccessAuthorization } from './access-tokens.js';
 export type { AuthUser, AuthSession } from './bearer.js';
+export type { BasicClient } from './basic/basic-check.js';
+export type { BasicErrorVerbosity, BasicOptions, FindClientSecret } from './basic/basic-options.js';
 export type { AuthBaseContext, AuthContextOptions, AuthRequest } from './context.js';
 export type { Clock, Logger, RandomSource } from './deps.js';
 export type { MailTemplates, MailTransport, RenderedMail } from './mail/mailer.js';

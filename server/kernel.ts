@@ -1,6 +1,8 @@
 import type { AuthDatabase } from '../db/connect.js';
 import type { AccessTokens } from './access-tokens.js';
+import type { ApiTokens } from './api-tokens.js';
 import type { BackgroundTasks } from './background.js';
+import type { BasicMiddlewares } from './basic/basic-middleware.js';
 import type { BearerCheck } from './bearer.js';
 import type { Clock, Logger, RandomSource } from './deps.js';
 import type { Mailer } from './mail/mailer.js';
@@ -19,9 +21,11 @@ export interface AuthKernel {
   logger: Logger;
   passwords: PasswordHasher;
   accessTokens: AccessTokens;
+  apiTokens: ApiTokens;
   sessions: Sessions;
   mailer: Mailer;
   authenticate: BearerCheck;
+  basic: BasicMiddlewares;
   throttles: Throttles;
   background: BackgroundTasks;
   refreshCookie: RefreshCookie;

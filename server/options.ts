@@ -5,6 +5,8 @@ import type { Clock, Logger, RandomSource } from './deps.js';
 import { consoleLogger, systemClock, systemRandom } from './deps.js';
 import type { MailTemplates, MailTransport } from './mail/mailer.js';
 import type { AuthContextOptions } from './context.js';
+import type { BasicOptions } from './basic/basic-options.js';
+import { basicOptionsSchema } from './basic/basic-options.js';
 
 /** What `createAuth` takes. Only `db` and `mail` are required. */
 export interface AuthOptions<TAppContext extends object = object> {
@@ -41,6 +43,8 @@ export interface AuthOptions<TAppContext extends object = object> {
       resetPassword?: string;
       /** @default '/magic-link' */
       magicLink?: string;
+      /** @default '/accept-invite' */
+      acceptInvite?: string;
     };
   };
   tokens?: {
@@ -78,6 +82,18 @@ export interface AuthOptions<TAppContext extends object = object> {
     /** How long the link mailed to the new address works. @default 86400 (a day) */
     linkTtlSeconds?: number;
   };
+  invitations?: {
+    /** How long an invitation link works. @default 604800 (7 days) */
+    linkTtlSeconds?: number;
+  };
+  apiTokens?: {
+    /** The lifetime of a new API token when its creator names none (at most 3650). @default 365 */
+    expiresInDays?: number;
+    /** A password change or reset ends every API token of the user. @default true */
+    endWithCredentialChange?: boolean;
+  };
+  /** HTTP Basic machine clients, per realm (`basicProcedure(realm)`, and the `admin` realm of `invite`). */
+  basic?: BasicOptions;
   rateLimits?: {
     /** Failed sign-ins per account (email or username) per window; beyond it a sign-in fails as a wrong password does. @default 20 */
     loginFailuresPerAccount?: number;
@@ -168,7 +184,7 @@ const optionsSchema = z.object({
       })
       .prefault({}),
     paths: z
-      .strictObject({ confirmEmail: linkPath.optional(), resetPassword: linkPath.optional(), magicLink: linkPath.optional() })
+      .strictObject({ confirmEmail: linkPath.optional(), resetPassword: linkPath.optional(), magicLink: linkPath.optional(), acceptInvite: linkPath.optional() })
       .optional(),
   }),
   tokens: z
@@ -198,6 +214,14 @@ const optionsSchema = z.object({
   passwordReset: z.strictObject({ linkTtlSeconds: positiveSeconds.max(86_400).default(3600) }).prefault({}),
   magicLink: z.strictObject({ enabled: z.boolean().default(true), linkTtlSeconds: positiveSeconds.max(600).default(600) }).prefault({}),
   emailChange: z.strictObject({ linkTtlSeconds: positiveSeconds.max(7 * 86_400).default(86_400) }).prefault({}),
+  invitations: z.strictObject({ linkTtlSeconds: positiveSeconds.max(30 * 86_400).default(7 * 86_400) }).prefault({}),
+  apiTokens: z
+    .strictObject({
+      expiresInDays: z.number().int().min(1).max(3650).default(365),
+      endWithCredentialChange: z.boolean().default(true),
+    })
+    .prefault({}),
+  basic: basicOptionsSchema,
   password: z
     .strictObject({
       minLength: z.number().int().min(8).max(256).default(12),
@@ -238,13 +262,16 @@ type ParsedOptions = z.output<typeof optionsSchema>;
 /** The options with every default filled in. */
 export interface ResolvedAuthOptions<TAppContext extends object = object> {
   db: AuthDatabase;
-  mail: AuthOptions['mail'] & { paths: { confirmEmail: string; resetPassword: string; magicLink: string }; delivery: ParsedOptions['mail']['delivery'] };
+  mail: AuthOptions['mail'] & { paths: { confirmEmail: string; resetPassword: string; magicLink: string; acceptInvite: string }; delivery: ParsedOptions['mail']['delivery'] };
   tokens: ParsedOptions['tokens'];
   signup: ParsedOptions['signup'];
   password: ParsedOptions['password'];
   passwordReset: ParsedOptions['passwordReset'];
   magicLink: ParsedOptions['magicLink'];
   emailChange: ParsedOptions['emailChange'];
+  invitations: ParsedOptions['invitations'];
+  apiTokens: ParsedOptions['apiTokens'];
+  basic: ParsedOptions['basic'];
   rateLimits: ParsedOptions['rateLimits'];
   revocationListener: ParsedOptions['revocationListener'];
   context: AuthOptions<TAppContext>['context'];
@@ -267,7 +294,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`);
     throw new Error(`createAuth: invalid options\n  ${problems.join('\n  ')}`);
   }
-  const { tokens, signup, password, passwordReset, rateLimits, revocationListener, cookies } = parsed.data;
+  const { tokens, signup, password, passwordReset, invitations, apiTokens, basic, rateLimits, revocationListener, cookies } = parsed.data;
   return {
     db: options.db,
     mail: {
@@ -277,6 +304,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
         confirmEmail: options.mail.paths?.confirmEmail ?? '/confirm-email',
         resetPassword: options.mail.paths?.resetPassword ?? '/reset-password',
         magicLink: options.mail.paths?.magicLink ?? '/magic-link',
+        acceptInvite: options.mail.paths?.acceptInvite ?? '/accept-invite',
       },
     },
     tokens,
@@ -285,6 +313,9 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     passwordReset,
     magicLink: parsed.data.magicLink,
     emailChange: parsed.data.emailChange,
+    invitations,
+    apiTokens,
+    basic,
     rateLimits,
     revocationListener,
     context: options.context,

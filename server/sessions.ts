@@ -1,11 +1,12 @@
-import { and, desc, eq, isNull, lte, ne, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, lte, ne } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../db/connect.js';
 import { accessTokenTable, sessionTable } from '../db/schema.js';
 import type { SessionRow } from '../db/schema.js';
 import { formatToken, parseToken } from '../shared/token-format.js';
 import type { AuthTokens, SessionInfo } from '../shared/types.js';
 import type { AccessTokens, IssuedAccessToken } from './access-tokens.js';
-import { REVOCATION_CHANNEL, encodeRevocation } from './cache/revocation-notice.js';
+import { announceRevocation } from './announce-revocation.js';
+import { revokeApiTokens } from './api-tokens.js';
 import type { Revocation } from './cache/revocation-notice.js';
 import type { TokenCache } from './cache/token-cache.js';
 import type { Clock, RandomSource } from './deps.js';
@@ -40,7 +41,10 @@ export type RefreshOutcome =
   | { ok: false; code: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' }
   | { ok: false; code: 'REFRESH_TOKEN_REUSED'; userId: string; sessionId: string };
 
-export type RevokeReason = 'logout' | 'revoked-by-user' | 'password-changed' | 'password-reset' | 'refresh-token-reused';
+export type RevokeReason = 'logout' | 'revoked-by-user' | 'password-changed' | 'password-reset' | 'email-changed' | 'refresh-token-reused';
+
+/** The reasons that also end the user's API tokens, unless `apiTokens.endWithCredentialChange` is off. */
+const CREDENTIAL_CHANGES: ReadonlySet<RevokeReason> = new Set(['password-changed', 'password-reset', 'email-changed']);
 
 export interface Sessions {
   start(userId: string, origin: SessionOrigin): Promise<{ sessionId: string; tokens: AuthTokens }>;
@@ -51,7 +55,10 @@ export interface Sessions {
   startIf(userId: string, origin: SessionOrigin, guard: (tx: Queryable) => Promise<boolean>): Promise<{ sessionId: string; tokens: AuthTokens } | null>;
   refresh(refreshToken: string): Promise<RefreshOutcome>;
   revoke(userId: string, sessionId: string, reason: RevokeReason): Promise<void>;
-  /** Ends the user's sessions (but `except`); `alongWith` runs first in the same transaction. */
+  /**
+   * Ends the user's sessions (but `except`); `alongWith` runs first in the same transaction. A
+   * password change or reset ends the user's API tokens too (unless the policy keeps them).
+   */
   revokeAllOf(userId: string, options: { except?: string; reason: RevokeReason; alongWith?: (tx: Queryable) => Promise<void> }): Promise<void>;
   list(userId: string, currentSessionId: string): Promise<SessionInfo[]>;
 }
@@ -68,6 +75,7 @@ export function createSessions(deps: {
   clock: Clock;
   random: RandomSource;
   tokens: ResolvedAuthOptions['tokens'];
+  apiTokensEndWithCredentialChange: boolean;
 }): Sessions {
   const { db, cache, accessTokens, clock, random, tokens: policy } = deps;
 
@@ -107,9 +115,7 @@ export function createSessions(deps: {
     if (revoked.length === 0) return null;
     const everySession = scope.sessionId === undefined && scope.except === undefined;
     const revocation: Revocation = everySession ? { userId: scope.userId } : { sessionIds: revoked.map(({ id }) => id) };
-    for (const payload of encodeRevocation(revocation)) {
-      await tx.execute(sql`SELECT pg_notify(${REVOCATION_CHANNEL}, ${payload})`);
-    }
+    await announceRevocation(tx, revocation);
     return revocation;
   }
 
@@ -220,11 +226,15 @@ export function createSessions(deps: {
     },
 
     async revokeAllOf(userId, options) {
-      const revocation = await db.transaction(async (tx) => {
+      const { reason } = options;
+      const revocations = await db.transaction(async (tx) => {
         await options.alongWith?.(tx);
-        return revokeAndAnnounce(tx, { userId, except: options.except }, options.reason);
+        const sessions = await revokeAndAnnounce(tx, { userId, except: options.except }, reason);
+        const endsApiTokens = deps.apiTokensEndWithCredentialChange && CREDENTIAL_CHANGES.has(reason);
+        const apiTokens = endsApiTokens ? await revokeApiTokens(tx, { userId }, { at: new Date(clock.now()), reason }) : null;
+        return [sessions, apiTokens];
       });
-      await forget(revocation);
+      for (const revocation of revocations) await forget(revocation);
     },
 
     async list(userId, currentSessionId) {

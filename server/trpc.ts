@@ -1,6 +1,7 @@
 import { initTRPC } from '@trpc/server';
 import superjson from 'superjson';
 import { createProtectMiddleware } from './bearer.js';
+import { refuseApiTokens } from './scopes.js';
 import type { AuthBaseContext } from './context.js';
 import { authErrorFormatter } from './errors.js';
 import type { AuthKernel } from './kernel.js';
@@ -28,4 +29,9 @@ export const authProcedure = authT.procedure.use(function noStore({ ctx, next })
 /** An auth procedure that needs a signed-in caller (`ctx.user`, `ctx.session`). */
 export function protectedAuthProcedure(kernel: AuthKernel) {
   return authProcedure.use(createProtectMiddleware(kernel.authenticate));
+}
+
+/** A signed-in caller whose token is a session's: API tokens are refused (see scopes.ts). */
+export function sessionAuthProcedure(kernel: AuthKernel) {
+  return protectedAuthProcedure(kernel).use(refuseApiTokens);
 }

@@ -8,15 +8,21 @@ export type { AuthErrorCode } from './errors.js';
 export { TOKEN_PREFIXES, formatToken, parseToken } from './token-format.js';
 export type { TokenKind, TokenParts } from './token-format.js';
 export {
+  API_TOKEN_MAX_SCOPES,
   META_MAX_JSON_LENGTH,
   PASSWORD_MAX_LENGTH,
+  acceptInviteInput,
+  apiTokenInfoSchema,
   authSettingsSchema,
   authTokensSchema,
   changeEmailInput,
   changePasswordInput,
   confirmEmailInput,
+  createApiTokenInput,
+  createApiTokenOutput,
   emailOnlyInput,
   emailSchema,
+  inviteInput,
   loginInput,
   logoutInput,
   metaSchema,
@@ -27,10 +33,12 @@ export {
   registerInput,
   registerOutput,
   resetPasswordInput,
+  revokeApiTokenInput,
   revokeSessionInput,
+  scopeSchema,
   sessionInfoSchema,
   signedInSchema,
   updateUserInput,
   usernameSchema,
 } from './schemas.js';
-export type { AuthSettings, AuthTokens, EmailConfirmationPolicy, PublicUser, SessionInfo } from './types.js';
+export type { ApiTokenInfo, AuthSettings, AuthTokens, EmailConfirmationPolicy, PublicUser, SessionInfo } from './types.js';

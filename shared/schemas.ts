@@ -133,3 +133,44 @@ export const authSettingsSchema = z.object({
   accessTokenTtlSeconds: z.number(),
   refreshTokenTtlSeconds: z.number().nullable(),
 });
+
+/** The most scopes one API token may carry. */
+export const API_TOKEN_MAX_SCOPES = 32;
+
+/** A scope an API token may carry: `todos:read`, `billing.export`, `user:write`. */
+export const scopeSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$/, 'scope: 1-64 of A-Z a-z 0-9 _ . : / -');
+
+export const createApiTokenInput = z.strictObject({
+  /** What the token is for, as the list shows it. */
+  name: z.string().trim().min(1).max(100),
+  /** Without scopes the token may call what needs none (`me`, say) and nothing that changes the account. */
+  scopes: z.array(scopeSchema).max(API_TOKEN_MAX_SCOPES).optional(),
+  /** @default the server's `apiTokens.expiresInDays` (365) */
+  expiresInDays: z.number().int().min(1).max(3650).optional(),
+});
+
+export const createApiTokenOutput = z.object({
+  id: z.string(),
+  /** Shown this once: the server keeps only a hash of it. */
+  token: z.string(),
+});
+
+export const apiTokenInfoSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  scopes: z.array(z.string()),
+  createdAt: z.date(),
+  /** Recorded to the minute; null until first used. */
+  lastUsedAt: z.date().nullable(),
+  expiresAt: z.date(),
+});
+
+export const revokeApiTokenInput = z.strictObject({ id: z.string().min(1).max(64) });
+
+export const inviteInput = z.strictObject({ email: emailSchema, meta: metaSchema.optional() });
+
+export const acceptInviteInput = z.strictObject({
+  token: tokenSchema,
+  password: passwordSchema,
+  username: usernameSchema.optional(),
+});

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { authSettingsSchema, authTokensSchema, publicUserSchema, sessionInfoSchema } from './schemas.js';
+import type { apiTokenInfoSchema, authSettingsSchema, authTokensSchema, publicUserSchema, sessionInfoSchema } from './schemas.js';
 
 /** A user as every procedure returns it: never a hash or a secret. */
 export type PublicUser = z.infer<typeof publicUserSchema>;
@@ -11,3 +11,5 @@ export type SessionInfo = z.infer<typeof sessionInfoSchema>;
 export type AuthSettings = z.infer<typeof authSettingsSchema>;
 /** How the server treats email confirmation at sign-up and sign-in. */
 export type EmailConfirmationPolicy = AuthSettings['emailConfirmation'];
+/** One entry of `auth.apiTokens.list`: never the token or its hash. */
+export type ApiTokenInfo = z.infer<typeof apiTokenInfoSchema>;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { hash, randomUUID } from 'node:crypto';
+import { hash, randomInt, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { startTokenCache } from '../server/cache/token-cache.js';
@@ -9,8 +9,10 @@ import type { TableEntry } from '../server/cache/table.js';
 const quiet = { info() {}, warn() {}, error() {} };
 const NOW = 1_800_000_000_000;
 
+/** An entry with random ids and a random scope set (so every round trip checks that too). */
 function entry(overrides: Partial<TableEntry> = {}): TableEntry {
-  return { tokenHash: hash('sha256', randomUUID(), 'base64url'), userId: randomUUID(), sessionId: randomUUID(), expiresAtMs: NOW + 300_000, ...overrides };
+  const scopeSet = randomInt(0, 0x10000);
+  return { tokenHash: hash('sha256', randomUUID(), 'base64url'), userId: randomUUID(), sessionId: randomUUID(), expiresAtMs: NOW + 300_000, scopeSet, ...overrides };
 }
 
 function trustedTable(capacity: number): TokenTable {
@@ -81,7 +83,7 @@ describe('the shared token table', () => {
     const buffer = allocateTableBuffer(64);
     const table = new TokenTable(buffer);
     table.reset(true);
-    // Each entry's user and session ids both carry the round that wrote them: a torn read mixes rounds.
+    // Each entry's user and session ids and its scope set all carry the round that wrote them: a torn read mixes rounds.
     const keys = Array.from({ length: 32 }, () => hash('sha256', randomUUID(), 'base64url'));
     const idFor = (round: number, kind: number) => `${String(round % 1e8).padStart(8, '0')}-0000-4000-8000-${String(kind).padStart(12, '0')}`;
     const stop = new SharedArrayBuffer(4);
@@ -102,6 +104,7 @@ describe('the shared token table', () => {
               if (entry) {
                 found++;
                 if (entry.userId.slice(0, 8) !== entry.sessionId.slice(0, 8)) torn++;
+                if ((Number(entry.userId.slice(0, 8)) & 0xffff) !== entry.scopeSet) torn++;
               }
             }
           }
@@ -115,7 +118,7 @@ describe('the shared token table', () => {
 
     const started = Date.now();
     for (let round = 1; Date.now() - started < 500; round++) {
-      for (const tokenHash of keys) table.insert({ tokenHash, userId: idFor(round, 1), sessionId: idFor(round, 2), expiresAtMs: NOW + 60_000 }, NOW);
+      for (const tokenHash of keys) table.insert({ tokenHash, userId: idFor(round, 1), sessionId: idFor(round, 2), expiresAtMs: NOW + 60_000, scopeSet: round & 0xffff }, NOW);
       if (round % 200 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     Atomics.store(new Int32Array(stop), 0, 1);

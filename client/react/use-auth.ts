@@ -32,6 +32,8 @@ export function useAuth<TRouter extends AnyRouter>() {
     trpc: client.trpc,
     register: client.register,
     confirmEmail: client.confirmEmail,
+    verifyMagicLink: client.verifyMagicLink,
+    acceptInvite: client.acceptInvite,
     login: client.login,
     logout: client.logout,
   };

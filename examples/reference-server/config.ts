@@ -11,6 +11,8 @@ export interface ReferenceServerConfig {
   refreshTokenTtlSeconds: number | null;
   refreshGraceSeconds: number;
   emailConfirmation: 'required' | 'optional' | 'off';
+  /** `{ realm: { clientId: secret } }` from AUTH_BASIC_CLIENTS; the `admin` realm may invite. */
+  basicClients: Record<string, Record<string, string>>;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -19,6 +21,20 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number of seconds, got "${raw}"`);
   return value;
+}
+
+function basicClients(raw: string | undefined): Record<string, Record<string, string>> {
+  if (raw === undefined || raw === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error('AUTH_BASIC_CLIENTS must be JSON: { "<realm>": { "<client_id>": "<hashed or cleartext secret>" } }');
+  }
+  const isTable = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
+  const valid = isTable(parsed) && Object.values(parsed as object).every((clients) => isTable(clients) && Object.values(clients as object).every((secret) => typeof secret === 'string'));
+  if (!valid) throw new Error('AUTH_BASIC_CLIENTS must map each realm to an object of client ids and secrets (strings)');
+  return parsed as Record<string, Record<string, string>>;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv): ReferenceServerConfig {
@@ -41,5 +57,6 @@ export function readConfig(env: NodeJS.ProcessEnv): ReferenceServerConfig {
     refreshTokenTtlSeconds: refreshTtl === undefined || refreshTtl === '' ? null : integer(env, 'AUTH_REFRESH_TTL', 0),
     refreshGraceSeconds: integer(env, 'AUTH_REFRESH_GRACE', 10),
     emailConfirmation,
+    basicClients: basicClients(env.AUTH_BASIC_CLIENTS),
   };
 }

@@ -1,8 +1,11 @@
-import { extname } from 'node:path';
+import { readFile, readdir } from 'node:fs/promises';
+import { extname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
+// A type only: at run time Vite is loaded where it is there, never from the published CLI.
+import type { InlineConfig } from 'vite';
 
-const demoRoot = fileURLToPath(new URL('./demo/', import.meta.url));
+/** The demo page's files by URL path: what the server sends for `/`, `/assets/…`. */
+export type DemoFiles = Map<string, { type: string; body: Buffer }>;
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -11,15 +14,45 @@ const CONTENT_TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-/** The demo page's files, by URL path, built by Vite into memory (a second or two at start). */
-export async function buildDemoPage(): Promise<Map<string, { type: string; body: Buffer }>> {
-  const output = await build({
-    root: demoRoot,
+const typeOf = (fileName: string) => CONTENT_TYPES[extname(fileName)] ?? 'application/octet-stream';
+
+/** Where `npm run build` leaves the built page, beside this module in dist/. */
+export const BUILT_DEMO_DIR = fileURLToPath(new URL('./demo-dist/', import.meta.url));
+const DEMO_SOURCE_DIR = fileURLToPath(new URL('./demo/', import.meta.url));
+
+/**
+ * The demo page: the files `npm run build` made (the published CLI has no Vite), or, run from the
+ * sources (`npm start`), built by Vite into memory, which takes a second or two.
+ */
+export async function loadDemoPage(): Promise<DemoFiles> {
+  const built = await readBuiltDemo();
+  return built ?? buildDemoInMemory();
+}
+
+async function readBuiltDemo(): Promise<DemoFiles | null> {
+  let names: string[];
+  try {
+    names = await readdir(BUILT_DEMO_DIR, { recursive: true });
+  } catch {
+    return null;
+  }
+  const files: DemoFiles = new Map();
+  for (const name of names.filter((each) => extname(each) !== '')) {
+    files.set(`/${relative(BUILT_DEMO_DIR, join(BUILT_DEMO_DIR, name)).split('\\').join('/')}`, { type: typeOf(name), body: await readFile(join(BUILT_DEMO_DIR, name)) });
+  }
+  return files;
+}
+
+/** Vite's settings for the demo page; `outDir` set, it writes there instead of returning the files. */
+export function demoViteConfig(outDir?: string): InlineConfig {
+  return {
+    root: DEMO_SOURCE_DIR,
     configFile: false,
     logLevel: 'warn',
     build: {
-      write: false,
-      outDir: 'dist',
+      write: outDir !== undefined,
+      outDir: outDir ?? 'dist',
+      emptyOutDir: true,
       rolldownOptions: {
         // TanStack Query marks its modules "use client" for React Server Components; a page has none.
         onwarn(warning, warn) {
@@ -27,14 +60,18 @@ export async function buildDemoPage(): Promise<Map<string, { type: string; body:
         },
       },
     },
-  });
+  };
+}
+
+async function buildDemoInMemory(): Promise<DemoFiles> {
+  const { build } = await import('vite');
+  const output = await build(demoViteConfig());
   const bundles = Array.isArray(output) ? output : [output];
-  const files = new Map<string, { type: string; body: Buffer }>();
+  const files: DemoFiles = new Map();
   for (const bundle of bundles) {
     if (!('output' in bundle)) throw new Error('the demo build did not produce files');
     for (const item of bundle.output) {
-      const body = Buffer.from(item.type === 'asset' ? item.source : item.code);
-      files.set(`/${item.fileName}`, { type: CONTENT_TYPES[extname(item.fileName)] ?? 'application/octet-stream', body });
+      files.set(`/${item.fileName}`, { type: typeOf(item.fileName), body: Buffer.from(item.type === 'asset' ? item.source : item.code) });
     }
   }
   return files;

@@ -8,7 +8,7 @@ import type { AuthDatabase } from '../../db/index.js';
 import { createAuth } from '../../server/index.js';
 import type { Auth } from '../../server/index.js';
 import type { ReferenceServerConfig } from './config.js';
-import { buildDemoPage } from './demo-build.js';
+import { loadDemoPage } from './demo-build.js';
 import { createOutboxTransport } from './outbox.js';
 
 /**
@@ -41,14 +41,15 @@ function referenceRouter(auth: Auth) {
 export type ReferenceRouter = ReturnType<typeof referenceRouter>;
 
 /** Paths that serve the demo page: its home, and the landing pages of mailed links. */
-const PAGE_ROUTES = new Set(['/', '/confirm-email', '/reset-password']);
+const PAGE_ROUTES = new Set(['/', '/confirm-email', '/reset-password', '/magic-link', '/accept-invite']);
 
 /** The largest request body the server reads; auth inputs are far smaller. */
 const MAX_BODY_BYTES = 64 * 1024;
 
 /**
  * The reference server: the auth router and `demo.whoami` at `/trpc`, and a demo page at `/` (also
- * served at `/confirm-email` and `/reset-password`, where the mailed links lead).
+ * served at `/confirm-email` and `/reset-password`, where the mailed links lead), and the page that
+ * receives invitation links at `/accept-invite`.
  */
 export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log) {
   const db = await connectDatabase(config.databaseUrl);
@@ -68,12 +69,13 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
     signup: { emailConfirmation: config.emailConfirmation },
     // The demo page runs in cookie mode, opened at APP_URL or at the address the server listens on.
     cookies: { allowedOrigins: [config.appUrl, `http://localhost:${config.port}`, `http://127.0.0.1:${config.port}`] },
+    basic: { clients: config.basicClients },
   });
 
   const appRouter = referenceRouter(auth);
 
   const trpc = createHTTPHandler({ router: appRouter, createContext: auth.createContext, basePath: '/trpc/', maxBodySize: MAX_BODY_BYTES });
-  const demo = await buildDemoPage();
+  const demo = await loadDemoPage();
   const server = createServer((req, res) => {
     if (req.url?.startsWith('/trpc/')) return trpc(req, res);
     const path = req.url?.split('?')[0] ?? '/';

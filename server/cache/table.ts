@@ -14,8 +14,9 @@
  *   4  int32    state: EMPTY, LIVE or DELETED (a deleted slot keeps probe chains intact)
  *   8  2×int32  expiry, milliseconds since the epoch (high and low 32 bits: Atomics has no float64)
  *   16 22 bytes the first 22 characters (132 bits) of the token hash, as ASCII
+ *   38 uint16   scope set: 0 for a session's token, else an API token's interned scopes (scope-sets.ts)
  *   40 16 bytes user id (a UUID)
- *   56 16 bytes session id (a UUID)
+ *   56 16 bytes session id (a UUID; an API token's own id)
  * Header (64 bytes): int32 0 = trusted flag, int32 1 = revocation count.
  */
 
@@ -26,6 +27,7 @@ const STATE = 4;
 const EXPIRES = 8;
 const KEY = 16;
 const KEY_LENGTH = 22;
+const SCOPE_SET = 38;
 const USER = 40;
 const SESSION = 56;
 const ID_BYTES = 16;
@@ -46,6 +48,8 @@ export interface TableEntry {
   userId: string;
   sessionId: string;
   expiresAtMs: number;
+  /** The interned scopes of an API token (scope-sets.ts); 0 (SESSION_SCOPES) for a session's token. */
+  scopeSet: number;
 }
 
 const BASE64URL_VALUES = new Uint8Array(128);
@@ -97,6 +101,7 @@ export function isStorableId(id: string): boolean {
 export class TokenTable {
   readonly #int32: Int32Array;
   readonly #bytes: Uint8Array;
+  readonly #uint16: Uint16Array;
   readonly #mask: number;
   // Building an id string costs more than the rest of a lookup; the same users and sessions come
   // back again and again, so each reader keeps the strings of the ids it met last.
@@ -106,6 +111,7 @@ export class TokenTable {
   constructor(buffer: SharedArrayBuffer) {
     this.#int32 = new Int32Array(buffer);
     this.#bytes = new Uint8Array(buffer);
+    this.#uint16 = new Uint16Array(buffer);
     this.slotCount = (buffer.byteLength - HEADER_BYTES) / SLOT_BYTES;
     this.#mask = this.slotCount - 1;
   }
@@ -183,6 +189,7 @@ export class TokenTable {
           found = {
             tokenHash,
             expiresAtMs: this.#expiresAt(base),
+            scopeSet: Atomics.load(this.#uint16, (base + SCOPE_SET) >> 1),
             userId: this.#readId(base + USER),
             sessionId: this.#readId(base + SESSION),
           };
@@ -244,6 +251,7 @@ export class TokenTable {
       Atomics.store(int32, expiresWord, Math.floor(entry.expiresAtMs / 2 ** 32));
       Atomics.store(int32, expiresWord + 1, entry.expiresAtMs >>> 0);
       for (let i = 0; i < KEY_LENGTH; i++) Atomics.store(this.#bytes, target + KEY + i, entry.tokenHash.charCodeAt(i));
+      Atomics.store(this.#uint16, (target + SCOPE_SET) >> 1, entry.scopeSet);
       this.#writeId(target + USER, entry.userId);
       this.#writeId(target + SESSION, entry.sessionId);
     });

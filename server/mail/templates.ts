@@ -25,6 +25,10 @@ export interface MailTemplates {
   emailChangeNotice(data: { email: string; newEmail: string }): RenderedMail;
   /** A refresh token was used twice: someone else may hold one, and the session was ended. */
   refreshTokenReused(data: { email: string }): RenderedMail;
+  /** An invitation: the link sets a password and opens the new account. */
+  invite(data: { email: string; link: string; expiresInDays: number }): RenderedMail;
+  /** Sent instead of an invitation to an address that already has an account: no link, nothing to act on. */
+  inviteExistingAccount(data: { email: string }): RenderedMail;
 }
 
 export type MailKind = keyof MailTemplates;
@@ -95,6 +99,19 @@ export const defaultMailTemplates: MailTemplates = {
       action: 'Choose a new password',
       after: [`The link works once, for ${expiresInMinutes} minutes. If you did not ask, ignore this mail: nothing has changed.`],
     }),
+  invite: ({ link, expiresInDays }) =>
+    withLink({
+      subject: 'You are invited',
+      before: ['You have been invited to create an account. Open this link to choose your password:'],
+      link,
+      action: 'Accept the invitation',
+      after: [`The link works once, for ${expiresInDays} days. If you did not expect this invitation, ignore this mail.`],
+    }),
+  inviteExistingAccount: () =>
+    plain('You are invited', [
+      'You have been invited to create an account, but this address already has one.',
+      'Sign in as usual; if you forgot your password, reset it from the sign-in page.',
+    ]),
   forgotUsername: ({ username }) =>
     plain('Your username', [`The username of your account is: ${username}`, 'If you did not ask for it, you can ignore this mail.']),
   magicLink: ({ link, expiresInMinutes }) =>

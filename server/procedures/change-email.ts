@@ -3,17 +3,18 @@ import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { createLinkToken, supersedeLinkTokens } from '../link-tokens.js';
 import { buildLink } from '../mail/mailer.js';
-import { protectedAuthProcedure } from '../trpc.js';
+import { sessionAuthProcedure } from '../trpc.js';
 import { findUserByEmail, findUserById } from '../users.js';
 
 /**
- * `auth.changeEmail`: needs the password. Nothing changes yet: the new address is mailed a link,
+ * `auth.changeEmail`: needs the password and a session's token (never an API token). Nothing
+ * changes yet: the new address is mailed a link,
  * and the change happens when that link is spent through `auth.confirmEmail`; the old address is
  * told at once. An address that belongs to another account gets no mail and the answer is the
  * same, so the procedure does not tell which addresses have accounts.
  */
 export function changeEmailProcedure(kernel: AuthKernel) {
-  return protectedAuthProcedure(kernel)
+  return sessionAuthProcedure(kernel)
     .input(changeEmailInput)
     .output(okOutput)
     .mutation(async ({ input, ctx }) => {

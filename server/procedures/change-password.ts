@@ -4,15 +4,16 @@ import { changePasswordInput, okOutput } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { isLongEnough } from '../passwords.js';
-import { protectedAuthProcedure } from '../trpc.js';
+import { sessionAuthProcedure } from '../trpc.js';
 import { findUserById } from '../users.js';
 
 /**
- * `auth.changePassword`: needs the current password; ends every other session (whoever else may
- * have had the old password is signed out) and tells the owner by mail.
+ * `auth.changePassword`: needs the current password and a session's token (never an API token);
+ * ends every other session (whoever else may have had the old password is signed out), and the
+ * user's API tokens unless configured otherwise, and tells the owner by mail.
  */
 export function changePasswordProcedure(kernel: AuthKernel) {
-  return protectedAuthProcedure(kernel)
+  return sessionAuthProcedure(kernel)
     .input(changePasswordInput)
     .output(okOutput)
     .mutation(async ({ input, ctx }) => {

@@ -1,10 +1,12 @@
 import { logoutInput, okOutput } from '../../shared/schemas.js';
 import type { AuthKernel } from '../kernel.js';
+import { insufficientScope } from '../scopes.js';
 import { protectedAuthProcedure } from '../trpc.js';
 
 /**
  * `auth.logout`: ends this session (`current`, the default), every other one (`others`), or all of
- * them (`all`). Their access tokens stop working before the call returns.
+ * them (`all`). Their access tokens stop working before the call returns. Called with an API token,
+ * `current` revokes that token, and the other scopes are refused: a script cannot sign its user out.
  */
 export function logoutProcedure(kernel: AuthKernel) {
   return protectedAuthProcedure(kernel)
@@ -13,6 +15,11 @@ export function logoutProcedure(kernel: AuthKernel) {
     .mutation(async ({ input, ctx }) => {
       const scope = input?.scope ?? 'current';
       const userId = ctx.user.id;
+      if (ctx.session.scopes !== null) {
+        if (scope !== 'current') throw insufficientScope(ctx.authRequest, []);
+        await kernel.apiTokens.revoke(userId, ctx.session.id);
+        return { ok: true as const };
+      }
       if (scope === 'current') await kernel.sessions.revoke(userId, ctx.session.id, 'logout');
       else if (scope === 'others') await kernel.sessions.revokeAllOf(userId, { except: ctx.session.id, reason: 'logout' });
       else await kernel.sessions.revokeAllOf(userId, { reason: 'logout' });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { okOutput, revokeSessionInput, sessionInfoSchema } from '../../shared/schemas.js';
 import type { AuthKernel } from '../kernel.js';
-import { protectedAuthProcedure } from '../trpc.js';
+import { protectedAuthProcedure, sessionAuthProcedure } from '../trpc.js';
 
 /** `auth.sessions.list`: the caller's live sessions, newest use first; metadata only, never a token. */
 export function listSessionsProcedure(kernel: AuthKernel) {
@@ -11,11 +11,11 @@ export function listSessionsProcedure(kernel: AuthKernel) {
 }
 
 /**
- * `auth.sessions.revoke`: ends one of the caller's sessions. Another user's session id, or an unknown
- * one, gets the same answer and changes nothing.
+ * `auth.sessions.revoke`: ends one of the caller's sessions; an API token may not. Another user's
+ * session id, or an unknown one, gets the same answer and changes nothing.
  */
 export function revokeSessionProcedure(kernel: AuthKernel) {
-  return protectedAuthProcedure(kernel)
+  return sessionAuthProcedure(kernel)
     .input(revokeSessionInput)
     .output(okOutput)
     .mutation(async ({ input, ctx }) => {

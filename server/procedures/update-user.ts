@@ -3,12 +3,17 @@ import { userTable } from '../../db/schema.js';
 import { publicUserSchema, updateUserInput } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
+import { requireScopes } from '../scopes.js';
 import { protectedAuthProcedure } from '../trpc.js';
 import { toPublicUser, uniqueViolation } from '../users.js';
 
-/** `auth.updateUser`: changes the username and/or replaces `meta`; returns the user as it now is. */
+/**
+ * `auth.updateUser`: changes the username and/or replaces `meta`; returns the user as it now is. An
+ * API token needs the `user:write` scope.
+ */
 export function updateUserProcedure(kernel: AuthKernel) {
   return protectedAuthProcedure(kernel)
+    .use(requireScopes('user:write'))
     .input(updateUserInput)
     .output(publicUserSchema)
     .mutation(async ({ input, ctx }) => {

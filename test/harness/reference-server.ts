@@ -9,9 +9,16 @@ export interface RunningServer {
   stop(): Promise<number | null>;
 }
 
-/** Starts the server and resolves once it listens; `onOutput` sees everything it prints meanwhile. */
-export async function startServer(env: Record<string, string>, onOutput: (output: string) => void = () => {}): Promise<RunningServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/reference-server/main.ts'], {
+/**
+ * Starts the server and resolves once it listens; `onOutput` sees everything it prints meanwhile.
+ * `command` is what runs it: `npm start`'s entry point by default, or the CLI's `serve`.
+ */
+export async function startServer(
+  env: Record<string, string>,
+  onOutput: (output: string) => void = () => {},
+  command: string[] = ['examples/reference-server/main.ts'],
+): Promise<RunningServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...command], {
     env: { ...process.env, PORT: '0', APP_URL: 'https://app.example.test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

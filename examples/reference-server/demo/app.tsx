@@ -29,18 +29,28 @@ function Form(props: { title: string; submit: string; onSubmit: (fields: Record<
 
 /** A mailed link only shows a form: a mail scanner that opens it spends nothing. The form posts. */
 function Landing(props: { path: string; token: string }) {
-  const { confirmEmail, trpc } = useAuth<ReferenceRouter>();
+  const { confirmEmail, verifyMagicLink, acceptInvite, trpc } = useAuth<ReferenceRouter>();
+  const { token } = props;
   const leave = () => history.replaceState(null, '', `/${location.search.includes('tokens=local') ? '?tokens=local' : ''}`);
-  if (props.path === '/confirm-email') {
-    return (
-      <Form name="confirm" title="Confirm your email address" submit="Confirm" onSubmit={async () => { await confirmEmail(props.token); leave(); }} />
-    );
+  switch (props.path) {
+    case '/confirm-email':
+      return <Form name="confirm" title="Confirm your email address" submit="Confirm" onSubmit={async () => { await confirmEmail(token); leave(); }} />;
+    case '/magic-link':
+      return <Form name="magic link" title="Sign in with your link" submit="Sign in" onSubmit={async () => { await verifyMagicLink(token); leave(); }} />;
+    case '/accept-invite':
+      return (
+        <Form name="accept invitation" title="Accept your invitation" submit="Create my account" onSubmit={async ({ password = '', username = '' }) => { await acceptInvite({ token, password, ...(username ? { username } : {}) }); leave(); }}>
+          <input name="username" placeholder="username (optional)" />
+          <input name="password" type="password" placeholder="password (12 characters or more)" required />
+        </Form>
+      );
+    default:
+      return (
+        <Form name="reset" title="Choose a new password" submit="Set password" onSubmit={async ({ password = '' }) => { await trpc.auth.resetPassword.mutate({ token, password }); leave(); }}>
+          <input name="password" type="password" placeholder="new password" required />
+        </Form>
+      );
   }
-  return (
-    <Form name="reset" title="Choose a new password" submit="Set password" onSubmit={async ({ password = '' }) => { await trpc.auth.resetPassword.mutate({ token: props.token, password }); leave(); }}>
-      <input name="password" type="password" placeholder="new password" required />
-    </Form>
-  );
 }
 
 function SignedOut() {
@@ -59,6 +69,9 @@ function SignedOut() {
       <Form name="login" title="Log in" submit="Log in" onSubmit={({ identifier = '', password = '' }) => login({ identifier, password })}>
         <input name="identifier" placeholder="email or username" required />
         <input name="password" type="password" placeholder="password" required />
+      </Form>
+      <Form name="magic link request" title="Sign in without a password" submit="Email me a sign-in link" onSubmit={({ email = '' }) => trpc.auth.magicLink.request.mutate({ email })}>
+        <input name="email" type="email" placeholder="email" required />
       </Form>
       <Form name="forgot" title="Forgot your password?" submit="Mail me a reset link" onSubmit={({ email = '' }) => trpc.auth.forgotPassword.mutate({ email })}>
         <input name="email" type="email" placeholder="email" required />
@@ -134,7 +147,7 @@ function SignedIn() {
 export function App(props: { tokensInStorage: boolean }) {
   const { status } = useAuth<ReferenceRouter>();
   const token = new URLSearchParams(location.search).get('token');
-  const landing = token && (location.pathname === '/confirm-email' || location.pathname === '/reset-password');
+  const landing = token && ['/confirm-email', '/reset-password', '/magic-link', '/accept-invite'].includes(location.pathname);
   return (
     <>
       <h1>trpc-auth-kit</h1>

@@ -1,0 +1,103 @@
+import type { AuthRequest } from '../context.js';
+import type { Logger } from '../deps.js';
+import type { ResolvedAuthOptions } from '../options.js';
+import type { PasswordHasher } from '../passwords.js';
+import type { RateLimiter } from '../rate-limits.js';
+import { clientOf } from '../throttles.js';
+import { parseBasicAuthorization } from './authorization-header.js';
+import { readStoredSecret, spendDummyCheck, verifyClientSecret } from './client-secrets.js';
+import type { SecretFormat, StoredSecret } from './client-secrets.js';
+
+/*
+ * Judging a Basic client of a realm. The secret comes from `findClientSecret` when it answers, from
+ * the configured `clients` otherwise. An unknown client id costs what a wrong secret costs: it is
+ * checked against a dummy of the realm's format (the format its configured secrets share, or the one
+ * `findClientSecret` last returned for it; argon2id when unknown). Keep one format per realm.
+ *
+ * Every attempt counts against the client id and the caller's address before it is judged and is
+ * given back when it succeeds, so a batch of guesses cannot all slip under the limit; beyond it the
+ * answer is RATE_LIMITED and the secret is not checked.
+ */
+
+/** The machine client of a Basic procedure, as `ctx.client` holds it. */
+export interface BasicClient {
+  id: string;
+  realm: string;
+}
+
+export type BasicOutcome =
+  | { ok: true; client: BasicClient }
+  | { ok: false; reason: 'missing' | 'malformed' | 'unknown client' | 'wrong secret'; detail: string }
+  | { ok: false; reason: 'rate limited'; retryAfterSeconds: number };
+
+export interface BasicCheck {
+  check(request: AuthRequest, realm: string): Promise<BasicOutcome>;
+}
+
+export function createBasicCheck(deps: {
+  policy: ResolvedAuthOptions['basic'];
+  windowSeconds: number;
+  limiter: RateLimiter;
+  passwords: PasswordHasher;
+  logger: Logger;
+}): BasicCheck {
+  const { policy, limiter, passwords, logger } = deps;
+  const configured = new Map<string, Map<string, StoredSecret>>();
+  const dummyFormats = new Map<string, SecretFormat>();
+  for (const [realm, clients] of Object.entries(policy.clients)) {
+    const secrets = new Map<string, StoredSecret>();
+    for (const [clientId, stored] of Object.entries(clients)) {
+      const secret = readStoredSecret(stored);
+      if ('error' in secret) throw new Error(`createBasicCheck: basic.clients.${realm}.${clientId}: ${secret.error} (resolveOptions lets none through)`);
+      if (secret.format === 'cleartext') {
+        logger.warn('a Basic client secret is configured in clear; store its hash (npx trpc-auth-kit hash-secret)', { realm, clientId });
+      }
+      secrets.set(clientId, secret);
+    }
+    configured.set(realm, secrets);
+    const formats = new Set([...secrets.values()].map((secret) => secret.format));
+    dummyFormats.set(realm, formats.size === 1 ? ([...formats][0] as SecretFormat) : 'argon2id');
+  }
+  const warnedInClear = new Set<string>();
+  const limit = { max: policy.failuresPerClientAndSource, windowSeconds: deps.windowSeconds };
+
+  async function findSecret(realm: string, clientId: string): Promise<StoredSecret | null> {
+    const found = policy.findClientSecret ? await policy.findClientSecret(realm, clientId) : null;
+    if (typeof found !== 'string') return configured.get(realm)?.get(clientId) ?? null;
+    const secret = readStoredSecret(found);
+    if ('error' in secret) {
+      logger.error('findClientSecret returned a malformed secret; the client is refused', { realm, clientId, error: secret.error });
+      return null;
+    }
+    dummyFormats.set(realm, secret.format);
+    if (secret.format === 'cleartext' && !warnedInClear.has(`${realm}:${clientId}`)) {
+      warnedInClear.add(`${realm}:${clientId}`);
+      logger.warn('findClientSecret returned a secret in clear; return its hash', { realm, clientId });
+    }
+    return secret;
+  }
+
+  return {
+    async check(request, realm) {
+      const credentials = parseBasicAuthorization(request.authorization);
+      if (credentials.kind === 'none') return { ok: false, reason: 'missing', detail: 'no Basic credentials' };
+      // Counted by source alone when there is no client id to count by.
+      const clientId = credentials.kind === 'credentials' ? credentials.clientId : '';
+      const key = request.ip === null ? null : `basic:${realm}:${clientId}:${clientOf(request.ip)}`;
+      if (key !== null) {
+        const verdict = await limiter.hit(key, limit);
+        if (!verdict.allowed) return { ok: false, reason: 'rate limited', retryAfterSeconds: verdict.retryAfterSeconds };
+      }
+      if (credentials.kind === 'malformed') return { ok: false, reason: 'malformed', detail: credentials.reason };
+
+      const stored = await findSecret(realm, credentials.clientId);
+      const valid = stored
+        ? await verifyClientSecret(stored, credentials.secret, passwords)
+        : await spendDummyCheck(dummyFormats.get(realm) ?? 'argon2id', credentials.secret, passwords);
+      if (!stored) return { ok: false, reason: 'unknown client', detail: `no client "${credentials.clientId}" in realm "${realm}"` };
+      if (!valid) return { ok: false, reason: 'wrong secret', detail: 'wrong secret' };
+      if (key !== null) await limiter.release(key);
+      return { ok: true, client: { id: credentials.clientId, realm } };
+    },
+  };
+}

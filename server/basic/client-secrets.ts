@@ -1,0 +1,73 @@
+import { hash, timingSafeEqual } from 'node:crypto';
+import argon2 from 'argon2';
+import type { PasswordHasher } from '../passwords.js';
+import type { RandomSource } from '../deps.js';
+
+/*
+ * The forms a Basic client's secret is stored in, each recognisable by its first characters:
+ *   - `$argon2id$…`, a PHC string: for a secret a person chose; verified behind the password
+ *     bulkhead, since each check costs tens of milliseconds;
+ *   - `sha256:<base64url digest>`: for a generated secret of 256 random bits, where a slow hash adds
+ *     nothing (no dictionary reaches it) and a check costs a microsecond;
+ *   - anything else is the secret in clear: accepted, warned about at start.
+ * Every comparison is constant-time over equal-length digests, so neither the length of the stored
+ * value nor the position of a first wrong character shows in the timing.
+ */
+
+export type SecretFormat = 'argon2id' | 'sha256' | 'cleartext';
+
+export type StoredSecret =
+  | { format: 'argon2id'; phc: string }
+  | { format: 'sha256'; digest: Buffer }
+  | { format: 'cleartext'; digest: Buffer };
+
+const SHA256_PREFIX = 'sha256:';
+const DIGEST_BASE64URL = /^[A-Za-z0-9_-]{43}$/;
+/** The argon2id parameters of `hash-secret`: OWASP's, as for passwords. */
+const ARGON2ID = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+function sha256(text: string): Buffer {
+  return hash('sha256', text, 'buffer');
+}
+
+/** Reads a stored secret, or returns why it is not one (a `sha256:` form with a broken digest). */
+export function readStoredSecret(stored: string): StoredSecret | { error: string } {
+  if (stored.startsWith('$argon2')) {
+    return stored.startsWith('$argon2id$') ? { format: 'argon2id', phc: stored } : { error: 'only argon2id hashes are accepted' };
+  }
+  if (stored.startsWith(SHA256_PREFIX)) {
+    const encoded = stored.slice(SHA256_PREFIX.length);
+    if (!DIGEST_BASE64URL.test(encoded)) return { error: 'a sha256: secret needs the 43-character base64url digest' };
+    return { format: 'sha256', digest: Buffer.from(encoded, 'base64url') };
+  }
+  return { format: 'cleartext', digest: sha256(stored) };
+}
+
+/** Whether `presented` is the secret `stored` stands for. */
+export async function verifyClientSecret(stored: StoredSecret, presented: string, passwords: PasswordHasher): Promise<boolean> {
+  if (stored.format === 'argon2id') return (await passwords.verify(stored.phc, presented)).valid;
+  return timingSafeEqual(sha256(presented), stored.digest);
+}
+
+const unmatchable = sha256('no client has this secret');
+
+/**
+ * The work a check of a secret in `format` costs, spent for a client id that has no secret, so an
+ * unknown id answers in the time of a wrong secret. Always false.
+ */
+export async function spendDummyCheck(format: SecretFormat, presented: string, passwords: PasswordHasher): Promise<false> {
+  if (format === 'argon2id') await passwords.verify(null, presented);
+  else timingSafeEqual(sha256(presented), unmatchable);
+  return false;
+}
+
+/** What `hash-secret` prints: the stored form of `secret`. */
+export async function hashClientSecret(secret: string, format: 'argon2id' | 'sha256'): Promise<string> {
+  if (format === 'sha256') return SHA256_PREFIX + hash('sha256', secret, 'base64url');
+  return argon2.hash(secret, ARGON2ID);
+}
+
+/** A new client secret of 256 random bits, base64url. */
+export function generateClientSecret(random: RandomSource): string {
+  return Buffer.from(random(32)).toString('base64url');
+}

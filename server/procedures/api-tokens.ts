@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { apiTokenInfoSchema, createApiTokenInput, createApiTokenOutput, okOutput, revokeApiTokenInput } from '../../shared/schemas.js';
+import type { AuthKernel } from '../kernel.js';
+import { protectedAuthProcedure, sessionAuthProcedure } from '../trpc.js';
+
+/**
+ * `auth.apiTokens.create`: a new personal API token, shown in this answer only. Needs a session's
+ * token: an API token cannot mint another.
+ */
+export function createApiTokenProcedure(kernel: AuthKernel) {
+  return sessionAuthProcedure(kernel)
+    .input(createApiTokenInput)
+    .output(createApiTokenOutput)
+    .mutation(({ input, ctx }) =>
+      kernel.apiTokens.create(ctx.user.id, { name: input.name, scopes: input.scopes ?? [], expiresInDays: input.expiresInDays }),
+    );
+}
+
+/** `auth.apiTokens.list`: the caller's live API tokens, newest first; metadata only. */
+export function listApiTokensProcedure(kernel: AuthKernel) {
+  return protectedAuthProcedure(kernel)
+    .output(z.array(apiTokenInfoSchema))
+    .query(({ ctx }) => kernel.apiTokens.list(ctx.user.id));
+}
+
+/**
+ * `auth.apiTokens.revoke`: ends one of the caller's API tokens on every node at once. Needs a
+ * session's token. Another user's id, or an unknown one, gets the same answer and changes nothing.
+ */
+export function revokeApiTokenProcedure(kernel: AuthKernel) {
+  return sessionAuthProcedure(kernel)
+    .input(revokeApiTokenInput)
+    .output(okOutput)
+    .mutation(async ({ input, ctx }) => {
+      await kernel.apiTokens.revoke(ctx.user.id, input.id);
+      return { ok: true as const };
+    });
+}

@@ -1,0 +1,24 @@
+import { inviteInput, okOutput } from '../../shared/schemas.js';
+import { ADMIN_REALM, adminAccess } from '../admin-access.js';
+import { sendInvitation } from '../invitations.js';
+import type { AuthKernel } from '../kernel.js';
+import { authProcedure } from '../trpc.js';
+
+/**
+ * `auth.invite`: an administrator (a Basic client of the `admin` realm, or a user with the admin
+ * role) invites an address. The answer is `{ ok: true }` whether or not the address has an account;
+ * the work is done after answering, so its time does not tell either (see invitations.ts).
+ */
+export function inviteProcedure(kernel: AuthKernel) {
+  return authProcedure
+    .use(kernel.basic.advertised(ADMIN_REALM))
+    .use(adminAccess(kernel))
+    .input(inviteInput)
+    .output(okOutput)
+    .mutation(({ input, ctx }) => {
+      const by = ctx.administrator.kind === 'client' ? { client: ctx.administrator.clientId } : { userId: ctx.administrator.userId };
+      kernel.logger.info('invitation requested', by);
+      kernel.background.run('invite', () => sendInvitation(kernel, input));
+      return { ok: true as const };
+    });
+}
