@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import { chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { defaultMailTemplates } from '../server/mail/templates.js';
+import type { MailTemplates } from '../server/mail/templates.js';
+import { registerConfirmed } from './harness/flows.js';
+import { describeOnEachDatabase } from './harness/test-kit.js';
+
+/*
+ * Every default mail: a subject, a text part and an HTML part that say the same, links escaped, and
+ * (in Chromium) a screenshot under test-results/mails/ for a person to look at. Then an override.
+ */
+
+const LINK = 'https://app.example.test/confirm-email?token=lk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&x=<b>';
+const SAMPLES: { [K in keyof MailTemplates]: Parameters<MailTemplates[K]>[0] } = {
+  confirmEmail: { email: 'ada@example.test', link: LINK, expiresInHours: 24 },
+  signupAttempt: { email: 'ada@example.test' },
+  passwordChanged: { email: 'ada@example.test' },
+  resetPassword: { email: 'ada@example.test', link: LINK, expiresInMinutes: 60 },
+  forgotUsername: { email: 'ada@example.test', username: 'ada<script>' },
+  magicLink: { email: 'ada@example.test', link: LINK, expiresInMinutes: 10 },
+  emailChange: { email: 'new@example.test', link: LINK, expiresInHours: 24 },
+  emailChangeNotice: { email: 'ada@example.test', newEmail: 'new@example.test' },
+  refreshTokenReused: { email: 'ada@example.test' },
+  invite: { email: 'ada@example.test', link: LINK, expiresInDays: 7 },
+  inviteExistingAccount: { email: 'ada@example.test' },
+};
+
+describe('the default mail templates', () => {
+  let browser: Browser;
+  before(async () => {
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    await mkdir('test-results/mails', { recursive: true });
+  });
+  after(() => browser?.close());
+
+  for (const kind of Object.keys(SAMPLES) as Array<keyof MailTemplates>) {
+    it(`${kind}: text and HTML parts, escaped, readable in a browser`, async () => {
+      const render = defaultMailTemplates[kind] as (data: unknown) => ReturnType<MailTemplates[typeof kind]>;
+      const mail = render(SAMPLES[kind]);
+      assert.ok(mail.subject.length > 0 && mail.subject.length < 80);
+      assert.ok(!mail.html.includes('<script>') && !mail.html.includes('<b>'), 'data is escaped in HTML');
+      const hasLink = 'link' in SAMPLES[kind];
+      assert.equal(mail.text.includes(LINK), hasLink);
+      const page = await browser.newPage({ viewport: { width: 640, height: 480 } });
+      await page.setContent(mail.html);
+      const shown = await page.locator('body').innerText();
+      assert.ok(shown.includes(mail.subject));
+      if (hasLink) assert.equal(await page.locator('a').first().getAttribute('href'), LINK);
+      await page.screenshot({ path: `test-results/mails/${kind}.png`, fullPage: true });
+      await page.close();
+    });
+  }
+});
+
+describeOnEachDatabase('a template override', (kit) => {
+  it('replaces the default, for the kind it names only', async () => {
+    const app = await kit().variant({
+      mail: { templates: { resetPassword: ({ link }) => ({ subject: 'Nouveau mot de passe', text: `Lien : ${link}`, html: `<p>Lien : <a href="${link}">ici</a></p>` }) } },
+    });
+    const { email } = await registerConfirmed(kit(), app);
+    await app.client().auth.forgotPassword.mutate({ email });
+    const mail = await kit().smtp.waitForMail(email, (received) => received.subject === 'Nouveau mot de passe');
+    assert.ok(mail.text.startsWith('Lien : https://app.example.test/reset-password?token=lk_'));
+    assert.equal(kit().smtp.mailsTo(email).filter((received) => received.subject === 'Confirm your email address').length, 1);
+  });
+});
