@@ -11,5 +11,5 @@ await cp('db/migrations', 'dist/db/migrations', { recursive: true });
 // The page's sources compile with the rest; only its bundle is served.
 await rm('dist/examples/reference-server/demo', { recursive: true, force: true });
 const { demoViteConfig } = await import('../dist/examples/reference-server/demo-build.js');
-await build(demoViteConfig(new URL('../dist/examples/reference-server/demo-dist/', import.meta.url).pathname));
+await build(demoViteConfig({ root: 'examples/reference-server/demo', outDir: new URL('../dist/examples/reference-server/demo-dist/', import.meta.url).pathname }));
 console.log('built dist/');

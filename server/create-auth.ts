@@ -63,7 +63,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
   });
   const checkToken = createTokenCheck(accessTokens, apiTokens);
   const authenticate = createBearerCheck(checkToken);
-  const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, delivery: resolved.mail.delivery, logger });
+  const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName: resolved.mail.appName ?? new URL(resolved.mail.appUrl).hostname, delivery: resolved.mail.delivery, logger });
   const passwords = createPasswordHasher(resolved.password);
   const limiter = createRateLimiter({ db, clock });
   const basic = createBasicMiddlewares(

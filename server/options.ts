@@ -21,6 +21,8 @@ export interface AuthOptions<TAppContext extends object = object> {
     appUrl: string;
     /** Replaces the default template of any kind of mail. */
     templates?: Partial<MailTemplates>;
+    /** The name every mail goes by. @default the host name of appUrl */
+    appName?: string;
     /**
      * How mail leaves: through a queue in memory, retried while the transport fails (an SMTP outage
      * changes no answer and, within the attempts, loses no mail).
@@ -175,6 +177,7 @@ const optionsSchema = z.object({
     from: z.string().min(3),
     appUrl: z.url({ protocol: /^https?$/ }),
     templates: z.record(z.string(), aFunction).optional(),
+    appName: z.string().min(1).max(100).optional(),
     delivery: z
       .strictObject({
         attempts: z.number().int().min(1).max(20).default(6),

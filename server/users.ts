@@ -46,3 +46,9 @@ export function uniqueViolation(error: unknown): 'email' | 'username' | null {
   if (constraint === 'users_username_lower_key') return 'username';
   return null;
 }
+
+/** The language the user's mail is written for: `meta.locale` when it is a string, else undefined. */
+export function localeOf(user: { meta: unknown }): string | undefined {
+  const locale = (user.meta as { locale?: unknown } | null)?.locale;
+  return typeof locale === 'string' && locale.length <= 35 ? locale : undefined;
+}

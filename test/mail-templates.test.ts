@@ -14,7 +14,8 @@ import { describeOnEachDatabase } from './harness/test-kit.js';
  */
 
 const LINK = 'https://app.example.test/confirm-email?token=lk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&x=<b>';
-const SAMPLES: { [K in keyof MailTemplates]: Parameters<MailTemplates[K]>[0] } = {
+const CONTEXT = { appName: 'Example <App>', locale: 'en' };
+const SAMPLES: { [K in keyof MailTemplates]: Omit<Parameters<MailTemplates[K]>[0], 'appName' | 'locale'> } = {
   confirmEmail: { email: 'ada@example.test', link: LINK, expiresInHours: 24 },
   signupAttempt: { email: 'ada@example.test' },
   passwordChanged: { email: 'ada@example.test' },
@@ -42,7 +43,7 @@ describe('the default mail templates', () => {
   for (const kind of Object.keys(SAMPLES) as Array<keyof MailTemplates>) {
     it(`${kind}: text and HTML parts, escaped, readable in a browser`, async () => {
       const templates = defaultMailTemplates as unknown as Record<string, (data: unknown) => RenderedMail>;
-      const mail = templates[kind]?.(SAMPLES[kind]) as RenderedMail;
+      const mail = templates[kind]?.({ ...SAMPLES[kind], ...CONTEXT }) as RenderedMail;
       assert.ok(mail.subject.length > 0 && mail.subject.length < 80);
       assert.ok(!mail.html.includes('<script>') && !mail.html.includes('<b>'), 'data is escaped in HTML');
       const hasLink = 'link' in SAMPLES[kind];
@@ -51,6 +52,7 @@ describe('the default mail templates', () => {
       await page.setContent(mail.html);
       const shown = await page.locator('body').innerText();
       assert.ok(shown.includes(mail.subject));
+      assert.ok(shown.includes(CONTEXT.appName));
       if (hasLink) assert.equal(await page.locator('a').first().getAttribute('href'), LINK);
       await page.screenshot({ path: `test-results/mails/${kind}.png`, fullPage: true });
       await page.close();
@@ -59,14 +61,24 @@ describe('the default mail templates', () => {
 });
 
 describeOnEachDatabase('a template override', (kit) => {
-  it('replaces the default, for the kind it names only', async () => {
+  it("replaces the default for its kind only, and gets the app's name and the user's language", async () => {
     const app = await kit().variant({
-      mail: { templates: { resetPassword: ({ link }) => ({ subject: 'Nouveau mot de passe', text: `Lien : ${link}`, html: `<p>Lien : <a href="${link}">ici</a></p>` }) } },
+      mail: {
+        appName: 'Exemple',
+        templates: {
+          resetPassword: ({ link, locale, appName }) =>
+            locale === 'fr'
+              ? { subject: `${appName} : nouveau mot de passe`, text: `Lien : ${link}`, html: `<p>Lien : <a href="${link}">ici</a></p>` }
+              : { subject: `${appName}: new password`, text: `Link: ${link}`, html: `<p><a href="${link}">here</a></p>` },
+        },
+      },
     });
-    const { email } = await registerConfirmed(kit(), app);
+    const { email, tokens } = await registerConfirmed(kit(), app);
+    await app.client(tokens.accessToken).auth.updateUser.mutate({ meta: { locale: 'fr' } });
     await app.client().auth.forgotPassword.mutate({ email });
-    const mail = await kit().smtp.waitForMail(email, (received) => received.subject === 'Nouveau mot de passe');
+    const mail = await kit().smtp.waitForMail(email, (received) => received.subject === 'Exemple : nouveau mot de passe');
     assert.ok(mail.text.startsWith('Lien : https://app.example.test/reset-password?token=lk_'));
+    // The other kinds keep their defaults.
     assert.equal(kit().smtp.mailsTo(email).filter((received) => received.subject === 'Confirm your email address').length, 1);
   });
 });

@@ -43,10 +43,14 @@ async function readBuiltDemo(): Promise<DemoFiles | null> {
   return files;
 }
 
-/** Vite's settings for the demo page; `outDir` set, it writes there instead of returning the files. */
-export function demoViteConfig(outDir?: string): InlineConfig {
+/**
+ * Vite's settings for the demo page, whose sources are in `root`; with `outDir`, it writes there
+ * instead of returning the files.
+ */
+export function demoViteConfig(target: { root: string; outDir?: string }): InlineConfig {
+  const { root, outDir } = target;
   return {
-    root: DEMO_SOURCE_DIR,
+    root,
     configFile: false,
     logLevel: 'warn',
     build: {
@@ -65,7 +69,7 @@ export function demoViteConfig(outDir?: string): InlineConfig {
 
 async function buildDemoInMemory(): Promise<DemoFiles> {
   const { build } = await import('vite');
-  const output = await build(demoViteConfig());
+  const output = await build(demoViteConfig({ root: DEMO_SOURCE_DIR }));
   const bundles = Array.isArray(output) ? output : [output];
   const files: DemoFiles = new Map();
   for (const bundle of bundles) {

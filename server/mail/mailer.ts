@@ -1,22 +1,25 @@
 import type { Logger } from '../deps.js';
 import { createDeliveryQueue } from './delivery-queue.js';
 import type { DeliveryPolicy } from './delivery-queue.js';
-import type { MailKind, MailTemplates } from './templates.js';
+import type { MailContext, MailKind, MailTemplates } from './templates.js';
 import { defaultMailTemplates } from './templates.js';
 
-export type { MailKind, MailTemplates, RenderedMail } from './templates.js';
+export type { MailContext, MailKind, MailTemplates, RenderedMail } from './templates.js';
 
 /** The part of a nodemailer transporter the kit uses. */
 export interface MailTransport {
   sendMail(message: { from: string; to: string; subject: string; text: string; html: string }): Promise<unknown>;
 }
 
+/** A template's data as a caller gives it: the mailer adds `appName`, and `locale` unless given. */
+export type MailData<K extends MailKind> = Omit<Parameters<MailTemplates[K]>[0], keyof MailContext> & { locale?: string | undefined };
+
 export interface Mailer {
   /**
    * Queues a mail and returns at once: a procedure answers in the same time whether or not a mail
    * went out, so its timing does not tell which addresses have accounts. See delivery-queue.ts.
    */
-  send<K extends MailKind>(kind: K, to: string, data: Parameters<MailTemplates[K]>[0]): void;
+  send<K extends MailKind>(kind: K, to: string, data: MailData<K>): void;
   /** Resolves once every queued mail was delivered or given up on. */
   flush(): Promise<void>;
   /** Stops retrying and waits for the sends in flight. */
@@ -27,6 +30,7 @@ export function createMailer(deps: {
   transport: MailTransport;
   from: string;
   templates?: Partial<MailTemplates>;
+  appName: string;
   delivery: DeliveryPolicy;
   logger: Logger;
 }): Mailer {
@@ -39,7 +43,7 @@ export function createMailer(deps: {
       // Rendered once: every retry sends the very same message.
       let message: ReturnType<MailTemplates[MailKind]>;
       try {
-        message = render(data);
+        message = render({ ...data, appName: deps.appName, locale: data.locale ?? 'en' });
       } catch (error) {
         deps.logger.error('mail not sent: its template failed', { mail: kind, error: String(error) });
         return;

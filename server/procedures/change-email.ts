@@ -4,7 +4,7 @@ import type { AuthKernel } from '../kernel.js';
 import { createLinkToken, supersedeLinkTokens } from '../link-tokens.js';
 import { buildLink } from '../mail/mailer.js';
 import { sessionAuthProcedure } from '../trpc.js';
-import { findUserByEmail, findUserById } from '../users.js';
+import { findUserByEmail, findUserById, localeOf } from '../users.js';
 
 /**
  * `auth.changeEmail`: needs the password and a session's token (never an API token). Nothing
@@ -38,9 +38,10 @@ export function changeEmailProcedure(kernel: AuthKernel) {
           email: input.newEmail,
           link: buildLink(appUrl, paths.confirmEmail, token),
           expiresInHours: Math.round(ttlSeconds / 3600),
+          locale: localeOf(user),
         });
       }
-      kernel.mailer.send('emailChangeNotice', user.email, { email: user.email, newEmail: input.newEmail });
+      kernel.mailer.send('emailChangeNotice', user.email, { email: user.email, newEmail: input.newEmail, locale: localeOf(user) });
       return { ok: true as const };
     });
 }

@@ -5,7 +5,7 @@ import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { isLongEnough } from '../passwords.js';
 import { sessionAuthProcedure } from '../trpc.js';
-import { findUserById } from '../users.js';
+import { findUserById, localeOf } from '../users.js';
 
 /**
  * `auth.changePassword`: needs the current password and a session's token (never an API token);
@@ -38,7 +38,7 @@ export function changePasswordProcedure(kernel: AuthKernel) {
           if (!changed) throw authError('INVALID_CREDENTIALS');
         },
       });
-      kernel.mailer.send('passwordChanged', user.email, { email: user.email });
+      kernel.mailer.send('passwordChanged', user.email, { email: user.email, locale: localeOf(user) });
       return { ok: true as const };
     });
 }

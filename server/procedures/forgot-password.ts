@@ -5,7 +5,7 @@ import type { AuthKernel } from '../kernel.js';
 import { createLinkToken } from '../link-tokens.js';
 import { buildLink } from '../mail/mailer.js';
 import { authProcedure } from '../trpc.js';
-import { findUserByEmail } from '../users.js';
+import { findUserByEmail, localeOf } from '../users.js';
 
 /**
  * `auth.forgotPassword`: mails a reset link to the account at this address. The answer is the same
@@ -34,7 +34,7 @@ async function mailResetLink(kernel: AuthKernel, email: string): Promise<void> {
       .update(userTable)
       .set({ passwordResetKey: link.selector, passwordResetExpire: new Date(kernel.clock.now() + ttlSeconds * 1000) })
       .where(eq(userTable.userId, user.userId));
-    return { email: user.email, token: link.token };
+    return { email: user.email, token: link.token, locale: localeOf(user) };
   });
   if (!reset) return;
   const { appUrl, paths } = kernel.options.mail;
@@ -42,5 +42,6 @@ async function mailResetLink(kernel: AuthKernel, email: string): Promise<void> {
     email: reset.email,
     link: buildLink(appUrl, paths.resetPassword, reset.token),
     expiresInMinutes: Math.round(ttlSeconds / 60),
+    locale: reset.locale,
   });
 }

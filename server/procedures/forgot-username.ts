@@ -1,7 +1,7 @@
 import { emailOnlyInput, okOutput } from '../../shared/schemas.js';
 import type { AuthKernel } from '../kernel.js';
 import { authProcedure } from '../trpc.js';
-import { findUserByEmail } from '../users.js';
+import { findUserByEmail, localeOf } from '../users.js';
 
 /**
  * `auth.forgotUsername`: mails the username to the confirmed address of the account that has it.
@@ -18,7 +18,7 @@ export function forgotUsernameProcedure(kernel: AuthKernel) {
         'forgotUsername',
         async () => {
           const user = await findUserByEmail(kernel.db, input.email);
-          if (user?.confirmed && user.username) kernel.mailer.send('forgotUsername', user.email, { email: user.email, username: user.username });
+          if (user?.confirmed && user.username) kernel.mailer.send('forgotUsername', user.email, { email: user.email, username: user.username, locale: localeOf(user) });
         },
         ctx.authRequest,
       );

@@ -6,7 +6,7 @@ import type { AuthKernel } from '../kernel.js';
 import { createLinkToken, redeemLinkToken, supersedeLinkTokens } from '../link-tokens.js';
 import { buildLink } from '../mail/mailer.js';
 import { authProcedure, authT } from '../trpc.js';
-import { findUserByEmail, toPublicUser } from '../users.js';
+import { findUserByEmail, localeOf, toPublicUser } from '../users.js';
 import { sessionOrigin } from './session-origin.js';
 
 /**
@@ -61,7 +61,7 @@ async function mailSignInLink(kernel: AuthKernel, email: string): Promise<void> 
     if (!user) return null;
     await supersedeLinkTokens(tx, { userId: user.userId, purpose: 'magic-link' });
     const link = await createLinkToken(tx, kernel, { purpose: 'magic-link', userId: user.userId, email: user.email, ttlSeconds });
-    return { email: user.email, token: link.token };
+    return { email: user.email, token: link.token, locale: localeOf(user) };
   });
   if (!issued) return;
   const { appUrl, paths } = kernel.options.mail;
@@ -69,5 +69,6 @@ async function mailSignInLink(kernel: AuthKernel, email: string): Promise<void> 
     email: issued.email,
     link: buildLink(appUrl, paths.magicLink, issued.token),
     expiresInMinutes: Math.round(ttlSeconds / 60),
+    locale: issued.locale,
   });
 }

@@ -3,7 +3,7 @@ import { authTokensSchema, refreshInput } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { authProcedure } from '../trpc.js';
-import { findUserById } from '../users.js';
+import { findUserById, localeOf } from '../users.js';
 
 /**
  * `auth.refresh`: trades a refresh token for new tokens, rotating it. A token this session has moved
@@ -32,7 +32,7 @@ export function refreshProcedure(kernel: AuthKernel) {
             'refreshTokenReused',
             async () => {
               const user = await findUserById(kernel.db, userId);
-              if (user) kernel.mailer.send('refreshTokenReused', user.email, { email: user.email });
+              if (user) kernel.mailer.send('refreshTokenReused', user.email, { email: user.email, locale: localeOf(user) });
             },
             ctx.authRequest,
           );

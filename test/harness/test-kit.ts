@@ -15,7 +15,7 @@ import type { SmtpServer } from './smtp.js';
 export const APP_URL = 'https://app.example.test';
 
 /** `createAuth`'s options, but the parts the kit provides; of `mail`, what a test may vary. */
-type KitOptions = Omit<AuthOptions, 'db' | 'mail' | 'clock'> & { mail?: Pick<AuthOptions['mail'], 'delivery' | 'templates'> };
+type KitOptions = Omit<AuthOptions, 'db' | 'mail' | 'clock'> & { mail?: Pick<AuthOptions['mail'], 'delivery' | 'templates' | 'appName'> };
 
 async function buildApp(parts: { database: TestDatabase; smtp: SmtpServer; clock: ManualClock }, options: KitOptions) {
   const { database, smtp, clock } = parts;
