@@ -172,7 +172,7 @@ describeOnEachDatabase('register under other policies', (kit) => {
     assert.deepEqual(settings, {
       signupEnabled: false,
       emailConfirmation: 'required',
-      magicLink: false,
+      magicLink: true,
       providers: [],
       passwordMinLength: 12,
       accessTokenTtlSeconds: 300,
