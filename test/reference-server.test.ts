@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openTestDatabase } from './harness/database.js';
 import { call, startServer } from './harness/reference-server.js';
+import { startSmtpServer } from './harness/smtp.js';
 import { PASSWORD } from './harness/test-kit.js';
 
 async function waitFor<T>(find: () => T | undefined, what: string): Promise<T> {
@@ -72,6 +73,29 @@ describe('the reference server (npm start)', () => {
     assert.equal(settings.data?.emailConfirmation, 'off');
     const registered = await call(server, 'auth.register', { input: { email: 'pg-user@example.test', password: PASSWORD } });
     assert.equal(registered.status, 200);
+  });
+
+  it('with SMTP_URL, every flow mails through that server: confirm, reset, magic link', async () => {
+    const smtp = await startSmtpServer();
+    cleanups.push(() => smtp.close());
+    const dataDir = await mkdtemp(join(tmpdir(), 'trpc-auth-kit-ref-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const server = await startServer({ AUTH_DATA_DIR: dataDir, SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, MAIL_FROM: 'auth@app.example.test' });
+    cleanups.push(() => server.stop());
+
+    const email = 'smtp-user@example.test';
+    await call(server, 'auth.register', { input: { email, password: PASSWORD } });
+    const confirm = await smtp.waitForMail(email, (mail) => mail.subject === 'Confirm your email address');
+    assert.ok(confirm.body.includes(`https://app.example.test/confirm-email?token=${confirm.token}`));
+    assert.equal((await call(server, 'auth.confirmEmail', { input: { token: confirm.token } })).status, 200);
+
+    await call(server, 'auth.forgotPassword', { input: { email } });
+    await call(server, 'auth.magicLink.request', { input: { email } });
+    const magic = await smtp.waitForMail(email, (mail) => mail.subject === 'Your sign-in link');
+    await smtp.waitForMail(email, (mail) => mail.subject === 'Reset your password');
+    assert.equal((await call(server, 'auth.magicLink.verify', { input: { token: magic.token } })).status, 200);
+    // Nothing went to the outbox.
+    await assert.rejects(readdir(join(dataDir, 'outbox')), { code: 'ENOENT' });
   });
 
   it('refuses a malformed setting at start, naming it', async () => {
