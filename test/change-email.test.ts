@@ -28,6 +28,15 @@ describeOnEachDatabase('email change', (kit) => {
     await expectAuthError(kit().client().auth.confirmEmail.mutate({ token: link.token as string }), 'LINK_INVALID');
   });
 
+  it('bad input is INVALID_INPUT, with nothing written', async () => {
+    const { tokens, email } = await registerConfirmed(kit());
+    const client = kit().client(tokens.accessToken);
+    for (const input of [{ newEmail: 'nope', password: PASSWORD }, { newEmail: uniqueEmail(), password: PASSWORD, confirmed: true }, { newEmail: uniqueEmail() }]) {
+      await expectAuthError(client.auth.changeEmail.mutate(input as never), 'INVALID_INPUT');
+    }
+    assert.equal((await client.auth.me.query()).email, email);
+  });
+
   it('a wrong password changes nothing and mails nothing', async () => {
     const { tokens } = await registerConfirmed(kit());
     const newEmail = uniqueEmail('never');

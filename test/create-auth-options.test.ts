@@ -33,6 +33,10 @@ describe('createAuth checks its options', () => {
     ['a misspelt option', (o) => ({ ...o, tokens: { accessTokenTTL: 60 } }), /tokens: Unrecognized key/],
     ['a link path that leaves appUrl', (o) => ({ ...o, mail: { ...o.mail, paths: { resetPassword: '//evil.example/r' } } }), /mail\.paths\.resetPassword/],
     ['no database', (o) => ({ ...o, db: undefined }), /db: expected the database from connectDatabase\(\)/],
+    ['a cookie origin that is not a URL', (o) => ({ ...o, cookies: { allowedOrigins: ['app.example.test'] } }), /cookies\.allowedOrigins\.0/],
+    ['no mail attempt at all', (o) => ({ ...o, mail: { ...o.mail, delivery: { attempts: 0 } } }), /mail\.delivery\.attempts/],
+    ['a magic link that lives longer than 10 minutes', (o) => ({ ...o, magicLink: { linkTtlSeconds: 3600 } }), /magicLink\.linkTtlSeconds/],
+    ['an empty app name', (o) => ({ ...o, mail: { ...o.mail, appName: '' } }), /mail\.appName/],
     [
       'a heartbeat that the staleness bound cannot cover',
       (o) => ({ ...o, revocationListener: { heartbeatIntervalMs: 2000, staleAfterMs: 1500 } }),

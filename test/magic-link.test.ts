@@ -50,6 +50,15 @@ describeOnEachDatabase('magic links', (kit) => {
     assert.equal(user.emailConfirmed, true);
   });
 
+  it('bad input is INVALID_INPUT and mails nothing', async () => {
+    for (const input of [{ email: 'not an address' }, { email: uniqueEmail(), extra: true }, {}]) {
+      await expectAuthError(kit().client().auth.magicLink.request.mutate(input as never), 'INVALID_INPUT');
+    }
+    for (const input of [{ token: 42 }, { token: 'lk_'.padEnd(5000, 'A') }, {}]) {
+      await expectAuthError(kit().client().auth.magicLink.verify.mutate(input as never), 'INVALID_INPUT');
+    }
+  });
+
   it('a link of another kind, or garbage, is LINK_INVALID', async () => {
     const { email } = await registerConfirmed(kit());
     await kit().client().auth.forgotPassword.mutate({ email });
