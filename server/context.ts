@@ -42,6 +42,23 @@ function isFetchOptions(opts: AuthContextOptions): opts is { req: Request; resHe
   return 'resHeaders' in opts;
 }
 
+/**
+ * The `Authorization` header. Node keeps only the first of two; joined, as the fetch adapter does,
+ * the ambiguous pair fails every scheme's parsing instead of passing as the first. Only a request
+ * that has one pays for the scan of the raw header names.
+ */
+function authorizationOf(req: IncomingMessage): string | null {
+  const first = req.headers.authorization;
+  if (first === undefined) return null;
+  const raw = req.rawHeaders;
+  let seen = 0;
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = raw[index] as string;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') seen++;
+  }
+  return seen > 1 ? (req.headersDistinct.authorization ?? []).join(', ') : first;
+}
+
 export function readAuthRequest(opts: AuthContextOptions): AuthRequest {
   if (isFetchOptions(opts)) {
     const { req, resHeaders } = opts;
@@ -60,9 +77,7 @@ export function readAuthRequest(opts: AuthContextOptions): AuthRequest {
   }
   const { req, res } = opts;
   return {
-    // Node keeps only the first of two Authorization headers; joined, as the fetch adapter does, the
-    // ambiguous pair fails every scheme's parsing instead of passing as the first.
-    authorization: req.headersDistinct.authorization?.join(', ') ?? null,
+    authorization: authorizationOf(req),
     userAgent: req.headers['user-agent'] ?? null,
     ip: req.socket.remoteAddress ?? null,
     cookie: req.headers.cookie ?? null,

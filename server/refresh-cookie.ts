@@ -15,7 +15,7 @@ import type { ResolvedAuthOptions } from './options.js';
  * check neither.
  */
 
-export const REFRESH_COOKIE = '__Host-auth-refresh';
+const REFRESH_COOKIE = '__Host-auth-refresh';
 
 /** Browsers cap a cookie's life at 400 days; a refresh renews it. */
 const LONGEST_COOKIE_SECONDS = 400 * 24 * 3600;

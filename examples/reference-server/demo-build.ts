@@ -1,5 +1,5 @@
 import { readFile, readdir } from 'node:fs/promises';
-import { extname, join, relative } from 'node:path';
+import { extname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // A type only: at run time Vite is loaded where it is there, never from the published CLI.
 import type { InlineConfig } from 'vite';
@@ -17,7 +17,7 @@ const CONTENT_TYPES: Record<string, string> = {
 const typeOf = (fileName: string) => CONTENT_TYPES[extname(fileName)] ?? 'application/octet-stream';
 
 /** Where `npm run build` leaves the built page, beside this module in dist/. */
-export const BUILT_DEMO_DIR = fileURLToPath(new URL('./demo-dist/', import.meta.url));
+const BUILT_DEMO_DIR = fileURLToPath(new URL('./demo-dist/', import.meta.url));
 const DEMO_SOURCE_DIR = fileURLToPath(new URL('./demo/', import.meta.url));
 
 /**
@@ -38,7 +38,7 @@ async function readBuiltDemo(): Promise<DemoFiles | null> {
   }
   const files: DemoFiles = new Map();
   for (const name of names.filter((each) => extname(each) !== '')) {
-    files.set(`/${relative(BUILT_DEMO_DIR, join(BUILT_DEMO_DIR, name)).split('\\').join('/')}`, { type: typeOf(name), body: await readFile(join(BUILT_DEMO_DIR, name)) });
+    files.set(`/${name.split(sep).join('/')}`, { type: typeOf(name), body: await readFile(join(BUILT_DEMO_DIR, name)) });
   }
   return files;
 }
