@@ -24,6 +24,21 @@ export type AuthErrorShape = TRPCDefaultErrorShape & {
 };
 
 /**
+ * The message a client may read. Stack traces stay on the server whatever mode the host runs in, and
+ * so does the text of an unexpected failure (a database error quotes the query's parameters, a
+ * password hash among them) and of a refused input: tRPC passes on the message of whatever threw
+ * while reading the body (a JSON parser's, superjson's), which is internal text. Input that failed
+ * its schema says `INVALID_INPUT`; a `BAD_REQUEST` an application throws itself, with no cause,
+ * keeps its own words.
+ */
+function publicMessage(error: TRPCError, message: string): string {
+  if (error instanceof AuthError) return message;
+  if (error.code === 'INTERNAL_SERVER_ERROR') return 'INTERNAL_SERVER_ERROR';
+  if (error.code === 'BAD_REQUEST' && error.cause !== undefined) return 'INVALID_INPUT';
+  return message;
+}
+
+/**
  * The kit's error formatter. A host application that keeps its own `initTRPC.create()` installs it
  * there, since a router mounted inside another loses its own formatter:
  *
@@ -33,9 +48,6 @@ export type AuthErrorShape = TRPCDefaultErrorShape & {
 export function authErrorFormatter(opts: { shape: TRPCDefaultErrorShape; error: TRPCError }): AuthErrorShape {
   const { shape, error } = opts;
   const authCode = error instanceof AuthError ? error.authCode : error.code === 'BAD_REQUEST' ? 'INVALID_INPUT' : null;
-  // Stack traces stay on the server whatever mode the host runs in, and so does the text of an
-  // unexpected failure: a database error quotes the query's parameters, a password hash among them.
   const { stack: _stack, ...data } = shape.data;
-  const message = error.code === 'INTERNAL_SERVER_ERROR' ? 'INTERNAL_SERVER_ERROR' : shape.message;
-  return { ...shape, message, data: { ...data, authCode } };
+  return { ...shape, message: publicMessage(error, shape.message), data: { ...data, authCode } };
 }

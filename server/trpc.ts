@@ -1,17 +1,25 @@
 import { initTRPC } from '@trpc/server';
 import superjson from 'superjson';
 import { createProtectMiddleware } from './bearer.js';
+import { deserializeClientInput } from './client-input.js';
 import { refuseApiTokens } from './scopes.js';
 import type { AuthBaseContext } from './context.js';
 import { authErrorFormatter } from './errors.js';
 import type { AuthKernel } from './kernel.js';
 
-/*
+/**
+ * superjson both ways, except that a client's input may not rebuild shared references or cycles
+ * (see client-input.ts). An application that keeps its own `initTRPC.create()` passes this as its
+ * `transformer` instead of `superjson`, so that its own procedures are protected as well.
+ *
  * tRPC's `mergeRouters` accepts routers of different `initTRPC.create()` calls only when they share
  * the very same transformer object and error formatter. Every instance the kit creates (its own, for
  * the auth router, and one per `createAuth` for the application) passes these two, so they merge.
  */
-export const authTransformer = { input: superjson, output: superjson };
+export const authTransformer = {
+  input: { serialize: (value: unknown) => superjson.serialize(value), deserialize: deserializeClientInput },
+  output: superjson,
+};
 
 export function createAuthTRPC<TContext extends AuthBaseContext>() {
   return initTRPC.context<TContext>().create({ transformer: authTransformer, errorFormatter: authErrorFormatter });

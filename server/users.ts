@@ -2,6 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Queryable } from '../db/connect.js';
 import { userTable } from '../db/schema.js';
 import type { UserRow } from '../db/schema.js';
+import { withoutForbiddenKeys } from '../shared/bounded-json.js';
 import type { PublicUser } from '../shared/types.js';
 
 /** The user as clients see it: no hash, no pending-link marker, nothing secret. */
@@ -11,7 +12,7 @@ export function toPublicUser(row: UserRow): PublicUser {
     username: row.username,
     email: row.email,
     emailConfirmed: row.confirmed,
-    meta: row.meta,
+    meta: withoutForbiddenKeys(row.meta),
     createdAt: row.insertedAt,
     updatedAt: row.updatedAt,
   };

@@ -9,7 +9,7 @@ export { TOKEN_PREFIXES, formatToken, parseToken } from './token-format.js';
 export type { TokenKind, TokenParts } from './token-format.js';
 export {
   API_TOKEN_MAX_SCOPES,
-  META_MAX_JSON_LENGTH,
+  META_LIMITS,
   PASSWORD_MAX_LENGTH,
   acceptInviteInput,
   apiTokenInfoSchema,
@@ -42,3 +42,4 @@ export {
   usernameSchema,
 } from './schemas.js';
 export type { ApiTokenInfo, AuthSettings, AuthTokens, EmailConfirmationPolicy, PublicUser, SessionInfo } from './types.js';
+export type { JsonLimits, JsonObject, JsonValue } from './bounded-json.js';

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { findJsonProblem } from './bounded-json.js';
+import type { JsonLimits, JsonObject } from './bounded-json.js';
+import { isCleanText } from './clean-text.js';
 
 /*
  * The zod schemas of every auth procedure's input and output. Inputs are strict (an unknown key is
@@ -8,39 +11,43 @@ import { z } from 'zod';
 
 /** The longest password accepted, in UTF-16 code units; checked before any hashing. */
 export const PASSWORD_MAX_LENGTH = 1024;
-/** The longest `meta` object accepted, in characters of its JSON text. */
-export const META_MAX_JSON_LENGTH = 8192;
+/** The bounds of a `meta` object: characters of its JSON text, values, nesting and key length. */
+export const META_LIMITS: JsonLimits = { maxLength: 8192, maxNodes: 1000, maxDepth: 16, maxKeyLength: 100 };
 /** The longest token accepted by any input; real tokens are far shorter. */
 const TOKEN_MAX_LENGTH = 256;
 
+/** A string of at most `maxLength` UTF-16 code units holding no NUL and no lone surrogate. */
+export function textSchema(maxLength: number) {
+  return z.string().max(maxLength).refine(isCleanText, 'text: NUL and lone surrogates are not allowed');
+}
+
 /** An email address, trimmed and lower-cased: the form in which the kit stores and looks it up. */
-export const emailSchema = z.string().max(254).trim().toLowerCase().pipe(z.email());
+export const emailSchema = textSchema(254).trim().toLowerCase().pipe(z.email());
 
 /**
  * A password: any Unicode, normalised to NFC so that the same characters typed on any keyboard give
  * the same password on every path (register, login, change, reset). The minimum length is the
  * server's setting and is checked there, in code points.
  */
-export const passwordSchema = z
-  .string()
+export const passwordSchema = textSchema(PASSWORD_MAX_LENGTH)
   .min(1)
-  .max(PASSWORD_MAX_LENGTH)
   .transform((password) => password.normalize('NFC'));
 
 /** 3 to 20 characters: letters, digits, `_`, `.`, `-`, starting with a letter or digit. */
 export const usernameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{2,19}$/, 'username: 3-20 of A-Z a-z 0-9 _ . -');
 
 /**
- * Application data kept with the user: a JSON object of bounded size. A `__proto__` key never
- * reaches an object's prototype: it is dropped on the way in (a test sends one by hand).
+ * Application data kept with the user: a JSON object within `META_LIMITS`, checked in one pass that
+ * stops at the first bound passed, before anything else looks at it. What it refuses is what could
+ * not be stored or sent back: NUL, lone surrogates, and the keys superjson will not serialise
+ * (`constructor`, `prototype`; a `__proto__` sent by hand never reaches it as a key).
  */
-export const metaSchema = z
-  .record(z.string().max(100), z.json())
-  .refine((meta) => JSON.stringify(meta).length <= META_MAX_JSON_LENGTH, 'meta: too large')
-  // PostgreSQL's jsonb cannot hold the NUL character.
-  .refine((meta) => !JSON.stringify(meta).includes('\\u0000'), 'meta: NUL characters are not allowed');
+export const metaSchema = z.custom<JsonObject>().superRefine((meta, ctx) => {
+  const problem = findJsonProblem(meta, META_LIMITS);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: `meta: ${problem}` });
+});
 
-const tokenSchema = z.string().min(1).max(TOKEN_MAX_LENGTH);
+const tokenSchema = textSchema(TOKEN_MAX_LENGTH).min(1);
 
 export const registerInput = z.strictObject({
   email: emailSchema,
@@ -55,7 +62,7 @@ export const emailOnlyInput = z.strictObject({ email: emailSchema });
 
 export const loginInput = z.strictObject({
   /** An email address or a username. */
-  identifier: z.string().trim().min(1).max(254),
+  identifier: textSchema(254).trim().min(1),
   password: passwordSchema,
 });
 
@@ -78,9 +85,9 @@ export const changePasswordInput = z.strictObject({
 
 export const resetPasswordInput = z.strictObject({ token: tokenSchema, password: passwordSchema });
 
-export const changeEmailInput = z.strictObject({ newEmail: emailSchema, password: z.string().max(PASSWORD_MAX_LENGTH) });
+export const changeEmailInput = z.strictObject({ newEmail: emailSchema, password: passwordSchema });
 
-export const revokeSessionInput = z.strictObject({ sessionId: z.string().min(1).max(64) });
+export const revokeSessionInput = z.strictObject({ sessionId: textSchema(64).min(1) });
 
 export const publicUserSchema = z.object({
   id: z.string(),
@@ -142,7 +149,7 @@ export const scopeSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$
 
 export const createApiTokenInput = z.strictObject({
   /** What the token is for, as the list shows it. */
-  name: z.string().trim().min(1).max(100),
+  name: textSchema(100).trim().min(1),
   /** Without scopes the token may call what needs none (`me`, say) and nothing that changes the account. */
   scopes: z.array(scopeSchema).max(API_TOKEN_MAX_SCOPES).optional(),
   /** @default the server's `apiTokens.expiresInDays` (365) */
@@ -165,7 +172,7 @@ export const apiTokenInfoSchema = z.object({
   expiresAt: z.date(),
 });
 
-export const revokeApiTokenInput = z.strictObject({ id: z.string().min(1).max(64) });
+export const revokeApiTokenInput = z.strictObject({ id: textSchema(64).min(1) });
 
 export const inviteInput = z.strictObject({ email: emailSchema, meta: metaSchema.optional() });
 

@@ -9,7 +9,7 @@ import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import express from 'express';
 import superjson from 'superjson';
 import { getAuthErrorCode } from '../client/index.js';
-import { authErrorFormatter, createAuth } from '../server/index.js';
+import { authErrorFormatter, authTransformer, createAuth } from '../server/index.js';
 import type { AuthBaseContext, AuthContextOptions } from '../server/index.js';
 import { expectAuthError, registerConfirmed } from './harness/flows.js';
 import { APP_URL, PASSWORD, describeOnEachDatabase } from './harness/test-kit.js';
@@ -107,7 +107,7 @@ describeOnEachDatabase('HTTP semantics and wiring into an application', (kit) =>
 
   it("an application with its own tRPC instance mounts the auth router and gets data.authCode from the kit's formatter", async () => {
     type HostContext = AuthBaseContext & { requestId: string };
-    const host = initTRPC.context<HostContext>().create({ transformer: superjson, errorFormatter: authErrorFormatter });
+    const host = initTRPC.context<HostContext>().create({ transformer: authTransformer, errorFormatter: authErrorFormatter });
     const auth = kit().auth;
     const router = host.router({
       auth: auth.authRouter,
