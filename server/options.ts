@@ -32,8 +32,12 @@ export interface AuthOptions<TAppContext extends object = object> {
       attempts?: number;
       /** The wait before the second try; each later wait is four times longer. @default 1000 */
       firstRetryDelayMs?: number;
-      /** Mails waiting or due for a retry, at most; beyond it a mail is dropped and logged. @default 1000 */
-      maxQueued?: number;
+      /**
+       * Mails of one kind (sign-up confirmations, password resets, …) waiting or due for a retry, at
+       * most; beyond it a mail of that kind is dropped and logged. The kinds are sent in turn, so a
+       * flood of one cannot delay or drop another. @default 500
+       */
+      maxQueuedPerKind?: number;
       /** Mails handed to the transport at once. @default 2 */
       concurrency?: number;
     };
@@ -103,8 +107,13 @@ export interface AuthOptions<TAppContext extends object = object> {
     failuresPerIp?: number;
     /** @default 900 */
     windowSeconds?: number;
-    /** Forgot and resend mails to one address per hour; beyond it none is sent, and the answer is the same. @default 5 */
+    /** Mails of any kind to one address per hour; beyond it none is sent, and the answer is the same. @default 5 */
     mailsPerAddressPerHour?: number;
+    /**
+     * Calls that send mail (sign-up, forgot, resend, magic link, email change) per client per hour;
+     * beyond it `RATE_LIMITED` with `Retry-After`. @default 30
+     */
+    mailsPerClientPerHour?: number;
   };
   password?: {
     /** Counted in Unicode code points. @default 12 */
@@ -182,7 +191,7 @@ const optionsSchema = z.object({
       .strictObject({
         attempts: z.number().int().min(1).max(20).default(6),
         firstRetryDelayMs: z.number().int().min(1).max(600_000).default(1000),
-        maxQueued: z.number().int().min(1).default(1000),
+        maxQueuedPerKind: z.number().int().min(1).default(500),
         concurrency: z.number().int().min(1).max(100).default(2),
       })
       .prefault({}),
@@ -212,6 +221,7 @@ const optionsSchema = z.object({
       failuresPerIp: z.number().int().min(1).default(100),
       windowSeconds: positiveSeconds.default(900),
       mailsPerAddressPerHour: z.number().int().min(1).default(5),
+      mailsPerClientPerHour: z.number().int().min(1).default(30),
     })
     .prefault({}),
   passwordReset: z.strictObject({ linkTtlSeconds: positiveSeconds.max(86_400).default(3600) }).prefault({}),

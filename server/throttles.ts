@@ -1,7 +1,7 @@
 import type { AuthRequest } from './context.js';
 import { authError } from './errors.js';
 import type { ResolvedAuthOptions } from './options.js';
-import type { RateLimiter } from './rate-limits.js';
+import type { RateLimit, RateLimiter } from './rate-limits.js';
 
 /*
  * The kit's throttles, on the shared rate-limit counters:
@@ -12,8 +12,12 @@ import type { RateLimiter } from './rate-limits.js';
  *     itself): failed sign-ins; beyond the limit a sign-in fails exactly as a wrong password does,
  *     without its password being checked, so the lock is no oracle and cannot be used to guess. A
  *     completed password reset lifts it.
- *   - per address: mails of the forgot and resend kinds; beyond the limit none is sent, and the
- *     answer does not change.
+ *   - per client, calls that send mail on an anonymous caller's word (sign-up, forgot, resend, magic
+ *     link, email change); beyond the limit RATE_LIMITED with Retry-After, before any address is
+ *     looked up, so the refusal says nothing about the address;
+ *   - per address: every kind of mail; beyond the limit none is sent, and the answer does not
+ *     change. (The confirmation of a new sign-up is bounded by its nature: an address signs up
+ *     once, and a second sign-up to it sends the capped notice instead.)
  * Every attempt is counted before it is judged and given back when it succeeds: concurrent attempts
  * (a batch of a hundred sign-ins) cannot all pass a check made before any of them was counted.
  */
@@ -29,6 +33,8 @@ export interface Throttles {
   /** Counts a refresh attempt; throws RATE_LIMITED when the client is over its allowance. */
   beginRefresh(request: AuthRequest): Promise<void>;
   refreshSucceeded(request: AuthRequest): Promise<void>;
+  /** Counts a call that may send mail; throws RATE_LIMITED when the client is over its allowance. */
+  beginMail(request: AuthRequest): Promise<void>;
   /** Counts a mail to `email` and says whether it may go. */
   mayMail(email: string): Promise<boolean>;
 }
@@ -37,13 +43,14 @@ export function createThrottles(limiter: RateLimiter, policy: ResolvedAuthOption
   const perIp = { max: policy.failuresPerIp, windowSeconds: policy.windowSeconds };
   const perAccount = { max: policy.loginFailuresPerAccount, windowSeconds: policy.windowSeconds };
   const perAddress = { max: policy.mailsPerAddressPerHour, windowSeconds: 3600 };
+  const mailsPerClient = { max: policy.mailsPerClientPerHour, windowSeconds: 3600 };
   const ipKey = (request: AuthRequest) => (request.ip === null ? null : `failures-ip:${clientOf(request.ip)}`);
   const accountKey = (account: string) => `login-account:${account}`;
 
-  async function countClient(request: AuthRequest): Promise<void> {
-    const key = ipKey(request);
+  async function countClient(request: AuthRequest, counter: { key: string | null; limit: RateLimit } = { key: ipKey(request), limit: perIp }): Promise<void> {
+    const { key, limit } = counter;
     if (key === null) return;
-    const verdict = await limiter.hit(key, perIp);
+    const verdict = await limiter.hit(key, limit);
     if (verdict.allowed) return;
     request.setHeader('Retry-After', String(verdict.retryAfterSeconds));
     throw authError('RATE_LIMITED');
@@ -55,7 +62,7 @@ export function createThrottles(limiter: RateLimiter, policy: ResolvedAuthOption
   }
 
   return {
-    beginSignIn: countClient,
+    beginSignIn: (request) => countClient(request),
     async countAccountAttempt(account) {
       return { locked: !(await limiter.hit(accountKey(account), perAccount)).allowed };
     },
@@ -65,7 +72,8 @@ export function createThrottles(limiter: RateLimiter, policy: ResolvedAuthOption
     async accountRecovered(userId) {
       await limiter.reset(accountKey(userId));
     },
-    beginRefresh: countClient,
+    beginRefresh: (request) => countClient(request),
+    beginMail: (request) => countClient(request, { key: request.ip === null ? null : `mail-ip:${clientOf(request.ip)}`, limit: mailsPerClient }),
     refreshSucceeded: releaseClient,
     async mayMail(email) {
       return (await limiter.hit(`mail:${email}`, perAddress)).allowed;

@@ -49,10 +49,10 @@ describeOnEachDatabase('mail delivery', (kit) => {
     assert.equal(kit().smtp.mailsTo(email).filter((mail) => mail.subject === 'Reset your password').length, 0);
   });
 
-  it('the queue is bounded: beyond it mail is dropped, and the answers stay the same', async () => {
+  it('the queue is bounded per kind: beyond it mail of that kind is dropped, and the answers stay the same', async () => {
     const errors: string[] = [];
     const logger = { info() {}, warn() {}, error: (message: string) => errors.push(message) };
-    const app = await kit().variant({ mail: { delivery: { maxQueued: 2, firstRetryDelayMs: 20 } }, logger });
+    const app = await kit().variant({ mail: { delivery: { maxQueuedPerKind: 2, firstRetryDelayMs: 20 } }, logger });
     const accounts: Array<{ email: string }> = [];
     for (let index = 0; index < 4; index++) accounts.push(await registerConfirmed(kit(), app));
     await outage(kit().smtp, 2, async () => {

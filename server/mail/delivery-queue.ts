@@ -3,10 +3,14 @@ import type { Logger } from '../deps.js';
 /*
  * Mail leaves through a queue in memory: a procedure answers before its mail is sent (so the answer
  * takes as long for an unknown address as for a known one), and a mail the transport refuses (an
- * SMTP outage) is tried again after 1 s, 4 s, 16 s … until the attempts run out. The queue is bounded:
- * beyond `maxQueued` a new mail is dropped and logged rather than letting an outage grow memory
- * without limit. It lives in memory on purpose: a mail holds a live link token, which must never be
- * written anywhere in clear. A crash loses what was queued; the user asks again.
+ * SMTP outage) is tried again after 1 s, 4 s, 16 s … until the attempts run out. It lives in memory
+ * on purpose: a mail holds a live link token, which must never be written anywhere in clear. A crash
+ * loses what was queued; the user asks again.
+ *
+ * The queue is bounded per kind of mail, and sends the kinds in turn: a flood of one kind (sign-ups
+ * against a slow relay) fills its own share and waits behind itself, while a password-reset mail
+ * still finds room and goes out next. Beyond its kind's bound a new mail is dropped and logged
+ * rather than letting an outage grow memory without limit.
  */
 
 export interface DeliveryPolicy {
@@ -14,15 +18,15 @@ export interface DeliveryPolicy {
   attempts: number;
   /** The wait before the second try; each later wait is four times the one before. */
   firstRetryDelayMs: number;
-  /** Mails waiting, sending or due for a retry, at most. */
-  maxQueued: number;
+  /** Mails of one kind waiting, sending or due for a retry, at most. */
+  maxQueuedPerKind: number;
   /** Mails handed to the transport at once. */
   concurrency: number;
 }
 
 export interface DeliveryQueue {
-  /** Queues a delivery; `label` names it in logs (never the address or the content). */
-  push(label: string, deliver: () => Promise<unknown>): void;
+  /** Queues a delivery of a kind of mail, which also names it in logs (never the address or the content). */
+  push(kind: string, deliver: () => Promise<unknown>): void;
   /** Resolves once nothing is waiting, sending or due for a retry. */
   flush(): Promise<void>;
   /** Stops retrying (what waits for a retry is dropped and logged) and waits for sends in flight. */
@@ -30,19 +34,44 @@ export interface DeliveryQueue {
 }
 
 interface Job {
-  label: string;
+  kind: string;
   deliver: () => Promise<unknown>;
   attempt: number;
 }
 
 export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): DeliveryQueue {
-  const ready: Job[] = [];
+  // Ready mails by kind; a Map iterates in insertion order, and a kind served goes to the back.
+  const ready = new Map<string, Job[]>();
+  const queuedByKind = new Map<string, number>();
   const retries = new Map<ReturnType<typeof setTimeout>, Job>();
   let sending = 0;
   let closed = false;
   let idle: Array<() => void> = [];
 
-  const size = () => ready.length + sending + retries.size;
+  const size = () => [...queuedByKind.values()].reduce((total, count) => total + count, 0);
+
+  function enqueue(job: Job): void {
+    const jobs = ready.get(job.kind);
+    if (jobs) jobs.push(job);
+    else ready.set(job.kind, [job]);
+  }
+
+  /** The next mail of the kind whose turn it is. */
+  function takeNext(): Job | undefined {
+    for (const [kind, jobs] of ready) {
+      const job = jobs.shift();
+      ready.delete(kind);
+      if (jobs.length > 0) ready.set(kind, jobs);
+      if (job) return job;
+    }
+    return undefined;
+  }
+
+  function finished(job: Job): void {
+    const left = (queuedByKind.get(job.kind) ?? 1) - 1;
+    if (left > 0) queuedByKind.set(job.kind, left);
+    else queuedByKind.delete(job.kind);
+  }
 
   function settleIfIdle(): void {
     if (size() > 0) return;
@@ -53,26 +82,28 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): Del
 
   function retryLater(job: Job, error: unknown): void {
     const delayMs = policy.firstRetryDelayMs * 4 ** (job.attempt - 1);
-    logger.warn('mail not delivered; will retry', { mail: job.label, attempt: job.attempt, retryInMs: delayMs, error: String(error) });
+    logger.warn('mail not delivered; will retry', { mail: job.kind, attempt: job.attempt, retryInMs: delayMs, error: String(error) });
     const timer = setTimeout(() => {
       retries.delete(timer);
-      ready.push({ ...job, attempt: job.attempt + 1 });
+      enqueue({ ...job, attempt: job.attempt + 1 });
       pump();
     }, delayMs);
     retries.set(timer, job);
   }
 
   function pump(): void {
-    while (sending < policy.concurrency && ready.length > 0) {
-      const job = ready.shift() as Job;
+    while (sending < policy.concurrency) {
+      const job = takeNext();
+      if (!job) return;
       sending++;
       job
         .deliver()
         .then(
-          () => undefined,
+          () => finished(job),
           (error: unknown) => {
-            if (job.attempt < policy.attempts && !closed) retryLater(job, error);
-            else logger.error('mail not sent', { mail: job.label, attempts: job.attempt, error: String(error) });
+            if (job.attempt < policy.attempts && !closed) return retryLater(job, error);
+            finished(job);
+            logger.error('mail not sent', { mail: job.kind, attempts: job.attempt, error: String(error) });
           },
         )
         .finally(() => {
@@ -84,12 +115,14 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): Del
   }
 
   return {
-    push(label, deliver) {
-      if (closed || size() >= policy.maxQueued) {
-        logger.error('mail dropped: the queue is full or closed', { mail: label, queued: size() });
+    push(kind, deliver) {
+      const queued = queuedByKind.get(kind) ?? 0;
+      if (closed || queued >= policy.maxQueuedPerKind) {
+        logger.error('mail dropped: its kind fills its share of the queue, or the queue is closed', { mail: kind, queued });
         return;
       }
-      ready.push({ label, deliver, attempt: 1 });
+      queuedByKind.set(kind, queued + 1);
+      enqueue({ kind, deliver, attempt: 1 });
       // Not inside the caller's turn: a transport's work must not delay the answer of the request
       // that queued the mail.
       setImmediate(pump);
@@ -104,7 +137,8 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): Del
       closed = true;
       for (const [timer, job] of retries) {
         clearTimeout(timer);
-        logger.error('mail not sent: shutting down before its retry', { mail: job.label, attempts: job.attempt });
+        finished(job);
+        logger.error('mail not sent: shutting down before its retry', { mail: job.kind, attempts: job.attempt });
       }
       retries.clear();
       settleIfIdle();

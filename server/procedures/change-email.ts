@@ -25,6 +25,7 @@ export function changeEmailProcedure(kernel: AuthKernel) {
       if (locked || !user || !check.valid) throw authError('INVALID_CREDENTIALS');
       await kernel.throttles.signInSucceeded(ctx.authRequest, ctx.user.id);
       if (input.newEmail === user.email) return { ok: true as const };
+      await kernel.throttles.beginMail(ctx.authRequest);
 
       const ttlSeconds = kernel.options.emailChange.linkTtlSeconds;
       const token = await kernel.db.transaction(async (tx) => {
@@ -32,7 +33,7 @@ export function changeEmailProcedure(kernel: AuthKernel) {
         await supersedeLinkTokens(tx, { userId: user.userId, purpose: 'change-email' });
         return (await createLinkToken(tx, kernel, { purpose: 'change-email', userId: user.userId, email: input.newEmail, ttlSeconds })).token;
       });
-      if (token) {
+      if (token && (await kernel.throttles.mayMail(input.newEmail))) {
         const { appUrl, paths } = kernel.options.mail;
         kernel.mailer.send('emailChange', input.newEmail, {
           email: input.newEmail,
@@ -41,7 +42,9 @@ export function changeEmailProcedure(kernel: AuthKernel) {
           locale: localeOf(user),
         });
       }
-      kernel.mailer.send('emailChangeNotice', user.email, { email: user.email, newEmail: input.newEmail, locale: localeOf(user) });
+      if (await kernel.throttles.mayMail(user.email)) {
+        kernel.mailer.send('emailChangeNotice', user.email, { email: user.email, newEmail: input.newEmail, locale: localeOf(user) });
+      }
       return { ok: true as const };
     });
 }

@@ -38,7 +38,7 @@ export function changePasswordProcedure(kernel: AuthKernel) {
           if (!changed) throw authError('INVALID_CREDENTIALS');
         },
       });
-      kernel.mailer.send('passwordChanged', user.email, { email: user.email, locale: localeOf(user) });
+      if (await kernel.throttles.mayMail(user.email)) kernel.mailer.send('passwordChanged', user.email, { email: user.email, locale: localeOf(user) });
       return { ok: true as const };
     });
 }

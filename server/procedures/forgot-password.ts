@@ -17,6 +17,7 @@ export function forgotPasswordProcedure(kernel: AuthKernel) {
     .input(emailOnlyInput)
     .output(okOutput)
     .mutation(async ({ input, ctx }) => {
+      await kernel.throttles.beginMail(ctx.authRequest);
       if (!(await kernel.throttles.mayMail(input.email))) return { ok: true as const };
       // After the answer: writing the link for a real account takes longer than finding none.
       kernel.background.run('forgotPassword', () => mailResetLink(kernel, input.email), ctx.authRequest);

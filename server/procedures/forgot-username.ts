@@ -12,6 +12,7 @@ export function forgotUsernameProcedure(kernel: AuthKernel) {
     .input(emailOnlyInput)
     .output(okOutput)
     .mutation(async ({ input, ctx }) => {
+      await kernel.throttles.beginMail(ctx.authRequest);
       if (!(await kernel.throttles.mayMail(input.email))) return { ok: true as const };
       // After the answer, like every mail that tells an account exists.
       kernel.background.run(

@@ -23,6 +23,7 @@ export function magicLinkRouter(kernel: AuthKernel) {
       .output(okOutput)
       .mutation(async ({ input, ctx }) => {
         if (!kernel.options.magicLink.enabled) throw authError('MAGIC_LINK_DISABLED');
+        await kernel.throttles.beginMail(ctx.authRequest);
         if (!(await kernel.throttles.mayMail(input.email))) return { ok: true as const };
         kernel.background.run('magicLink', () => mailSignInLink(kernel, input.email), ctx.authRequest);
         return { ok: true as const };

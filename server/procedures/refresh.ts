@@ -32,7 +32,7 @@ export function refreshProcedure(kernel: AuthKernel) {
             'refreshTokenReused',
             async () => {
               const user = await findUserById(kernel.db, userId);
-              if (user) kernel.mailer.send('refreshTokenReused', user.email, { email: user.email, locale: localeOf(user) });
+              if (user && (await kernel.throttles.mayMail(user.email))) kernel.mailer.send('refreshTokenReused', user.email, { email: user.email, locale: localeOf(user) });
             },
             ctx.authRequest,
           );

@@ -23,6 +23,7 @@ export function registerProcedure(kernel: AuthKernel) {
       if (!signup.enabled) throw authError('SIGNUP_DISABLED');
       kernel.refreshCookie.admit(ctx.authRequest);
       if (!isLongEnough(input.password, password.minLength)) throw authError('WEAK_PASSWORD');
+      if (signup.emailConfirmation !== 'off') await kernel.throttles.beginMail(ctx.authRequest);
       // Decided on the username alone, before the address is involved: which of two taken values
       // the database would report first must not tell whether the address has an account.
       if (input.username && (await findUserByUsername(kernel.db, input.username))) throw authError('USERNAME_TAKEN');

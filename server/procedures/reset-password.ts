@@ -48,7 +48,7 @@ export function resetPasswordProcedure(kernel: AuthKernel) {
         },
       });
       await kernel.throttles.accountRecovered(owner.userId);
-      kernel.mailer.send('passwordChanged', email, { email });
+      if (await kernel.throttles.mayMail(email)) kernel.mailer.send('passwordChanged', email, { email });
       return { ok: true as const };
     });
 }

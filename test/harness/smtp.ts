@@ -22,6 +22,7 @@ export async function startSmtpServer() {
   const waiters = new Set<() => void>();
   let down = false;
   let refused = 0;
+  let delayMs = 0;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
@@ -35,6 +36,8 @@ export async function startSmtpServer() {
       callback();
     },
     onData(stream, session, callback) {
+      // A slow relay answers each message only after `delayMs`.
+      const answer = (error?: Error) => (delayMs > 0 ? setTimeout(() => callback(error), delayMs) : callback(error));
       simpleParser(stream).then(
         (parsed) => {
           const text = parsed.text ?? '';
@@ -49,9 +52,9 @@ export async function startSmtpServer() {
             token: /token=(lk_[A-Za-z0-9_-]+)/.exec(body)?.[1] ?? null,
           });
           for (const wake of waiters) wake();
-          callback();
+          answer();
         },
-        (error: Error) => callback(error),
+        (error: Error) => answer(error),
       );
     },
   });
@@ -88,6 +91,10 @@ export async function startSmtpServer() {
     /** While down, every connection is refused with 421. */
     setDown(isDown: boolean): void {
       down = isDown;
+    },
+    /** Makes the relay take `ms` to accept each message, as a slow or distant one does. */
+    setDelayMs(ms: number): void {
+      delayMs = ms;
     },
     mailsTo(to: string): ReceivedMail[] {
       return received.filter((mail) => mail.to.includes(to));

@@ -21,6 +21,8 @@ async function buildApp(parts: { database: TestDatabase; smtp: SmtpServer; clock
   const { database, smtp, clock } = parts;
   const auth = await createAuth({
     ...options,
+    // Every test's client is 127.0.0.1: the per-client mail cap is tested by the tests that set it.
+    rateLimits: { mailsPerClientPerHour: 100_000, ...options.rateLimits },
     db: database.db,
     mail: { ...options.mail, transport: smtp.transport, from: 'auth@app.example.test', appUrl: APP_URL },
     clock,
