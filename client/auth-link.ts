@@ -3,7 +3,7 @@ import { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import type { Unsubscribable } from '@trpc/server/observable';
-import { getAuthErrorCode } from './errors.js';
+import { AuthClientClosedError, getAuthErrorCode } from './errors.js';
 import type { AuthSession } from './auth-session.js';
 
 /** Where the link leaves, on each call, the access token that call is sent with. */
@@ -26,8 +26,9 @@ function skipsAuth(op: Operation): boolean {
  * The tRPC link that signs calls in: it waits for a usable access token (refreshing first when the
  * one in hand is about to expire), and when the server still answers `TOKEN_EXPIRED` it refreshes
  * once and replays the call once. Every call that waits shares the one refresh. A call that fails
- * for any other reason fails as it is. Put it before the terminating link and pass
- * `authHeaders(session)` to that link's `headers`.
+ * for any other reason fails as it is. Once the session is closed, every call through the link fails
+ * with `AuthClientClosedError`, those in flight included (their requests are aborted), and none is
+ * sent. Put it before the terminating link and pass `authHeaders(session)` to that link's `headers`.
  *
  * @example
  * createTRPCClient<AppRouter>({
@@ -37,12 +38,18 @@ function skipsAuth(op: Operation): boolean {
 export function authLink<TRouter extends AnyRouter>(session: AuthSession): TRPCLink<TRouter> {
   return () =>
     function signIn({ op, next }) {
-      if (skipsAuth(op)) return next(op);
       return observable((observer) => {
         let downstream: Unsubscribable | null = null;
         let stopped = false;
 
         const fail = (cause: unknown) => observer.error(TRPCClientError.from(cause instanceof Error ? cause : new Error(String(cause))));
+        // Failing the call tears it down, which unsubscribes the terminating link: that aborts the request.
+        const failClosed = () => fail(new AuthClientClosedError());
+        if (session.isClosed()) {
+          failClosed();
+          return () => {};
+        }
+        const stopWatchingClose = session.onClose(failClosed);
 
         function send(token: string | null, isReplay: boolean): void {
           if (stopped) return;
@@ -61,9 +68,15 @@ export function authLink<TRouter extends AnyRouter>(session: AuthSession): TRPCL
           });
         }
 
-        session.accessToken().then((token) => send(token, false), fail);
+        if (skipsAuth(op)) {
+          downstream = next(op).subscribe(observer);
+        } else {
+          session.accessToken().then((token) => send(token, false), fail);
+        }
+
         return () => {
           stopped = true;
+          stopWatchingClose();
           downstream?.unsubscribe();
         };
       });

@@ -1,6 +1,6 @@
 import type { AuthErrorCode } from '../shared/errors.js';
 import type { AuthTokens } from '../shared/types.js';
-import { getAuthErrorCode } from './errors.js';
+import { AuthClientClosedError, getAuthErrorCode } from './errors.js';
 import { memoryStore } from './stores/memory.js';
 import type { TabCoordinator } from './tab-coordinator.js';
 import { soloCoordinator } from './tab-coordinator.js';
@@ -11,6 +11,10 @@ import type { TokenStore } from './token-store.js';
  * is refused. Every refresh goes through one promise (single flight) and, across tabs, through the
  * coordinator's lock; inside the lock the store is read again, so a tab that waited behind another
  * takes the tokens that one got instead of spending the refresh token a second time.
+ *
+ * `close()` is final: it aborts the refresh in flight, and every path that could send a request or
+ * arm the timer again (a refresh answered late, a sign-in answered late, the store read late, another
+ * tab's news) checks first that the session is still open.
  */
 
 /** Where the client stands. `loading` lasts until the store has been read. */
@@ -39,8 +43,11 @@ export interface AuthSessionState {
 }
 
 export interface AuthSessionOptions {
-  /** Calls `auth.refresh`; the client passes the refresh token it holds (null in cookie mode). */
-  refresh(refreshToken: string | null): Promise<AuthTokens>;
+  /**
+   * Calls `auth.refresh`; the client passes the refresh token it holds (null in cookie mode) and a
+   * signal that aborts when the session is closed.
+   */
+  refresh(refreshToken: string | null, opts: { signal: AbortSignal }): Promise<AuthTokens>;
   /** Where the tokens live. Default: memory. */
   store?: TokenStore;
   /** Shares refreshes and sign-outs with other tabs. Default: none. */
@@ -77,12 +84,21 @@ export function createAuthSession(options: AuthSessionOptions) {
   const coordinator = options.coordinator ?? soloCoordinator();
   const now = options.now ?? Date.now;
   const listeners = new Set<(state: AuthSessionState, change: AuthChange) => void>();
+  // A set rather than listeners on the signal: a hundred waiting calls would trip Node's leak warning.
+  const closeListeners = new Set<() => void>();
 
   let tokens: AuthTokens | null = null;
   let status: AuthStatus = 'loading';
   let refreshAt = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let inFlight: Promise<string | null> | null = null;
+  const closing = new AbortController();
+  const { signal } = closing;
+
+  /** Throws once the session is closed: what arrives after `close()` changes nothing and sends nothing. */
+  function assertOpen(): void {
+    if (signal.aborted) throw new AuthClientClosedError();
+  }
 
   function state(): AuthSessionState {
     return { status, accessTokenExpiresAt: tokens?.accessTokenExpiresAt ?? null };
@@ -95,7 +111,7 @@ export function createAuthSession(options: AuthSessionOptions) {
 
   function schedule(): void {
     clearTimeout(timer);
-    if (!tokens) return;
+    if (!tokens || signal.aborted) return;
     const expiresAt = tokens.accessTokenExpiresAt.getTime();
     const life = expiresAt - now();
     refreshAt = expiresAt - Math.min(options.refreshAheadMs ?? 30_000, Math.max(0, life / 4));
@@ -108,6 +124,7 @@ export function createAuthSession(options: AuthSessionOptions) {
 
   /** Takes tokens (or a sign-out) as this tab's own, without telling the others. */
   function hold(next: AuthTokens | null, change: AuthChange): void {
+    if (signal.aborted) return;
     tokens = next;
     status = next ? 'signed-in' : 'signed-out';
     schedule();
@@ -115,15 +132,20 @@ export function createAuthSession(options: AuthSessionOptions) {
   }
 
   async function end(reason: SignOutReason, code?: AuthErrorCode): Promise<void> {
+    assertOpen();
     if (status === 'signed-out') return;
     await store.set(null);
+    assertOpen();
     coordinator.announce(null);
     hold(null, code ? { type: 'signed-out', reason, code } : { type: 'signed-out', reason });
   }
 
   async function rotate(staleAccessToken: string): Promise<string | null> {
+    // The lock may be granted after close().
+    assertOpen();
     // Inside the lock: another tab may have refreshed meanwhile and left its tokens in the store.
     const stored = await store.get();
+    assertOpen();
     if (!stored) {
       if (tokens) hold(null, { type: 'signed-out', reason: 'other-tab' });
       return null;
@@ -134,8 +156,10 @@ export function createAuthSession(options: AuthSessionOptions) {
     }
     let next: AuthTokens;
     try {
-      next = await options.refresh(stored.refreshToken);
+      next = await options.refresh(stored.refreshToken, { signal });
     } catch (error) {
+      // Aborted by close(), whatever the transport made of the abort.
+      assertOpen();
       const code = getAuthErrorCode(error);
       if (code && REFRESH_REJECTIONS.has(code)) {
         await end('refresh-rejected', code);
@@ -143,14 +167,17 @@ export function createAuthSession(options: AuthSessionOptions) {
       }
       throw error;
     }
+    // Stored even when close() came meanwhile: the server has rotated, and a store that outlives
+    // this client must keep the refresh token that still works.
     await store.set(next);
+    assertOpen();
     coordinator.announce(next);
     hold(next, { type: 'refreshed' });
     return next.accessToken;
   }
 
   function refreshFrom(staleAccessToken: string): Promise<string | null> {
-    inFlight ??= coordinator.exclusive(() => rotate(staleAccessToken)).finally(() => {
+    inFlight ??= coordinator.exclusive(() => rotate(staleAccessToken), signal).finally(() => {
       inFlight = null;
     });
     return inFlight;
@@ -174,8 +201,10 @@ export function createAuthSession(options: AuthSessionOptions) {
     const stored = await store.get();
     if (stored) return stored;
     try {
-      const resumed = await options.refresh(null);
+      assertOpen();
+      const resumed = await options.refresh(null, { signal });
       await store.set(resumed);
+      assertOpen();
       coordinator.announce(resumed);
       return resumed;
     } catch {
@@ -184,7 +213,7 @@ export function createAuthSession(options: AuthSessionOptions) {
   }
 
   const ready = store.get().then(async (stored) => {
-    const found = stored ?? (options.refreshOnStart ? await coordinator.exclusive(resumeFromCookie) : null);
+    const found = stored ?? (options.refreshOnStart ? await coordinator.exclusive(resumeFromCookie, signal).catch(() => null) : null);
     // A sign-in that finished meanwhile wins over what was found.
     if (status === 'loading') hold(found, found ? { type: 'signed-in' } : { type: 'signed-out', reason: 'signed-out' });
   });
@@ -207,7 +236,9 @@ export function createAuthSession(options: AuthSessionOptions) {
      * one in hand is about to expire. Callers that arrive during a refresh wait for that one.
      */
     async accessToken(): Promise<string | null> {
+      assertOpen();
       await ready;
+      assertOpen();
       if (inFlight) return inFlight;
       if (!tokens) return null;
       if (now() < refreshAt) return tokens.accessToken;
@@ -224,18 +255,21 @@ export function createAuthSession(options: AuthSessionOptions) {
      * already happened, and resolves to the token to replay with (null: signed out).
      */
     refreshAfterExpiry(rejected: string): Promise<string | null> {
+      if (signal.aborted) return Promise.reject(new AuthClientClosedError());
       if (tokens && tokens.accessToken !== rejected) return Promise.resolve(tokens.accessToken);
       return refreshFrom(rejected);
     },
 
     /** The server says the session behind `rejected` is over: sign out, unless tokens changed since. */
     async endAfterRejection(rejected: string, code: AuthErrorCode): Promise<void> {
-      if (tokens?.accessToken === rejected) await end('session-ended', code);
+      if (!signal.aborted && tokens?.accessToken === rejected) await end('session-ended', code);
     },
 
     /** Holds the tokens of a fresh sign-in, here and in every tab. */
     async signIn(signedIn: AuthTokens): Promise<void> {
+      assertOpen();
       await store.set(signedIn);
+      assertOpen();
       coordinator.announce(signedIn);
       hold(signedIn, { type: 'signed-in' });
     },
@@ -245,11 +279,32 @@ export function createAuthSession(options: AuthSessionOptions) {
       return end('signed-out');
     },
 
-    /** Stops the refresh timer and the tab coordinator. */
-    close(): void {
-      clearTimeout(timer);
-      stopListening();
-      coordinator.close();
+    /** True once `close()` was called. */
+    isClosed: (): boolean => signal.aborted,
+
+    /** Calls `listener` once, when the session is closed. Returns the function that stops it. */
+    onClose(listener: () => void): () => void {
+      closeListeners.add(listener);
+      return () => closeListeners.delete(listener);
+    },
+
+    /**
+     * Ends the session here for good: stops the refresh timer and the tab coordinator and aborts the
+     * refresh in flight. Resolves once that refresh has settled; from then on nothing of this session
+     * reaches the network or the timer again, its state no longer changes, and `accessToken`,
+     * `refreshAfterExpiry`, `signIn` and `signOut` fail with `AuthClientClosedError`. The stored
+     * tokens stay, for the next client to pick up.
+     */
+    async close(): Promise<void> {
+      if (!signal.aborted) {
+        closing.abort(new AuthClientClosedError());
+        clearTimeout(timer);
+        stopListening();
+        coordinator.close();
+        for (const listener of closeListeners) listener();
+        closeListeners.clear();
+      }
+      await Promise.allSettled([inFlight, ready]);
     },
   };
 }

@@ -80,9 +80,9 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
   const session = createAuthSession({
     store,
     coordinator: options.tabs ?? (isBrowser() ? browserTabCoordinator() : soloCoordinator()),
-    refresh: async (refreshToken) => {
+    refresh: async (refreshToken, { signal }) => {
       const input = refreshToken === null ? {} : { refreshToken };
-      const result = (await untyped.mutation(`${authPath}.refresh`, input, { context: SKIP_AUTH })) as { tokens: AuthTokens };
+      const result = (await untyped.mutation(`${authPath}.refresh`, input, { context: SKIP_AUTH, signal })) as { tokens: AuthTokens };
       return result.tokens;
     },
     refreshOnStart: cookieMode,
@@ -201,8 +201,13 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
     acceptInvite,
     login,
     logout,
-    /** Stops the refresh timer and the tab coordinator. */
-    close: () => session.close(),
+    /**
+     * Ends the client for good: stops the refresh timer and the tab coordinator, fails the calls in
+     * flight and aborts their requests and the refresh's, and resolves once the refresh has settled.
+     * Every call made afterwards (the typed client's included) fails with `AuthClientClosedError`
+     * and sends nothing. The stored tokens stay, for the next client to pick up.
+     */
+    close: (): Promise<void> => session.close(),
   };
 }
 

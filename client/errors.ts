@@ -21,3 +21,19 @@ export function getAuthErrorCode(error: unknown): AuthErrorCode | null {
 export function isAuthError(error: unknown, code: AuthErrorCode): boolean {
   return getAuthErrorCode(error) === code;
 }
+
+/**
+ * What a closed client or session fails with: every call made after `close()`, and every call still
+ * waiting when it came. A tRPC call fails with a `TRPCClientError` whose `cause` is this error.
+ */
+export class AuthClientClosedError extends Error {
+  constructor() {
+    super('The auth client is closed');
+    this.name = 'AuthClientClosedError';
+  }
+}
+
+/** True when `error` is, or (for a tRPC call) was caused by, `AuthClientClosedError`. */
+export function isAuthClientClosed(error: unknown): boolean {
+  return error instanceof AuthClientClosedError || (error instanceof Error && error.cause instanceof AuthClientClosedError);
+}

@@ -15,6 +15,6 @@ export { memoryStore } from './stores/memory.js';
 export { localStorageStore } from './stores/local-storage.js';
 export { browserTabCoordinator, soloCoordinator } from './tab-coordinator.js';
 export type { TabCoordinator } from './tab-coordinator.js';
-export { getAuthErrorCode, isAuthError } from './errors.js';
+export { AuthClientClosedError, getAuthErrorCode, isAuthClientClosed, isAuthError } from './errors.js';
 export type { AuthErrorCode } from '../shared/errors.js';
 export type { AuthTokens, PublicUser } from '../shared/types.js';

@@ -5,8 +5,11 @@ import type { AuthTokens } from '../shared/types.js';
  * refreshes at a time, and what one learns (new tokens, a sign-out) the others hear at once.
  */
 export interface TabCoordinator {
-  /** Runs `task` while no other tab runs a task of this coordinator. */
-  exclusive<T>(task: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `task` while no other tab runs a task of this coordinator. Once `signal` aborts, a task
+   * still waiting for its turn is dropped and the promise rejects.
+   */
+  exclusive<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T>;
   /** Tells the other tabs about new tokens, or null for a sign-out. */
   announce(tokens: AuthTokens | null): void;
   /** Calls `listener` with what another tab announced. Returns the function that stops listening. */
@@ -57,7 +60,8 @@ export function browserTabCoordinator(name = 'trpc-auth-kit'): TabCoordinator {
   const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(name) : null;
   return {
     // `request` resolves to what the task's promise resolves to; its typing nests the promise.
-    exclusive: <T>(task: () => Promise<T>) => (locks ? (locks.request(`${name}:refresh`, task) as Promise<T>) : task()),
+    exclusive: <T>(task: () => Promise<T>, signal?: AbortSignal) =>
+      locks ? (locks.request(`${name}:refresh`, signal ? { signal } : {}, task) as Promise<T>) : task(),
     announce(tokens) {
       channel?.postMessage(toAnnouncement(tokens));
     },

@@ -27,6 +27,6 @@ const client = createAuthClient<AppRouter>({ url });
 await client.register({ email: 'ada@example.com', password: 'correct horse battery staple' });
 console.log(await client.trpc.todos.list.query());
 
-client.close();
+await client.close();
 server.close();
 await auth.close();

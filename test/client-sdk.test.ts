@@ -64,7 +64,7 @@ describe('the client SDK against the reference server', () => {
   });
 
   after(async () => {
-    for (const client of clients) client.close();
+    await Promise.all(clients.map((client) => client.close()));
     await server.close();
     await database.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -210,13 +210,13 @@ describe('the client SDK against the reference server', () => {
     assert.ok(queries.every((answer) => answer.userId === user.id));
     assert.deepEqual(updated.meta, { theme: 'dark' });
     assert.equal(counter.count('auth.refresh'), 1);
-    session.close();
+    await session.close();
   });
 
   it('the file store keeps the sign-in across a restart, readable by its owner only', async () => {
     const path = join(dataDir, 'cli', 'tokens.json');
     const { auth, user } = await signedUp({ store: fileStore(path) });
-    auth.close();
+    await auth.close();
     assert.equal((await stat(path)).mode & 0o777, 0o600);
 
     const restarted = client({ store: fileStore(path) });

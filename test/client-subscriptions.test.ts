@@ -99,6 +99,6 @@ describe('subscriptions over SSE with the auth link', () => {
     });
     assert.deepEqual(received, [3, 2, 1]);
     assert.equal(refreshes.length, 1);
-    session.close();
+    await session.close();
   });
 });
