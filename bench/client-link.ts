@@ -44,7 +44,7 @@ export async function clientLinkOverhead(): Promise<{ plainUs: number; authLinkU
     plainRounds.push(await perCallUs(() => plain.work.query()));
     authRounds.push(await perCallUs(() => withAuth.trpc.work.query()));
   }
-  withAuth.close();
+  await withAuth.close();
   server.close();
   await auth.close();
   await closeDatabase(db);

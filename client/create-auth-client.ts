@@ -145,9 +145,14 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
     return { user: result.user ?? null, confirmationSent: result.confirmationSent };
   }
 
-  /** `auth.confirmEmail` with the mailed token; signs in. */
-  async function confirmEmail(token: string): Promise<PublicUser> {
-    return signedIn((await untyped.mutation(`${authPath}.confirmEmail`, { token }, { context: SKIP_AUTH })) as SignedIn);
+  /**
+   * `auth.confirmEmail` with the mailed token. A sign-up's link signs in, and keeps the password
+   * chosen at sign-up only if it is given here (without it the address is proven but that password
+   * stops working, and the user sets one); an email change's link signs nobody in.
+   */
+  async function confirmEmail(input: { token: string; password?: string }): Promise<PublicUser> {
+    const result = (await untyped.mutation(`${authPath}.confirmEmail`, input, { context: SKIP_AUTH })) as { user: PublicUser; tokens?: AuthTokens };
+    return result.tokens ? signedIn({ user: result.user, tokens: result.tokens }) : result.user;
   }
 
   /** `auth.magicLink.verify` with the mailed token; signs in. */

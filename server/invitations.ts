@@ -1,7 +1,6 @@
-import { and, eq } from 'drizzle-orm';
-import { linkTokenTable, userTable } from '../db/schema.js';
+import { userTable } from '../db/schema.js';
 import type { AuthKernel } from './kernel.js';
-import { createLinkToken } from './link-tokens.js';
+import { issueLink } from './link-tokens.js';
 import { buildLink } from './mail/mailer.js';
 import { generateId } from './secrets.js';
 import { findUserByEmail } from './users.js';
@@ -31,8 +30,7 @@ export async function sendInvitation(kernel: AuthKernel, invitation: { email: st
     const user = await findUserByEmail(tx, email);
     if (!user) throw new Error('sendInvitation: the invited user is missing');
     if (user.passwordHash !== null || user.confirmed) return { existing: true as const, email: user.email };
-    await tx.delete(linkTokenTable).where(and(eq(linkTokenTable.userId, user.userId), eq(linkTokenTable.purpose, 'invite')));
-    const link = await createLinkToken(tx, kernel, { purpose: 'invite', userId: user.userId, email: user.email, ttlSeconds });
+    const link = await issueLink(tx, kernel, { purpose: 'invite', userId: user.userId, email: user.email, ttlSeconds });
     return { existing: false as const, email: user.email, token: link.token };
   });
   if (outcome.existing) {

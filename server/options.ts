@@ -98,6 +98,15 @@ export interface AuthOptions<TAppContext extends object = object> {
     /** A password change or reset ends every API token of the user. @default true */
     endWithCredentialChange?: boolean;
   };
+  /**
+   * Minting an API token and ending other sessions need a recent authentication: a session that
+   * signed in within this window, or the password sent with the call (`RECENT_AUTH_REQUIRED`
+   * otherwise). Refreshing a session does not make it recent.
+   */
+  recentAuth?: {
+    /** @default 600 */
+    windowSeconds?: number;
+  };
   /** HTTP Basic machine clients, per realm (`basicProcedure(realm)`, and the `admin` realm of `invite`). */
   basic?: BasicOptions;
   rateLimits?: {
@@ -234,6 +243,7 @@ const optionsSchema = z.object({
       endWithCredentialChange: z.boolean().default(true),
     })
     .prefault({}),
+  recentAuth: z.strictObject({ windowSeconds: positiveSeconds.default(600) }).prefault({}),
   basic: basicOptionsSchema,
   password: z
     .strictObject({
@@ -284,6 +294,7 @@ export interface ResolvedAuthOptions<TAppContext extends object = object> {
   emailChange: ParsedOptions['emailChange'];
   invitations: ParsedOptions['invitations'];
   apiTokens: ParsedOptions['apiTokens'];
+  recentAuth: ParsedOptions['recentAuth'];
   basic: ParsedOptions['basic'];
   rateLimits: ParsedOptions['rateLimits'];
   revocationListener: ParsedOptions['revocationListener'];
@@ -328,6 +339,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     emailChange: parsed.data.emailChange,
     invitations,
     apiTokens,
+    recentAuth: parsed.data.recentAuth,
     basic,
     rateLimits,
     revocationListener,

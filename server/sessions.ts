@@ -41,10 +41,24 @@ export type RefreshOutcome =
   | { ok: false; code: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' }
   | { ok: false; code: 'REFRESH_TOKEN_REUSED'; userId: string; sessionId: string };
 
-export type RevokeReason = 'logout' | 'revoked-by-user' | 'password-changed' | 'password-reset' | 'email-changed' | 'refresh-token-reused';
+export type RevokeReason =
+  | 'logout'
+  | 'logout-everywhere'
+  | 'revoked-by-user'
+  | 'password-changed'
+  | 'password-reset'
+  | 'email-changed'
+  | 'address-proven'
+  | 'refresh-token-reused';
 
 /** The reasons that also end the user's API tokens, unless `apiTokens.endWithCredentialChange` is off. */
 const CREDENTIAL_CHANGES: ReadonlySet<RevokeReason> = new Set(['password-changed', 'password-reset', 'email-changed']);
+/**
+ * The reasons that end the user's API tokens whatever the policy: the owner asked to be signed out
+ * everywhere, or proved the address against a password someone else may have set (and whatever that
+ * someone made with it must go).
+ */
+const ENDS_EVERY_TOKEN: ReadonlySet<RevokeReason> = new Set(['logout-everywhere', 'address-proven']);
 
 export interface Sessions {
   start(userId: string, origin: SessionOrigin): Promise<{ sessionId: string; tokens: AuthTokens }>;
@@ -60,6 +74,13 @@ export interface Sessions {
    * password change or reset ends the user's API tokens too (unless the policy keeps them).
    */
   revokeAllOf(userId: string, options: { except?: string; reason: RevokeReason; alongWith?: (tx: Queryable) => Promise<void> }): Promise<void>;
+  /**
+   * The same inside a transaction the caller runs: ends the sessions (and the API tokens the reason
+   * ends), announcing it to every node, and returns what ended for `forget` once it committed.
+   */
+  revokeAllWithin(tx: Queryable, userId: string, options: { except?: string; reason: RevokeReason }): Promise<Revocation[]>;
+  /** Clears what ended from this node's cache; call it once the revoking transaction committed. */
+  forget(revocations: readonly Revocation[]): Promise<void>;
   list(userId: string, currentSessionId: string): Promise<SessionInfo[]>;
 }
 
@@ -122,6 +143,14 @@ export function createSessions(deps: {
   async function forget(revocation: Revocation | null): Promise<void> {
     if (revocation !== null) await cache.forget(revocation);
   }
+
+  const revokeAllWithin: Sessions['revokeAllWithin'] = async (tx, userId, options) => {
+    const { reason } = options;
+    const sessions = await revokeAndAnnounce(tx, { userId, except: options.except }, reason);
+    const endsApiTokens = ENDS_EVERY_TOKEN.has(reason) || (deps.apiTokensEndWithCredentialChange && CREDENTIAL_CHANGES.has(reason));
+    const apiTokens = endsApiTokens ? await revokeApiTokens(tx, { userId }, { at: new Date(clock.now()), reason }) : null;
+    return [sessions, apiTokens].filter((revocation) => revocation !== null);
+  };
 
   function rotate(presented: { selector: string; verifier: string }): Promise<RotationResult> {
     return db.transaction(async (tx): Promise<RotationResult> => {
@@ -226,14 +255,16 @@ export function createSessions(deps: {
     },
 
     async revokeAllOf(userId, options) {
-      const { reason } = options;
       const revocations = await db.transaction(async (tx) => {
         await options.alongWith?.(tx);
-        const sessions = await revokeAndAnnounce(tx, { userId, except: options.except }, reason);
-        const endsApiTokens = deps.apiTokensEndWithCredentialChange && CREDENTIAL_CHANGES.has(reason);
-        const apiTokens = endsApiTokens ? await revokeApiTokens(tx, { userId }, { at: new Date(clock.now()), reason }) : null;
-        return [sessions, apiTokens];
+        return revokeAllWithin(tx, userId, options);
       });
+      for (const revocation of revocations) await forget(revocation);
+    },
+
+    revokeAllWithin,
+
+    async forget(revocations) {
       for (const revocation of revocations) await forget(revocation);
     },
 

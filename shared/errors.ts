@@ -23,6 +23,11 @@ export const AUTH_ERROR_CODES = {
   LINK_INVALID: 'BAD_REQUEST',
   LINK_EXPIRED: 'BAD_REQUEST',
   RATE_LIMITED: 'TOO_MANY_REQUESTS',
+  /**
+   * A sensitive operation (an API token, ending other sessions) from a session that did not sign in
+   * recently: sign in again, or send the password with the call.
+   */
+  RECENT_AUTH_REQUIRED: 'FORBIDDEN',
   /** `magicLink.request` on a server with magic links off (`settings.magicLink` says so). */
   MAGIC_LINK_DISABLED: 'FORBIDDEN',
   /** A request carrying the refresh cookie came from an origin not in `cookies.allowedOrigins`. */

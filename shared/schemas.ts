@@ -56,7 +56,13 @@ export const registerInput = z.strictObject({
   meta: metaSchema.optional(),
 });
 
-export const confirmEmailInput = z.strictObject({ token: tokenSchema });
+/**
+ * For a sign-up's link, `password` is the one chosen at sign-up: shown, it is kept; without it (or
+ * wrong) the address is proven but the password is not, so it stops working (see address-proof.ts).
+ */
+export const confirmEmailInput = z.strictObject({ token: tokenSchema, password: passwordSchema.optional() });
+
+export const magicLinkVerifyInput = z.strictObject({ token: tokenSchema });
 
 export const emailOnlyInput = z.strictObject({ email: emailSchema });
 
@@ -69,8 +75,9 @@ export const loginInput = z.strictObject({
 /** Without a `refreshToken` (or with the null a cookie-mode sign-in returned), the cookie's is used. */
 export const refreshInput = z.strictObject({ refreshToken: tokenSchema.nullish() });
 
+/** `password` counts as a recent authentication, which ending the other sessions needs. */
 export const logoutInput = z
-  .strictObject({ scope: z.enum(['current', 'others', 'all']).optional() })
+  .strictObject({ scope: z.enum(['current', 'others', 'all']).optional(), password: passwordSchema.optional() })
   .optional();
 
 export const updateUserInput = z.strictObject({
@@ -78,8 +85,9 @@ export const updateUserInput = z.strictObject({
   meta: metaSchema.optional(),
 });
 
+/** Without `currentPassword` only for an account that has none, from a session that signed in recently. */
 export const changePasswordInput = z.strictObject({
-  currentPassword: passwordSchema,
+  currentPassword: passwordSchema.optional(),
   newPassword: passwordSchema,
 });
 
@@ -87,7 +95,8 @@ export const resetPasswordInput = z.strictObject({ token: tokenSchema, password:
 
 export const changeEmailInput = z.strictObject({ newEmail: emailSchema, password: passwordSchema });
 
-export const revokeSessionInput = z.strictObject({ sessionId: textSchema(64).min(1) });
+/** `password` counts as a recent authentication, which ending another session needs. */
+export const revokeSessionInput = z.strictObject({ sessionId: textSchema(64).min(1), password: passwordSchema.optional() });
 
 export const publicUserSchema = z.object({
   id: z.string(),
@@ -110,6 +119,9 @@ export const authTokensSchema = z.object({
 });
 
 export const signedInSchema = z.object({ user: publicUserSchema, tokens: authTokensSchema });
+
+/** A sign-up's confirmation signs in; an email change's does not (`tokens` absent). */
+export const confirmEmailOutput = z.object({ user: publicUserSchema, tokens: authTokensSchema.optional() });
 
 export const registerOutput = z.object({
   user: publicUserSchema.optional(),
@@ -154,6 +166,8 @@ export const createApiTokenInput = z.strictObject({
   scopes: z.array(scopeSchema).max(API_TOKEN_MAX_SCOPES).optional(),
   /** @default the server's `apiTokens.expiresInDays` (365) */
   expiresInDays: z.number().int().min(1).max(3650).optional(),
+  /** Counts as a recent authentication, which minting a token needs. */
+  password: passwordSchema.optional(),
 });
 
 export const createApiTokenOutput = z.object({

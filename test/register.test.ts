@@ -15,7 +15,8 @@ describeOnEachDatabase('register and confirm the address', (kit) => {
     assert.equal(mail.subject, 'Confirm your email address');
     assert.ok(mail.body.includes(`${APP_URL}/confirm-email?token=${mail.token}`));
 
-    const { user, tokens } = await kit().client().auth.confirmEmail.mutate({ token: mail.token as string });
+    const { user, tokens } = await kit().client().auth.confirmEmail.mutate({ token: mail.token as string, password: PASSWORD });
+    assert.ok(tokens, 'confirming a sign-up signs in');
     assert.equal(user.email, email);
     assert.equal(user.username, 'Ada_1');
     assert.equal(user.emailConfirmed, true);

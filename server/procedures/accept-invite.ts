@@ -1,14 +1,13 @@
-import { and, eq, isNull } from 'drizzle-orm';
-import { linkTokenTable, userTable } from '../../db/schema.js';
+import { eq } from 'drizzle-orm';
+import { userTable } from '../../db/schema.js';
 import { acceptInviteInput, signedInSchema } from '../../shared/schemas.js';
-import { parseToken } from '../../shared/token-format.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { redeemLinkToken } from '../link-tokens.js';
+import { findLinkOwner, spendLink } from '../link-tokens.js';
 import { isLongEnough } from '../passwords.js';
+import { admitSignIn, signIn } from '../sign-in.js';
 import { authProcedure } from '../trpc.js';
-import { toPublicUser, uniqueViolation } from '../users.js';
-import { sessionOrigin } from './session-origin.js';
+import { uniqueViolation } from '../users.js';
 
 /**
  * `auth.acceptInvite`: spends the invitation link, sets the password (and the username, if given),
@@ -20,25 +19,19 @@ export function acceptInviteProcedure(kernel: AuthKernel) {
     .input(acceptInviteInput)
     .output(signedInSchema)
     .mutation(async ({ input, ctx }) => {
+      admitSignIn(kernel, ctx);
       if (!isLongEnough(input.password, kernel.options.password.minLength)) throw authError('WEAK_PASSWORD');
       // A token that names no invitation costs no hashing.
-      const selector = parseToken('link', input.token)?.selector;
-      const [pending] = selector
-        ? await kernel.db
-            .select({ selector: linkTokenTable.selector })
-            .from(linkTokenTable)
-            .where(and(eq(linkTokenTable.selector, selector), eq(linkTokenTable.purpose, 'invite')))
-        : [];
-      if (!pending) throw authError('LINK_INVALID');
+      if (!(await findLinkOwner(kernel.db, input.token, ['invite']))) throw authError('LINK_INVALID');
       const passwordHash = await kernel.passwords.hash(input.password);
 
       let accepted;
       try {
         accepted = await kernel.db.transaction(async (tx) => {
-          const redemption = await redeemLinkToken(tx, kernel.clock, { purpose: 'invite', token: input.token });
-          if (!redemption.ok) throw authError(redemption.code);
-          const { link } = redemption;
-          // Only an account still waiting for its invitation, at the address the link was sent to.
+          const spent = await spendLink(tx, kernel.clock, { purpose: 'invite', token: input.token });
+          if (!spent.ok) throw authError(spent.code);
+          // Only an account still waiting for its invitation.
+          if (spent.user.passwordHash !== null) throw authError('LINK_INVALID');
           const [user] = await tx
             .update(userTable)
             .set({
@@ -47,7 +40,7 @@ export function acceptInviteProcedure(kernel: AuthKernel) {
               ...(input.username !== undefined && { username: input.username }),
               updatedAt: new Date(kernel.clock.now()),
             })
-            .where(and(eq(userTable.userId, link.userId), eq(userTable.email, link.email), isNull(userTable.passwordHash)))
+            .where(eq(userTable.userId, spent.user.userId))
             .returning();
           if (!user) throw authError('LINK_INVALID');
           return user;
@@ -56,7 +49,6 @@ export function acceptInviteProcedure(kernel: AuthKernel) {
         if (uniqueViolation(error) === 'username') throw authError('USERNAME_TAKEN');
         throw error;
       }
-      const { tokens } = await kernel.sessions.start(accepted.userId, sessionOrigin(ctx));
-      return { user: toPublicUser(accepted), tokens };
+      return signIn(kernel, ctx, { user: accepted, method: 'invite' });
     });
 }

@@ -1,19 +1,22 @@
 import { z } from 'zod';
 import { apiTokenInfoSchema, createApiTokenInput, createApiTokenOutput, okOutput, revokeApiTokenInput } from '../../shared/schemas.js';
 import type { AuthKernel } from '../kernel.js';
+import { requireRecentAuth } from '../recent-auth.js';
 import { protectedAuthProcedure, sessionAuthProcedure } from '../trpc.js';
 
 /**
  * `auth.apiTokens.create`: a new personal API token, shown in this answer only. Needs a session's
- * token: an API token cannot mint another.
+ * token (an API token cannot mint another) and a recent authentication: a token outlives the
+ * session, so a stolen access token must not be able to mint one.
  */
 export function createApiTokenProcedure(kernel: AuthKernel) {
   return sessionAuthProcedure(kernel)
     .input(createApiTokenInput)
     .output(createApiTokenOutput)
-    .mutation(({ input, ctx }) =>
-      kernel.apiTokens.create(ctx.user.id, { name: input.name, scopes: input.scopes ?? [], expiresInDays: input.expiresInDays }),
-    );
+    .mutation(async ({ input, ctx }) => {
+      await requireRecentAuth(kernel, ctx, input.password);
+      return kernel.apiTokens.create(ctx.user.id, { name: input.name, scopes: input.scopes ?? [], expiresInDays: input.expiresInDays });
+    });
 }
 
 /** `auth.apiTokens.list`: the caller's live API tokens, newest first; metadata only. */

@@ -1,17 +1,18 @@
 import { changeEmailInput, okOutput } from '../../shared/schemas.js';
+import { checkAccountPassword } from '../account-password.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { createLinkToken, supersedeLinkTokens } from '../link-tokens.js';
+import { issueLink, voidLinks } from '../link-tokens.js';
 import { buildLink } from '../mail/mailer.js';
 import { sessionAuthProcedure } from '../trpc.js';
 import { findUserByEmail, findUserById, localeOf } from '../users.js';
 
 /**
  * `auth.changeEmail`: needs the password and a session's token (never an API token). Nothing
- * changes yet: the new address is mailed a link,
- * and the change happens when that link is spent through `auth.confirmEmail`; the old address is
- * told at once. An address that belongs to another account gets no mail and the answer is the
- * same, so the procedure does not tell which addresses have accounts.
+ * changes yet: the new address is mailed a link, and the change happens when that link is spent
+ * through `auth.confirmEmail`; the old address is told at once. Asking for the address the account
+ * already has cancels a pending change. An address that belongs to another account gets no mail and
+ * the answer is the same, so the procedure does not tell which addresses have accounts.
  */
 export function changeEmailProcedure(kernel: AuthKernel) {
   return sessionAuthProcedure(kernel)
@@ -19,19 +20,17 @@ export function changeEmailProcedure(kernel: AuthKernel) {
     .output(okOutput)
     .mutation(async ({ input, ctx }) => {
       const user = await findUserById(kernel.db, ctx.user.id);
-      // Guessing the password here counts against the account, as at sign-in.
-      const { locked } = await kernel.throttles.countAccountAttempt(ctx.user.id);
-      const check = await kernel.passwords.verify(locked ? null : (user?.passwordHash ?? null), input.password);
-      if (locked || !user || !check.valid) throw authError('INVALID_CREDENTIALS');
-      await kernel.throttles.signInSucceeded(ctx.authRequest, ctx.user.id);
-      if (input.newEmail === user.email) return { ok: true as const };
+      if (!user || !(await checkAccountPassword(kernel, ctx.authRequest, { user, password: input.password }))) throw authError('INVALID_CREDENTIALS');
+      if (input.newEmail === user.email) {
+        await voidLinks(kernel.db, user.userId, ['change-email']);
+        return { ok: true as const };
+      }
       await kernel.throttles.beginMail(ctx.authRequest);
 
       const ttlSeconds = kernel.options.emailChange.linkTtlSeconds;
       const token = await kernel.db.transaction(async (tx) => {
         if (await findUserByEmail(tx, input.newEmail)) return null;
-        await supersedeLinkTokens(tx, { userId: user.userId, purpose: 'change-email' });
-        return (await createLinkToken(tx, kernel, { purpose: 'change-email', userId: user.userId, email: input.newEmail, ttlSeconds })).token;
+        return (await issueLink(tx, kernel, { purpose: 'change-email', userId: user.userId, email: input.newEmail, ttlSeconds })).token;
       });
       if (token && (await kernel.throttles.mayMail(input.newEmail))) {
         const { appUrl, paths } = kernel.options.mail;

@@ -1,16 +1,22 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { userTable } from '../../db/schema.js';
 import { changePasswordInput, okOutput } from '../../shared/schemas.js';
+import { checkAccountPassword } from '../account-password.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
+import { voidLinks } from '../link-tokens.js';
 import { isLongEnough } from '../passwords.js';
+import { requireRecentAuth } from '../recent-auth.js';
 import { sessionAuthProcedure } from '../trpc.js';
 import { findUserById, localeOf } from '../users.js';
 
 /**
- * `auth.changePassword`: needs the current password and a session's token (never an API token);
- * ends every other session (whoever else may have had the old password is signed out), and the
- * user's API tokens unless configured otherwise, and tells the owner by mail.
+ * `auth.changePassword`: needs the current password (checked and counted as a sign-in is) and a
+ * session's token (never an API token); ends every other session (whoever else may have had the old
+ * password is signed out), every pending link (a reset, a magic link, an email change an intruder
+ * started), and the user's API tokens unless configured otherwise, and tells the owner by mail. An
+ * account that has no password (its address was proven against one it did not show) sets one
+ * without `currentPassword`, from a session that signed in recently.
  */
 export function changePasswordProcedure(kernel: AuthKernel) {
   return sessionAuthProcedure(kernel)
@@ -19,10 +25,15 @@ export function changePasswordProcedure(kernel: AuthKernel) {
     .mutation(async ({ input, ctx }) => {
       if (!isLongEnough(input.newPassword, kernel.options.password.minLength)) throw authError('WEAK_PASSWORD');
       const user = await findUserById(kernel.db, ctx.user.id);
-      const check = await kernel.passwords.verify(user?.passwordHash ?? null, input.currentPassword);
-      if (!user || !check.valid) throw authError('INVALID_CREDENTIALS');
+      if (!user) throw authError('INVALID_CREDENTIALS');
+      if (input.currentPassword !== undefined) {
+        if (!(await checkAccountPassword(kernel, ctx.authRequest, { user, password: input.currentPassword }))) throw authError('INVALID_CREDENTIALS');
+      } else {
+        if (user.passwordHash !== null) throw authError('INVALID_CREDENTIALS');
+        await requireRecentAuth(kernel, ctx, undefined);
+      }
 
-      const verifiedHash = user.passwordHash as string;
+      const verifiedHash = user.passwordHash;
       const passwordHash = await kernel.passwords.hash(input.newPassword);
       // One transaction: the new password and the end of every other session land together, and a
       // sign-in racing with it either commits first (and its session is ended here) or fails.
@@ -33,9 +44,10 @@ export function changePasswordProcedure(kernel: AuthKernel) {
           const [changed] = await tx
             .update(userTable)
             .set({ passwordHash, updatedAt: new Date(kernel.clock.now()) })
-            .where(and(eq(userTable.userId, user.userId), eq(userTable.passwordHash, verifiedHash)))
+            .where(and(eq(userTable.userId, user.userId), verifiedHash === null ? isNull(userTable.passwordHash) : eq(userTable.passwordHash, verifiedHash)))
             .returning({ userId: userTable.userId });
           if (!changed) throw authError('INVALID_CREDENTIALS');
+          await voidLinks(tx, user.userId);
         },
       });
       if (await kernel.throttles.mayMail(user.email)) kernel.mailer.send('passwordChanged', user.email, { email: user.email, locale: localeOf(user) });

@@ -1,64 +1,51 @@
-import { and, eq } from 'drizzle-orm';
-import { linkTokenTable, userTable } from '../../db/schema.js';
+import { eq } from 'drizzle-orm';
+import { userTable } from '../../db/schema.js';
 import type { UserRow } from '../../db/schema.js';
-import { confirmEmailInput, signedInSchema } from '../../shared/schemas.js';
-import { parseToken } from '../../shared/token-format.js';
+import { confirmEmailInput, confirmEmailOutput } from '../../shared/schemas.js';
+import { proveAddress } from '../address-proof.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { redeemLinkToken } from '../link-tokens.js';
+import { findLinkOwner, spendLink, voidLinks } from '../link-tokens.js';
+import { admitSignIn, signIn } from '../sign-in.js';
 import { authProcedure } from '../trpc.js';
-import { findUserByEmail, toPublicUser } from '../users.js';
-import { sessionOrigin } from './session-origin.js';
+import { findUserByEmail, findUserById, toPublicUser } from '../users.js';
 
 /**
- * `auth.confirmEmail`: spends the mailed token and signs the user in. Only the newest link sent to
- * the user's current address confirms it; the token is gone once used. The link of an email change
- * (mailed to the new address) lands here too, and makes that address the account's.
+ * `auth.confirmEmail`: spends a mailed link of one of two kinds.
+ *   - A sign-up's confirmation proves the address and signs the clicker in. With the password chosen
+ *     at sign-up (`password`), that password is kept; without it, it stops working and the clicker
+ *     sets one (address-proof.ts), so a confirmation never vouches for a password its clicker never
+ *     showed.
+ *   - An email change's link, mailed to the new address, makes that address the account's. It signs
+ *     nobody in: whoever holds the link proved the new address, not the account.
+ * Only the newest link of its kind works, once.
  */
 export function confirmEmailProcedure(kernel: AuthKernel) {
   return authProcedure
     .input(confirmEmailInput)
-    .output(signedInSchema)
+    .output(confirmEmailOutput)
     .mutation(async ({ input, ctx }) => {
-      kernel.refreshCookie.admit(ctx.authRequest);
-      const changing = await emailChangeOwner(kernel, input.token);
-      const confirmed = changing ? await changeEmail(kernel, { userId: changing, token: input.token }) : await confirmAddress(kernel, input.token);
-      const { tokens } = await kernel.sessions.start(confirmed.userId, sessionOrigin(ctx));
-      return { user: toPublicUser(confirmed), tokens: kernel.refreshCookie.deliver(ctx.authRequest, tokens) };
+      admitSignIn(kernel, ctx);
+      const owner = await findLinkOwner(kernel.db, input.token, ['confirm-email', 'change-email']);
+      if (!owner) throw authError('LINK_INVALID');
+      if (owner.purpose === 'change-email') return { user: toPublicUser(await changeEmail(kernel, { userId: owner.userId, token: input.token })) };
+      const shownPasswordHash = input.password === undefined ? null : await verifiedHash(kernel, { userId: owner.userId, password: input.password });
+      const user = await proveAddress(kernel, { purpose: 'confirm-email', token: input.token, shownPasswordHash });
+      return signIn(kernel, ctx, { user, method: 'confirm-email' });
     });
 }
 
-/** The user whose email change this link is for, or null when it is no such link (yet to be checked). */
-async function emailChangeOwner(kernel: AuthKernel, token: string): Promise<string | null> {
-  const selector = parseToken('link', token)?.selector;
-  if (!selector) return null;
-  const [link] = await kernel.db
-    .select({ userId: linkTokenTable.userId })
-    .from(linkTokenTable)
-    .where(and(eq(linkTokenTable.selector, selector), eq(linkTokenTable.purpose, 'change-email')));
-  return link?.userId ?? null;
-}
-
-async function confirmAddress(kernel: AuthKernel, token: string): Promise<UserRow> {
-  return kernel.db.transaction(async (tx) => {
-    const redemption = await redeemLinkToken(tx, kernel.clock, { purpose: 'confirm-email', token });
-    if (!redemption.ok) throw authError(redemption.code);
-    const { link } = redemption;
-    // The link must be the user's newest, for the address the user has now.
-    const [user] = await tx
-      .update(userTable)
-      .set({ confirmed: true, confirmId: null, updatedAt: new Date(kernel.clock.now()) })
-      .where(and(eq(userTable.userId, link.userId), eq(userTable.confirmId, link.selector), eq(userTable.email, link.email)))
-      .returning();
-    if (!user) throw authError('LINK_INVALID');
-    return user;
-  });
+/** The account's password hash if `password` matches it, else null. */
+async function verifiedHash(kernel: AuthKernel, shown: { userId: string; password: string }): Promise<string | null> {
+  const user = await findUserById(kernel.db, shown.userId);
+  if (!user?.passwordHash) return null;
+  return (await kernel.passwords.verify(user.passwordHash, shown.password)).valid ? user.passwordHash : null;
 }
 
 /**
  * The new address of an email change proved itself: it becomes the account's, and the link is spent
  * in the same transaction. An address is a credential (resets go to it), so every session and API
- * token of the user ends with the change; the caller starts a new session.
+ * token of the user ends with the change, and every link still pending for the old address.
  */
 async function changeEmail(kernel: AuthKernel, change: { userId: string; token: string }): Promise<UserRow> {
   const { userId, token } = change;
@@ -66,14 +53,15 @@ async function changeEmail(kernel: AuthKernel, change: { userId: string; token: 
   await kernel.sessions.revokeAllOf(userId, {
     reason: 'email-changed',
     alongWith: async (tx) => {
-      const redemption = await redeemLinkToken(tx, kernel.clock, { purpose: 'change-email', token });
-      if (!redemption.ok) throw authError(redemption.code);
-      const { link } = redemption;
+      const spent = await spendLink(tx, kernel.clock, { purpose: 'change-email', token });
+      if (!spent.ok || spent.link.userId !== userId) throw authError(spent.ok ? 'LINK_INVALID' : spent.code);
+      const { link } = spent;
       // Taken meanwhile by another account, the address cannot become this one's.
       if (await findUserByEmail(tx, link.email)) throw authError('LINK_INVALID');
+      await voidLinks(tx, link.userId);
       [changed] = await tx
         .update(userTable)
-        .set({ email: link.email, confirmed: true, confirmId: null, updatedAt: new Date(kernel.clock.now()) })
+        .set({ email: link.email, confirmed: true, updatedAt: new Date(kernel.clock.now()) })
         .where(eq(userTable.userId, link.userId))
         .returning();
     },

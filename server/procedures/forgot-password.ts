@@ -1,8 +1,6 @@
-import { eq } from 'drizzle-orm';
-import { userTable } from '../../db/schema.js';
 import { emailOnlyInput, okOutput } from '../../shared/schemas.js';
 import type { AuthKernel } from '../kernel.js';
-import { createLinkToken } from '../link-tokens.js';
+import { issueLink } from '../link-tokens.js';
 import { buildLink } from '../mail/mailer.js';
 import { authProcedure } from '../trpc.js';
 import { findUserByEmail, localeOf } from '../users.js';
@@ -10,7 +8,7 @@ import { findUserByEmail, localeOf } from '../users.js';
 /**
  * `auth.forgotPassword`: mails a reset link to the account at this address. The answer is the same
  * for any address, and nothing about the account changes until the link is used; a new request
- * makes the earlier link useless (`users.password_reset_key` names the only one that works).
+ * makes the earlier link useless.
  */
 export function forgotPasswordProcedure(kernel: AuthKernel) {
   return authProcedure
@@ -30,11 +28,7 @@ async function mailResetLink(kernel: AuthKernel, email: string): Promise<void> {
   const reset = await kernel.db.transaction(async (tx) => {
     const user = await findUserByEmail(tx, email);
     if (!user) return null;
-    const link = await createLinkToken(tx, kernel, { purpose: 'reset-password', userId: user.userId, email: user.email, ttlSeconds });
-    await tx
-      .update(userTable)
-      .set({ passwordResetKey: link.selector, passwordResetExpire: new Date(kernel.clock.now() + ttlSeconds * 1000) })
-      .where(eq(userTable.userId, user.userId));
+    const link = await issueLink(tx, kernel, { purpose: 'reset-password', userId: user.userId, email: user.email, ttlSeconds });
     return { email: user.email, token: link.token, locale: localeOf(user) };
   });
   if (!reset) return;

@@ -3,9 +3,9 @@ import { userTable } from '../../db/schema.js';
 import { loginInput, signedInSchema } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
+import { admitSignIn, signIn } from '../sign-in.js';
 import { authProcedure } from '../trpc.js';
-import { findUserByEmail, findUserByUsername, toPublicUser } from '../users.js';
-import { sessionOrigin } from './session-origin.js';
+import { findUserByEmail, findUserByUsername } from '../users.js';
 
 /**
  * `auth.login` by email or username. An unknown account, an account without a password and a wrong
@@ -20,7 +20,7 @@ export function loginProcedure(kernel: AuthKernel) {
     .mutation(async ({ input, ctx }) => {
       const { identifier } = input;
       const { throttles } = kernel;
-      kernel.refreshCookie.admit(ctx.authRequest);
+      admitSignIn(kernel, ctx);
       await throttles.beginSignIn(ctx.authRequest);
       const user = identifier.includes('@')
         ? await findUserByEmail(kernel.db, identifier.toLowerCase())
@@ -39,20 +39,21 @@ export function loginProcedure(kernel: AuthKernel) {
 
       const verifiedHash = user.passwordHash as string;
       const rehashed = check.needsRehash ? await kernel.passwords.hash(input.password) : undefined;
-      let signedIn = user;
       // The session starts only if the password just verified is still the account's: a password
       // change that committed meanwhile (it locks the same row) wins, and this sign-in fails.
-      const started = await kernel.sessions.startIf(user.userId, sessionOrigin(ctx), async (tx) => {
-        const [updated] = await tx
-          .update(userTable)
-          .set({ successfulLoginAttempts: sql`${userTable.successfulLoginAttempts} + 1`, ...(rehashed && { passwordHash: rehashed }) })
-          .where(and(eq(userTable.userId, user.userId), eq(userTable.passwordHash, verifiedHash)))
-          .returning();
-        if (updated) signedIn = updated;
-        return updated !== undefined;
+      const signedIn = await signIn(kernel, ctx, {
+        user,
+        method: 'password',
+        guard: async (tx) => {
+          const [updated] = await tx
+            .update(userTable)
+            .set({ successfulLoginAttempts: sql`${userTable.successfulLoginAttempts} + 1`, ...(rehashed && { passwordHash: rehashed }) })
+            .where(and(eq(userTable.userId, user.userId), eq(userTable.passwordHash, verifiedHash)))
+            .returning();
+          return updated ?? null;
+        },
       });
-      if (!started) throw authError('INVALID_CREDENTIALS');
       await throttles.signInSucceeded(ctx.authRequest, account);
-      return { user: toPublicUser(signedIn), tokens: kernel.refreshCookie.deliver(ctx.authRequest, started.tokens) };
+      return signedIn;
     });
 }

@@ -1,12 +1,17 @@
 import { logoutInput, okOutput } from '../../shared/schemas.js';
 import type { AuthKernel } from '../kernel.js';
+import { voidLinks } from '../link-tokens.js';
+import { requireRecentAuth } from '../recent-auth.js';
 import { insufficientScope } from '../scopes.js';
 import { protectedAuthProcedure } from '../trpc.js';
 
 /**
- * `auth.logout`: ends this session (`current`, the default), every other one (`others`), or all of
- * them (`all`). Their access tokens stop working before the call returns. Called with an API token,
- * `current` revokes that token, and the other scopes are refused: a script cannot sign its user out.
+ * `auth.logout`: ends this session (`current`, the default), every other one (`others`), or
+ * everything (`all`): every session, every API token and every pending link of the account, the
+ * remedy of an owner who fears someone else got in. Their tokens stop working before the call
+ * returns. Ending the others while staying signed in needs a recent authentication (a thief holding
+ * one token must not be able to sign the owner out and stay). Called with an API token, `current`
+ * revokes that token, and the other scopes are refused: a script cannot sign its user out.
  */
 export function logoutProcedure(kernel: AuthKernel) {
   return protectedAuthProcedure(kernel)
@@ -21,8 +26,10 @@ export function logoutProcedure(kernel: AuthKernel) {
         return { ok: true as const };
       }
       if (scope === 'current') await kernel.sessions.revoke(userId, ctx.session.id, 'logout');
-      else if (scope === 'others') await kernel.sessions.revokeAllOf(userId, { except: ctx.session.id, reason: 'logout' });
-      else await kernel.sessions.revokeAllOf(userId, { reason: 'logout' });
+      else if (scope === 'others') {
+        await requireRecentAuth(kernel, ctx, input?.password);
+        await kernel.sessions.revokeAllOf(userId, { except: ctx.session.id, reason: 'logout' });
+      } else await kernel.sessions.revokeAllOf(userId, { reason: 'logout-everywhere', alongWith: (tx) => voidLinks(tx, userId) });
       if (scope !== 'others') kernel.refreshCookie.clear(ctx.authRequest);
       return { ok: true as const };
     });

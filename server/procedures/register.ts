@@ -5,9 +5,9 @@ import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { isLongEnough } from '../passwords.js';
 import { generateId } from '../secrets.js';
+import { admitSignIn, signIn } from '../sign-in.js';
 import { authProcedure } from '../trpc.js';
-import { findUserByUsername, toPublicUser, uniqueViolation } from '../users.js';
-import { sessionOrigin } from './session-origin.js';
+import { findUserByUsername, uniqueViolation } from '../users.js';
 
 /**
  * `auth.register`: creates the account and mails the confirmation link. Where confirmation is
@@ -21,7 +21,7 @@ export function registerProcedure(kernel: AuthKernel) {
     .mutation(async ({ input, ctx }) => {
       const { signup, password } = kernel.options;
       if (!signup.enabled) throw authError('SIGNUP_DISABLED');
-      kernel.refreshCookie.admit(ctx.authRequest);
+      admitSignIn(kernel, ctx);
       if (!isLongEnough(input.password, password.minLength)) throw authError('WEAK_PASSWORD');
       if (signup.emailConfirmation !== 'off') await kernel.throttles.beginMail(ctx.authRequest);
       // Decided on the username alone, before the address is involved: which of two taken values
@@ -66,7 +66,6 @@ export function registerProcedure(kernel: AuthKernel) {
       created.confirmation?.send();
       const confirmationSent = created.confirmation !== null;
       if (signup.emailConfirmation === 'required') return { confirmationSent };
-      const { tokens } = await kernel.sessions.start(created.user.userId, sessionOrigin(ctx));
-      return { user: toPublicUser(created.user), tokens: kernel.refreshCookie.deliver(ctx.authRequest, tokens), confirmationSent };
+      return { ...(await signIn(kernel, ctx, { user: created.user, method: 'registration' })), confirmationSent };
     });
 }

@@ -27,7 +27,8 @@ export async function registerConfirmed(kit: TestKit, app: TestApp = kit, option
   const email = options.email ?? uniqueEmail();
   await app.client().auth.register.mutate({ email, password: PASSWORD, username: options.username });
   const mail = await kit.smtp.waitForMail(email, (received) => received.token !== null);
-  const { user, tokens } = await app.client().auth.confirmEmail.mutate({ token: mail.token as string });
+  const { user, tokens } = await app.client().auth.confirmEmail.mutate({ token: mail.token as string, password: PASSWORD });
+  assert.ok(tokens, 'confirming a sign-up signs in');
   return { email, user, tokens: withBodyRefreshToken(tokens) };
 }
 

@@ -27,7 +27,7 @@ type Outputs = inferRouterOutputs<typeof appRouter>;
 
 expectTypeOf<Inputs['auth']['login']>().toEqualTypeOf<{ identifier: string; password: string }>();
 expectTypeOf<Inputs['auth']['register']>().toMatchTypeOf<{ email: string; password: string; username?: string }>();
-expectTypeOf<Inputs['auth']['logout']>().toEqualTypeOf<void | { scope?: 'current' | 'others' | 'all' | undefined } | undefined>();
+expectTypeOf<Inputs['auth']['logout']>().toEqualTypeOf<void | { scope?: 'current' | 'others' | 'all' | undefined; password?: string | undefined } | undefined>();
 expectTypeOf<Outputs['auth']['login']>().toEqualTypeOf<{ user: PublicUser; tokens: AuthTokens }>();
 expectTypeOf<Outputs['auth']['refresh']>().toEqualTypeOf<{ tokens: AuthTokens }>();
 expectTypeOf<Outputs['auth']['me']>().toEqualTypeOf<PublicUser>();
@@ -44,7 +44,7 @@ expectTypeOf(client.todos.add.mutate).parameter(0).toEqualTypeOf<{ title: string
 
 const merged = createTRPCClient<typeof mergedRouter>({ links: [httpLink({ url: 'http://localhost/trpc', transformer: superjson })] });
 expectTypeOf(merged.extra.list.query).returns.resolves.toEqualTypeOf<Array<{ id: number; title: string; dueAt: Date }>>();
-expectTypeOf(merged.auth.sessions.revoke.mutate).parameter(0).toEqualTypeOf<{ sessionId: string }>();
+expectTypeOf(merged.auth.sessions.revoke.mutate).parameter(0).toEqualTypeOf<{ sessionId: string; password?: string | undefined }>();
 
 expectTypeOf(mergedRouter._def.record).toHaveProperty('extra');
 

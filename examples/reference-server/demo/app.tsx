@@ -34,7 +34,11 @@ function Landing(props: { path: string; token: string }) {
   const leave = () => history.replaceState(null, '', `/${location.search.includes('tokens=local') ? '?tokens=local' : ''}`);
   switch (props.path) {
     case '/confirm-email':
-      return <Form name="confirm" title="Confirm your email address" submit="Confirm" onSubmit={async () => { await confirmEmail(token); leave(); }} />;
+      return (
+        <Form name="confirm" title="Confirm your email address" submit="Confirm" onSubmit={async ({ password = '' }) => { await confirmEmail({ token, ...(password ? { password } : {}) }); leave(); }}>
+          <input name="password" type="password" placeholder="the password you chose at sign-up" />
+        </Form>
+      );
     case '/magic-link':
       return <Form name="magic link" title="Sign in with your link" submit="Sign in" onSubmit={async () => { await verifyMagicLink(token); leave(); }} />;
     case '/accept-invite':
