@@ -1,17 +1,16 @@
-import { hash } from 'node:crypto';
 import { and, desc, eq, gt, isNull } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../db/connect.js';
 import { apiTokenTable } from '../db/schema.js';
 import { TOKEN_PREFIXES, formatToken, parseToken } from '../shared/token-format.js';
 import type { ApiTokenInfo } from '../shared/types.js';
-import type { AccessCheck } from './access-tokens.js';
+import type { AccessCheck, TokenLookup } from './access-tokens.js';
 import { announceRevocation } from './announce-revocation.js';
 import type { BackgroundTasks } from './background.js';
 import type { Revocation } from './cache/revocation-notice.js';
 import type { ScopeSets } from './cache/scope-sets.js';
 import type { CachedAccessToken, TokenCache } from './cache/token-cache.js';
 import type { Clock, RandomSource } from './deps.js';
-import { generateId, generateTokenParts, hashVerifier } from './secrets.js';
+import { generateId, generateTokenParts, hashToken, hashVerifier } from './secrets.js';
 
 /*
  * Personal API tokens: `pat_…`, made by a signed-in user for scripts and integrations, each with a
@@ -34,8 +33,10 @@ export interface ApiTokens {
   list(userId: string): Promise<ApiTokenInfo[]>;
   /** Another user's id, or an unknown one, changes nothing. */
   revoke(userId: string, id: string): Promise<void>;
-  /** Answers from memory when it can (a plain value) and from the database otherwise (a promise). */
-  check(token: string): AccessCheck | Promise<AccessCheck>;
+  /** The answer from memory (a malformed token, a cache hit), or what a database lookup needs. */
+  recall(token: string): AccessCheck | TokenLookup;
+  /** Looks the token up in the database and fills the cache with what it finds. */
+  lookUp(lookup: TokenLookup): Promise<AccessCheck>;
 }
 
 const API_TOKEN_LENGTH = formatToken('apiToken', { selector: 'A'.repeat(16), verifier: 'A'.repeat(43) }).length;
@@ -94,9 +95,7 @@ export function createApiTokens(deps: {
     background.run('record API token use', () => db.update(apiTokenTable).set({ lastUsedAt: new Date(now) }).where(eq(apiTokenTable.id, id)));
   }
 
-  async function checkInDatabase(token: string, tokenHash: string): Promise<AccessCheck> {
-    const parts = parseToken('apiToken', token);
-    if (!parts) return INVALID;
+  async function lookUp({ tokenHash, parts }: TokenLookup): Promise<AccessCheck> {
     const revocationsBefore = cache.revocations;
     const [row] = await db.select().from(apiTokenTable).where(eq(apiTokenTable.selector, parts.selector));
     // SHA-256 digests compared with !==: a caller cannot steer its guess's digest towards the stored one.
@@ -153,16 +152,21 @@ export function createApiTokens(deps: {
       if (revocation) await cache.forget(revocation);
     },
 
-    check(token) {
+    recall(token) {
       // A header-sized string is not hashed: only a token of the right length and prefix goes on.
       if (token.length !== API_TOKEN_LENGTH || !token.startsWith(TOKEN_PREFIXES.apiToken)) return INVALID;
-      const tokenHash = hash('sha256', token, 'base64url');
+      const tokenHash = hashToken(token);
       const cached = cache.get(tokenHash);
-      if (!cached) return checkInDatabase(token, tokenHash);
+      if (!cached) {
+        const parts = parseToken('apiToken', token);
+        return parts ? { tokenHash, parts } : INVALID;
+      }
       const now = clock.now();
       if (cached.expiresAtMs <= now) return EXPIRED;
       recordUse(cached.sessionId, now);
       return grant(cached);
     },
+
+    lookUp,
   };
 }

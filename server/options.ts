@@ -101,6 +101,11 @@ export interface AuthOptions<TAppContext extends object = object> {
     loginFailuresPerAccount?: number;
     /** Failed sign-ins and refreshes per client IP per window; beyond it `RATE_LIMITED`. @default 100 */
     failuresPerIp?: number;
+    /**
+     * Unknown bearer tokens and mailed-link tokens per client IP per window; beyond it, a token that
+     * needs a database lookup answers `RATE_LIMITED` (tokens this node has cached still work). @default 100
+     */
+    tokenFailuresPerIp?: number;
     /** @default 900 */
     windowSeconds?: number;
     /** Forgot and resend mails to one address per hour; beyond it none is sent, and the answer is the same. @default 5 */
@@ -210,6 +215,7 @@ const optionsSchema = z.object({
     .strictObject({
       loginFailuresPerAccount: z.number().int().min(1).max(100).default(20),
       failuresPerIp: z.number().int().min(1).default(100),
+      tokenFailuresPerIp: z.number().int().min(1).default(100),
       windowSeconds: positiveSeconds.default(900),
       mailsPerAddressPerHour: z.number().int().min(1).default(5),
     })

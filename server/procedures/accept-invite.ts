@@ -18,6 +18,7 @@ import { sessionOrigin } from './session-origin.js';
 export function acceptInviteProcedure(kernel: AuthKernel) {
   return authProcedure
     .input(acceptInviteInput)
+    .use(kernel.linkTokenGuard)
     .output(signedInSchema)
     .mutation(async ({ input, ctx }) => {
       if (!isLongEnough(input.password, kernel.options.password.minLength)) throw authError('WEAK_PASSWORD');

@@ -18,6 +18,7 @@ import { sessionOrigin } from './session-origin.js';
 export function confirmEmailProcedure(kernel: AuthKernel) {
   return authProcedure
     .input(confirmEmailInput)
+    .use(kernel.linkTokenGuard)
     .output(signedInSchema)
     .mutation(async ({ input, ctx }) => {
       kernel.refreshCookie.admit(ctx.authRequest);
