@@ -88,10 +88,10 @@ async function apiTokenHit(): Promise<{ apiTokenNs: number; accessTokenNs: numbe
   await migrate(db);
   // A table a quarter full: no probe window overflows, so no entry is evicted mid-measure.
   const cache = await startTokenCache({ capacity: 8192, listener: null, startTimeoutMs: 10_000, logger: consoleLogger, now: () => Date.now() });
-  const scopeSets = new ScopeSets();
+  const scopeSets = new ScopeSets({ setsInUse: () => cache.scopeSetsInUse(), now: () => Date.now() });
   const background = createBackgroundTasks(consoleLogger);
   const accessTokens = createAccessTokens({ db, cache, clock: systemClock, random: systemRandom, ttlSeconds: 300 });
-  const apiTokens = createApiTokens({ db, cache, scopeSets, clock: systemClock, random: systemRandom, background, defaultExpiresInDays: 365 });
+  const apiTokens = createApiTokens({ db, cache, scopeSets, clock: systemClock, random: systemRandom, background, defaultExpiresInDays: 365, maxPerUser: 100 });
   const cached = (kind: 'access' | 'apiToken', scopeSet: number) =>
     Array.from({ length: 1000 }, () => {
       const token = formatToken(kind, generateTokenParts(systemRandom));
@@ -209,8 +209,8 @@ async function hostileTokens(count: number): Promise<{ queriesPerMalformed: numb
   const cache = await startTokenCache({ capacity: 1024, listener: null, startTimeoutMs: 10_000, logger: consoleLogger, now: () => Date.now() });
   const accessTokens = createAccessTokens({ db: countingDb, cache, clock: systemClock, random: systemRandom, ttlSeconds: 300 });
   const background = createBackgroundTasks(consoleLogger);
-  const scopeSets = new ScopeSets();
-  const apiTokens = createApiTokens({ db: countingDb, cache, scopeSets, clock: systemClock, random: systemRandom, background, defaultExpiresInDays: 365 });
+  const scopeSets = new ScopeSets({ setsInUse: () => cache.scopeSetsInUse(), now: () => Date.now() });
+  const apiTokens = createApiTokens({ db: countingDb, cache, scopeSets, clock: systemClock, random: systemRandom, background, defaultExpiresInDays: 365, maxPerUser: 100 });
   const limiter = createRateLimiter({ db: countingDb, clock: systemClock });
   const failures = createTokenFailures({ limiter, limit: { max: 100, windowSeconds: 900 }, now: () => Date.now(), logger: consoleLogger });
   const checkToken = createTokenCheck({ accessTokens, apiTokens, failures, clock: systemClock });

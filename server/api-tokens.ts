@@ -1,6 +1,6 @@
-import { and, desc, eq, gt, isNull } from 'drizzle-orm';
+import { and, count, desc, eq, gt, inArray, isNotNull, isNull, lte, or } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../db/connect.js';
-import { apiTokenTable } from '../db/schema.js';
+import { apiTokenTable, userTable } from '../db/schema.js';
 import { TOKEN_PREFIXES, formatToken, parseToken } from '../shared/token-format.js';
 import type { ApiTokenInfo } from '../shared/types.js';
 import type { AccessCheck, TokenLookup } from './access-tokens.js';
@@ -25,10 +25,16 @@ import { generateId, generateTokenParts, hashToken, hashVerifier } from './secre
  *
  * `lastUsedAt` is kept without a write per call: a node records a token's use at most once a minute,
  * after answering, in the background.
+ *
+ * A user holds at most `maxPerUser` live tokens; past that, `create` makes none until one is revoked
+ * or expires. The rows of ended tokens are kept for as many more (a presented one answers
+ * TOKEN_REVOKED rather than TOKEN_INVALID); older ones go when the user makes a token, so no user's
+ * rows grow without bound.
  */
 
 export interface ApiTokens {
-  create(userId: string, request: { name: string; scopes: readonly string[]; expiresInDays?: number }): Promise<{ id: string; token: string }>;
+  /** A new token; null when the user already holds `maxPerUser` live ones. */
+  create(userId: string, request: { name: string; scopes: readonly string[]; expiresInDays?: number }): Promise<{ id: string; token: string } | null>;
   /** The user's live tokens, newest first; never a token or a hash. */
   list(userId: string): Promise<ApiTokenInfo[]>;
   /** Another user's id, or an unknown one, changes nothing. */
@@ -77,6 +83,7 @@ export function createApiTokens(deps: {
   random: RandomSource;
   background: BackgroundTasks;
   defaultExpiresInDays: number;
+  maxPerUser: number;
 }): ApiTokens {
   const { db, cache, scopeSets, clock, random, background } = deps;
   const lastRecordedUse = new Map<string, number>();
@@ -118,17 +125,35 @@ export function createApiTokens(deps: {
       const id = generateId(random);
       const parts = generateTokenParts(random);
       const expiresInDays = request.expiresInDays ?? deps.defaultExpiresInDays;
-      await db.insert(apiTokenTable).values({
-        id,
-        userId,
-        name: request.name,
-        selector: parts.selector,
-        verifierHash: hashVerifier(parts.verifier),
-        scopes: [...new Set(request.scopes)].sort(),
-        createdAt: new Date(now),
-        expiresAt: new Date(now + expiresInDays * 86_400_000),
+      const made = await db.transaction(async (tx) => {
+        // The user's row is locked so that concurrent creations are counted one after the other.
+        await tx.select({ userId: userTable.userId }).from(userTable).where(eq(userTable.userId, userId)).for('update');
+        const ofUser = eq(apiTokenTable.userId, userId);
+        const [live] = await tx
+          .select({ tokens: count() })
+          .from(apiTokenTable)
+          .where(and(ofUser, isNull(apiTokenTable.revokedAt), gt(apiTokenTable.expiresAt, new Date(now))));
+        if ((live?.tokens ?? 0) >= deps.maxPerUser) return false;
+        const ended = tx
+          .select({ id: apiTokenTable.id })
+          .from(apiTokenTable)
+          .where(and(ofUser, or(isNotNull(apiTokenTable.revokedAt), lte(apiTokenTable.expiresAt, new Date(now)))))
+          .orderBy(desc(apiTokenTable.createdAt))
+          .offset(deps.maxPerUser);
+        await tx.delete(apiTokenTable).where(inArray(apiTokenTable.id, ended));
+        await tx.insert(apiTokenTable).values({
+          id,
+          userId,
+          name: request.name,
+          selector: parts.selector,
+          verifierHash: hashVerifier(parts.verifier),
+          scopes: [...new Set(request.scopes)].sort(),
+          createdAt: new Date(now),
+          expiresAt: new Date(now + expiresInDays * 86_400_000),
+        });
+        return true;
       });
-      return { id, token: formatToken('apiToken', parts) };
+      return made ? { id, token: formatToken('apiToken', parts) } : null;
     },
 
     async list(userId) {

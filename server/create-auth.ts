@@ -57,11 +57,12 @@ export async function createAuth<TAppContext extends object = object>(options: A
   const apiTokens = createApiTokens({
     db,
     cache,
-    scopeSets: new ScopeSets(),
+    scopeSets: new ScopeSets({ setsInUse: () => cache.scopeSetsInUse(), now: () => clock.now() }),
     clock,
     random,
     background,
     defaultExpiresInDays: resolved.apiTokens.expiresInDays,
+    maxPerUser: resolved.apiTokens.maxPerUser,
   });
   const limiter = createRateLimiter({ db, clock });
   const tokenFailures = createTokenFailures({

@@ -93,6 +93,8 @@ export interface AuthOptions<TAppContext extends object = object> {
     expiresInDays?: number;
     /** A password change or reset ends every API token of the user. @default true */
     endWithCredentialChange?: boolean;
+    /** Live API tokens one user may hold; past it `apiTokens.create` answers `API_TOKEN_LIMIT_REACHED`. @default 100 */
+    maxPerUser?: number;
   };
   /** HTTP Basic machine clients, per realm (`basicProcedure(realm)`, and the `admin` realm of `invite`). */
   basic?: BasicOptions;
@@ -228,6 +230,7 @@ const optionsSchema = z.object({
     .strictObject({
       expiresInDays: z.number().int().min(1).max(3650).default(365),
       endWithCredentialChange: z.boolean().default(true),
+      maxPerUser: z.number().int().min(1).max(10_000).default(100),
     })
     .prefault({}),
   basic: basicOptionsSchema,

@@ -1,19 +1,23 @@
 import { z } from 'zod';
 import { apiTokenInfoSchema, createApiTokenInput, createApiTokenOutput, okOutput, revokeApiTokenInput } from '../../shared/schemas.js';
+import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { protectedAuthProcedure, sessionAuthProcedure } from '../trpc.js';
 
 /**
  * `auth.apiTokens.create`: a new personal API token, shown in this answer only. Needs a session's
- * token: an API token cannot mint another.
+ * token: an API token cannot mint another. A user holding `apiTokens.maxPerUser` live tokens gets
+ * `API_TOKEN_LIMIT_REACHED` until one is revoked or expires.
  */
 export function createApiTokenProcedure(kernel: AuthKernel) {
   return sessionAuthProcedure(kernel)
     .input(createApiTokenInput)
     .output(createApiTokenOutput)
-    .mutation(({ input, ctx }) =>
-      kernel.apiTokens.create(ctx.user.id, { name: input.name, scopes: input.scopes ?? [], expiresInDays: input.expiresInDays }),
-    );
+    .mutation(async ({ input, ctx }) => {
+      const made = await kernel.apiTokens.create(ctx.user.id, { name: input.name, scopes: input.scopes ?? [], expiresInDays: input.expiresInDays });
+      if (!made) throw authError('API_TOKEN_LIMIT_REACHED');
+      return made;
+    });
 }
 
 /** `auth.apiTokens.list`: the caller's live API tokens, newest first; metadata only. */
