@@ -24,6 +24,9 @@ import { createAuth } from '../server/index.js';
 import { allocateTableBuffer } from '../server/cache/table.js';
 import { REVOCATION_CHANNEL, encodeRevocation } from '../server/cache/revocation-notice.js';
 import { createPasswordHasher } from '../server/passwords.js';
+import { createRateLimiter } from '../server/rate-limits.js';
+import { createTokenCheck } from '../server/token-check.js';
+import { createTokenFailures } from '../server/token-failures.js';
 import { consoleLogger, systemClock, systemRandom } from '../server/deps.js';
 import { formatToken } from '../shared/token-format.js';
 import { generateTokenParts } from '../server/secrets.js';
@@ -56,8 +59,8 @@ async function cacheHitAt(liveTokens: number): Promise<{ medianNs: number; gcPau
   sample = sample.filter((token) => cache.get(hash('sha256', token, 'base64url')) !== undefined);
   let next = 0;
   const medianNs = await medianNanoseconds(() => {
-    const check = accessTokens.check(sample[next++ % sample.length] as string);
-    if (check instanceof Promise || !check.ok) throw new Error('expected a cache hit');
+    const check = accessTokens.recall(sample[next++ % sample.length] as string);
+    if (!('ok' in check) || !check.ok) throw new Error('expected a cache hit');
   });
   // The first collection clears what filling left behind; the second is the steady-state pause.
   collectGarbage();
@@ -85,10 +88,10 @@ async function apiTokenHit(): Promise<{ apiTokenNs: number; accessTokenNs: numbe
   await migrate(db);
   // A table a quarter full: no probe window overflows, so no entry is evicted mid-measure.
   const cache = await startTokenCache({ capacity: 8192, listener: null, startTimeoutMs: 10_000, logger: consoleLogger, now: () => Date.now() });
-  const scopeSets = new ScopeSets();
+  const scopeSets = new ScopeSets({ setsInUse: () => cache.scopeSetsInUse(), now: () => Date.now() });
   const background = createBackgroundTasks(consoleLogger);
   const accessTokens = createAccessTokens({ db, cache, clock: systemClock, random: systemRandom, ttlSeconds: 300 });
-  const apiTokens = createApiTokens({ db, cache, scopeSets, clock: systemClock, random: systemRandom, background, defaultExpiresInDays: 365 });
+  const apiTokens = createApiTokens({ db, cache, scopeSets, clock: systemClock, random: systemRandom, background, defaultExpiresInDays: 365, maxPerUser: 100 });
   const cached = (kind: 'access' | 'apiToken', scopeSet: number) =>
     Array.from({ length: 1000 }, () => {
       const token = formatToken(kind, generateTokenParts(systemRandom));
@@ -100,15 +103,15 @@ async function apiTokenHit(): Promise<{ apiTokenNs: number; accessTokenNs: numbe
   while ([access, api].some((tokens) => cache.get(hash('sha256', tokens.at(-1) as string, 'base64url')) === undefined)) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const hitOf = (check: (token: string) => unknown, tokens: string[]) => {
+  const hitOf = (recall: (token: string) => ReturnType<typeof accessTokens.recall>, tokens: string[]) => {
     let next = 0;
     return () => {
-      const result = check(tokens[next++ % tokens.length] as string);
-      if (result instanceof Promise || !(result as { ok: boolean }).ok) throw new Error(`expected a cache hit, got ${result instanceof Promise ? 'a database read' : JSON.stringify(result)}`);
+      const result = recall(tokens[next++ % tokens.length] as string);
+      if (!('ok' in result) || !result.ok) throw new Error(`expected a cache hit, got ${JSON.stringify(result)}`);
     };
   };
-  const apiTokenNs = await medianNanoseconds(hitOf((token) => apiTokens.check(token), api));
-  const accessTokenNs = await medianNanoseconds(hitOf((token) => accessTokens.check(token), access));
+  const apiTokenNs = await medianNanoseconds(hitOf((token) => apiTokens.recall(token), api));
+  const accessTokenNs = await medianNanoseconds(hitOf((token) => accessTokens.recall(token), access));
   await background.drain();
   await cache.close();
   await closeDatabase(db);
@@ -189,38 +192,45 @@ async function revocationPropagation(url: string, rounds: number): Promise<{ p50
 }
 
 /**
- * Hostile traffic: random tokens. Malformed ones (a wrong checksum) must cost no query; well-formed
- * unknown ones cost one query each and must not grow the cache or the heap.
+ * Hostile traffic: random tokens, through the check behind `protectedProcedure`. Malformed ones (a
+ * wrong checksum) must cost no query; well-formed unknown ones from one client cost a query each
+ * only up to the client's allowance (100 per window), and must not grow the cache or the heap.
  */
-async function hostileTokens(count: number): Promise<{ queriesPerMalformed: number; queriesPerWellFormed: number; heapGrowthMb: number }> {
+async function hostileTokens(count: number): Promise<{ queriesPerMalformed: number; queriesPerThousandWellFormed: number; heapGrowthMb: number }> {
   const db = await connectDatabase();
   await migrate(db);
   let queries = 0;
   const countingDb = new Proxy(db, {
     get(target, property, receiver) {
-      if (property === 'select') queries++;
+      if (property === 'select' || property === 'insert') queries++;
       return Reflect.get(target, property, receiver) as unknown;
     },
   });
   const cache = await startTokenCache({ capacity: 1024, listener: null, startTimeoutMs: 10_000, logger: consoleLogger, now: () => Date.now() });
   const accessTokens = createAccessTokens({ db: countingDb, cache, clock: systemClock, random: systemRandom, ttlSeconds: 300 });
+  const background = createBackgroundTasks(consoleLogger);
+  const scopeSets = new ScopeSets({ setsInUse: () => cache.scopeSetsInUse(), now: () => Date.now() });
+  const apiTokens = createApiTokens({ db: countingDb, cache, scopeSets, clock: systemClock, random: systemRandom, background, defaultExpiresInDays: 365, maxPerUser: 100 });
+  const limiter = createRateLimiter({ db: countingDb, clock: systemClock });
+  const failures = createTokenFailures({ limiter, limit: { max: 100, windowSeconds: 900 }, now: () => Date.now(), logger: consoleLogger });
+  const checkToken = createTokenCheck({ accessTokens, apiTokens, failures, clock: systemClock });
   collectGarbage();
   const heapBefore = process.memoryUsage().heapUsed;
   for (let i = 0; i < count; i++) {
     const valid = formatToken('access', generateTokenParts(systemRandom));
-    const check = accessTokens.check(`${valid.slice(0, -1)}${valid.endsWith('A') ? 'B' : 'A'}`);
+    const check = checkToken(`${valid.slice(0, -1)}${valid.endsWith('A') ? 'B' : 'A'}`, '203.0.113.7');
     if (check instanceof Promise) await check;
   }
   const queriesPerMalformed = queries / count;
   queries = 0;
   const wellFormed = Math.min(count, 2000);
-  for (let i = 0; i < wellFormed; i++) await accessTokens.check(formatToken('access', generateTokenParts(systemRandom)));
-  const queriesPerWellFormed = queries / wellFormed;
+  for (let i = 0; i < wellFormed; i++) await checkToken(formatToken('access', generateTokenParts(systemRandom)), '203.0.113.7');
+  const queriesPerThousandWellFormed = (queries / wellFormed) * 1000;
   collectGarbage();
   const heapGrowthMb = (process.memoryUsage().heapUsed - heapBefore) / 1e6;
   await cache.close();
   await closeDatabase(db);
-  return { queriesPerMalformed, queriesPerWellFormed, heapGrowthMb };
+  return { queriesPerMalformed, queriesPerThousandWellFormed, heapGrowthMb };
 }
 
 /**
@@ -291,7 +301,7 @@ await postgres.stop();
 figures.hashMapLookup100kNs = await baselineMap(100_000);
 const hostile = await hostileTokens(200_000);
 figures.queriesPerMalformedToken = hostile.queriesPerMalformed;
-figures.queriesPerUnknownWellFormedToken = hostile.queriesPerWellFormed;
+figures.queriesPerThousandUnknownTokensFromOneClient = hostile.queriesPerThousandWellFormed;
 figures.heapGrowthAfterHostileTokensMb = hostile.heapGrowthMb;
 const throughput = await authenticatedThroughput();
 figures.publicProcedureRps = throughput.publicRps;
@@ -327,7 +337,7 @@ if (asJson) {
     'baseline: pg primary-key SELECT (100 k rows)': us(figures.pgLookupNs),
     'baseline: SHA-256 + Map.get (100 k)': us(figures.hashMapLookup100kNs),
     'revocation seen by another node, p50 / p99 (1000 revocations)': `${figures.revocationPropagationP50Ms.toFixed(2)} / ${figures.revocationPropagationP99Ms.toFixed(2)} ms`,
-    'random tokens: queries per malformed / per well-formed unknown': `${figures.queriesPerMalformedToken} / ${figures.queriesPerUnknownWellFormedToken}`,
+    'random tokens: queries per malformed / per 1,000 well-formed unknown from one client': `${figures.queriesPerMalformedToken} / ${figures.queriesPerThousandUnknownTokensFromOneClient}`,
     'heap growth after 200 k malformed + 2 k unknown tokens': `${figures.heapGrowthAfterHostileTokensMb.toFixed(2)} MB`,
     'tRPC over HTTP, public / protected query (req/s)': `${figures.publicProcedureRps.toFixed(0)} / ${figures.protectedProcedureRps.toFixed(0)} (${figures.protectedToPublicThroughput.toFixed(2)}x)`,
     'argon2id verify (m=19456, t=2, p=1)': `${figures.argon2idVerifyMs.toFixed(1)} ms`,

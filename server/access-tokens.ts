@@ -1,20 +1,21 @@
-import { hash } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../db/connect.js';
 import { accessTokenTable, sessionTable } from '../db/schema.js';
 import { TOKEN_PREFIXES, formatToken, parseToken } from '../shared/token-format.js';
+import type { TokenParts } from '../shared/token-format.js';
 import { SESSION_SCOPES } from './cache/scope-sets.js';
 import type { CachedAccessToken, TokenCache } from './cache/token-cache.js';
 import type { Clock, RandomSource } from './deps.js';
-import { generateTokenParts, hashVerifier } from './secrets.js';
+import { generateTokenParts, hashToken, hashVerifier } from './secrets.js';
 
 /*
  * Access tokens: `at_…`, five minutes by default, one database row each, tied to a session.
  *
  * A check hashes the whole token and reads the token cache, keyed by that hash: a hit is the answer,
  * with no await and no query. Only on a miss is the token parsed (a malformed one stops there, with
- * no query) and looked up in the database, whose answer fills the cache. Revoking a session removes
- * its entries from the cache before the revoking call returns (sessions.ts).
+ * no query) and, once token-check.ts has let it through, looked up in the database, whose answer
+ * fills the cache. Revoking a session removes its entries from the cache before the revoking call
+ * returns (sessions.ts).
  */
 
 /** What a valid access token grants. */
@@ -30,6 +31,12 @@ export type AccessCheck =
   | { ok: true; authorization: AccessAuthorization }
   | { ok: false; code: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' };
 
+/** A well-formed token the cache does not know: what its database lookup needs. */
+export interface TokenLookup {
+  tokenHash: string;
+  parts: TokenParts;
+}
+
 /** A freshly issued access token: the string for the client, and what to cache once it is committed. */
 export interface IssuedAccessToken {
   token: string;
@@ -43,11 +50,6 @@ const INVALID: AccessCheck = { ok: false, code: 'TOKEN_INVALID' };
 const EXPIRED: AccessCheck = { ok: false, code: 'TOKEN_EXPIRED' };
 const REVOKED: AccessCheck = { ok: false, code: 'TOKEN_REVOKED' };
 
-/** The cache key of a token: its SHA-256, which only the holder of the token can produce. */
-function tokenHashOf(token: string): string {
-  return hash('sha256', token, 'base64url');
-}
-
 function grant(entry: CachedAccessToken): AccessCheck {
   return {
     ok: true,
@@ -58,8 +60,10 @@ function grant(entry: CachedAccessToken): AccessCheck {
 export interface AccessTokens {
   /** Writes a new access token for a session; the caller fills the cache once its transaction commits. */
   issue(db: Queryable, owner: { sessionId: string; userId: string; sessionExpiresAt: Date | null }): Promise<IssuedAccessToken>;
-  /** Answers from memory when it can (a plain value) and from the database otherwise (a promise). */
-  check(token: string): AccessCheck | Promise<AccessCheck>;
+  /** The answer from memory (a malformed token, a cache hit), or what a database lookup needs. */
+  recall(token: string): AccessCheck | TokenLookup;
+  /** Looks the token up in the database and fills the cache with what it finds. */
+  lookUp(lookup: TokenLookup): Promise<AccessCheck>;
 }
 
 export function createAccessTokens(deps: {
@@ -71,9 +75,7 @@ export function createAccessTokens(deps: {
 }): AccessTokens {
   const { db, cache, clock, random, ttlSeconds } = deps;
 
-  async function checkInDatabase(token: string, tokenHash: string): Promise<AccessCheck> {
-    const parts = parseToken('access', token);
-    if (!parts) return INVALID;
+  async function lookUp({ tokenHash, parts }: TokenLookup): Promise<AccessCheck> {
     const revocationsBefore = cache.revocations;
     const [row] = await db
       .select({
@@ -111,17 +113,21 @@ export function createAccessTokens(deps: {
         userId: owner.userId,
         expiresAt: new Date(expiresAtMs),
       });
-      const entry: CachedAccessToken = { tokenHash: tokenHashOf(token), userId: owner.userId, sessionId: owner.sessionId, expiresAtMs, scopeSet: SESSION_SCOPES };
+      const entry: CachedAccessToken = { tokenHash: hashToken(token), userId: owner.userId, sessionId: owner.sessionId, expiresAtMs, scopeSet: SESSION_SCOPES };
       return { token, expiresAt: new Date(expiresAtMs), entry, revocationsBefore };
     },
 
-    check(token) {
+    recall(token) {
       // A header-sized string is not hashed: only a token of the right length and prefix goes on.
       if (token.length !== ACCESS_TOKEN_LENGTH || !token.startsWith(TOKEN_PREFIXES.access)) return INVALID;
-      const tokenHash = tokenHashOf(token);
+      const tokenHash = hashToken(token);
       const cached = cache.get(tokenHash);
-      if (!cached) return checkInDatabase(token, tokenHash);
-      return cached.expiresAtMs <= clock.now() ? EXPIRED : grant(cached);
+      if (cached) return cached.expiresAtMs <= clock.now() ? EXPIRED : grant(cached);
+      // Parsed only on a miss, which keeps the checksum off the hot path.
+      const parts = parseToken('access', token);
+      return parts ? { tokenHash, parts } : INVALID;
     },
+
+    lookUp,
   };
 }

@@ -1,17 +1,16 @@
-import { hash } from 'node:crypto';
-import { and, desc, eq, gt, isNull } from 'drizzle-orm';
+import { and, count, desc, eq, gt, inArray, isNotNull, isNull, lte, or } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../db/connect.js';
-import { apiTokenTable } from '../db/schema.js';
+import { apiTokenTable, userTable } from '../db/schema.js';
 import { TOKEN_PREFIXES, formatToken, parseToken } from '../shared/token-format.js';
 import type { ApiTokenInfo } from '../shared/types.js';
-import type { AccessCheck } from './access-tokens.js';
+import type { AccessCheck, TokenLookup } from './access-tokens.js';
 import { announceRevocation } from './announce-revocation.js';
 import type { BackgroundTasks } from './background.js';
 import type { Revocation } from './cache/revocation-notice.js';
 import type { ScopeSets } from './cache/scope-sets.js';
 import type { CachedAccessToken, TokenCache } from './cache/token-cache.js';
 import type { Clock, RandomSource } from './deps.js';
-import { generateId, generateTokenParts, hashVerifier } from './secrets.js';
+import { generateId, generateTokenParts, hashToken, hashVerifier } from './secrets.js';
 
 /*
  * Personal API tokens: `pat_…`, made by a signed-in user for scripts and integrations, each with a
@@ -26,16 +25,24 @@ import { generateId, generateTokenParts, hashVerifier } from './secrets.js';
  *
  * `lastUsedAt` is kept without a write per call: a node records a token's use at most once a minute,
  * after answering, in the background.
+ *
+ * A user holds at most `maxPerUser` live tokens; past that, `create` makes none until one is revoked
+ * or expires. The rows of ended tokens are kept for as many more (a presented one answers
+ * TOKEN_REVOKED rather than TOKEN_INVALID); older ones go when the user makes a token, so no user's
+ * rows grow without bound.
  */
 
 export interface ApiTokens {
-  create(userId: string, request: { name: string; scopes: readonly string[]; expiresInDays?: number }): Promise<{ id: string; token: string }>;
+  /** A new token; null when the user already holds `maxPerUser` live ones. */
+  create(userId: string, request: { name: string; scopes: readonly string[]; expiresInDays?: number }): Promise<{ id: string; token: string } | null>;
   /** The user's live tokens, newest first; never a token or a hash. */
   list(userId: string): Promise<ApiTokenInfo[]>;
   /** Another user's id, or an unknown one, changes nothing. */
   revoke(userId: string, id: string): Promise<void>;
-  /** Answers from memory when it can (a plain value) and from the database otherwise (a promise). */
-  check(token: string): AccessCheck | Promise<AccessCheck>;
+  /** The answer from memory (a malformed token, a cache hit), or what a database lookup needs. */
+  recall(token: string): AccessCheck | TokenLookup;
+  /** Looks the token up in the database and fills the cache with what it finds. */
+  lookUp(lookup: TokenLookup): Promise<AccessCheck>;
 }
 
 const API_TOKEN_LENGTH = formatToken('apiToken', { selector: 'A'.repeat(16), verifier: 'A'.repeat(43) }).length;
@@ -76,6 +83,7 @@ export function createApiTokens(deps: {
   random: RandomSource;
   background: BackgroundTasks;
   defaultExpiresInDays: number;
+  maxPerUser: number;
 }): ApiTokens {
   const { db, cache, scopeSets, clock, random, background } = deps;
   const lastRecordedUse = new Map<string, number>();
@@ -94,9 +102,7 @@ export function createApiTokens(deps: {
     background.run('record API token use', () => db.update(apiTokenTable).set({ lastUsedAt: new Date(now) }).where(eq(apiTokenTable.id, id)));
   }
 
-  async function checkInDatabase(token: string, tokenHash: string): Promise<AccessCheck> {
-    const parts = parseToken('apiToken', token);
-    if (!parts) return INVALID;
+  async function lookUp({ tokenHash, parts }: TokenLookup): Promise<AccessCheck> {
     const revocationsBefore = cache.revocations;
     const [row] = await db.select().from(apiTokenTable).where(eq(apiTokenTable.selector, parts.selector));
     // SHA-256 digests compared with !==: a caller cannot steer its guess's digest towards the stored one.
@@ -119,17 +125,35 @@ export function createApiTokens(deps: {
       const id = generateId(random);
       const parts = generateTokenParts(random);
       const expiresInDays = request.expiresInDays ?? deps.defaultExpiresInDays;
-      await db.insert(apiTokenTable).values({
-        id,
-        userId,
-        name: request.name,
-        selector: parts.selector,
-        verifierHash: hashVerifier(parts.verifier),
-        scopes: [...new Set(request.scopes)].sort(),
-        createdAt: new Date(now),
-        expiresAt: new Date(now + expiresInDays * 86_400_000),
+      const made = await db.transaction(async (tx) => {
+        // The user's row is locked so that concurrent creations are counted one after the other.
+        await tx.select({ userId: userTable.userId }).from(userTable).where(eq(userTable.userId, userId)).for('update');
+        const ofUser = eq(apiTokenTable.userId, userId);
+        const [live] = await tx
+          .select({ tokens: count() })
+          .from(apiTokenTable)
+          .where(and(ofUser, isNull(apiTokenTable.revokedAt), gt(apiTokenTable.expiresAt, new Date(now))));
+        if ((live?.tokens ?? 0) >= deps.maxPerUser) return false;
+        const ended = tx
+          .select({ id: apiTokenTable.id })
+          .from(apiTokenTable)
+          .where(and(ofUser, or(isNotNull(apiTokenTable.revokedAt), lte(apiTokenTable.expiresAt, new Date(now)))))
+          .orderBy(desc(apiTokenTable.createdAt))
+          .offset(deps.maxPerUser);
+        await tx.delete(apiTokenTable).where(inArray(apiTokenTable.id, ended));
+        await tx.insert(apiTokenTable).values({
+          id,
+          userId,
+          name: request.name,
+          selector: parts.selector,
+          verifierHash: hashVerifier(parts.verifier),
+          scopes: [...new Set(request.scopes)].sort(),
+          createdAt: new Date(now),
+          expiresAt: new Date(now + expiresInDays * 86_400_000),
+        });
+        return true;
       });
-      return { id, token: formatToken('apiToken', parts) };
+      return made ? { id, token: formatToken('apiToken', parts) } : null;
     },
 
     async list(userId) {
@@ -153,16 +177,21 @@ export function createApiTokens(deps: {
       if (revocation) await cache.forget(revocation);
     },
 
-    check(token) {
+    recall(token) {
       // A header-sized string is not hashed: only a token of the right length and prefix goes on.
       if (token.length !== API_TOKEN_LENGTH || !token.startsWith(TOKEN_PREFIXES.apiToken)) return INVALID;
-      const tokenHash = hash('sha256', token, 'base64url');
+      const tokenHash = hashToken(token);
       const cached = cache.get(tokenHash);
-      if (!cached) return checkInDatabase(token, tokenHash);
+      if (!cached) {
+        const parts = parseToken('apiToken', token);
+        return parts ? { tokenHash, parts } : INVALID;
+      }
       const now = clock.now();
       if (cached.expiresAtMs <= now) return EXPIRED;
       recordUse(cached.sessionId, now);
       return grant(cached);
     },
+
+    lookUp,
   };
 }

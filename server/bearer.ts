@@ -3,7 +3,7 @@ import type { AccessAuthorization } from './access-tokens.js';
 import type { AuthBaseContext, AuthRequest } from './context.js';
 import { authError } from './errors.js';
 import type { AuthError } from './errors.js';
-import type { TokenCheck } from './token-check.js';
+import type { TokenCheck, TokenCheckResult } from './token-check.js';
 
 /** The signed-in user, as `ctx.user` holds it in a protected procedure. */
 export interface AuthUser {
@@ -39,26 +39,31 @@ function toAuthenticated(authorization: AccessAuthorization): Authenticated {
 /**
  * Builds the check every protected procedure runs. A hit in the token cache returns without
  * awaiting anything; a failure sets the RFC 6750 challenge on the response and throws the reason
- * (HTTP 401 with `data.authCode`).
+ * (HTTP 401 with `data.authCode`). A client that has sent too many unknown tokens is refused its
+ * next lookups: HTTP 429, `RATE_LIMITED`, with `Retry-After`.
  */
 export function createBearerCheck(checkToken: TokenCheck) {
-  function refuse(request: AuthRequest, code: 'TOKEN_MISSING' | 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED'): AuthError {
+  function refuse(request: AuthRequest, refusal: Exclude<TokenCheckResult, { ok: true }> | { code: 'TOKEN_MISSING' }): AuthError {
+    if (refusal.code === 'RATE_LIMITED') {
+      request.setHeader('Retry-After', String(refusal.retryAfterSeconds));
+      return authError('RATE_LIMITED');
+    }
     // No error attribute when no credentials came (RFC 6750 §3.1).
-    request.setHeader('WWW-Authenticate', code === 'TOKEN_MISSING' ? 'Bearer' : 'Bearer error="invalid_token"');
-    return authError(code);
+    request.setHeader('WWW-Authenticate', refusal.code === 'TOKEN_MISSING' ? 'Bearer' : 'Bearer error="invalid_token"');
+    return authError(refusal.code);
   }
 
   return function authenticate(request: AuthRequest): Authenticated | Promise<Authenticated> {
     const match = request.authorization === null ? null : BEARER.exec(request.authorization);
-    if (!match) throw refuse(request, 'TOKEN_MISSING');
-    const check = checkToken(match[1] as string);
+    if (!match) throw refuse(request, { code: 'TOKEN_MISSING' });
+    const check = checkToken(match[1] as string, request.ip);
     if (!(check instanceof Promise)) {
       if (check.ok) return toAuthenticated(check.authorization);
-      throw refuse(request, check.code);
+      throw refuse(request, check);
     }
     return check.then((settled) => {
       if (settled.ok) return toAuthenticated(settled.authorization);
-      throw refuse(request, settled.code);
+      throw refuse(request, settled);
     });
   };
 }

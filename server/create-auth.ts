@@ -25,6 +25,8 @@ import { sendInvitation } from './invitations.js';
 import { grantRole, revokeRole } from './roles.js';
 import { requireScopes } from './scopes.js';
 import { createTokenCheck } from './token-check.js';
+import { createTokenFailures } from './token-failures.js';
+import { createLinkTokenGuard } from './link-token-guard.js';
 import { emailSchema, metaSchema } from '../shared/schemas.js';
 import { revocationListenerFor } from './cache/listener-connection.js';
 
@@ -55,17 +57,24 @@ export async function createAuth<TAppContext extends object = object>(options: A
   const apiTokens = createApiTokens({
     db,
     cache,
-    scopeSets: new ScopeSets(),
+    scopeSets: new ScopeSets({ setsInUse: () => cache.scopeSetsInUse(), now: () => clock.now() }),
     clock,
     random,
     background,
     defaultExpiresInDays: resolved.apiTokens.expiresInDays,
+    maxPerUser: resolved.apiTokens.maxPerUser,
   });
-  const checkToken = createTokenCheck(accessTokens, apiTokens);
+  const limiter = createRateLimiter({ db, clock });
+  const tokenFailures = createTokenFailures({
+    limiter,
+    limit: { max: resolved.rateLimits.tokenFailuresPerIp, windowSeconds: resolved.rateLimits.windowSeconds },
+    now: () => clock.now(),
+    logger,
+  });
+  const checkToken = createTokenCheck({ accessTokens, apiTokens, failures: tokenFailures, clock });
   const authenticate = createBearerCheck(checkToken);
   const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName: resolved.mail.appName ?? new URL(resolved.mail.appUrl).hostname, delivery: resolved.mail.delivery, logger });
   const passwords = createPasswordHasher(resolved.password);
-  const limiter = createRateLimiter({ db, clock });
   const basic = createBasicMiddlewares(
     createBasicCheck({ policy: resolved.basic, windowSeconds: resolved.rateLimits.windowSeconds, limiter, passwords, logger }),
     resolved.basic.errorVerbosity,
@@ -92,6 +101,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
     authenticate,
     basic,
     throttles: createThrottles(limiter, resolved.rateLimits),
+    linkTokenGuard: createLinkTokenGuard({ failures: tokenFailures, clock }),
     background,
     refreshCookie: createRefreshCookie({ cookies: resolved.cookies, clock }),
   };
@@ -150,10 +160,11 @@ export async function createAuth<TAppContext extends object = object>(options: A
     /**
      * Checks an access token or an API token the way `protectedProcedure` does, outside tRPC: an API
      * token's authorization carries its scopes (a session token's, null). Null when the token is
-     * malformed, unknown, expired or revoked.
+     * malformed, unknown, expired or revoked, or when `clientIp` (given, the client's unknown tokens
+     * are limited as `protectedProcedure` limits them) is over its allowance.
      */
-    async verifyAccessToken(token: string): Promise<AccessAuthorization | null> {
-      const check = await checkToken(token);
+    async verifyAccessToken(token: string, clientIp: string | null = null): Promise<AccessAuthorization | null> {
+      const check = await checkToken(token, clientIp);
       return check.ok ? check.authorization : null;
     },
     /** Invites an address, as `auth.invite` does, from a script or the server's own code. */

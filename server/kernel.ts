@@ -5,6 +5,7 @@ import type { BackgroundTasks } from './background.js';
 import type { BasicMiddlewares } from './basic/basic-middleware.js';
 import type { BearerCheck } from './bearer.js';
 import type { Clock, Logger, RandomSource } from './deps.js';
+import type { LinkTokenGuard } from './link-token-guard.js';
 import type { Mailer } from './mail/mailer.js';
 import type { ResolvedAuthOptions } from './options.js';
 import type { PasswordHasher } from './passwords.js';
@@ -27,6 +28,8 @@ export interface AuthKernel {
   authenticate: BearerCheck;
   basic: BasicMiddlewares;
   throttles: Throttles;
+  /** In front of every procedure that spends a mailed link (link-token-guard.ts). */
+  linkTokenGuard: LinkTokenGuard;
   background: BackgroundTasks;
   refreshCookie: RefreshCookie;
 }

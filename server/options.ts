@@ -97,6 +97,8 @@ export interface AuthOptions<TAppContext extends object = object> {
     expiresInDays?: number;
     /** A password change or reset ends every API token of the user. @default true */
     endWithCredentialChange?: boolean;
+    /** Live API tokens one user may hold; past it `apiTokens.create` answers `API_TOKEN_LIMIT_REACHED`. @default 100 */
+    maxPerUser?: number;
   };
   /**
    * Minting an API token and ending other sessions need a recent authentication: a session that
@@ -114,6 +116,11 @@ export interface AuthOptions<TAppContext extends object = object> {
     loginFailuresPerAccount?: number;
     /** Failed sign-ins and refreshes per client IP per window; beyond it `RATE_LIMITED`. @default 100 */
     failuresPerIp?: number;
+    /**
+     * Unknown bearer tokens and mailed-link tokens per client IP per window; beyond it, a token that
+     * needs a database lookup answers `RATE_LIMITED` (tokens this node has cached still work). @default 100
+     */
+    tokenFailuresPerIp?: number;
     /** @default 900 */
     windowSeconds?: number;
     /** Mails of any kind to one address per hour; beyond it none is sent, and the answer is the same. @default 5 */
@@ -228,6 +235,7 @@ const optionsSchema = z.object({
     .strictObject({
       loginFailuresPerAccount: z.number().int().min(1).max(100).default(20),
       failuresPerIp: z.number().int().min(1).default(100),
+      tokenFailuresPerIp: z.number().int().min(1).default(100),
       windowSeconds: positiveSeconds.default(900),
       mailsPerAddressPerHour: z.number().int().min(1).default(5),
       mailsPerClientPerHour: z.number().int().min(1).default(30),
@@ -241,6 +249,7 @@ const optionsSchema = z.object({
     .strictObject({
       expiresInDays: z.number().int().min(1).max(3650).default(365),
       endWithCredentialChange: z.boolean().default(true),
+      maxPerUser: z.number().int().min(1).max(10_000).default(100),
     })
     .prefault({}),
   recentAuth: z.strictObject({ windowSeconds: positiveSeconds.default(600) }).prefault({}),

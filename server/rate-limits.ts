@@ -25,8 +25,11 @@ export interface RateVerdict {
 }
 
 export interface RateLimiter {
-  /** Counts a hit on `key`; allowed while the window's hits, this one included, are within the limit. */
-  hit(key: string, limit: RateLimit): Promise<RateVerdict>;
+  /**
+   * Counts `weight` hits on `key` (one by default; a node that tallies in memory reports several at
+   * once); allowed while the window's hits, these included, are within the limit.
+   */
+  hit(key: string, limit: RateLimit, weight?: number): Promise<RateVerdict>;
   /** Takes back one hit on `key`: an attempt counted up front that turned out to succeed. */
   release(key: string): Promise<void>;
   /** Forgets the hits on `key` (a successful sign-in clears its failures). */
@@ -49,17 +52,17 @@ export function createRateLimiter(deps: { db: AuthDatabase; clock: Clock }): Rat
   }
 
   return {
-    async hit(key, limit) {
+    async hit(key, limit, weight = 1) {
       const now = clock.now();
       const windowStart = new Date(now - limit.windowSeconds * 1000);
       const expired = sql`${rateLimitTable.windowStartedAt} <= ${windowStart}`;
       const [row] = await db
         .insert(rateLimitTable)
-        .values({ key: digest(key), windowStartedAt: new Date(now), hits: 1 })
+        .values({ key: digest(key), windowStartedAt: new Date(now), hits: weight })
         .onConflictDoUpdate({
           target: rateLimitTable.key,
           set: {
-            hits: sql`CASE WHEN ${expired} THEN 1 ELSE ${rateLimitTable.hits} + 1 END`,
+            hits: sql`CASE WHEN ${expired} THEN ${weight} ELSE ${rateLimitTable.hits} + ${weight} END`,
             windowStartedAt: sql`CASE WHEN ${expired} THEN ${new Date(now)} ELSE ${rateLimitTable.windowStartedAt} END`,
           },
         })

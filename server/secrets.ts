@@ -20,6 +20,14 @@ export function hashVerifier(verifier: string): string {
   return hash('sha256', verifier, 'base64url');
 }
 
+/**
+ * The key a whole token is remembered by, in the token cache and the negative caches: its SHA-256,
+ * which only the holder of the token can produce.
+ */
+export function hashToken(token: string): string {
+  return hash('sha256', token, 'base64url');
+}
+
 /** A random UUID (version 4) drawn from the injected source, for user and session ids. */
 export function generateId(random: RandomSource): string {
   const bytes = Buffer.from(random(16));

@@ -19,6 +19,8 @@ export const AUTH_ERROR_CODES = {
   TOKEN_REVOKED: 'UNAUTHORIZED',
   REFRESH_TOKEN_REUSED: 'UNAUTHORIZED',
   INSUFFICIENT_SCOPE: 'FORBIDDEN',
+  /** The user already holds `apiTokens.maxPerUser` live API tokens: revoke one to make another. */
+  API_TOKEN_LIMIT_REACHED: 'FORBIDDEN',
   ROLE_REQUIRED: 'FORBIDDEN',
   LINK_INVALID: 'BAD_REQUEST',
   LINK_EXPIRED: 'BAD_REQUEST',

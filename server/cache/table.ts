@@ -291,6 +291,18 @@ export class TokenTable {
     return this.#deleteWhere((base) => sessions.some((session) => this.#idMatches(base + SESSION, session)));
   }
 
+  /** The scope-set numbers (scope-sets.ts) some entry holds, whatever its expiry; 0 left out. */
+  scopeSetsInUse(): number[] {
+    const inUse = new Set<number>();
+    for (let slot = 0; slot < this.slotCount; slot++) {
+      const base = this.#base(slot);
+      if (this.#state(base) !== LIVE) continue;
+      const scopeSet = Atomics.load(this.#uint16, (base + SCOPE_SET) >> 1);
+      if (scopeSet !== 0) inUse.add(scopeSet);
+    }
+    return [...inUse];
+  }
+
   /** Removes the entries whose tokens have expired. */
   sweep(nowMs: number): number {
     return this.#deleteWhere((base) => this.#expiresAt(base) <= nowMs);

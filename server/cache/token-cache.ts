@@ -29,6 +29,11 @@ export interface TokenCache {
   fill(entry: CachedAccessToken, revocationsBefore: number): void;
   /** Resolves once no entry of the revoked sessions is left. */
   forget(revocation: Revocation): Promise<void>;
+  /**
+   * The scope-set numbers the table's entries hold, counting every fill sent before this call; null
+   * when the worker went away meanwhile (its successor starts with an empty table).
+   */
+  scopeSetsInUse(): Promise<ReadonlySet<number> | null>;
   close(): Promise<void>;
 }
 
@@ -57,7 +62,8 @@ function startWorker(workerData: CacheWorkerData): Worker {
 export async function startTokenCache(options: TokenCacheOptions): Promise<TokenCache & { readonly worker: Worker }> {
   const buffer = allocateTableBuffer(options.capacity);
   const table = new TokenTable(buffer);
-  const pending = new Map<number, () => void>();
+  // What waits for the worker's answer; given nothing when the worker dies first.
+  const pending = new Map<number, (inUse?: number[]) => void>();
   let nextId = 0;
   let closing = false;
   let restartDelayMs = 100;
@@ -80,8 +86,8 @@ export async function startTokenCache(options: TokenCacheOptions): Promise<Token
     alive = true;
     worker.unref();
     worker.on('message', (message: FromCacheWorker) => {
-      if (message.type === 'forgotten') {
-        pending.get(message.id)?.();
+      if (message.type === 'forgotten' || message.type === 'scopeSets') {
+        pending.get(message.id)?.(message.type === 'scopeSets' ? message.inUse : undefined);
         pending.delete(message.id);
       } else if (message.type === 'closed') {
         void worker.terminate();
@@ -141,8 +147,16 @@ export async function startTokenCache(options: TokenCacheOptions): Promise<Token
       if (!alive) return Promise.resolve();
       const id = nextId++;
       return new Promise<void>((resolve) => {
-        pending.set(id, resolve);
+        pending.set(id, () => resolve());
         post({ type: 'forget', id, revocation });
+      });
+    },
+    scopeSetsInUse() {
+      if (!alive) return Promise.resolve(null);
+      const id = nextId++;
+      return new Promise<ReadonlySet<number> | null>((resolve) => {
+        pending.set(id, (inUse) => resolve(inUse ? new Set(inUse) : null));
+        post({ type: 'listScopeSets', id });
       });
     },
     async close() {

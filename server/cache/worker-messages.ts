@@ -13,10 +13,13 @@ export interface CacheWorkerData {
 export type ToCacheWorker =
   | { type: 'fill'; entry: TableEntry; revocationsBefore: number; nowMs: number }
   | { type: 'forget'; id: number; revocation: Revocation }
+  | { type: 'listScopeSets'; id: number }
   | { type: 'close' };
 
 /** From the worker to the request thread. */
 export type FromCacheWorker =
   | { type: 'forgotten'; id: number }
+  /** The scope sets the table's entries hold, once every fill sent before the request has landed. */
+  | { type: 'scopeSets'; id: number; inUse: number[] }
   | { type: 'closed' }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> };

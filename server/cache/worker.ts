@@ -45,6 +45,9 @@ port.on('message', (message: ToCacheWorker) => {
       table.forget(message.revocation);
       send({ type: 'forgotten', id: message.id });
       break;
+    case 'listScopeSets':
+      send({ type: 'scopeSets', id: message.id, inUse: table.scopeSetsInUse() });
+      break;
     case 'close':
       clearInterval(sweeper);
       void (listener?.close() ?? Promise.resolve()).then(() => send({ type: 'closed' }));

@@ -17,6 +17,7 @@ import { uniqueViolation } from '../users.js';
 export function acceptInviteProcedure(kernel: AuthKernel) {
   return authProcedure
     .input(acceptInviteInput)
+    .use(kernel.linkTokenGuard)
     .output(signedInSchema)
     .mutation(async ({ input, ctx }) => {
       admitSignIn(kernel, ctx);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { apiTokenInfoSchema, createApiTokenInput, createApiTokenOutput, okOutput, revokeApiTokenInput } from '../../shared/schemas.js';
+import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { requireRecentAuth } from '../recent-auth.js';
 import { protectedAuthProcedure, sessionAuthProcedure } from '../trpc.js';
@@ -7,7 +8,8 @@ import { protectedAuthProcedure, sessionAuthProcedure } from '../trpc.js';
 /**
  * `auth.apiTokens.create`: a new personal API token, shown in this answer only. Needs a session's
  * token (an API token cannot mint another) and a recent authentication: a token outlives the
- * session, so a stolen access token must not be able to mint one.
+ * session, so a stolen access token must not be able to mint one. A user holding
+ * `apiTokens.maxPerUser` live tokens gets `API_TOKEN_LIMIT_REACHED` until one is revoked or expires.
  */
 export function createApiTokenProcedure(kernel: AuthKernel) {
   return sessionAuthProcedure(kernel)
@@ -15,7 +17,9 @@ export function createApiTokenProcedure(kernel: AuthKernel) {
     .output(createApiTokenOutput)
     .mutation(async ({ input, ctx }) => {
       await requireRecentAuth(kernel, ctx, input.password);
-      return kernel.apiTokens.create(ctx.user.id, { name: input.name, scopes: input.scopes ?? [], expiresInDays: input.expiresInDays });
+      const made = await kernel.apiTokens.create(ctx.user.id, { name: input.name, scopes: input.scopes ?? [], expiresInDays: input.expiresInDays });
+      if (!made) throw authError('API_TOKEN_LIMIT_REACHED');
+      return made;
     });
 }
 

@@ -23,6 +23,7 @@ import { findUserByEmail, findUserById, toPublicUser } from '../users.js';
 export function confirmEmailProcedure(kernel: AuthKernel) {
   return authProcedure
     .input(confirmEmailInput)
+    .use(kernel.linkTokenGuard)
     .output(confirmEmailOutput)
     .mutation(async ({ input, ctx }) => {
       admitSignIn(kernel, ctx);

@@ -31,6 +31,7 @@ export function magicLinkRouter(kernel: AuthKernel) {
 
     verify: authProcedure
       .input(magicLinkVerifyInput)
+      .use(kernel.linkTokenGuard)
       .output(signedInSchema)
       .mutation(async ({ input, ctx }) => {
         if (!kernel.options.magicLink.enabled) throw authError('MAGIC_LINK_DISABLED');

@@ -16,6 +16,7 @@ import { authProcedure } from '../trpc.js';
 export function resetPasswordProcedure(kernel: AuthKernel) {
   return authProcedure
     .input(resetPasswordInput)
+    .use(kernel.linkTokenGuard)
     .output(okOutput)
     .mutation(async ({ input }) => {
       if (!isLongEnough(input.password, kernel.options.password.minLength)) throw authError('WEAK_PASSWORD');
