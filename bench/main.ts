@@ -2,8 +2,8 @@
 // as ratios against baselines measured in the same process: a jose HS256 JWT verify, a `pg`
 // primary-key lookup on a real PostgreSQL server, and a SHA-256 plus a Map lookup; and how fast a
 // revocation reaches another node through PostgreSQL; what an API token's check costs beside an
-// access token's; what the client SDK adds to a call; and whether answers take as long for unknown
-// addresses as for known ones.
+// access token's; what the client SDK adds to a call; and whether answers, and a probe sent right
+// after them, take as long for unknown addresses as for known ones.
 import { createHash, hash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,7 +31,7 @@ import { consoleLogger, systemClock, systemRandom } from '../server/deps.js';
 import { formatToken } from '../shared/token-format.js';
 import { generateTokenParts } from '../server/secrets.js';
 import { clientLinkOverhead } from './client-link.js';
-import { uniformAnswerTimes } from './uniform-answers.js';
+import { PROBED_PROCEDURES, uniformAnswerTimes } from './uniform-answers.js';
 import { medianNanoseconds } from './measure.js';
 
 const asJson = process.argv.includes('--json');
@@ -312,15 +312,43 @@ const link = await clientLinkOverhead();
 figures.plainBatchLinkCallUs = link.plainUs;
 figures.authClientCallUs = link.authLinkUs;
 figures.authClientToPlainLink = link.authLinkUs / link.plainUs;
-const uniform = await uniformAnswerTimes(100);
-figures.forgotPasswordKnownMs = uniform.forgotKnownMs;
-figures.forgotPasswordUnknownMs = uniform.forgotUnknownMs;
+const uniform = await uniformAnswerTimes(120);
+for (const procedure of PROBED_PROCEDURES) {
+  const probe = uniform.probes[procedure];
+  const name = procedure.replace(/^auth\./, '');
+  figures[`${name}AnswerKnownMs`] = probe.answerKnownMs;
+  figures[`${name}AnswerUnknownMs`] = probe.answerUnknownMs;
+  figures[`${name}ProbeKnownMedianMs`] = probe.knownMedianMs;
+  figures[`${name}ProbeKnownP90Ms`] = probe.knownP90Ms;
+  figures[`${name}ProbeUnknownMedianMs`] = probe.unknownMedianMs;
+  figures[`${name}ProbeUnknownP90Ms`] = probe.unknownP90Ms;
+  figures[`${name}ProbeKnownToUnknown`] = probe.ratio;
+  figures[`${name}ProbeKnownSlowerShare`] = probe.knownSlowerShare;
+}
 figures.failedLoginKnownMs = uniform.loginKnownMs;
 figures.failedLoginUnknownMs = uniform.loginUnknownMs;
 figures.speedupVsJose = figures.joseHs256Ns / figures.verifyHit100kNs;
 figures.speedupVsPg = figures.pgLookupNs / figures.verifyHit100kNs;
 figures.ratioToHashMap = figures.verifyHit100kNs / figures.hashMapLookup100kNs;
 
+
+/**
+ * Per procedure that mails an address's account: its answer, and a probe sent the moment the answer
+ * arrived, for a known and an unknown address (the reference server on PGlite, in its own process).
+ */
+function probeRows(): Record<string, string> {
+  const ms = (value: number) => value.toFixed(2);
+  const rows: Record<string, string> = {};
+  for (const procedure of PROBED_PROCEDURES) {
+    const probe = uniform.probes[procedure];
+    const name = procedure.replace(/^auth\./, '');
+    rows[`${name} answer, known / unknown address (PGlite, own process)`] = `${ms(probe.answerKnownMs)} / ${ms(probe.answerUnknownMs)} ms`;
+    rows[`probe right after ${name}, known / unknown: median (p90); known slower in`] =
+      `${ms(probe.knownMedianMs)} (${ms(probe.knownP90Ms)}) / ${ms(probe.unknownMedianMs)} (${ms(probe.unknownP90Ms)}) ms, ` +
+      `${probe.ratio.toFixed(2)}x; ${(probe.knownSlowerShare * 100).toFixed(0)} % of ${uniform.pairs} pairs`;
+  }
+  return rows;
+}
 
 if (asJson) {
   console.log(JSON.stringify(figures));
@@ -341,7 +369,7 @@ if (asJson) {
     'heap growth after 200 k malformed + 2 k unknown tokens': `${figures.heapGrowthAfterHostileTokensMb.toFixed(2)} MB`,
     'tRPC over HTTP, public / protected query (req/s)': `${figures.publicProcedureRps.toFixed(0)} / ${figures.protectedProcedureRps.toFixed(0)} (${figures.protectedToPublicThroughput.toFixed(2)}x)`,
     'argon2id verify (m=19456, t=2, p=1)': `${figures.argon2idVerifyMs.toFixed(1)} ms`,
-    'forgotPassword answer, known / unknown address (PGlite, own process)': `${figures.forgotPasswordKnownMs.toFixed(2)} / ${figures.forgotPasswordUnknownMs.toFixed(2)} ms`,
+    ...probeRows(),
     'failed login answer, known / unknown account': `${figures.failedLoginKnownMs.toFixed(1)} / ${figures.failedLoginUnknownMs.toFixed(1)} ms`,
     'client call, plain httpBatchLink / createAuthClient': `${(figures.plainBatchLinkCallUs / 1000).toFixed(2)} / ${(figures.authClientCallUs / 1000).toFixed(2)} ms (${figures.authClientToPlainLink.toFixed(3)}x)`,
   });
