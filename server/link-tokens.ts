@@ -1,4 +1,5 @@
-import { and, eq, inArray, lte, or } from 'drizzle-orm';
+import { and, eq, inArray, lte, or, sql } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import type { Queryable } from '../db/connect.js';
 import { linkTokenTable, userTable } from '../db/schema.js';
 import type { LinkPurpose, UserRow } from '../db/schema.js';
@@ -50,31 +51,92 @@ function mirrorColumns(purpose: LinkPurpose, newest: { selector: string; expires
   return {};
 }
 
+/** The first key of the advisory locks that make one account's issuances wait for each other. */
+const ISSUE_LOCK_SPACE = 0x6c6b;
+
+/** A timestamp as a query parameter of its own, where no column gives it a type (a SELECT's list). */
+const timestampParam = (at: Date) => sql<Date>`${at.toISOString()}::timestamptz`;
+
+/**
+ * The statements that write a link, the same for every caller: the account's superseded links go
+ * (and its expired ones while we are here), the link is inserted from the account's row, and the
+ * AccessPass columns follow. `account` picks the users row; when it picks none, each statement
+ * finds nothing and nothing is written, at the cost of writing. `lockKey` names the account (its
+ * id, or the address no account has).
+ */
+async function writeLink(
+  db: Queryable,
+  deps: { clock: Clock; random: RandomSource },
+  link: { purpose: LinkPurpose; account: SQL | undefined; lockKey: string; email: string; ttlSeconds: number },
+): Promise<{ stored: boolean; link: MailedLink }> {
+  const parts = generateTokenParts(deps.random);
+  const now = deps.clock.now();
+  const expiresAt = new Date(now + link.ttlSeconds * 1000);
+  // Two issuances for one account at once would each miss the other's uncommitted link when
+  // deleting the superseded ones, and both links would work: the later one waits here instead.
+  // (A lock on the users row would do, but a spent link locks its row before the user's.)
+  await db.execute(sql`SELECT pg_advisory_xact_lock(${ISSUE_LOCK_SPACE}, hashtext(${link.lockKey}))`);
+  const owner = db.select({ userId: userTable.userId }).from(userTable).where(link.account);
+  await db
+    .delete(linkTokenTable)
+    .where(and(inArray(linkTokenTable.userId, owner), or(eq(linkTokenTable.purpose, link.purpose), lte(linkTokenTable.expiresAt, new Date(now)))));
+  const inserted = await db
+    .insert(linkTokenTable)
+    .select(
+      db
+        .select({
+          selector: sql<string>`${parts.selector}`.as('selector'),
+          purpose: sql<LinkPurpose>`${link.purpose}`.as('purpose'),
+          userId: userTable.userId,
+          email: sql<string>`${link.email}`.as('email'),
+          verifierHash: sql<string>`${hashVerifier(parts.verifier)}`.as('verifier_hash'),
+          expiresAt: timestampParam(expiresAt).as('expires_at'),
+          createdAt: timestampParam(new Date(now)).as('created_at'),
+        })
+        .from(userTable)
+        .where(link.account),
+    )
+    .returning({ selector: linkTokenTable.selector });
+  const mirrored = mirrorColumns(link.purpose, { selector: parts.selector, expiresAt });
+  if (Object.keys(mirrored).length > 0) await db.update(userTable).set(mirrored).where(link.account);
+  return { stored: inserted.length > 0, link: { selector: parts.selector, token: formatToken('link', parts) } };
+}
+
 /** Issues a link of `purpose` for the account; every earlier link of that purpose stops working. */
 export async function issueLink(
   db: Queryable,
   deps: { clock: Clock; random: RandomSource },
   link: { purpose: LinkPurpose; userId: string; email: string; ttlSeconds: number },
 ): Promise<MailedLink> {
-  const parts = generateTokenParts(deps.random);
-  const now = deps.clock.now();
-  const expiresAt = new Date(now + link.ttlSeconds * 1000);
-  // The superseded links of this purpose, and any expired link of the user while we are here.
-  await db
-    .delete(linkTokenTable)
-    .where(and(eq(linkTokenTable.userId, link.userId), or(eq(linkTokenTable.purpose, link.purpose), lte(linkTokenTable.expiresAt, new Date(now)))));
-  await db.insert(linkTokenTable).values({
-    selector: parts.selector,
-    purpose: link.purpose,
-    userId: link.userId,
-    email: link.email,
-    verifierHash: hashVerifier(parts.verifier),
-    expiresAt,
-    createdAt: new Date(now),
-  });
-  const mirrored = mirrorColumns(link.purpose, { selector: parts.selector, expiresAt });
-  if (Object.keys(mirrored).length > 0) await db.update(userTable).set(mirrored).where(eq(userTable.userId, link.userId));
-  return { selector: parts.selector, token: formatToken('link', parts) };
+  const account = eq(userTable.userId, link.userId);
+  const written = await writeLink(db, deps, { purpose: link.purpose, account, lockKey: link.userId, email: link.email, ttlSeconds: link.ttlSeconds });
+  if (!written.stored) throw new Error(`issueLink: no account ${link.userId}`);
+  return written.link;
+}
+
+/** What a link issued for an address tells about the account that has it. */
+export type AddressAccount = Pick<UserRow, 'userId' | 'email' | 'meta'>;
+
+/**
+ * Issues a link of `purpose` for the account that has `address` (of accounts not yet confirmed,
+ * given `among: 'unconfirmed'`), if one has, with the same statements whether or not one has: on
+ * PGlite they run on the request thread after the answer, and a request sent right then would
+ * otherwise take longer for an address with an account. Returns that account, or null, and the
+ * link's token, which is stored only when there is an account (the caller renders its mail either
+ * way, and sends it only then).
+ */
+export async function issueLinkByAddress(
+  db: Queryable,
+  deps: { clock: Clock; random: RandomSource },
+  link: { purpose: LinkPurpose; address: string; ttlSeconds: number; among?: 'accounts' | 'unconfirmed' },
+): Promise<{ account: AddressAccount | null; token: string }> {
+  const hasAddress = eq(userTable.email, link.address);
+  const account = link.among === 'unconfirmed' ? and(hasAddress, eq(userTable.confirmed, false)) : hasAddress;
+  const [found] = await db.select({ userId: userTable.userId, email: userTable.email, meta: userTable.meta }).from(userTable).where(account);
+  const lockKey = found?.userId ?? link.address;
+  const written = await writeLink(db, deps, { purpose: link.purpose, account, lockKey, email: link.address, ttlSeconds: link.ttlSeconds });
+  // Both or neither: an address that changed hands between the statements gets no mail.
+  return { account: written.stored && found ? found : null, token: written.link.token };
 }
 
 /** Whose link `token` is and for what, when it names a pending link of one of `purposes`; nothing is spent or checked beyond that. */

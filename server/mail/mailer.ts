@@ -1,7 +1,7 @@
 import type { Logger } from '../deps.js';
 import { createDeliveryQueue } from './delivery-queue.js';
 import type { DeliveryPolicy } from './delivery-queue.js';
-import type { MailContext, MailKind, MailTemplates } from './templates.js';
+import type { MailContext, MailKind, MailTemplates, RenderedMail } from './templates.js';
 import { defaultMailTemplates } from './templates.js';
 
 export type { MailContext, MailKind, MailTemplates, RenderedMail } from './templates.js';
@@ -20,6 +20,11 @@ export interface Mailer {
    * went out, so its timing does not tell which addresses have accounts. See delivery-queue.ts.
    */
   send<K extends MailKind>(kind: K, to: string, data: MailData<K>): void;
+  /**
+   * Renders a mail as `send` does and sends nothing: a procedure that finds no one to mail does this
+   * instead, so that finding no one costs what mailing does.
+   */
+  rehearse<K extends MailKind>(kind: K, data: MailData<K>): void;
   /** Resolves once every queued mail was delivered or given up on. */
   flush(): Promise<void>;
   /** Stops retrying and waits for the sends in flight. */
@@ -37,18 +42,29 @@ export function createMailer(deps: {
   const templates: MailTemplates = { ...defaultMailTemplates, ...deps.templates };
   const queue = createDeliveryQueue(deps.delivery, deps.logger);
 
+  function render<K extends MailKind>(kind: K, data: MailData<K>): RenderedMail {
+    const template = templates[kind] as (data: Parameters<MailTemplates[K]>[0]) => RenderedMail;
+    return template({ ...data, appName: deps.appName, locale: data.locale ?? 'en' });
+  }
+
   return {
     send(kind, to, data) {
-      const render = templates[kind] as (data: Parameters<MailTemplates[typeof kind]>[0]) => ReturnType<MailTemplates[MailKind]>;
       // Rendered once: every retry sends the very same message.
-      let message: ReturnType<MailTemplates[MailKind]>;
+      let message: RenderedMail;
       try {
-        message = render({ ...data, appName: deps.appName, locale: data.locale ?? 'en' });
+        message = render(kind, data);
       } catch (error) {
         deps.logger.error('mail not sent: its template failed', { mail: kind, error: String(error) });
         return;
       }
       queue.push(kind, () => deps.transport.sendMail({ from: deps.from, to, ...message }));
+    },
+    rehearse(kind, data) {
+      try {
+        render(kind, data);
+      } catch {
+        // Nothing was to be sent; a template that fails is reported when it fails a real mail.
+      }
     },
     flush: () => queue.flush(),
     close: () => queue.close(),

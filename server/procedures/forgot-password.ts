@@ -1,9 +1,9 @@
 import { emailOnlyInput, okOutput } from '../../shared/schemas.js';
 import type { AuthKernel } from '../kernel.js';
-import { issueLink } from '../link-tokens.js';
+import { issueLinkByAddress } from '../link-tokens.js';
 import { buildLink } from '../mail/mailer.js';
 import { authProcedure } from '../trpc.js';
-import { findUserByEmail, localeOf } from '../users.js';
+import { localeOf } from '../users.js';
 
 /**
  * `auth.forgotPassword`: mails a reset link to the account at this address. The answer is the same
@@ -17,7 +17,7 @@ export function forgotPasswordProcedure(kernel: AuthKernel) {
     .mutation(async ({ input, ctx }) => {
       await kernel.throttles.beginMail(ctx.authRequest);
       if (!(await kernel.throttles.mayMail(input.email))) return { ok: true as const };
-      // After the answer: writing the link for a real account takes longer than finding none.
+      // After the answer, and the same work whether the address has an account or not.
       kernel.background.run('forgotPassword', () => mailResetLink(kernel, input.email), ctx.authRequest);
       return { ok: true as const };
     });
@@ -25,18 +25,14 @@ export function forgotPasswordProcedure(kernel: AuthKernel) {
 
 async function mailResetLink(kernel: AuthKernel, email: string): Promise<void> {
   const ttlSeconds = kernel.options.passwordReset.linkTtlSeconds;
-  const reset = await kernel.db.transaction(async (tx) => {
-    const user = await findUserByEmail(tx, email);
-    if (!user) return null;
-    const link = await issueLink(tx, kernel, { purpose: 'reset-password', userId: user.userId, email: user.email, ttlSeconds });
-    return { email: user.email, token: link.token, locale: localeOf(user) };
-  });
-  if (!reset) return;
+  const { account, token } = await kernel.db.transaction((tx) => issueLinkByAddress(tx, kernel, { purpose: 'reset-password', address: email, ttlSeconds }));
   const { appUrl, paths } = kernel.options.mail;
-  kernel.mailer.send('resetPassword', reset.email, {
-    email: reset.email,
-    link: buildLink(appUrl, paths.resetPassword, reset.token),
+  const mail = {
+    email,
+    link: buildLink(appUrl, paths.resetPassword, token),
     expiresInMinutes: Math.round(ttlSeconds / 60),
-    locale: reset.locale,
-  });
+    locale: account ? localeOf(account) : undefined,
+  };
+  if (account) kernel.mailer.send('resetPassword', email, mail);
+  else kernel.mailer.rehearse('resetPassword', mail);
 }

@@ -2,11 +2,11 @@ import { emailOnlyInput, magicLinkVerifyInput, okOutput, signedInSchema } from '
 import { proveAddress } from '../address-proof.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { issueLink } from '../link-tokens.js';
+import { issueLinkByAddress } from '../link-tokens.js';
 import { buildLink } from '../mail/mailer.js';
 import { admitSignIn, signIn } from '../sign-in.js';
 import { authProcedure, authT } from '../trpc.js';
-import { findUserByEmail, localeOf } from '../users.js';
+import { localeOf } from '../users.js';
 
 /**
  * `auth.magicLink.request` and `auth.magicLink.verify`: sign-in by a link mailed to an account's
@@ -25,6 +25,7 @@ export function magicLinkRouter(kernel: AuthKernel) {
         if (!kernel.options.magicLink.enabled) throw authError('MAGIC_LINK_DISABLED');
         await kernel.throttles.beginMail(ctx.authRequest);
         if (!(await kernel.throttles.mayMail(input.email))) return { ok: true as const };
+        // After the answer, and the same work whether the address has an account or not.
         kernel.background.run('magicLink', () => mailSignInLink(kernel, input.email), ctx.authRequest);
         return { ok: true as const };
       }),
@@ -44,18 +45,14 @@ export function magicLinkRouter(kernel: AuthKernel) {
 
 async function mailSignInLink(kernel: AuthKernel, email: string): Promise<void> {
   const ttlSeconds = kernel.options.magicLink.linkTtlSeconds;
-  const issued = await kernel.db.transaction(async (tx) => {
-    const user = await findUserByEmail(tx, email);
-    if (!user) return null;
-    const link = await issueLink(tx, kernel, { purpose: 'magic-link', userId: user.userId, email: user.email, ttlSeconds });
-    return { email: user.email, token: link.token, locale: localeOf(user) };
-  });
-  if (!issued) return;
+  const { account, token } = await kernel.db.transaction((tx) => issueLinkByAddress(tx, kernel, { purpose: 'magic-link', address: email, ttlSeconds }));
   const { appUrl, paths } = kernel.options.mail;
-  kernel.mailer.send('magicLink', issued.email, {
-    email: issued.email,
-    link: buildLink(appUrl, paths.magicLink, issued.token),
+  const mail = {
+    email,
+    link: buildLink(appUrl, paths.magicLink, token),
     expiresInMinutes: Math.round(ttlSeconds / 60),
-    locale: issued.locale,
-  });
+    locale: account ? localeOf(account) : undefined,
+  };
+  if (account) kernel.mailer.send('magicLink', email, mail);
+  else kernel.mailer.rehearse('magicLink', mail);
 }

@@ -1,8 +1,7 @@
 import { emailOnlyInput, okOutput } from '../../shared/schemas.js';
-import { prepareConfirmationMail } from '../confirmation-mail.js';
+import { prepareConfirmationMailByAddress } from '../confirmation-mail.js';
 import type { AuthKernel } from '../kernel.js';
 import { authProcedure } from '../trpc.js';
-import { findUserByEmail } from '../users.js';
 
 /**
  * `auth.resendConfirmation`: mails a fresh link to an unconfirmed account. The answer is the same for
@@ -16,14 +15,12 @@ export function resendConfirmationProcedure(kernel: AuthKernel) {
       if (kernel.options.signup.emailConfirmation === 'off') return { ok: true as const };
       await kernel.throttles.beginMail(ctx.authRequest);
       if (!(await kernel.throttles.mayMail(input.email))) return { ok: true as const };
-      // After the answer: writing a link for a real account takes longer than finding none.
-      kernel.background.run('resendConfirmation', async () => {
-        const confirmation = await kernel.db.transaction(async (tx) => {
-          const user = await findUserByEmail(tx, input.email);
-          return user && !user.confirmed ? prepareConfirmationMail(kernel, tx, user) : null;
-        });
-        confirmation?.send();
-      }, ctx.authRequest);
+      // After the answer, and the same work whether an unconfirmed account has the address or not.
+      kernel.background.run(
+        'resendConfirmation',
+        async () => (await kernel.db.transaction((tx) => prepareConfirmationMailByAddress(kernel, tx, input.email))).send(),
+        ctx.authRequest,
+      );
       return { ok: true as const };
     });
 }
