@@ -40,6 +40,12 @@ export interface AuthOptions<TAppContext extends object = object> {
       maxQueuedPerKind?: number;
       /** Mails handed to the transport at once. @default 2 */
       concurrency?: number;
+      /**
+       * The longest a new mail waits, at random, before its first try (mails keep their order): the
+       * transport's work then comes at no moment tied to the request, which on PGlite would otherwise
+       * tell an address with an account from one without. @default 1000
+       */
+      spreadMs?: number;
     };
     /** Paths under `appUrl` that receive mailed links; the token travels as `?token=`. */
     paths?: {
@@ -209,6 +215,7 @@ const optionsSchema = z.object({
         firstRetryDelayMs: z.number().int().min(1).max(600_000).default(1000),
         maxQueuedPerKind: z.number().int().min(1).default(500),
         concurrency: z.number().int().min(1).max(100).default(2),
+        spreadMs: z.number().int().min(0).max(60_000).default(1000),
       })
       .prefault({}),
     paths: z
