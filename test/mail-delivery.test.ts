@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { registerConfirmed } from './harness/flows.js';
+import { expectAuthError, registerConfirmed } from './harness/flows.js';
 import { describeOnEachDatabase, uniqueEmail } from './harness/test-kit.js';
 import type { TestKit } from './harness/test-kit.js';
 
@@ -63,6 +63,29 @@ describeOnEachDatabase('mail delivery', (kit) => {
     await app.auth.settled();
     const delivered = accounts.filter(({ email }) => kit().smtp.mailsTo(email).some((mail) => mail.subject === 'Reset your password'));
     assert.equal(delivered.length, 2);
+  });
+
+  it('mails leave in the order they came, spread or not: of three reset mails, the last to arrive is the one that works', async () => {
+    const app = await kit().variant({ mail: { delivery: { spreadMs: 300, concurrency: 1 } } });
+    const { email } = await registerConfirmed(kit(), app);
+    for (let request = 0; request < 3; request++) await app.client().auth.forgotPassword.mutate({ email });
+    await app.auth.settled();
+    const tokens = kit()
+      .smtp.mailsTo(email)
+      .filter((mail) => mail.subject === 'Reset your password')
+      .map((mail) => mail.token as string);
+    assert.equal(tokens.length, 3);
+    const newest = tokens.pop() as string;
+    for (const token of tokens) await expectAuthError(app.client().auth.resetPassword.mutate({ token, password: 'a brand new passphrase' }), 'LINK_INVALID');
+    assert.deepEqual(await app.client().auth.resetPassword.mutate({ token: newest, password: 'a brand new passphrase' }), { ok: true });
+  });
+
+  it('closing sends the mail that still waits out its spread', async () => {
+    const app = await kit().variant({ mail: { delivery: { spreadMs: 60_000 } } });
+    const { email } = await registerConfirmed(kit(), await kit().variant({}));
+    await app.client().auth.forgotPassword.mutate({ email });
+    await app.close();
+    assert.equal(kit().smtp.mailsTo(email).filter((mail) => mail.subject === 'Reset your password').length, 1);
   });
 
   it('a mail has a text and an HTML part, and its link in both', async () => {

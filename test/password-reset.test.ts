@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { and, eq } from 'drizzle-orm';
+import { linkTokenTable } from '../db/schema.js';
 import { expectAuthError, registerConfirmed } from './harness/flows.js';
 import { APP_URL, PASSWORD, describeOnEachDatabase, uniqueEmail } from './harness/test-kit.js';
 
@@ -44,6 +46,25 @@ describeOnEachDatabase('forgot and reset password', (kit) => {
     assert.notEqual(first, second);
     await expectAuthError(kit().client().auth.resetPassword.mutate({ token: first, password: NEW_PASSWORD }), 'LINK_INVALID');
     await kit().client().auth.resetPassword.mutate({ token: second, password: NEW_PASSWORD });
+  });
+
+  it('requests at once still leave one working reset link', async () => {
+    const { email, user } = await registerConfirmed(kit());
+    await Promise.all([1, 2, 3, 4, 5].map(() => kit().client().auth.forgotPassword.mutate({ email })));
+    await kit().auth.settled();
+    const pending = await kit()
+      .database.db.select()
+      .from(linkTokenTable)
+      .where(and(eq(linkTokenTable.userId, user.id), eq(linkTokenTable.purpose, 'reset-password')));
+    assert.equal(pending.length, 1);
+    const mailed = kit().smtp.mailsTo(email).filter((mail) => mail.subject === 'Reset your password');
+    assert.equal(mailed.length, 5);
+    let worked = 0;
+    for (const { token } of mailed) {
+      const reset = kit().client().auth.resetPassword.mutate({ token: token as string, password: NEW_PASSWORD });
+      if (await reset.then(() => true, () => false)) worked++;
+    }
+    assert.equal(worked, 1);
   });
 
   it('a reset link expires after an hour', async () => {

@@ -6,7 +6,16 @@ import type { AuthDatabase } from '../../db/index.js';
 /** A count of the statements sent to a database, from `countQueries` until `stop`. */
 export interface QueryCount {
   readonly queries: number;
+  /** Their text, in order (BEGIN and END for a PGlite transaction), without the parameters. */
+  readonly statements: readonly string[];
   stop(): void;
+}
+
+/** The text of a statement as a driver's `query` receives it: a string, or a config that holds one. */
+function textOf(statement: unknown): string {
+  if (typeof statement === 'string') return statement;
+  const text = (statement as { text?: unknown } | null)?.text;
+  return typeof text === 'string' ? text : String(statement);
 }
 
 /**
@@ -16,7 +25,12 @@ export interface QueryCount {
  */
 export function countQueries(db: AuthDatabase): QueryCount {
   const client = db.$client;
+  const statements: string[] = [];
   let queries = 0;
+  const sent = (statement: unknown) => {
+    queries++;
+    statements.push(textOf(statement));
+  };
   if (client instanceof PGlite) {
     const query = client.query.bind(client);
     const exec = client.exec.bind(client);
@@ -24,11 +38,11 @@ export function countQueries(db: AuthDatabase): QueryCount {
     const countedTransaction = (tx: Transaction): Transaction => ({
       ...tx,
       query: (...args: Parameters<Transaction['query']>) => {
-        queries++;
+        sent(args[0]);
         return tx.query(...args);
       },
       exec: (...args: Parameters<Transaction['exec']>) => {
-        queries++;
+        sent(args[0]);
         return tx.exec(...args);
       },
       get closed() {
@@ -38,23 +52,24 @@ export function countQueries(db: AuthDatabase): QueryCount {
     // Own properties in front of the prototype's methods, deleted again by stop().
     Object.assign(client, {
       query: (...args: Parameters<PGlite['query']>) => {
-        queries++;
+        sent(args[0]);
         return query(...args);
       },
       exec: (...args: Parameters<PGlite['exec']>) => {
-        queries++;
+        sent(args[0]);
         return exec(...args);
       },
       transaction: <T>(callback: (tx: Transaction) => Promise<T>) => {
         // BEGIN, and COMMIT or ROLLBACK.
-        queries += 2;
-        return transaction((tx) => callback(countedTransaction(tx)));
+        sent('BEGIN');
+        return transaction((tx) => callback(countedTransaction(tx))).finally(() => sent('END'));
       },
     });
     return {
       get queries() {
         return queries;
       },
+      statements,
       stop() {
         for (const name of ['query', 'exec', 'transaction']) Reflect.deleteProperty(client, name);
       },
@@ -63,13 +78,14 @@ export function countQueries(db: AuthDatabase): QueryCount {
   const prototype = pg.Client.prototype as { query: (...args: unknown[]) => unknown };
   const { query } = prototype;
   prototype.query = function (this: unknown, ...args: unknown[]) {
-    queries++;
+    sent(args[0]);
     return query.apply(this, args);
   };
   return {
     get queries() {
       return queries;
     },
+    statements,
     stop() {
       prototype.query = query;
     },
