@@ -89,7 +89,7 @@ async function apiTokenHit(): Promise<{ apiTokenNs: number; accessTokenNs: numbe
   // A table a quarter full: no probe window overflows, so no entry is evicted mid-measure.
   const cache = await startTokenCache({ capacity: 8192, listener: null, startTimeoutMs: 10_000, logger: consoleLogger, now: () => Date.now() });
   const scopeSets = new ScopeSets({ setsInUse: () => cache.scopeSetsInUse(), now: () => Date.now() });
-  const background = createBackgroundTasks(consoleLogger);
+  const background = createBackgroundTasks({ logger: consoleLogger, random: systemRandom, spreadMs: 0 });
   const accessTokens = createAccessTokens({ db, cache, clock: systemClock, random: systemRandom, ttlSeconds: 300 });
   const apiTokens = createApiTokens({ db, cache, scopeSets, clock: systemClock, random: systemRandom, background, defaultExpiresInDays: 365, maxPerUser: 100 });
   const cached = (kind: 'access' | 'apiToken', scopeSet: number) =>
@@ -208,7 +208,7 @@ async function hostileTokens(count: number): Promise<{ queriesPerMalformed: numb
   });
   const cache = await startTokenCache({ capacity: 1024, listener: null, startTimeoutMs: 10_000, logger: consoleLogger, now: () => Date.now() });
   const accessTokens = createAccessTokens({ db: countingDb, cache, clock: systemClock, random: systemRandom, ttlSeconds: 300 });
-  const background = createBackgroundTasks(consoleLogger);
+  const background = createBackgroundTasks({ logger: consoleLogger, random: systemRandom, spreadMs: 0 });
   const scopeSets = new ScopeSets({ setsInUse: () => cache.scopeSetsInUse(), now: () => Date.now() });
   const apiTokens = createApiTokens({ db: countingDb, cache, scopeSets, clock: systemClock, random: systemRandom, background, defaultExpiresInDays: 365, maxPerUser: 100 });
   const limiter = createRateLimiter({ db: countingDb, clock: systemClock });

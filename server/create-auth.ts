@@ -53,7 +53,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
   });
 
   const accessTokens = createAccessTokens({ db, cache, clock, random, ttlSeconds: resolved.tokens.accessTokenTtlSeconds });
-  const background = createBackgroundTasks(logger);
+  const background = createBackgroundTasks({ logger, random, spreadMs: resolved.mail.delivery.spreadMs });
   const apiTokens = createApiTokens({
     db,
     cache,
@@ -73,7 +73,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
   });
   const checkToken = createTokenCheck({ accessTokens, apiTokens, failures: tokenFailures, clock });
   const authenticate = createBearerCheck(checkToken);
-  const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName: resolved.mail.appName ?? new URL(resolved.mail.appUrl).hostname, delivery: resolved.mail.delivery, logger, random });
+  const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName: resolved.mail.appName ?? new URL(resolved.mail.appUrl).hostname, delivery: resolved.mail.delivery, logger });
   const passwords = createPasswordHasher(resolved.password);
   const basic = createBasicMiddlewares(
     createBasicCheck({ policy: resolved.basic, windowSeconds: resolved.rateLimits.windowSeconds, limiter, passwords, logger }),

@@ -41,9 +41,11 @@ export interface AuthOptions<TAppContext extends object = object> {
       /** Mails handed to the transport at once. @default 2 */
       concurrency?: number;
       /**
-       * The longest a new mail waits, at random, before its first try (mails keep their order): the
-       * transport's work then comes at no moment tied to the request, which on PGlite would otherwise
-       * tell an address with an account from one without. @default 1000
+       * What a procedure does after answering, behind the mail it may send (finding the account,
+       * writing the link, sending), starts at a random moment up to this long after the answer, in
+       * the order the requests came: on PGlite it runs on the thread that serves the next request,
+       * which would otherwise take longer right after an answer for an address with an account.
+       * 0 starts it at once. @default 1000
        */
       spreadMs?: number;
     };

@@ -1,4 +1,4 @@
-import type { Logger, RandomSource } from '../deps.js';
+import type { Logger } from '../deps.js';
 
 /*
  * Mail leaves through a queue in memory: a procedure answers before its mail is sent (so the answer
@@ -11,12 +11,6 @@ import type { Logger, RandomSource } from '../deps.js';
  * against a slow relay) fills its own share and waits behind itself, while a password-reset mail
  * still finds room and goes out next. Beyond its kind's bound a new mail is dropped and logged
  * rather than letting an outage grow memory without limit.
- *
- * A new mail first waits a random time, up to `spreadMs`, and mails leave in the order they came.
- * A transport's work runs on the request thread, and right after an answer it would make the next
- * request slower when the answer went to an address with an account (a procedure that finds no one
- * does everything else the same: link-tokens.ts, Mailer.rehearse); at a random later moment it tells
- * an observer nothing about which request queued it.
  */
 
 export interface DeliveryPolicy {
@@ -28,8 +22,6 @@ export interface DeliveryPolicy {
   maxQueuedPerKind: number;
   /** Mails handed to the transport at once. */
   concurrency: number;
-  /** The longest a new mail waits, at random, before its first try. */
-  spreadMs: number;
 }
 
 export interface DeliveryQueue {
@@ -37,10 +29,7 @@ export interface DeliveryQueue {
   push(kind: string, deliver: () => Promise<unknown>): void;
   /** Resolves once nothing is waiting, sending or due for a retry. */
   flush(): Promise<void>;
-  /**
-   * Stops retrying (what waits for a retry is dropped and logged), sends what waits out its spread
-   * at once, and waits for sends in flight.
-   */
+  /** Stops retrying (what waits for a retry is dropped and logged) and waits for sends in flight. */
   close(): Promise<void>;
 }
 
@@ -50,7 +39,7 @@ interface Job {
   attempt: number;
 }
 
-export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger, random: RandomSource): DeliveryQueue {
+export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): DeliveryQueue {
   // Ready mails by kind; a Map iterates in insertion order, and a kind served goes to the back.
   const ready = new Map<string, Job[]>();
   const queuedByKind = new Map<string, number>();
@@ -58,9 +47,6 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger, rand
   let sending = 0;
   let closed = false;
   let idle: Array<() => void> = [];
-  // New mails waiting out their spread, oldest first; each is due no sooner than the one before it.
-  const spreading: Array<{ job: Job; dueAt: number }> = [];
-  let spreadTimer: ReturnType<typeof setTimeout> | null = null;
 
   const size = () => [...queuedByKind.values()].reduce((total, count) => total + count, 0);
 
@@ -79,30 +65,6 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger, rand
       if (job) return job;
     }
     return undefined;
-  }
-
-  function spreadDelayMs(): number {
-    const bytes = random(4);
-    return (new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0) / 2 ** 32) * policy.spreadMs;
-  }
-
-  /** Hands the mails due by `until` to the queue. */
-  function releaseDue(until: number): void {
-    for (let next = spreading[0]; next && next.dueAt <= until; next = spreading[0]) {
-      spreading.shift();
-      enqueue(next.job);
-    }
-    pump();
-  }
-
-  function waitForNextDue(): void {
-    const next = spreading[0];
-    if (spreadTimer !== null || !next) return;
-    spreadTimer = setTimeout(() => {
-      spreadTimer = null;
-      releaseDue(performance.now());
-      waitForNextDue();
-    }, next.dueAt - performance.now());
   }
 
   function finished(job: Job): void {
@@ -160,11 +122,10 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger, rand
         return;
       }
       queuedByKind.set(kind, queued + 1);
-      const dueAt = Math.max(performance.now() + spreadDelayMs(), spreading.at(-1)?.dueAt ?? 0);
-      spreading.push({ job: { kind, deliver, attempt: 1 }, dueAt });
-      // Never inside the caller's turn, even with no spread: the transport's work must not delay
-      // the answer of the request that queued the mail.
-      waitForNextDue();
+      enqueue({ kind, deliver, attempt: 1 });
+      // Not inside the caller's turn: a transport's work must not delay the answer of the request
+      // that queued the mail.
+      setImmediate(pump);
     },
 
     flush() {
@@ -180,9 +141,6 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger, rand
         logger.error('mail not sent: shutting down before its retry', { mail: job.kind, attempts: job.attempt });
       }
       retries.clear();
-      if (spreadTimer !== null) clearTimeout(spreadTimer);
-      spreadTimer = null;
-      releaseDue(Infinity);
       settleIfIdle();
       await this.flush();
     },

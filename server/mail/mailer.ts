@@ -1,4 +1,4 @@
-import type { Logger, RandomSource } from '../deps.js';
+import type { Logger } from '../deps.js';
 import { createDeliveryQueue } from './delivery-queue.js';
 import type { DeliveryPolicy } from './delivery-queue.js';
 import type { MailContext, MailKind, MailTemplates, RenderedMail } from './templates.js';
@@ -38,10 +38,9 @@ export function createMailer(deps: {
   appName: string;
   delivery: DeliveryPolicy;
   logger: Logger;
-  random: RandomSource;
 }): Mailer {
   const templates: MailTemplates = { ...defaultMailTemplates, ...deps.templates };
-  const queue = createDeliveryQueue(deps.delivery, deps.logger, deps.random);
+  const queue = createDeliveryQueue(deps.delivery, deps.logger);
 
   function render<K extends MailKind>(kind: K, data: MailData<K>): RenderedMail {
     const template = templates[kind] as (data: Parameters<MailTemplates[K]>[0]) => RenderedMail;

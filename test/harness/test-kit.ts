@@ -24,7 +24,7 @@ async function buildApp(parts: { database: TestDatabase; smtp: SmtpServer; clock
     // Every test's client is 127.0.0.1: the per-client mail cap is tested by the tests that set it.
     rateLimits: { mailsPerClientPerHour: 100_000, ...options.rateLimits },
     db: database.db,
-    // A new mail leaves within 20 ms rather than a second (the same spreading, the tests wait for mail).
+    // The work after an answer starts within 20 ms rather than a second: the same spreading, and the tests wait for its mail.
     mail: { ...options.mail, delivery: { spreadMs: 20, ...options.mail?.delivery }, transport: smtp.transport, from: 'auth@app.example.test', appUrl: APP_URL },
     clock,
     logger: options.logger ?? { info() {}, warn() {}, error() {} },
