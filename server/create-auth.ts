@@ -72,8 +72,9 @@ export async function createAuth<TAppContext extends object = object>(options: A
     logger,
   });
   const checkToken = createTokenCheck({ accessTokens, apiTokens, failures: tokenFailures, clock });
-  const authenticate = createBearerCheck(checkToken);
-  const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName: resolved.mail.appName ?? new URL(resolved.mail.appUrl).hostname, delivery: resolved.mail.delivery, logger });
+  const appName = resolved.mail.appName ?? new URL(resolved.mail.appUrl).hostname;
+  const authenticate = createBearerCheck(checkToken, { realm: appName });
+  const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName, delivery: resolved.mail.delivery, logger });
   const passwords = createPasswordHasher(resolved.password);
   const basic = createBasicMiddlewares(
     createBasicCheck({ policy: resolved.basic, windowSeconds: resolved.rateLimits.windowSeconds, limiter, passwords, logger }),

@@ -7,6 +7,8 @@ import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
  */
 export const AUTH_ERROR_CODES = {
   INVALID_INPUT: 'BAD_REQUEST',
+  /** Two `Authorization` headers, or another request that names no single credential (RFC 6750 `invalid_request`). */
+  INVALID_REQUEST: 'BAD_REQUEST',
   INVALID_CREDENTIALS: 'UNAUTHORIZED',
   EMAIL_NOT_CONFIRMED: 'FORBIDDEN',
   EMAIL_TAKEN: 'CONFLICT',
