@@ -78,6 +78,7 @@ async function startApp(setup: { databaseUrl: string; listenerUrl: string; clock
     }),
   );
   return {
+    db,
     url: urls[0] as string,
     ownInstanceUrl: urls[1] as string,
     async close() {
@@ -200,6 +201,12 @@ describeOnPostgres('a database that stalls or goes down', (kit) => {
     }
   });
 
+  it('refuses a timeout that is not a positive whole number of milliseconds', async () => {
+    for (const options of [{ connectTimeoutMs: 0 }, { statementTimeoutMs: -1 }, { idleInTransactionTimeoutMs: 1.5 }, { statementTimeoutMs: Number.NaN }]) {
+      await assert.rejects(connectDatabase(kit().database.url as string, options), /must be a positive whole number of milliseconds/);
+    }
+  });
+
   it('answers any other unexpected failure with a generic 500 and no Retry-After', LIVENESS, async () => {
     const app = await directNode(kit());
     try {
@@ -259,10 +266,10 @@ describeOnPostgres('a database that stalls or goes down', (kit) => {
     const { proxy, direct, viaProxy } = await proxyToDatabase(kit());
     const app = await startApp({ databaseUrl: viaProxy, listenerUrl: direct, clock: kit().clock });
     try {
-      // As many at once as the pool holds (pg's default, 10), so that each leaves a connection idle
-      // in it; a registration's first statement is its transaction's BEGIN.
+      // As many statements at once as the pool holds (pg's default, 10): each leaves a connection
+      // idle in it, for a registration to open its transaction on (BEGIN is its first statement).
       const poolSize = 10;
-      await Promise.all(Array.from({ length: poolSize }, () => register(app)));
+      await Promise.all(Array.from({ length: poolSize }, () => app.db.execute(sql`SELECT pg_sleep(0.05)`)));
 
       proxy.blackHole();
       const stalled = await Promise.all(Array.from({ length: poolSize }, () => call(app, 'auth.register', { input: { email: uniqueEmail('stalled'), password: PASSWORD } })));
