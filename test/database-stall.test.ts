@@ -14,9 +14,8 @@ import { it } from 'node:test';
 import { initTRPC } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { sql } from 'drizzle-orm';
-import superjson from 'superjson';
 import { closeDatabase, connectDatabase } from '../db/index.js';
-import { authErrorFormatter, createAuth } from '../server/index.js';
+import { authErrorFormatter, authTransformer, createAuth } from '../server/index.js';
 import type { AuthBaseContext, Clock } from '../server/index.js';
 import { startTcpProxy } from './harness/tcp-proxy.js';
 import { PASSWORD, describeOnPostgres, uniqueEmail } from './harness/test-kit.js';
@@ -67,7 +66,7 @@ async function startApp(setup: { databaseUrl: string; listenerUrl: string; clock
       }),
     }),
   });
-  const t = initTRPC.context<AuthBaseContext>().create({ transformer: superjson, errorFormatter: authErrorFormatter });
+  const t = initTRPC.context<AuthBaseContext>().create({ transformer: authTransformer, errorFormatter: authErrorFormatter });
   const ownProtectedProcedure = t.procedure.use(auth.databaseUnavailableMiddleware).use(auth.protectMiddleware);
   const ownRouter = t.router({ demo: t.router({ whoami: ownProtectedProcedure.query(({ ctx }) => ({ userId: ctx.user.id })) }) });
   const servers = [createHTTPServer({ router, createContext: auth.createContext }), createHTTPServer({ router: ownRouter, createContext: auth.createContext })];
