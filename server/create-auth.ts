@@ -29,6 +29,7 @@ import { createTokenFailures } from './token-failures.js';
 import { createLinkTokenGuard } from './link-token-guard.js';
 import { emailSchema, metaSchema } from '../shared/schemas.js';
 import { revocationListenerFor } from './cache/listener-connection.js';
+import { databaseUnavailableMiddleware } from './database-unavailable.js';
 
 /**
  * Builds the auth kit: the auth router, the procedures an application builds its own routers from,
@@ -109,11 +110,12 @@ export async function createAuth<TAppContext extends object = object>(options: A
 
   type Context = AuthBaseContext & TAppContext;
   const t = createAuthTRPC<Context>();
-  const publicProcedure = t.procedure;
+  // A database outage answers 503 from every procedure built here, the bearer check's read included.
+  const publicProcedure = t.procedure.use(databaseUnavailableMiddleware);
   const protect = createProtectMiddleware(authenticate);
-  const protectedProcedure = t.procedure.use(protect);
-  const strictBasicProcedure = (realm: string) => t.procedure.use(basic.basic(realm));
-  const advertisedBasicProcedure = (realm: string) => t.procedure.use(basic.advertised(realm));
+  const protectedProcedure = publicProcedure.use(protect);
+  const strictBasicProcedure = (realm: string) => publicProcedure.use(basic.basic(realm));
+  const advertisedBasicProcedure = (realm: string) => publicProcedure.use(basic.advertised(realm));
 
   /**
    * A procedure for HTTP Basic clients of `realm`: `ctx.client` is `{ id, realm }`; anything else
@@ -179,6 +181,11 @@ export async function createAuth<TAppContext extends object = object>(options: A
     revokeRole: (userId: string, role: string): Promise<boolean> => revokeRole(db, userId, role),
     /** For an application that keeps its own tRPC instance: the check behind `protectedProcedure`. */
     protectMiddleware: protect,
+    /**
+     * For an application that keeps its own tRPC instance, first on its procedures: a database that
+     * is down or does not answer in time makes a 503 `SERVICE_UNAVAILABLE` with `Retry-After`, not a 500.
+     */
+    databaseUnavailableMiddleware,
     /**
      * Resolves once the mail and other work that calls started after answering is done: sent, or
      * given up on after its retries, and logged. For graceful shutdowns and tests.
