@@ -9,6 +9,8 @@ import { createMailer } from './mail/mailer.js';
 import type { AuthOptions } from './options.js';
 import { resolveOptions } from './options.js';
 import { createPasswordHasher } from './passwords.js';
+import { createHashingBulkhead } from './hashing-bulkhead.js';
+import { createHashingTurns } from './hashing-turns.js';
 import { createSessions } from './sessions.js';
 import { createBackgroundTasks } from './background.js';
 import { createRateLimiter } from './rate-limits.js';
@@ -64,10 +66,19 @@ export async function createAuth<TAppContext extends object = object>(options: A
   const checkToken = createTokenCheck(accessTokens, apiTokens);
   const authenticate = createBearerCheck(checkToken);
   const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName: resolved.mail.appName ?? new URL(resolved.mail.appUrl).hostname, delivery: resolved.mail.delivery, logger });
-  const passwords = createPasswordHasher(resolved.password);
   const limiter = createRateLimiter({ db, clock });
+  const throttles = createThrottles(limiter, resolved.rateLimits);
+  const hashing = createHashingTurns({
+    hasher: createPasswordHasher(resolved.password),
+    bulkhead: createHashingBulkhead({
+      maxRunning: resolved.password.maxConcurrentHashes,
+      maxQueued: resolved.password.maxQueuedHashes,
+      maxPerClient: resolved.password.maxHashesPerClient,
+    }),
+    throttles,
+  });
   const basic = createBasicMiddlewares(
-    createBasicCheck({ policy: resolved.basic, windowSeconds: resolved.rateLimits.windowSeconds, limiter, passwords, logger }),
+    createBasicCheck({ policy: resolved.basic, windowSeconds: resolved.rateLimits.windowSeconds, limiter, hashing, logger }),
     resolved.basic.errorVerbosity,
   );
   const kernel: AuthKernel = {
@@ -76,7 +87,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
     clock,
     random,
     logger,
-    passwords,
+    hashing,
     accessTokens,
     apiTokens,
     sessions: createSessions({
@@ -87,11 +98,12 @@ export async function createAuth<TAppContext extends object = object>(options: A
       random,
       tokens: resolved.tokens,
       apiTokensEndWithCredentialChange: resolved.apiTokens.endWithCredentialChange,
+      admit: (origin, userId) => throttles.admitSession(origin, userId),
     }),
     mailer,
     authenticate,
     basic,
-    throttles: createThrottles(limiter, resolved.rateLimits),
+    throttles,
     background,
     refreshCookie: createRefreshCookie({ cookies: resolved.cookies, clock }),
   };

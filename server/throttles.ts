@@ -1,7 +1,7 @@
 import type { AuthRequest } from './context.js';
 import { authError } from './errors.js';
 import type { ResolvedAuthOptions } from './options.js';
-import type { RateLimiter } from './rate-limits.js';
+import type { RateLimiter, RateVerdict } from './rate-limits.js';
 
 /*
  * The kit's throttles, on the shared rate-limit counters:
@@ -14,6 +14,9 @@ import type { RateLimiter } from './rate-limits.js';
  *     completed password reset lifts it.
  *   - per address: mails of the forgot and resend kinds; beyond the limit none is sent, and the
  *     answer does not change.
+ *   - per client, calls that hash (hashing-turns.ts counts them, before any hashing), given back when
+ *     the call proves a secret; and sessions started, per client and per account, whatever the way
+ *     in. Beyond either, RATE_LIMITED with Retry-After.
  * Every attempt is counted before it is judged and given back when it succeeds: concurrent attempts
  * (a batch of a hundred sign-ins) cannot all pass a check made before any of them was counted.
  */
@@ -31,22 +34,38 @@ export interface Throttles {
   refreshSucceeded(request: AuthRequest): Promise<void>;
   /** Counts a mail to `email` and says whether it may go. */
   mayMail(email: string): Promise<boolean>;
+  /** Counts a call that is about to hash against its client's allowance. */
+  countHashing(request: AuthRequest): Promise<RateVerdict>;
+  /** The hashing call proved a secret: its count is given back. */
+  hashingSucceeded(request: AuthRequest): Promise<void>;
+  /**
+   * Counts a session about to start for `userId` from the request's client; throws RATE_LIMITED
+   * when the client or the account has started too many this window.
+   */
+  admitSession(request: Pick<AuthRequest, 'ip' | 'setHeader'>, userId: string): Promise<void>;
 }
 
 export function createThrottles(limiter: RateLimiter, policy: ResolvedAuthOptions['rateLimits']): Throttles {
   const perIp = { max: policy.failuresPerIp, windowSeconds: policy.windowSeconds };
   const perAccount = { max: policy.loginFailuresPerAccount, windowSeconds: policy.windowSeconds };
   const perAddress = { max: policy.mailsPerAddressPerHour, windowSeconds: 3600 };
-  const ipKey = (request: AuthRequest) => (request.ip === null ? null : `failures-ip:${clientOf(request.ip)}`);
+  const hashesPerIp = { max: policy.hashesPerIp, windowSeconds: policy.windowSeconds };
+  const sessionsPerIp = { max: policy.sessionsPerIp, windowSeconds: policy.windowSeconds };
+  const sessionsPerAccount = { max: policy.sessionsPerAccount, windowSeconds: policy.windowSeconds };
+  const clientKey = (kind: string, request: Pick<AuthRequest, 'ip'>) => (request.ip === null ? null : `${kind}:${clientOf(request.ip)}`);
+  const ipKey = (request: AuthRequest) => clientKey('failures-ip', request);
   const accountKey = (account: string) => `login-account:${account}`;
+
+  function refuse(request: Pick<AuthRequest, 'setHeader'>, verdict: RateVerdict): never {
+    request.setHeader('Retry-After', String(verdict.retryAfterSeconds));
+    throw authError('RATE_LIMITED');
+  }
 
   async function countClient(request: AuthRequest): Promise<void> {
     const key = ipKey(request);
     if (key === null) return;
     const verdict = await limiter.hit(key, perIp);
-    if (verdict.allowed) return;
-    request.setHeader('Retry-After', String(verdict.retryAfterSeconds));
-    throw authError('RATE_LIMITED');
+    if (!verdict.allowed) refuse(request, verdict);
   }
 
   async function releaseClient(request: AuthRequest): Promise<void> {
@@ -69,6 +88,22 @@ export function createThrottles(limiter: RateLimiter, policy: ResolvedAuthOption
     refreshSucceeded: releaseClient,
     async mayMail(email) {
       return (await limiter.hit(`mail:${email}`, perAddress)).allowed;
+    },
+    async countHashing(request) {
+      const key = clientKey('hashes-ip', request);
+      return key === null ? { allowed: true, retryAfterSeconds: 0 } : limiter.hit(key, hashesPerIp);
+    },
+    async hashingSucceeded(request) {
+      const key = clientKey('hashes-ip', request);
+      if (key !== null) await limiter.release(key);
+    },
+    async admitSession(request, userId) {
+      // The client first: a client refused here adds nothing to the account's count.
+      const key = clientKey('sessions-ip', request);
+      const byClient = key === null ? null : await limiter.hit(key, sessionsPerIp);
+      if (byClient && !byClient.allowed) refuse(request, byClient);
+      const byAccount = await limiter.hit(`sessions-account:${userId}`, sessionsPerAccount);
+      if (!byAccount.allowed) refuse(request, byAccount);
     },
   };
 }

@@ -30,7 +30,7 @@ export function acceptInviteProcedure(kernel: AuthKernel) {
             .where(and(eq(linkTokenTable.selector, selector), eq(linkTokenTable.purpose, 'invite')))
         : [];
       if (!pending) throw authError('LINK_INVALID');
-      const passwordHash = await kernel.passwords.hash(input.password);
+      const passwordHash = await kernel.hashing.during(ctx.authRequest, (turn) => turn.hash(input.password));
 
       let accepted;
       try {
@@ -56,6 +56,7 @@ export function acceptInviteProcedure(kernel: AuthKernel) {
         if (uniqueViolation(error) === 'username') throw authError('USERNAME_TAKEN');
         throw error;
       }
+      await kernel.hashing.succeeded(ctx.authRequest);
       const { tokens } = await kernel.sessions.start(accepted.userId, sessionOrigin(ctx));
       return { user: toPublicUser(accepted), tokens };
     });

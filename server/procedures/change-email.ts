@@ -18,12 +18,15 @@ export function changeEmailProcedure(kernel: AuthKernel) {
     .input(changeEmailInput)
     .output(okOutput)
     .mutation(async ({ input, ctx }) => {
-      const user = await findUserById(kernel.db, ctx.user.id);
-      // Guessing the password here counts against the account, as at sign-in.
-      const { locked } = await kernel.throttles.countAccountAttempt(ctx.user.id);
-      const check = await kernel.passwords.verify(locked ? null : (user?.passwordHash ?? null), input.password);
-      if (locked || !user || !check.valid) throw authError('INVALID_CREDENTIALS');
-      await kernel.throttles.signInSucceeded(ctx.authRequest, ctx.user.id);
+      const user = await kernel.hashing.during(ctx.authRequest, async (turn) => {
+        const found = await findUserById(kernel.db, ctx.user.id);
+        // Guessing the password here counts against the account, as at sign-in.
+        const { locked } = await kernel.throttles.countAccountAttempt(ctx.user.id);
+        const check = await turn.verify(locked ? null : (found?.passwordHash ?? null), input.password);
+        if (locked || !found || !check.valid) throw authError('INVALID_CREDENTIALS');
+        await Promise.all([kernel.throttles.signInSucceeded(ctx.authRequest, ctx.user.id), kernel.hashing.succeeded(ctx.authRequest)]);
+        return found;
+      });
       if (input.newEmail === user.email) return { ok: true as const };
 
       const ttlSeconds = kernel.options.emailChange.linkTtlSeconds;

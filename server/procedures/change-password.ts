@@ -18,12 +18,15 @@ export function changePasswordProcedure(kernel: AuthKernel) {
     .output(okOutput)
     .mutation(async ({ input, ctx }) => {
       if (!isLongEnough(input.newPassword, kernel.options.password.minLength)) throw authError('WEAK_PASSWORD');
-      const user = await findUserById(kernel.db, ctx.user.id);
-      const check = await kernel.passwords.verify(user?.passwordHash ?? null, input.currentPassword);
-      if (!user || !check.valid) throw authError('INVALID_CREDENTIALS');
+      const { user, passwordHash } = await kernel.hashing.during(ctx.authRequest, async (turn) => {
+        const found = await findUserById(kernel.db, ctx.user.id);
+        const check = await turn.verify(found?.passwordHash ?? null, input.currentPassword);
+        if (!found || !check.valid) throw authError('INVALID_CREDENTIALS');
+        await kernel.hashing.succeeded(ctx.authRequest);
+        return { user: found, passwordHash: await turn.hash(input.newPassword) };
+      });
 
       const verifiedHash = user.passwordHash as string;
-      const passwordHash = await kernel.passwords.hash(input.newPassword);
       // One transaction: the new password and the end of every other session land together, and a
       // sign-in racing with it either commits first (and its session is ended here) or fails.
       await kernel.sessions.revokeAllOf(user.userId, {

@@ -17,7 +17,7 @@ export function resetPasswordProcedure(kernel: AuthKernel) {
   return authProcedure
     .input(resetPasswordInput)
     .output(okOutput)
-    .mutation(async ({ input }) => {
+    .mutation(async ({ input, ctx }) => {
       if (!isLongEnough(input.password, kernel.options.password.minLength)) throw authError('WEAK_PASSWORD');
       const selector = parseToken('link', input.token)?.selector;
       const [owner] = selector
@@ -27,7 +27,7 @@ export function resetPasswordProcedure(kernel: AuthKernel) {
             .where(and(eq(linkTokenTable.selector, selector), eq(linkTokenTable.purpose, 'reset-password')))
         : [];
       if (!owner) throw authError('LINK_INVALID');
-      const passwordHash = await kernel.passwords.hash(input.password);
+      const passwordHash = await kernel.hashing.during(ctx.authRequest, (turn) => turn.hash(input.password));
 
       let email = '';
       // One transaction: the link is spent, the password set and every session ended, or none of it.
@@ -47,7 +47,7 @@ export function resetPasswordProcedure(kernel: AuthKernel) {
           email = user.email;
         },
       });
-      await kernel.throttles.accountRecovered(owner.userId);
+      await Promise.all([kernel.throttles.accountRecovered(owner.userId), kernel.hashing.succeeded(ctx.authRequest)]);
       kernel.mailer.send('passwordChanged', email, { email });
       return { ok: true as const };
     });
