@@ -9,6 +9,8 @@ import { createMailer } from './mail/mailer.js';
 import type { AuthOptions } from './options.js';
 import { resolveOptions } from './options.js';
 import { createPasswordHasher } from './passwords.js';
+import { createHashingBulkhead } from './hashing-bulkhead.js';
+import { createHashingTurns } from './hashing-turns.js';
 import { createSessions } from './sessions.js';
 import { createBackgroundTasks } from './background.js';
 import { createRateLimiter } from './rate-limits.js';
@@ -76,9 +78,18 @@ export async function createAuth<TAppContext extends object = object>(options: A
   const appName = resolved.mail.appName ?? new URL(resolved.mail.appUrl).hostname;
   const authenticate = createBearerCheck(checkToken, { realm: appName });
   const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName, delivery: resolved.mail.delivery, logger });
-  const passwords = createPasswordHasher(resolved.password);
+  const throttles = createThrottles(limiter, resolved.rateLimits);
+  const hashing = createHashingTurns({
+    hasher: createPasswordHasher(resolved.password),
+    bulkhead: createHashingBulkhead({
+      maxRunning: resolved.password.maxConcurrentHashes,
+      maxQueued: resolved.password.maxQueuedHashes,
+      maxPerClient: resolved.password.maxHashesPerClient,
+    }),
+    throttles,
+  });
   const basic = createBasicMiddlewares(
-    createBasicCheck({ policy: resolved.basic, windowSeconds: resolved.rateLimits.windowSeconds, limiter, passwords, logger }),
+    createBasicCheck({ policy: resolved.basic, windowSeconds: resolved.rateLimits.windowSeconds, limiter, hashing, logger }),
     resolved.basic.errorVerbosity,
   );
   const kernel: AuthKernel = {
@@ -87,7 +98,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
     clock,
     random,
     logger,
-    passwords,
+    hashing,
     accessTokens,
     apiTokens,
     sessions: createSessions({
@@ -98,11 +109,12 @@ export async function createAuth<TAppContext extends object = object>(options: A
       random,
       tokens: resolved.tokens,
       apiTokensEndWithCredentialChange: resolved.apiTokens.endWithCredentialChange,
+      admit: (origin, userId) => throttles.admitSession(origin, userId),
     }),
     mailer,
     authenticate,
     basic,
-    throttles: createThrottles(limiter, resolved.rateLimits),
+    throttles,
     linkTokenGuard: createLinkTokenGuard({ failures: tokenFailures, clock }),
     background,
     refreshCookie: createRefreshCookie({ cookies: resolved.cookies, clock }),

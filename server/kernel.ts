@@ -8,7 +8,7 @@ import type { Clock, Logger, RandomSource } from './deps.js';
 import type { LinkTokenGuard } from './link-token-guard.js';
 import type { Mailer } from './mail/mailer.js';
 import type { ResolvedAuthOptions } from './options.js';
-import type { PasswordHasher } from './passwords.js';
+import type { HashingTurns } from './hashing-turns.js';
 import type { RefreshCookie } from './refresh-cookie.js';
 import type { Sessions } from './sessions.js';
 import type { Throttles } from './throttles.js';
@@ -20,7 +20,8 @@ export interface AuthKernel {
   clock: Clock;
   random: RandomSource;
   logger: Logger;
-  passwords: PasswordHasher;
+  /** The only way to hash: a turn in the bulkhead, counted per client (hashing-turns.ts). */
+  hashing: HashingTurns;
   accessTokens: AccessTokens;
   apiTokens: ApiTokens;
   sessions: Sessions;

@@ -7,6 +7,7 @@ import type { MailTemplates, MailTransport } from './mail/mailer.js';
 import type { AuthContextOptions } from './context.js';
 import type { BasicOptions } from './basic/basic-options.js';
 import { basicOptionsSchema } from './basic/basic-options.js';
+import { defaultConcurrentHashes, threadpoolSize } from './threadpool.js';
 
 /** What `createAuth` takes. Only `db` and `mail` are required. */
 export interface AuthOptions<TAppContext extends object = object> {
@@ -130,6 +131,16 @@ export interface AuthOptions<TAppContext extends object = object> {
      * beyond it `RATE_LIMITED` with `Retry-After`. @default 30
      */
     mailsPerClientPerHour?: number;
+    /**
+     * Calls that hash a password or secret, per client IP per window, counted before they hash and
+     * given back when they prove a secret (a right password, a spent link); beyond it `RATE_LIMITED`.
+     * @default 200
+     */
+    hashesPerIp?: number;
+    /** Sessions started (every way of signing in) per client IP per window; beyond it `RATE_LIMITED`. @default 60 */
+    sessionsPerIp?: number;
+    /** Sessions started per account per window, from all clients together; beyond it `RATE_LIMITED`. @default 100 */
+    sessionsPerAccount?: number;
   };
   password?: {
     /** Counted in Unicode code points. @default 12 */
@@ -138,10 +149,16 @@ export interface AuthOptions<TAppContext extends object = object> {
     memoryCost?: number;
     /** argon2id iterations; at least 2. @default 2 */
     timeCost?: number;
-    /** How many hashes may run at once; more wait in a queue. @default 4 */
+    /**
+     * How many hashes may run at once; more wait their turn. Each takes a thread of libuv's pool,
+     * which must keep at least one for everything else (`createAuth` refuses more).
+     * @default one per core, leaving two threads of the pool (UV_THREADPOOL_SIZE, 4 unless set) free
+     */
     maxConcurrentHashes?: number;
-    /** How many may wait; beyond that a sign-in answers `RATE_LIMITED` at once. @default 64 */
+    /** How many may wait; beyond that a call that would hash answers `RATE_LIMITED` at once. @default 64 */
     maxQueuedHashes?: number;
+    /** Hashes one client may have running or waiting; beyond it `RATE_LIMITED` at once, counted nowhere. @default 4 */
+    maxHashesPerClient?: number;
   };
   /**
    * How this node hears revocations made on other nodes (PostgreSQL only; PGlite is one process).
@@ -239,6 +256,9 @@ const optionsSchema = z.object({
       windowSeconds: positiveSeconds.default(900),
       mailsPerAddressPerHour: z.number().int().min(1).default(5),
       mailsPerClientPerHour: z.number().int().min(1).default(30),
+      hashesPerIp: z.number().int().min(1).default(200),
+      sessionsPerIp: z.number().int().min(1).default(60),
+      sessionsPerAccount: z.number().int().min(1).default(100),
     })
     .prefault({}),
   passwordReset: z.strictObject({ linkTtlSeconds: positiveSeconds.max(86_400).default(3600) }).prefault({}),
@@ -259,8 +279,16 @@ const optionsSchema = z.object({
       minLength: z.number().int().min(8).max(256).default(12),
       memoryCost: z.number().int().min(19_456).default(19_456),
       timeCost: z.number().int().min(2).default(2),
-      maxConcurrentHashes: z.number().int().positive().default(4),
+      maxConcurrentHashes: z
+        .number()
+        .int()
+        .positive()
+        .default(defaultConcurrentHashes)
+        .refine((hashes) => hashes < threadpoolSize(), {
+          message: `would take every thread of libuv's pool (${threadpoolSize()}, from UV_THREADPOOL_SIZE); set UV_THREADPOOL_SIZE higher where Node is started`,
+        }),
       maxQueuedHashes: z.number().int().min(0).default(64),
+      maxHashesPerClient: z.number().int().positive().default(4),
     })
     .prefault({}),
   revocationListener: z

@@ -42,7 +42,7 @@ export async function signIn(
   const { method, guard } = signingIn;
   const request = ctx.authRequest;
   let user = signingIn.user;
-  const started = await kernel.sessions.startIf(user.userId, { userAgent: request.userAgent, ip: request.ip }, async (tx) => {
+  const started = await kernel.sessions.startIf(user.userId, request, async (tx) => {
     if (!guard) return true;
     const fresher = await guard(tx);
     if (fresher) user = fresher;

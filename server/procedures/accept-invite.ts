@@ -24,7 +24,7 @@ export function acceptInviteProcedure(kernel: AuthKernel) {
       if (!isLongEnough(input.password, kernel.options.password.minLength)) throw authError('WEAK_PASSWORD');
       // A token that names no invitation costs no hashing.
       if (!(await findLinkOwner(kernel.db, input.token, ['invite']))) throw authError('LINK_INVALID');
-      const passwordHash = await kernel.passwords.hash(input.password);
+      const passwordHash = await kernel.hashing.during(ctx.authRequest, (turn) => turn.hash(input.password));
 
       let accepted;
       try {
@@ -50,6 +50,7 @@ export function acceptInviteProcedure(kernel: AuthKernel) {
         if (uniqueViolation(error) === 'username') throw authError('USERNAME_TAKEN');
         throw error;
       }
+      await kernel.hashing.succeeded(ctx.authRequest);
       return signIn(kernel, ctx, { user: accepted, method: 'invite' });
     });
 }

@@ -34,7 +34,7 @@ export function changePasswordProcedure(kernel: AuthKernel) {
       }
 
       const verifiedHash = user.passwordHash;
-      const passwordHash = await kernel.passwords.hash(input.newPassword);
+      const passwordHash = await kernel.hashing.during(ctx.authRequest, (turn) => turn.hash(input.newPassword));
       // One transaction: the new password and the end of every other session land together, and a
       // sign-in racing with it either commits first (and its session is ended here) or fails.
       await kernel.sessions.revokeAllOf(user.userId, {

@@ -27,8 +27,9 @@ export function registerProcedure(kernel: AuthKernel) {
       // Decided on the username alone, before the address is involved: which of two taken values
       // the database would report first must not tell whether the address has an account.
       if (input.username && (await findUserByUsername(kernel.db, input.username))) throw authError('USERNAME_TAKEN');
-      // Hashed before anything else, so that a taken address costs the same time as a new one.
-      const passwordHash = await kernel.passwords.hash(input.password);
+      // Hashed before anything else, so that a taken address costs the same time as a new one. A
+      // sign-up proves nothing, so its count on the client's hash allowance is never given back.
+      const passwordHash = await kernel.hashing.during(ctx.authRequest, (turn) => turn.hash(input.password));
 
       let created;
       try {

@@ -18,12 +18,12 @@ export function resetPasswordProcedure(kernel: AuthKernel) {
     .input(resetPasswordInput)
     .use(kernel.linkTokenGuard)
     .output(okOutput)
-    .mutation(async ({ input }) => {
+    .mutation(async ({ input, ctx }) => {
       if (!isLongEnough(input.password, kernel.options.password.minLength)) throw authError('WEAK_PASSWORD');
       // A token that names no reset link costs no hashing.
       const owner = await findLinkOwner(kernel.db, input.token, ['reset-password']);
       if (!owner) throw authError('LINK_INVALID');
-      const passwordHash = await kernel.passwords.hash(input.password);
+      const passwordHash = await kernel.hashing.during(ctx.authRequest, (turn) => turn.hash(input.password));
 
       let email = '';
       // One transaction: the link is spent, the password set and every session ended, or none of it.
@@ -40,7 +40,7 @@ export function resetPasswordProcedure(kernel: AuthKernel) {
           email = spent.user.email;
         },
       });
-      await kernel.throttles.accountRecovered(owner.userId);
+      await Promise.all([kernel.throttles.accountRecovered(owner.userId), kernel.hashing.succeeded(ctx.authRequest)]);
       if (await kernel.throttles.mayMail(email)) kernel.mailer.send('passwordChanged', email, { email });
       return { ok: true as const };
     });
