@@ -11,6 +11,7 @@ import { resolveOptions } from './options.js';
 import { createPasswordHasher } from './passwords.js';
 import { createHashingBulkhead } from './hashing-bulkhead.js';
 import { createHashingTurns } from './hashing-turns.js';
+import { createPasswordStrength } from './password-strength.js';
 import { createSessions } from './sessions.js';
 import { createBackgroundTasks } from './background.js';
 import { createRateLimiter } from './rate-limits.js';
@@ -99,6 +100,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
     random,
     logger,
     hashing,
+    passwordStrength: createPasswordStrength({ minStrength: resolved.password.minStrength, isBreached: options.password?.isBreached }, logger),
     accessTokens,
     apiTokens,
     sessions: createSessions({

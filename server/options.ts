@@ -159,6 +159,18 @@ export interface AuthOptions<TAppContext extends object = object> {
     maxQueuedHashes?: number;
     /** Hashes one client may have running or waiting; beyond it `RATE_LIMITED` at once, counted nowhere. @default 4 */
     maxHashesPerClient?: number;
+    /**
+     * The least zxcvbn score (0 to 4) a new password must reach, judged against a dictionary of
+     * common passwords, keyboard patterns and the account's own address and username; below it
+     * `WEAK_PASSWORD`. 3 means about 10^8 guesses or more. @default 3
+     */
+    minStrength?: number;
+    /**
+     * The application's own check of a new password against known breaches (a k-anonymity range
+     * lookup, say): true refuses it with `WEAK_PASSWORD`. A throw is logged and the password judged
+     * without it.
+     */
+    isBreached?: (password: string) => Promise<boolean>;
   };
   /**
    * How this node hears revocations made on other nodes (PostgreSQL only; PGlite is one process).
@@ -289,6 +301,8 @@ const optionsSchema = z.object({
         }),
       maxQueuedHashes: z.number().int().min(0).default(64),
       maxHashesPerClient: z.number().int().positive().default(4),
+      minStrength: z.number().int().min(0).max(4).default(3),
+      isBreached: aFunction.optional(),
     })
     .prefault({}),
   revocationListener: z
