@@ -221,7 +221,7 @@ const positiveSeconds = z.number().int().positive();
 const linkPath = z.string().regex(/^\/(?!\/)[^\s]*$/, 'a path under appUrl, starting with a single /');
 const aFunction = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'expected a function');
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   db: z.custom<AuthDatabase>((db) => typeof db === 'object' && db !== null && '$client' in db, 'expected the database from connectDatabase()'),
   mail: z.strictObject({
     transport: z.custom<MailTransport>(
