@@ -29,6 +29,11 @@ export interface Authenticated {
 
 const BEARER = /^Bearer +(\S+) *$/i;
 
+/** The token of an `Authorization: Bearer …` header; null for none or another scheme. */
+export function bearerTokenOf(authorization: string | null): string | null {
+  return authorization === null ? null : (BEARER.exec(authorization)?.[1] ?? null);
+}
+
 function toAuthenticated(authorization: AccessAuthorization): Authenticated {
   return {
     user: { id: authorization.userId },
@@ -54,9 +59,9 @@ export function createBearerCheck(checkToken: TokenCheck) {
   }
 
   return function authenticate(request: AuthRequest): Authenticated | Promise<Authenticated> {
-    const match = request.authorization === null ? null : BEARER.exec(request.authorization);
-    if (!match) throw refuse(request, { code: 'TOKEN_MISSING' });
-    const check = checkToken(match[1] as string, request.ip);
+    const token = bearerTokenOf(request.authorization);
+    if (token === null) throw refuse(request, { code: 'TOKEN_MISSING' });
+    const check = checkToken(token, request.ip);
     if (!(check instanceof Promise)) {
       if (check.ok) return toAuthenticated(check.authorization);
       throw refuse(request, check);

@@ -13,6 +13,7 @@ import { createSessions } from './sessions.js';
 import { createBackgroundTasks } from './background.js';
 import { createRateLimiter } from './rate-limits.js';
 import { createRefreshCookie } from './refresh-cookie.js';
+import { createDevices } from './devices.js';
 import { createThrottles } from './throttles.js';
 import { createAuthTRPC } from './trpc.js';
 import { assertMigrated } from './assert-migrated.js';
@@ -99,11 +100,13 @@ export async function createAuth<TAppContext extends object = object>(options: A
     }),
     mailer,
     authenticate,
+    checkToken,
     basic,
     throttles: createThrottles(limiter, resolved.rateLimits),
     linkTokenGuard: createLinkTokenGuard({ failures: tokenFailures, clock }),
     background,
     refreshCookie: createRefreshCookie({ cookies: resolved.cookies, clock }),
+    devices: createDevices({ maxPerUser: resolved.devices.maxPerUser, clock, random }),
   };
 
   type Context = AuthBaseContext & TAppContext;

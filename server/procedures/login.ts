@@ -3,6 +3,7 @@ import { userTable } from '../../db/schema.js';
 import { loginInput, signedInSchema } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
+import { identifyClient, passwordAttempt } from '../known-clients.js';
 import { admitSignIn, signIn } from '../sign-in.js';
 import { authProcedure } from '../trpc.js';
 import { findUserByEmail, findUserByUsername } from '../users.js';
@@ -11,7 +12,8 @@ import { findUserByEmail, findUserByUsername } from '../users.js';
  * `auth.login` by email or username. An unknown account, an account without a password and a wrong
  * password all cost one hash and all answer `INVALID_CREDENTIALS`, so neither the answer nor its
  * timing tells whether an account exists. `EMAIL_NOT_CONFIRMED` comes only after the right password.
- * Failures count against the account and the client (throttles.ts).
+ * Failures count against the account and the client (throttles.ts); a client the account knows (a
+ * device cookie of it, a session of it: known-clients.ts) is spared what strangers did to the account.
  */
 export function loginProcedure(kernel: AuthKernel) {
   return authProcedure
@@ -22,18 +24,19 @@ export function loginProcedure(kernel: AuthKernel) {
       const { throttles } = kernel;
       admitSignIn(kernel, ctx);
       await throttles.beginSignIn(ctx.authRequest);
+      const client = await identifyClient(kernel, ctx.authRequest);
       const user = identifier.includes('@')
         ? await findUserByEmail(kernel.db, identifier.toLowerCase())
         : await findUserByUsername(kernel.db, identifier);
       // Failures count against the account, whether its address or its username was typed.
-      const account = user ? user.userId : `unknown:${identifier.toLowerCase()}`;
-      const { locked: accountLocked } = await throttles.countAccountAttempt(account);
+      const attempt = passwordAttempt(client, user ?? { unknown: identifier.toLowerCase() });
+      const { locked: accountLocked } = await throttles.countAccountAttempt(attempt);
       // A locked account is answered as a wrong password would be, after the same hashing work.
       const check = await kernel.passwords.verify(accountLocked ? null : (user?.passwordHash ?? null), input.password);
       if (accountLocked || !user || !check.valid) throw authError('INVALID_CREDENTIALS');
       if (!user.confirmed && kernel.options.signup.emailConfirmation === 'required') {
         // The password was right: no failure to count.
-        await throttles.signInSucceeded(ctx.authRequest, account);
+        await throttles.signInSucceeded(ctx.authRequest, attempt);
         throw authError('EMAIL_NOT_CONFIRMED');
       }
 
@@ -53,7 +56,7 @@ export function loginProcedure(kernel: AuthKernel) {
           return updated ?? null;
         },
       });
-      await throttles.signInSucceeded(ctx.authRequest, account);
+      await throttles.signInSucceeded(ctx.authRequest, attempt);
       return signedIn;
     });
 }
