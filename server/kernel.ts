@@ -9,7 +9,8 @@ import type { Devices } from './devices.js';
 import type { LinkTokenGuard } from './link-token-guard.js';
 import type { Mailer } from './mail/mailer.js';
 import type { ResolvedAuthOptions } from './options.js';
-import type { PasswordHasher } from './passwords.js';
+import type { HashingTurns } from './hashing-turns.js';
+import type { PasswordStrength } from './password-strength.js';
 import type { RefreshCookie } from './refresh-cookie.js';
 import type { Sessions } from './sessions.js';
 import type { Throttles } from './throttles.js';
@@ -22,7 +23,10 @@ export interface AuthKernel {
   clock: Clock;
   random: RandomSource;
   logger: Logger;
-  passwords: PasswordHasher;
+  /** The only way to hash: a turn in the bulkhead, counted per client (hashing-turns.ts). */
+  hashing: HashingTurns;
+  /** Whether a new password is too easy to guess (password-strength.ts). */
+  passwordStrength: PasswordStrength;
   accessTokens: AccessTokens;
   apiTokens: ApiTokens;
   sessions: Sessions;

@@ -7,6 +7,7 @@ import type { MailTemplates, MailTransport } from './mail/mailer.js';
 import type { AuthContextOptions } from './context.js';
 import type { BasicOptions } from './basic/basic-options.js';
 import { basicOptionsSchema } from './basic/basic-options.js';
+import { defaultConcurrentHashes, threadpoolSize } from './threadpool.js';
 
 /** What `createAuth` takes. Only `db` and `mail` are required. */
 export interface AuthOptions<TAppContext extends object = object> {
@@ -154,6 +155,16 @@ export interface AuthOptions<TAppContext extends object = object> {
      * beyond it `RATE_LIMITED` with `Retry-After`. @default 30
      */
     mailsPerClientPerHour?: number;
+    /**
+     * Calls that hash a password or secret, per client IP per window, counted before they hash and
+     * given back when they prove a secret (a right password, a spent link); beyond it `RATE_LIMITED`.
+     * @default 200
+     */
+    hashesPerIp?: number;
+    /** Sessions started (every way of signing in) per client IP per window; beyond it `RATE_LIMITED`. @default 60 */
+    sessionsPerIp?: number;
+    /** Sessions started per account per window, from all clients together; beyond it `RATE_LIMITED`. @default 100 */
+    sessionsPerAccount?: number;
   };
   password?: {
     /** Counted in Unicode code points. @default 12 */
@@ -162,10 +173,28 @@ export interface AuthOptions<TAppContext extends object = object> {
     memoryCost?: number;
     /** argon2id iterations; at least 2. @default 2 */
     timeCost?: number;
-    /** How many hashes may run at once; more wait in a queue. @default 4 */
+    /**
+     * How many hashes may run at once; more wait their turn. Each takes a thread of libuv's pool,
+     * which must keep at least one for everything else (`createAuth` refuses more).
+     * @default one per core, leaving two threads of the pool (UV_THREADPOOL_SIZE, 4 unless set) free
+     */
     maxConcurrentHashes?: number;
-    /** How many may wait; beyond that a sign-in answers `RATE_LIMITED` at once. @default 64 */
+    /** How many may wait; beyond that a call that would hash answers `RATE_LIMITED` at once. @default 64 */
     maxQueuedHashes?: number;
+    /** Hashes one client may have running or waiting; beyond it `RATE_LIMITED` at once, counted nowhere. @default 4 */
+    maxHashesPerClient?: number;
+    /**
+     * The least zxcvbn score (0 to 4) a new password must reach, judged against a dictionary of
+     * common passwords, keyboard patterns and the account's own address and username; below it
+     * `WEAK_PASSWORD`. 3 means about 10^8 guesses or more. @default 3
+     */
+    minStrength?: number;
+    /**
+     * The application's own check of a new password against known breaches (a k-anonymity range
+     * lookup, say): true refuses it with `WEAK_PASSWORD`. A throw is logged and the password judged
+     * without it.
+     */
+    isBreached?: (password: string) => Promise<boolean>;
   };
   /**
    * How this node hears revocations made on other nodes (PostgreSQL only; PGlite is one process).
@@ -216,7 +245,7 @@ const positiveSeconds = z.number().int().positive();
 const linkPath = z.string().regex(/^\/(?!\/)[^\s]*$/, 'a path under appUrl, starting with a single /');
 const aFunction = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'expected a function');
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   db: z.custom<AuthDatabase>((db) => typeof db === 'object' && db !== null && '$client' in db, 'expected the database from connectDatabase()'),
   mail: z.strictObject({
     transport: z.custom<MailTransport>(
@@ -265,6 +294,9 @@ const optionsSchema = z.object({
       windowSeconds: positiveSeconds.default(900),
       mailsPerAddressPerHour: z.number().int().min(1).default(5),
       mailsPerClientPerHour: z.number().int().min(1).default(30),
+      hashesPerIp: z.number().int().min(1).default(200),
+      sessionsPerIp: z.number().int().min(1).default(60),
+      sessionsPerAccount: z.number().int().min(1).default(100),
     })
     .refine((limits) => (limits.loginFailuresPerAccountFromUnknownClients ?? 0) <= limits.loginFailuresPerAccount, {
       message: 'loginFailuresPerAccountFromUnknownClients is a part of loginFailuresPerAccount and cannot exceed it',
@@ -294,8 +326,18 @@ const optionsSchema = z.object({
       minLength: z.number().int().min(8).max(256).default(12),
       memoryCost: z.number().int().min(19_456).default(19_456),
       timeCost: z.number().int().min(2).default(2),
-      maxConcurrentHashes: z.number().int().positive().default(4),
+      maxConcurrentHashes: z
+        .number()
+        .int()
+        .positive()
+        .default(defaultConcurrentHashes)
+        .refine((hashes) => hashes < threadpoolSize(), {
+          message: `would take every thread of libuv's pool (${threadpoolSize()}, from UV_THREADPOOL_SIZE); set UV_THREADPOOL_SIZE higher where Node is started`,
+        }),
       maxQueuedHashes: z.number().int().min(0).default(64),
+      maxHashesPerClient: z.number().int().positive().default(4),
+      minStrength: z.number().int().min(0).max(4).default(3),
+      isBreached: aFunction.optional(),
     })
     .prefault({}),
   revocationListener: z

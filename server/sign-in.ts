@@ -44,7 +44,7 @@ export async function signIn(
   const request = ctx.authRequest;
   let user = signingIn.user;
   const deviceCookie = kernel.devices.cookieFor(request);
-  const started = await kernel.sessions.startIf(user.userId, { userAgent: request.userAgent, ip: request.ip }, async (tx) => {
+  const started = await kernel.sessions.startIf(user.userId, request, async (tx) => {
     const fresher = guard ? await guard(tx) : user;
     if (!fresher) return false;
     user = fresher;

@@ -1,7 +1,7 @@
 import type { AuthRequest } from './context.js';
 import { authError } from './errors.js';
 import type { ResolvedAuthOptions } from './options.js';
-import type { RateLimit, RateLimiter } from './rate-limits.js';
+import type { RateLimiter, RateVerdict } from './rate-limits.js';
 
 /*
  * The kit's throttles, on the shared rate-limit counters:
@@ -24,6 +24,9 @@ import type { RateLimit, RateLimiter } from './rate-limits.js';
  *   - per address: every kind of mail; beyond the limit none is sent, and the answer does not
  *     change. (The confirmation of a new sign-up is bounded by its nature: an address signs up
  *     once, and a second sign-up to it sends the capped notice instead.)
+ *   - per client, calls that hash (hashing-turns.ts counts them, before any hashing), given back when
+ *     the call proves a secret; and sessions started, per client and per account, whatever the way
+ *     in. Beyond either, RATE_LIMITED with Retry-After.
  * Every attempt is counted before it is judged and given back when it succeeds: concurrent attempts
  * (a batch of a hundred sign-ins) cannot all pass a check made before any of them was counted.
  */
@@ -52,6 +55,15 @@ export interface Throttles {
   beginMail(request: AuthRequest): Promise<void>;
   /** Counts a mail to `email` and says whether it may go. */
   mayMail(email: string): Promise<boolean>;
+  /** Counts a call that is about to hash against its client's allowance. */
+  countHashing(request: AuthRequest): Promise<RateVerdict>;
+  /** The hashing call proved a secret: its count is given back. */
+  hashingSucceeded(request: AuthRequest): Promise<void>;
+  /**
+   * Counts a session about to start for `userId` from the request's client; throws RATE_LIMITED
+   * when the client or the account has started too many this window.
+   */
+  admitSession(request: Pick<AuthRequest, 'ip' | 'setHeader'>, userId: string): Promise<void>;
 }
 
 export function createThrottles(limiter: RateLimiter, policy: ResolvedAuthOptions['rateLimits']): Throttles {
@@ -61,19 +73,26 @@ export function createThrottles(limiter: RateLimiter, policy: ResolvedAuthOption
   const perAccountAndClient = { max: policy.loginFailuresPerAccountPerClient, windowSeconds: policy.windowSeconds };
   const perAddress = { max: policy.mailsPerAddressPerHour, windowSeconds: 3600 };
   const mailsPerClient = { max: policy.mailsPerClientPerHour, windowSeconds: 3600 };
-  const ipKey = (request: AuthRequest) => (request.ip === null ? null : `failures-ip:${clientOf(request.ip)}`);
+  const hashesPerIp = { max: policy.hashesPerIp, windowSeconds: policy.windowSeconds };
+  const sessionsPerIp = { max: policy.sessionsPerIp, windowSeconds: policy.windowSeconds };
+  const sessionsPerAccount = { max: policy.sessionsPerAccount, windowSeconds: policy.windowSeconds };
+  const clientKey = (kind: string, request: Pick<AuthRequest, 'ip'>) => (request.ip === null ? null : `${kind}:${clientOf(request.ip)}`);
+  const ipKey = (request: AuthRequest) => clientKey('failures-ip', request);
   const accountKey = (attempt: AccountAttempt) => `login-account:${attempt.account}`;
   // A stranger without an address (the fetch adapter without `clientIp`) has no count of its own.
   const accountClientKey = ({ account, knownAs, ip }: AccountAttempt) =>
     knownAs !== null ? `login-account-client:${account}:${knownAs}` : ip === null ? null : `login-account-client:${account}:ip:${clientOf(ip)}`;
 
-  async function countClient(request: AuthRequest, counter: { key: string | null; limit: RateLimit } = { key: ipKey(request), limit: perIp }): Promise<void> {
-    const { key, limit } = counter;
-    if (key === null) return;
-    const verdict = await limiter.hit(key, limit);
-    if (verdict.allowed) return;
+  function refuse(request: Pick<AuthRequest, 'setHeader'>, verdict: RateVerdict): never {
     request.setHeader('Retry-After', String(verdict.retryAfterSeconds));
     throw authError('RATE_LIMITED');
+  }
+
+  async function countClient(request: AuthRequest): Promise<void> {
+    const key = ipKey(request);
+    if (key === null) return;
+    const verdict = await limiter.hit(key, perIp);
+    if (!verdict.allowed) refuse(request, verdict);
   }
 
   async function releaseClient(request: AuthRequest): Promise<void> {
@@ -82,23 +101,43 @@ export function createThrottles(limiter: RateLimiter, policy: ResolvedAuthOption
   }
 
   return {
-    beginSignIn: (request) => countClient(request),
+    beginSignIn: countClient,
     async countAccountAttempt(attempt) {
       // A client past its own count is refused before it can spend any of the account's.
-      const clientKey = accountClientKey(attempt);
-      if (clientKey !== null && !(await limiter.hit(clientKey, perAccountAndClient)).allowed) return { locked: true };
+      const ownKey = accountClientKey(attempt);
+      if (ownKey !== null && !(await limiter.hit(ownKey, perAccountAndClient)).allowed) return { locked: true };
       const counted = await limiter.hitIfWithin(accountKey(attempt), attempt.knownAs === null ? perAccountFromStrangers : perAccount);
       return { locked: !counted };
     },
     async signInSucceeded(request, attempt) {
-      const clientKey = accountClientKey(attempt);
-      await Promise.all([limiter.release(accountKey(attempt)), clientKey === null ? null : limiter.reset(clientKey), releaseClient(request)]);
+      const ownKey = accountClientKey(attempt);
+      await Promise.all([limiter.release(accountKey(attempt)), ownKey === null ? null : limiter.reset(ownKey), releaseClient(request)]);
     },
-    beginRefresh: (request) => countClient(request),
-    beginMail: (request) => countClient(request, { key: request.ip === null ? null : `mail-ip:${clientOf(request.ip)}`, limit: mailsPerClient }),
+    beginRefresh: countClient,
     refreshSucceeded: releaseClient,
+    async beginMail(request) {
+      const key = clientKey('mail-ip', request);
+      const verdict = key === null ? null : await limiter.hit(key, mailsPerClient);
+      if (verdict && !verdict.allowed) refuse(request, verdict);
+    },
     async mayMail(email) {
       return (await limiter.hit(`mail:${email}`, perAddress)).allowed;
+    },
+    async countHashing(request) {
+      const key = clientKey('hashes-ip', request);
+      return key === null ? { allowed: true, retryAfterSeconds: 0 } : limiter.hit(key, hashesPerIp);
+    },
+    async hashingSucceeded(request) {
+      const key = clientKey('hashes-ip', request);
+      if (key !== null) await limiter.release(key);
+    },
+    async admitSession(request, userId) {
+      // The client first: a client refused here adds nothing to the account's count.
+      const key = clientKey('sessions-ip', request);
+      const byClient = key === null ? null : await limiter.hit(key, sessionsPerIp);
+      if (byClient && !byClient.allowed) refuse(request, byClient);
+      const byAccount = await limiter.hit(`sessions-account:${userId}`, sessionsPerAccount);
+      if (!byAccount.allowed) refuse(request, byAccount);
     },
   };
 }

@@ -31,6 +31,7 @@ describe('createAuth checks its options', () => {
     ['a password minimum below 8', (o) => ({ ...o, password: { minLength: 6 } }), /password\.minLength/],
     ['an unknown email-confirmation policy', (o) => ({ ...o, signup: { emailConfirmation: 'sometimes' } }), /signup\.emailConfirmation/],
     ['a misspelt option', (o) => ({ ...o, tokens: { accessTokenTTL: 60 } }), /tokens: Unrecognized key/],
+    ['a misspelt top-level option', (o) => ({ ...o, sigup: {} }), /\(options\): Unrecognized key: "sigup"/],
     ['a link path that leaves appUrl', (o) => ({ ...o, mail: { ...o.mail, paths: { resetPassword: '//evil.example/r' } } }), /mail\.paths\.resetPassword/],
     ['no database', (o) => ({ ...o, db: undefined }), /db: expected the database from connectDatabase\(\)/],
     ['a cookie origin that is not a URL', (o) => ({ ...o, cookies: { allowedOrigins: ['app.example.test'] } }), /cookies\.allowedOrigins\.0/],

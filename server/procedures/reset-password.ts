@@ -4,7 +4,7 @@ import { okOutput, resetPasswordInput } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { findLinkOwner, spendLink, voidLinks } from '../link-tokens.js';
-import { isLongEnough } from '../passwords.js';
+import { hashNewPassword } from '../new-password.js';
 import { authProcedure } from '../trpc.js';
 
 /**
@@ -21,11 +21,10 @@ export function resetPasswordProcedure(kernel: AuthKernel) {
     .use(kernel.linkTokenGuard)
     .output(okOutput)
     .mutation(async ({ input, ctx }) => {
-      if (!isLongEnough(input.password, kernel.options.password.minLength)) throw authError('WEAK_PASSWORD');
       // A token that names no reset link costs no hashing.
       const owner = await findLinkOwner(kernel.db, input.token, ['reset-password']);
       if (!owner) throw authError('LINK_INVALID');
-      const passwordHash = await kernel.passwords.hash(input.password);
+      const passwordHash = await hashNewPassword(kernel, ctx.authRequest, { password: input.password, knownWords: [owner.email] });
 
       let email = '';
       const deviceCookie = kernel.devices.cookieFor(ctx.authRequest);
@@ -47,6 +46,7 @@ export function resetPasswordProcedure(kernel: AuthKernel) {
         },
       });
       if (deviceCookie !== null) kernel.devices.handOver(ctx.authRequest, deviceCookie);
+      await kernel.hashing.succeeded(ctx.authRequest);
       if (await kernel.throttles.mayMail(email)) kernel.mailer.send('passwordChanged', email, { email });
       return { ok: true as const };
     });
