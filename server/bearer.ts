@@ -29,6 +29,11 @@ export interface Authenticated {
 
 const BEARER = /^Bearer +(\S+) *$/i;
 
+/** The token of an `Authorization: Bearer …` header; null for none or another scheme. */
+export function bearerTokenOf(authorization: string | null): string | null {
+  return authorization === null ? null : (BEARER.exec(authorization)?.[1] ?? null);
+}
+
 function toAuthenticated(authorization: AccessAuthorization): Authenticated {
   return {
     user: { id: authorization.userId },
@@ -60,9 +65,9 @@ export function createBearerCheck(checkToken: TokenCheck, options: { realm: stri
 
   return function authenticate(request: AuthRequest): Authenticated | Promise<Authenticated> {
     const { authorization } = request;
-    const match = authorization === null ? null : BEARER.exec(authorization);
-    if (!match) throw refuse(request, { code: authorization?.includes(',') ? 'INVALID_REQUEST' : 'TOKEN_MISSING' });
-    const check = checkToken(match[1] as string, request.ip);
+    const token = bearerTokenOf(authorization);
+    if (token === null) throw refuse(request, { code: authorization?.includes(',') ? 'INVALID_REQUEST' : 'TOKEN_MISSING' });
+    const check = checkToken(token, request.ip);
     if (!(check instanceof Promise)) {
       if (check.ok) return toAuthenticated(check.authorization);
       throw refuse(request, check);

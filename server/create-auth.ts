@@ -16,6 +16,7 @@ import { createSessions } from './sessions.js';
 import { createBackgroundTasks } from './background.js';
 import { createRateLimiter } from './rate-limits.js';
 import { createRefreshCookie } from './refresh-cookie.js';
+import { createDevices } from './devices.js';
 import { createThrottles } from './throttles.js';
 import { createAuthTRPC } from './trpc.js';
 import { assertMigrated } from './assert-migrated.js';
@@ -115,11 +116,13 @@ export async function createAuth<TAppContext extends object = object>(options: A
     }),
     mailer,
     authenticate,
+    checkToken,
     basic,
     throttles,
     linkTokenGuard: createLinkTokenGuard({ failures: tokenFailures, clock }),
     background,
     refreshCookie: createRefreshCookie({ cookies: resolved.cookies, clock }),
+    devices: createDevices({ maxPerUser: resolved.devices.maxPerUser, clock, random }),
   };
 
   type Context = AuthBaseContext & TAppContext;

@@ -5,6 +5,7 @@ import type { BackgroundTasks } from './background.js';
 import type { BasicMiddlewares } from './basic/basic-middleware.js';
 import type { BearerCheck } from './bearer.js';
 import type { Clock, Logger, RandomSource } from './deps.js';
+import type { Devices } from './devices.js';
 import type { LinkTokenGuard } from './link-token-guard.js';
 import type { Mailer } from './mail/mailer.js';
 import type { ResolvedAuthOptions } from './options.js';
@@ -13,6 +14,7 @@ import type { PasswordStrength } from './password-strength.js';
 import type { RefreshCookie } from './refresh-cookie.js';
 import type { Sessions } from './sessions.js';
 import type { Throttles } from './throttles.js';
+import type { TokenCheck } from './token-check.js';
 
 /** Everything a procedure of the auth router works with, built once by `createAuth`. */
 export interface AuthKernel {
@@ -30,10 +32,14 @@ export interface AuthKernel {
   sessions: Sessions;
   mailer: Mailer;
   authenticate: BearerCheck;
+  /** The token check behind `authenticate`, without its challenge: for a token that is only a sign. */
+  checkToken: TokenCheck;
   basic: BasicMiddlewares;
   throttles: Throttles;
   /** In front of every procedure that spends a mailed link (link-token-guard.ts). */
   linkTokenGuard: LinkTokenGuard;
   background: BackgroundTasks;
   refreshCookie: RefreshCookie;
+  /** Known devices and their cookie (devices.ts). */
+  devices: Devices;
 }

@@ -110,11 +110,35 @@ export interface AuthOptions<TAppContext extends object = object> {
     /** @default 600 */
     windowSeconds?: number;
   };
+  /**
+   * Known devices: every sign-in leaves the browser an `HttpOnly` `__Host-auth-device` cookie, and
+   * an account keeps it off the lock strangers can put on it (`rateLimits`). Not a credential.
+   */
+  devices?: {
+    /** Devices an account remembers, the newest; 0 sets no device cookie. @default 10 */
+    maxPerUser?: number;
+  };
   /** HTTP Basic machine clients, per realm (`basicProcedure(realm)`, and the `admin` realm of `invite`). */
   basic?: BasicOptions;
   rateLimits?: {
-    /** Failed sign-ins per account (email or username) per window; beyond it a sign-in fails as a wrong password does. @default 20 */
+    /**
+     * Wrong passwords checked per account (its address and username together) per window, from all
+     * clients; beyond it every sign-in to the account fails as a wrong password does, unchecked.
+     * At most 100 (NIST SP 800-63B §5.2.2). @default 100
+     */
     loginFailuresPerAccount?: number;
+    /**
+     * The part of `loginFailuresPerAccount` that clients the account does not know (no device
+     * cookie of it, no session of it) may spend together; beyond it only its known devices and
+     * sessions are checked, so a stranger can never lock those out. @default half of loginFailuresPerAccount, rounded up
+     */
+    loginFailuresPerAccountFromUnknownClients?: number;
+    /**
+     * Wrong passwords per account and client per window (a known device or session, else the
+     * client's address); beyond it that client's sign-ins to the account fail as a wrong password
+     * does, unchecked, while other clients go on. @default 10
+     */
+    loginFailuresPerAccountPerClient?: number;
     /** Failed sign-ins and refreshes per client IP per window; beyond it `RATE_LIMITED`. @default 100 */
     failuresPerIp?: number;
     /**
@@ -262,7 +286,9 @@ const optionsSchema = z.strictObject({
     .prefault({}),
   rateLimits: z
     .strictObject({
-      loginFailuresPerAccount: z.number().int().min(1).max(100).default(20),
+      loginFailuresPerAccount: z.number().int().min(1).max(100).default(100),
+      loginFailuresPerAccountFromUnknownClients: z.number().int().min(1).optional(),
+      loginFailuresPerAccountPerClient: z.number().int().min(1).default(10),
       failuresPerIp: z.number().int().min(1).default(100),
       tokenFailuresPerIp: z.number().int().min(1).default(100),
       windowSeconds: positiveSeconds.default(900),
@@ -272,7 +298,16 @@ const optionsSchema = z.strictObject({
       sessionsPerIp: z.number().int().min(1).default(60),
       sessionsPerAccount: z.number().int().min(1).default(100),
     })
+    .refine((limits) => (limits.loginFailuresPerAccountFromUnknownClients ?? 0) <= limits.loginFailuresPerAccount, {
+      message: 'loginFailuresPerAccountFromUnknownClients is a part of loginFailuresPerAccount and cannot exceed it',
+      path: ['loginFailuresPerAccountFromUnknownClients'],
+    })
+    .transform((limits) => ({
+      ...limits,
+      loginFailuresPerAccountFromUnknownClients: limits.loginFailuresPerAccountFromUnknownClients ?? Math.ceil(limits.loginFailuresPerAccount / 2),
+    }))
     .prefault({}),
+  devices: z.strictObject({ maxPerUser: z.number().int().min(0).max(100).default(10) }).prefault({}),
   passwordReset: z.strictObject({ linkTtlSeconds: positiveSeconds.max(86_400).default(3600) }).prefault({}),
   magicLink: z.strictObject({ enabled: z.boolean().default(true), linkTtlSeconds: positiveSeconds.max(600).default(600) }).prefault({}),
   emailChange: z.strictObject({ linkTtlSeconds: positiveSeconds.max(7 * 86_400).default(86_400) }).prefault({}),
@@ -348,6 +383,7 @@ export interface ResolvedAuthOptions<TAppContext extends object = object> {
   recentAuth: ParsedOptions['recentAuth'];
   basic: ParsedOptions['basic'];
   rateLimits: ParsedOptions['rateLimits'];
+  devices: ParsedOptions['devices'];
   revocationListener: ParsedOptions['revocationListener'];
   context: AuthOptions<TAppContext>['context'];
   clientIp: AuthOptions['clientIp'];
@@ -393,6 +429,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     recentAuth: parsed.data.recentAuth,
     basic,
     rateLimits,
+    devices: parsed.data.devices,
     revocationListener,
     context: options.context,
     clientIp: options.clientIp,

@@ -147,8 +147,11 @@ describe('the demo page in Chromium', { skip: withoutChromium }, () => {
     assert.deepEqual(await tokensReadableByScripts(page), []);
     const cookies = await context.cookies();
     assert.deepEqual(
-      cookies.map(({ name, httpOnly, secure, sameSite, path }) => ({ name, httpOnly, secure, sameSite, path })),
-      [{ name: '__Host-auth-refresh', httpOnly: true, secure: true, sameSite: 'Strict', path: '/' }],
+      cookies.map(({ name, httpOnly, secure, sameSite, path }) => ({ name, httpOnly, secure, sameSite, path })).sort((a, b) => a.name.localeCompare(b.name)),
+      [
+        { name: '__Host-auth-device', httpOnly: true, secure: true, sameSite: 'Strict', path: '/' },
+        { name: '__Host-auth-refresh', httpOnly: true, secure: true, sameSite: 'Strict', path: '/' },
+      ],
     );
 
     // A reload keeps the sign-in: the cookie alone brings it back.
@@ -157,7 +160,8 @@ describe('the demo page in Chromium', { skip: withoutChromium }, () => {
 
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByTestId('status').getByText('signed-out').waitFor();
-    assert.deepEqual(await context.cookies(), []);
+    // The device cookie stays: the browser remains one the account knows (server/devices.ts).
+    assert.deepEqual((await context.cookies()).map(({ name }) => name), ['__Host-auth-device']);
     assert.deepEqual(await tokensReadableByScripts(page), []);
     await context.close();
   });

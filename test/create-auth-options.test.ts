@@ -39,6 +39,12 @@ describe('createAuth checks its options', () => {
     ['a magic link that lives longer than 10 minutes', (o) => ({ ...o, magicLink: { linkTtlSeconds: 3600 } }), /magicLink\.linkTtlSeconds/],
     ['an empty app name', (o) => ({ ...o, mail: { ...o.mail, appName: '' } }), /mail\.appName/],
     [
+      'a strangers\' share of sign-in failures larger than the whole',
+      (o) => ({ ...o, rateLimits: { loginFailuresPerAccount: 10, loginFailuresPerAccountFromUnknownClients: 20 } }),
+      /rateLimits\.loginFailuresPerAccountFromUnknownClients: .*cannot exceed it/,
+    ],
+    ['more than 100 sign-in failures per account', (o) => ({ ...o, rateLimits: { loginFailuresPerAccount: 101 } }), /rateLimits\.loginFailuresPerAccount/],
+    [
       'a heartbeat that the staleness bound cannot cover',
       (o) => ({ ...o, revocationListener: { heartbeatIntervalMs: 2000, staleAfterMs: 1500 } }),
       /revocationListener\.staleAfterMs: staleAfterMs must be at least twice heartbeatIntervalMs/,

@@ -61,13 +61,13 @@ describeOnEachDatabase('hashing is shared fairly between clients', (kit) => {
   });
 
   it('sign-ins refused because the client holds its share count nothing against the account', async () => {
-    const app = await kit().variant({ clientIp: clientFromHeader, password: { maxHashesPerClient: 1 }, rateLimits: { loginFailuresPerAccount: 2 } });
+    const app = await kit().variant({ clientIp: clientFromHeader, password: { maxHashesPerClient: 1 }, rateLimits: { loginFailuresPerAccountFromUnknownClients: 2 } });
     const { email } = await registerConfirmed(kit(), app);
     // Ten wrong passwords in one batch: the first takes the client's one place, the rest are refused at once.
     const batch = await batchAs(app, 'guesser', { path: 'auth.login', inputs: Array.from({ length: 10 }, (_, i) => login(email, `wrong password ${i}`).input) });
     assert.deepEqual(batch.authCodes.sort(), ['INVALID_CREDENTIALS', ...Array<string>(9).fill('RATE_LIMITED')]);
     assert.equal(batch.retryAfter, 1);
-    // One failure was evaluated, under the lock's two: the owner is let in.
+    // One failure was evaluated, under the two strangers may spend: the owner (one of them here) is let in.
     assert.equal((await mutateAs(app, 'owner', login(email))).status, 200);
     kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
   });

@@ -26,7 +26,7 @@ export function changePasswordProcedure(kernel: AuthKernel) {
       const user = await findUserById(kernel.db, ctx.user.id);
       if (!user) throw authError('INVALID_CREDENTIALS');
       if (input.currentPassword !== undefined) {
-        if (!(await checkAccountPassword(kernel, ctx.authRequest, { user, password: input.currentPassword }))) throw authError('INVALID_CREDENTIALS');
+        if (!(await checkAccountPassword(kernel, ctx, { user, password: input.currentPassword }))) throw authError('INVALID_CREDENTIALS');
       } else {
         if (user.passwordHash !== null) throw authError('INVALID_CREDENTIALS');
         await requireRecentAuth(kernel, ctx, undefined);
@@ -47,6 +47,8 @@ export function changePasswordProcedure(kernel: AuthKernel) {
             .returning({ userId: userTable.userId });
           if (!changed) throw authError('INVALID_CREDENTIALS');
           await voidLinks(tx, user.userId);
+          // Whoever else had the old password keeps no known device either (devices.ts).
+          await kernel.devices.forget(tx, user.userId, ctx.authRequest);
         },
       });
       if (await kernel.throttles.mayMail(user.email)) kernel.mailer.send('passwordChanged', user.email, { email: user.email, locale: localeOf(user) });

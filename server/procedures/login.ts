@@ -3,6 +3,7 @@ import { userTable } from '../../db/schema.js';
 import { loginInput, signedInSchema } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
+import { identifyClient, passwordAttempt } from '../known-clients.js';
 import { admitSignIn, signIn } from '../sign-in.js';
 import { authProcedure } from '../trpc.js';
 import { findUserByEmail, findUserByUsername } from '../users.js';
@@ -12,7 +13,8 @@ import { findUserByEmail, findUserByUsername } from '../users.js';
  * password all cost one hash and all answer `INVALID_CREDENTIALS`, so neither the answer nor its
  * timing tells whether an account exists. `EMAIL_NOT_CONFIRMED` comes only after the right password.
  * Failures count against the account and the client (throttles.ts), and only once the hashing turn
- * is taken: a sign-in refused because the server is busy counts against no one.
+ * is taken: a sign-in refused because the server is busy counts against no one. A client the account
+ * knows (a device cookie of it, a session of it: known-clients.ts) is spared what strangers did to it.
  */
 export function loginProcedure(kernel: AuthKernel) {
   return authProcedure
@@ -24,17 +26,18 @@ export function loginProcedure(kernel: AuthKernel) {
       admitSignIn(kernel, ctx);
       const { user, rehashed } = await kernel.hashing.during(ctx.authRequest, async (turn) => {
         await throttles.beginSignIn(ctx.authRequest);
+        const client = await identifyClient(kernel, ctx.authRequest);
         const found = identifier.includes('@')
           ? await findUserByEmail(kernel.db, identifier.toLowerCase())
           : await findUserByUsername(kernel.db, identifier);
         // Failures count against the account, whether its address or its username was typed.
-        const account = found ? found.userId : `unknown:${identifier.toLowerCase()}`;
-        const { locked: accountLocked } = await throttles.countAccountAttempt(account);
+        const attempt = passwordAttempt(client, found ?? { unknown: identifier.toLowerCase() });
+        const { locked: accountLocked } = await throttles.countAccountAttempt(attempt);
         // A locked account is answered as a wrong password would be, after the same hashing work.
         const check = await turn.verify(accountLocked ? null : (found?.passwordHash ?? null), input.password);
         if (accountLocked || !found || !check.valid) throw authError('INVALID_CREDENTIALS');
         // The password was right: whatever follows, no failure to count.
-        await Promise.all([throttles.signInSucceeded(ctx.authRequest, account), kernel.hashing.succeeded(ctx.authRequest)]);
+        await Promise.all([throttles.signInSucceeded(ctx.authRequest, attempt), kernel.hashing.succeeded(ctx.authRequest)]);
         if (!found.confirmed && kernel.options.signup.emailConfirmation === 'required') throw authError('EMAIL_NOT_CONFIRMED');
         return { user: found, rehashed: check.needsRehash ? await turn.hash(input.password) : undefined };
       });
