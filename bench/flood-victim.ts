@@ -67,15 +67,16 @@ export interface VictimFigures {
   loginSuccessShare: number;
   whoamiP50Ms: number;
   whoamiP99Ms: number;
-  /** How many attacker requests the server answered during the phase, and how many of them with 200. */
+  /** How many attacker requests the server answered during the phase. */
   attackerRequests: number;
-  attackerSucceeded: number;
+  /** The attackers' answers by tRPC error code (`ok` for a success, the HTTP status when there is no code). */
+  attackerAnswers: Record<string, number>;
 }
 
 const PASSWORD = 'correct horse battery staple';
 /** Victim logins per phase: three phases stay under the 60 sessions one client may start per window. */
-const LOGINS_PER_PHASE = 10;
-const WHOAMI_PER_PHASE = 200;
+const LOGINS_PER_PHASE = 8;
+const WHOAMI_PER_PHASE = 120;
 const ATTACKER_ADDRESSES = ['127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6'];
 const CONNECTIONS_PER_ATTACKER = 2;
 
@@ -140,14 +141,15 @@ export async function victimUnderFlood(databaseUrl: string | undefined) {
     const attackers = ATTACKER_ADDRESSES.map((address) => clientAt(url, address));
     let victimDone = false;
     let attackerRequests = 0;
-    let attackerSucceeded = 0;
+    const attackerAnswers: Record<string, number> = {};
     const loops = attack
       ? attackers.flatMap((client) =>
           Array.from({ length: CONNECTIONS_PER_ATTACKER }, async () => {
             while (!victimDone) {
               const answer = await attack(client);
               attackerRequests++;
-              if (answer.status === 200) attackerSucceeded++;
+              const kind = answer.status === 200 ? 'ok' : (answer.authCode ?? `HTTP ${answer.status}`);
+              attackerAnswers[kind] = (attackerAnswers[kind] ?? 0) + 1;
             }
           }),
         )
@@ -158,7 +160,7 @@ export async function victimUnderFlood(databaseUrl: string | undefined) {
     victimDone = true;
     await Promise.all(loops);
     for (const client of attackers) client.close();
-    return { ...figures, attackerRequests, attackerSucceeded };
+    return { ...figures, attackerRequests, attackerAnswers };
   };
 
   const quiet = await phase(null);

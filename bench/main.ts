@@ -314,7 +314,8 @@ const floodOnPostgres = await victimUnderFlood(await createDatabase(postgres.url
 await postgres.stop();
 const floodOnPglite = await victimUnderFlood(undefined);
 const floodFigures = (database: string, flood: Awaited<ReturnType<typeof victimUnderFlood>>) => {
-  for (const [phase, seen] of Object.entries(flood)) {
+  for (const [name, seen] of Object.entries(flood)) {
+    const phase = `${name[0]?.toUpperCase()}${name.slice(1)}`;
     figures[`victim${database}${phase}LoginSuccessShare`] = seen.loginSuccessShare;
     figures[`victim${database}${phase}WhoamiP50Ms`] = seen.whoamiP50Ms;
     figures[`victim${database}${phase}WhoamiP99Ms`] = seen.whoamiP99Ms;
@@ -350,8 +351,10 @@ figures.ratioToHashMap = figures.verifyHit100kNs / figures.hashMapLookup100kNs;
 
 /** Rows of what the victim saw in each phase, with the issue's goal beside them. */
 function victimRows(database: string, flood: Record<'quiet' | 'registerFlood' | 'tokenFlood', VictimFigures>): Record<string, string> {
+  const attackers = (seen: VictimFigures) =>
+    seen.attackerRequests === 0 ? '' : `; attackers got ${Object.entries(seen.attackerAnswers).map(([kind, count]) => `${count} ${kind}`).join(', ')}`;
   const row = (seen: VictimFigures) =>
-    `logins ${(seen.loginSuccessShare * 100).toFixed(0)} % ok; whoami ${seen.whoamiP50Ms.toFixed(2)} / ${seen.whoamiP99Ms.toFixed(2)} ms (p99 ${(seen.whoamiP99Ms / flood.quiet.whoamiP99Ms).toFixed(2)}x quiet; ${seen.attackerRequests} attacker calls)`;
+    `logins ${(seen.loginSuccessShare * 100).toFixed(0)} % ok; whoami ${seen.whoamiP50Ms.toFixed(2)} / ${seen.whoamiP99Ms.toFixed(2)} ms (p99 ${(seen.whoamiP99Ms / flood.quiet.whoamiP99Ms).toFixed(2)}x quiet)${attackers(seen)}`;
   return {
     [`victim, quiet (${database}): logins ok; whoami p50 / p99`]: row(flood.quiet),
     [`victim during a register flood (${database}; goal 100 %, p99 ≤ 2x quiet)`]: row(flood.registerFlood),
