@@ -2,8 +2,9 @@
 // as ratios against baselines measured in the same process: a jose HS256 JWT verify, a `pg`
 // primary-key lookup on a real PostgreSQL server, and a SHA-256 plus a Map lookup; and how fast a
 // revocation reaches another node through PostgreSQL; what an API token's check costs beside an
-// access token's; what the client SDK adds to a call; and whether answers, and a probe sent right
-// after them, take as long for unknown addresses as for known ones.
+// access token's; what the client SDK adds to a call; whether answers, and a probe sent right after
+// them, take as long for unknown addresses as for known ones; and what a victim sees while others
+// flood the server.
 import { createHash, hash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,8 @@ import { formatToken } from '../shared/token-format.js';
 import { generateTokenParts } from '../server/secrets.js';
 import { clientLinkOverhead } from './client-link.js';
 import { PROBED_PROCEDURES, uniformAnswerTimes } from './uniform-answers.js';
+import { victimUnderFlood } from './flood-victim.js';
+import type { VictimFigures } from './flood-victim.js';
 import { medianNanoseconds } from './measure.js';
 
 const asJson = process.argv.includes('--json');
@@ -150,6 +153,17 @@ async function startPostgres() {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A new, empty database on the server at `url`, so a run starts from no accounts and no counters. */
+async function createDatabase(url: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  const target = new URL(url);
+  target.pathname = `/${name}`;
+  return target.toString();
 }
 
 async function baselinePg(url: string): Promise<number> {
@@ -273,7 +287,7 @@ async function authenticatedThroughput(): Promise<{ publicRps: number; protected
 }
 
 async function argon2Verify(): Promise<number> {
-  const hasher = createPasswordHasher({ minLength: 12, memoryCost: 19_456, timeCost: 2, maxConcurrentHashes: 1, maxQueuedHashes: 1 });
+  const hasher = createPasswordHasher({ memoryCost: 19_456, timeCost: 2 });
   const hash = await hasher.hash('correct horse battery staple');
   return medianNanoseconds(() => hasher.verify(hash, 'correct horse battery staple'), { batches: 7, perBatch: 5 });
 }
@@ -297,7 +311,21 @@ figures.pgLookupNs = await baselinePg(postgres.url);
 const propagation = await revocationPropagation(postgres.url, 1000);
 figures.revocationPropagationP50Ms = propagation.p50Ms;
 figures.revocationPropagationP99Ms = propagation.p99Ms;
+const floodOnPostgres = await victimUnderFlood(await createDatabase(postgres.url, 'flood_victim'));
 await postgres.stop();
+const floodOnPglite = await victimUnderFlood(undefined);
+const floodFigures = (database: string, flood: Awaited<ReturnType<typeof victimUnderFlood>>) => {
+  for (const [name, seen] of Object.entries(flood)) {
+    const phase = `${name[0]?.toUpperCase()}${name.slice(1)}`;
+    figures[`victim${database}${phase}LoginSuccessShare`] = seen.loginSuccessShare;
+    figures[`victim${database}${phase}WhoamiP50Ms`] = seen.whoamiP50Ms;
+    figures[`victim${database}${phase}WhoamiP99Ms`] = seen.whoamiP99Ms;
+    figures[`victim${database}${phase}P99ToQuiet`] = seen.whoamiP99Ms / flood.quiet.whoamiP99Ms;
+    figures[`victim${database}${phase}AttackerRequests`] = seen.attackerRequests;
+  }
+};
+floodFigures('Postgres', floodOnPostgres);
+floodFigures('Pglite', floodOnPglite);
 figures.hashMapLookup100kNs = await baselineMap(100_000);
 const hostile = await hostileTokens(200_000);
 figures.queriesPerMalformedToken = hostile.queriesPerMalformed;
@@ -350,6 +378,19 @@ function probeRows(): Record<string, string> {
   return rows;
 }
 
+/** Rows of what the victim saw in each phase, with the issue's goal beside them. */
+function victimRows(database: string, flood: Record<'quiet' | 'registerFlood' | 'tokenFlood', VictimFigures>): Record<string, string> {
+  const attackers = (seen: VictimFigures) =>
+    seen.attackerRequests === 0 ? '' : `; attackers got ${Object.entries(seen.attackerAnswers).map(([kind, count]) => `${count} ${kind}`).join(', ')}`;
+  const row = (seen: VictimFigures) =>
+    `logins ${(seen.loginSuccessShare * 100).toFixed(0)} % ok; whoami ${seen.whoamiP50Ms.toFixed(2)} / ${seen.whoamiP99Ms.toFixed(2)} ms (p99 ${(seen.whoamiP99Ms / flood.quiet.whoamiP99Ms).toFixed(2)}x quiet)${attackers(seen)}`;
+  return {
+    [`victim, quiet (${database}): logins ok; whoami p50 / p99`]: row(flood.quiet),
+    [`victim during a register flood (${database}; goal 100 %, p99 ≤ 2x quiet)`]: row(flood.registerFlood),
+    [`victim during a made-up-token flood (${database}; goal 100 %, p99 ≤ 2x quiet)`]: row(flood.tokenFlood),
+  };
+}
+
 if (asJson) {
   console.log(JSON.stringify(figures));
 } else {
@@ -371,6 +412,8 @@ if (asJson) {
     'argon2id verify (m=19456, t=2, p=1)': `${figures.argon2idVerifyMs.toFixed(1)} ms`,
     ...probeRows(),
     'failed login answer, known / unknown account': `${figures.failedLoginKnownMs.toFixed(1)} / ${figures.failedLoginUnknownMs.toFixed(1)} ms`,
+    ...victimRows('PostgreSQL', floodOnPostgres),
+    ...victimRows('PGlite', floodOnPglite),
     'client call, plain httpBatchLink / createAuthClient': `${(figures.plainBatchLinkCallUs / 1000).toFixed(2)} / ${(figures.authClientCallUs / 1000).toFixed(2)} ms (${figures.authClientToPlainLink.toFixed(3)}x)`,
   });
   console.log(

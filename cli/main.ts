@@ -4,6 +4,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { hashClientSecret, generateClientSecret } from '../server/basic/client-secrets.js';
 import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
@@ -17,9 +18,29 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
+/** The package's version: its package.json is one folder up from the sources, two from the build. */
+function packageVersion(): string {
+  const candidates = ['../package.json', '../../package.json'].map((path) => new URL(path, import.meta.url));
+  const found = candidates.find((url) => existsSync(url));
+  return found ? (JSON.parse(readFileSync(found, 'utf8')) as { version: string }).version : 'unknown';
+}
+
+/** One line for an error a user can act on: the message, never a stack. */
+function oneLine(error: unknown): string {
+  const text = error instanceof Error ? error.message || error.name : String(error);
+  return text.split('\n')[0] as string;
+}
+
+/** Stops with one line on standard error: what went wrong, not the whole help. */
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
 const program = new Command()
   .name('trpc-auth-kit')
   .description('Auth procedures for tRPC 11: the reference server and the tools around it.')
+  .version(packageVersion())
   .showHelpAfterError();
 
 program
@@ -41,14 +62,19 @@ program
   .option('--database-url <url>', 'a postgres:// URL, or a PGlite directory (default: DATABASE_URL, else ./.data/pglite)')
   .action(async (options: { databaseUrl?: string }) => {
     const url = options.databaseUrl ?? (process.env.DATABASE_URL || `${process.env.AUTH_DATA_DIR ?? './.data'}/pglite`);
-    const db = await connectDatabase(url);
-    try {
-      await migrate(db);
-    } finally {
-      await closeDatabase(db);
-    }
     // Never print a URL's password.
-    console.log(`migrated ${url.replace(/\/\/[^@/]*@/, '//***@')}`);
+    const shown = url.replace(/\/\/[^@/]*@/, '//***@');
+    try {
+      const db = await connectDatabase(url);
+      try {
+        await migrate(db);
+      } finally {
+        await closeDatabase(db).catch(() => {});
+      }
+    } catch (error) {
+      fail(`migrate: could not migrate ${shown}: ${oneLine(error)}`);
+    }
+    console.log(`migrated ${shown}`);
   });
 
 program
@@ -67,7 +93,7 @@ program
   .action(async (options: { generate?: boolean; format?: 'argon2id' | 'sha256' }) => {
     const generate = options.generate === true || process.stdin.isTTY === true;
     const secret = generate ? generateClientSecret((length) => randomBytes(length)) : await readStdin();
-    if (secret === '') program.error('hash-secret: the secret on standard input is empty');
+    if (secret === '') fail("hash-secret: standard input was empty: pipe the secret in (printf %s 'the secret' | trpc-auth-kit hash-secret), or pass --generate");
     const stored = await hashClientSecret(secret, options.format ?? (generate ? 'sha256' : 'argon2id'));
     if (generate) console.log(`secret: ${secret}\nhash:   ${stored}`);
     else console.log(stored);

@@ -3,7 +3,8 @@ import { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzleNodePostgres } from 'drizzle-orm/node-postgres';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import pg from 'pg';
+import type pg from 'pg';
+import { BoundedPool } from './bounded-pool.js';
 import * as schema from './schema.js';
 
 /** What queries run on: the database itself or a transaction in it. */
@@ -12,7 +13,36 @@ export type Queryable = PgDatabase<PgQueryResultHKT, typeof schema>;
 /** The database handle the kit works with: drizzle over `pg` or over PGlite. */
 export type AuthDatabase = Queryable & { $client: pg.Pool | PGlite };
 
+/**
+ * How long a PostgreSQL pool waits on the server before a request fails (and answers 503). PGlite
+ * runs in the process and has nothing to wait for, so it ignores them.
+ */
+export interface DatabaseOptions {
+  /** The longest wait for a connection: a new one to be made, or a busy pool to free one. @default 3000 */
+  connectTimeoutMs?: number;
+  /**
+   * The longest a statement may take: the server cancels it then (`statement_timeout`), and a
+   * connection on which the server has sent nothing for this long and half a second more is dropped
+   * (a server that is gone cancels nothing). Every query on this pool is bounded so, the
+   * application's own included. @default 4000
+   */
+  statementTimeoutMs?: number;
+  /**
+   * How long the server keeps a transaction that waits for its client, with its locks, before it
+   * ends the session (`idle_in_transaction_session_timeout`). @default 5000
+   */
+  idleInTransactionTimeoutMs?: number;
+}
+
 const POSTGRES_URL = /^postgres(ql)?:\/\//;
+// The server's own cancel leaves its connection usable, so it gets the first chance.
+const SERVER_CANCEL_GRACE_MS = 500;
+
+function positiveMs(options: DatabaseOptions, name: keyof DatabaseOptions, fallback: number): number {
+  const value = options[name] ?? fallback;
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`connectDatabase: ${name} must be a positive whole number of milliseconds, got ${value}`);
+  return value;
+}
 
 /**
  * Opens the database: a `postgres://` URL connects to PostgreSQL through a `pg` pool; anything else
@@ -22,9 +52,21 @@ const POSTGRES_URL = /^postgres(ql)?:\/\//;
  * const db = await connectDatabase(process.env.DATABASE_URL ?? './.data/pglite');
  * await migrate(db);
  */
-export async function connectDatabase(url: string = 'memory://'): Promise<AuthDatabase> {
+export async function connectDatabase(url: string = 'memory://', options: DatabaseOptions = {}): Promise<AuthDatabase> {
+  const connectTimeoutMs = positiveMs(options, 'connectTimeoutMs', 3000);
+  const statementTimeoutMs = positiveMs(options, 'statementTimeoutMs', 4000);
+  const idleInTransactionTimeoutMs = positiveMs(options, 'idleInTransactionTimeoutMs', 5000);
   if (POSTGRES_URL.test(url)) {
-    const pool = new pg.Pool({ connectionString: url, application_name: 'trpc-auth-kit' });
+    const pool = new BoundedPool(
+      {
+        connectionString: url,
+        application_name: 'trpc-auth-kit',
+        connectionTimeoutMillis: connectTimeoutMs,
+        statement_timeout: statementTimeoutMs,
+        idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
+      },
+      { silenceMs: statementTimeoutMs + SERVER_CANCEL_GRACE_MS },
+    );
     // An idle client that loses its server must not take the process down with it.
     pool.on('error', () => {});
     return drizzleNodePostgres({ client: pool, schema });

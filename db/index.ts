@@ -6,5 +6,5 @@
 export { accessTokenTable, apiTokenTable, linkTokenTable, rateLimitTable, sessionTable, userTable } from './schema.js';
 export type { ApiTokenRow, LinkPurpose, SessionRow, UserRow } from './schema.js';
 export { closeDatabase, connectDatabase } from './connect.js';
-export type { AuthDatabase } from './connect.js';
+export type { AuthDatabase, DatabaseOptions } from './connect.js';
 export { migrate } from './migrate.js';

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
 
 /*
  * The kit's tables. Every column that guards a secret holds a SHA-256 of it, never the secret, so a
@@ -34,7 +34,9 @@ export const userTable = pgTable(
     insertedAt: timestampTz('inserted_at').notNull().defaultNow(),
     updatedAt: timestampTz('updated_at').notNull().defaultNow(),
   },
-  (table) => [uniqueIndex('users_username_lower_key').on(sql`lower(${table.username})`)],
+  // Unique by a key that folds what looks alike (`Admin`, `admin.`, `adm1n`): the function, in the
+  // migration 0003, says which.
+  (table) => [uniqueIndex('users_username_key_unique').on(sql`auth_username_key(${table.username})`)],
 );
 
 /**
@@ -133,6 +135,25 @@ export const rateLimitTable = pgTable('auth_rate_limits', {
   windowStartedAt: timestampTz('window_started_at').notNull(),
   hits: integer('hits').notNull(),
 });
+
+/**
+ * Devices: browsers that signed in to an account, each known by the random `__Host-auth-device`
+ * cookie it holds (its SHA-256 here). A browser signed in to several accounts keeps one cookie and
+ * has a row for each. A known device is spared the lock strangers can put on an account
+ * (throttles.ts); it is no credential, since the password is still checked.
+ */
+export const deviceTable = pgTable(
+  'auth_devices',
+  {
+    cookieHash: text('cookie_hash').notNull(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => userTable.userId, { onDelete: 'cascade' }),
+    createdAt: timestampTz('created_at').notNull(),
+    lastSignedInAt: timestampTz('last_signed_in_at').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.cookieHash, table.userId] }), index('auth_devices_user_id_idx').on(table.userId)],
+);
 
 /** What a mailed link is for. */
 export type LinkPurpose = 'confirm-email' | 'reset-password' | 'magic-link' | 'change-email' | 'invite';

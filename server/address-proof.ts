@@ -11,9 +11,9 @@ import { spendLink, voidLinks } from './link-tokens.js';
  * set by whoever signed up, who need not own the address: an attacker can sign up with a victim's
  * address and wait. So when the address is proven by someone who has not also shown that password
  * (a magic link, or the confirmation link clicked without it), the password stops working, and every
- * session, API token and pending link made before ends, in the same transaction as the proof. The
- * one who proved the address is signed in and sets a password of their own (`changePassword`
- * without a current one). Proven with the password, or proven before, nothing is taken away.
+ * session, API token, known device and pending link made before ends, in the same transaction as
+ * the proof. The one who proved the address is signed in and sets a password of their own
+ * (`changePassword` without a current one). Proven with the password, or proven before, nothing is taken away.
  */
 
 /**
@@ -40,6 +40,7 @@ export async function proveAddress(
     if (!updated) throw authError('LINK_INVALID');
     if (voidsPassword) {
       await voidLinks(tx, user.userId);
+      await kernel.devices.forget(tx, user.userId, null);
       revocations = await kernel.sessions.revokeAllWithin(tx, user.userId, { reason: 'address-proven' });
     }
     return updated;

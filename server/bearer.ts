@@ -29,6 +29,11 @@ export interface Authenticated {
 
 const BEARER = /^Bearer +(\S+) *$/i;
 
+/** The token of an `Authorization: Bearer …` header; null for none or another scheme. */
+export function bearerTokenOf(authorization: string | null): string | null {
+  return authorization === null ? null : (BEARER.exec(authorization)?.[1] ?? null);
+}
+
 function toAuthenticated(authorization: AccessAuthorization): Authenticated {
   return {
     user: { id: authorization.userId },
@@ -38,25 +43,31 @@ function toAuthenticated(authorization: AccessAuthorization): Authenticated {
 
 /**
  * Builds the check every protected procedure runs. A hit in the token cache returns without
- * awaiting anything; a failure sets the RFC 6750 challenge on the response and throws the reason
- * (HTTP 401 with `data.authCode`). A client that has sent too many unknown tokens is refused its
- * next lookups: HTTP 429, `RATE_LIMITED`, with `Retry-After`.
+ * awaiting anything; a failure sets the RFC 6750 challenge (with the `realm`) on the response and
+ * throws the reason (HTTP 401 with `data.authCode`). Two `Authorization` headers (joined by a comma,
+ * as both adapters present them) are ambiguous, never read as the first: HTTP 400
+ * `INVALID_REQUEST`. A client that has sent too many unknown tokens is refused its next lookups:
+ * HTTP 429, `RATE_LIMITED`, with `Retry-After`.
  */
-export function createBearerCheck(checkToken: TokenCheck) {
-  function refuse(request: AuthRequest, refusal: Exclude<TokenCheckResult, { ok: true }> | { code: 'TOKEN_MISSING' }): AuthError {
+export function createBearerCheck(checkToken: TokenCheck, options: { realm: string }) {
+  const realm = `realm="${options.realm.replace(/["\\]/g, '')}"`;
+
+  function refuse(request: AuthRequest, refusal: Exclude<TokenCheckResult, { ok: true }> | { code: 'TOKEN_MISSING' | 'INVALID_REQUEST' }): AuthError {
     if (refusal.code === 'RATE_LIMITED') {
       request.setHeader('Retry-After', String(refusal.retryAfterSeconds));
       return authError('RATE_LIMITED');
     }
     // No error attribute when no credentials came (RFC 6750 §3.1).
-    request.setHeader('WWW-Authenticate', refusal.code === 'TOKEN_MISSING' ? 'Bearer' : 'Bearer error="invalid_token"');
+    const error = refusal.code === 'TOKEN_MISSING' ? '' : refusal.code === 'INVALID_REQUEST' ? ', error="invalid_request"' : ', error="invalid_token"';
+    request.setHeader('WWW-Authenticate', `Bearer ${realm}${error}`);
     return authError(refusal.code);
   }
 
   return function authenticate(request: AuthRequest): Authenticated | Promise<Authenticated> {
-    const match = request.authorization === null ? null : BEARER.exec(request.authorization);
-    if (!match) throw refuse(request, { code: 'TOKEN_MISSING' });
-    const check = checkToken(match[1] as string, request.ip);
+    const { authorization } = request;
+    const token = bearerTokenOf(authorization);
+    if (token === null) throw refuse(request, { code: authorization?.includes(',') ? 'INVALID_REQUEST' : 'TOKEN_MISSING' });
+    const check = checkToken(token, request.ip);
     if (!(check instanceof Promise)) {
       if (check.ok) return toAuthenticated(check.authorization);
       throw refuse(request, check);

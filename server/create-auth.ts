@@ -9,10 +9,14 @@ import { createMailer } from './mail/mailer.js';
 import type { AuthOptions } from './options.js';
 import { resolveOptions } from './options.js';
 import { createPasswordHasher } from './passwords.js';
+import { createHashingBulkhead } from './hashing-bulkhead.js';
+import { createHashingTurns } from './hashing-turns.js';
+import { createPasswordStrength } from './password-strength.js';
 import { createSessions } from './sessions.js';
 import { createBackgroundTasks } from './background.js';
 import { createRateLimiter } from './rate-limits.js';
 import { createRefreshCookie } from './refresh-cookie.js';
+import { createDevices } from './devices.js';
 import { createThrottles } from './throttles.js';
 import { createAuthTRPC } from './trpc.js';
 import { assertMigrated } from './assert-migrated.js';
@@ -29,6 +33,7 @@ import { createTokenFailures } from './token-failures.js';
 import { createLinkTokenGuard } from './link-token-guard.js';
 import { emailSchema, metaSchema } from '../shared/schemas.js';
 import { revocationListenerFor } from './cache/listener-connection.js';
+import { databaseUnavailableMiddleware } from './database-unavailable.js';
 
 /**
  * Builds the auth kit: the auth router, the procedures an application builds its own routers from,
@@ -72,11 +77,21 @@ export async function createAuth<TAppContext extends object = object>(options: A
     logger,
   });
   const checkToken = createTokenCheck({ accessTokens, apiTokens, failures: tokenFailures, clock });
-  const authenticate = createBearerCheck(checkToken);
-  const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName: resolved.mail.appName ?? new URL(resolved.mail.appUrl).hostname, delivery: resolved.mail.delivery, logger });
-  const passwords = createPasswordHasher(resolved.password);
+  const appName = resolved.mail.appName ?? new URL(resolved.mail.appUrl).hostname;
+  const authenticate = createBearerCheck(checkToken, { realm: appName });
+  const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName, delivery: resolved.mail.delivery, logger });
+  const throttles = createThrottles(limiter, resolved.rateLimits);
+  const hashing = createHashingTurns({
+    hasher: createPasswordHasher(resolved.password),
+    bulkhead: createHashingBulkhead({
+      maxRunning: resolved.password.maxConcurrentHashes,
+      maxQueued: resolved.password.maxQueuedHashes,
+      maxPerClient: resolved.password.maxHashesPerClient,
+    }),
+    throttles,
+  });
   const basic = createBasicMiddlewares(
-    createBasicCheck({ policy: resolved.basic, windowSeconds: resolved.rateLimits.windowSeconds, limiter, passwords, logger }),
+    createBasicCheck({ policy: resolved.basic, windowSeconds: resolved.rateLimits.windowSeconds, limiter, hashing, logger }),
     resolved.basic.errorVerbosity,
   );
   const kernel: AuthKernel = {
@@ -85,7 +100,8 @@ export async function createAuth<TAppContext extends object = object>(options: A
     clock,
     random,
     logger,
-    passwords,
+    hashing,
+    passwordStrength: createPasswordStrength({ minStrength: resolved.password.minStrength, isBreached: options.password?.isBreached }, logger),
     accessTokens,
     apiTokens,
     sessions: createSessions({
@@ -96,23 +112,27 @@ export async function createAuth<TAppContext extends object = object>(options: A
       random,
       tokens: resolved.tokens,
       apiTokensEndWithCredentialChange: resolved.apiTokens.endWithCredentialChange,
+      admit: (origin, userId) => throttles.admitSession(origin, userId),
     }),
     mailer,
     authenticate,
+    checkToken,
     basic,
-    throttles: createThrottles(limiter, resolved.rateLimits),
+    throttles,
     linkTokenGuard: createLinkTokenGuard({ failures: tokenFailures, clock }),
     background,
     refreshCookie: createRefreshCookie({ cookies: resolved.cookies, clock }),
+    devices: createDevices({ maxPerUser: resolved.devices.maxPerUser, clock, random }),
   };
 
   type Context = AuthBaseContext & TAppContext;
   const t = createAuthTRPC<Context>();
-  const publicProcedure = t.procedure;
+  // A database outage answers 503 from every procedure built here, the bearer check's read included.
+  const publicProcedure = t.procedure.use(databaseUnavailableMiddleware);
   const protect = createProtectMiddleware(authenticate);
-  const protectedProcedure = t.procedure.use(protect);
-  const strictBasicProcedure = (realm: string) => t.procedure.use(basic.basic(realm));
-  const advertisedBasicProcedure = (realm: string) => t.procedure.use(basic.advertised(realm));
+  const protectedProcedure = publicProcedure.use(protect);
+  const strictBasicProcedure = (realm: string) => publicProcedure.use(basic.basic(realm));
+  const advertisedBasicProcedure = (realm: string) => publicProcedure.use(basic.advertised(realm));
 
   /**
    * A procedure for HTTP Basic clients of `realm`: `ctx.client` is `{ id, realm }`; anything else
@@ -178,6 +198,11 @@ export async function createAuth<TAppContext extends object = object>(options: A
     revokeRole: (userId: string, role: string): Promise<boolean> => revokeRole(db, userId, role),
     /** For an application that keeps its own tRPC instance: the check behind `protectedProcedure`. */
     protectMiddleware: protect,
+    /**
+     * For an application that keeps its own tRPC instance, first on its procedures: a database that
+     * is down or does not answer in time makes a 503 `SERVICE_UNAVAILABLE` with `Retry-After`, not a 500.
+     */
+    databaseUnavailableMiddleware,
     /**
      * Resolves once the mail and other work that calls started after answering is done: sent, or
      * given up on after its retries, and logged. For graceful shutdowns and tests.

@@ -5,13 +5,16 @@ import type { BackgroundTasks } from './background.js';
 import type { BasicMiddlewares } from './basic/basic-middleware.js';
 import type { BearerCheck } from './bearer.js';
 import type { Clock, Logger, RandomSource } from './deps.js';
+import type { Devices } from './devices.js';
 import type { LinkTokenGuard } from './link-token-guard.js';
 import type { Mailer } from './mail/mailer.js';
 import type { ResolvedAuthOptions } from './options.js';
-import type { PasswordHasher } from './passwords.js';
+import type { HashingTurns } from './hashing-turns.js';
+import type { PasswordStrength } from './password-strength.js';
 import type { RefreshCookie } from './refresh-cookie.js';
 import type { Sessions } from './sessions.js';
 import type { Throttles } from './throttles.js';
+import type { TokenCheck } from './token-check.js';
 
 /** Everything a procedure of the auth router works with, built once by `createAuth`. */
 export interface AuthKernel {
@@ -20,16 +23,23 @@ export interface AuthKernel {
   clock: Clock;
   random: RandomSource;
   logger: Logger;
-  passwords: PasswordHasher;
+  /** The only way to hash: a turn in the bulkhead, counted per client (hashing-turns.ts). */
+  hashing: HashingTurns;
+  /** Whether a new password is too easy to guess (password-strength.ts). */
+  passwordStrength: PasswordStrength;
   accessTokens: AccessTokens;
   apiTokens: ApiTokens;
   sessions: Sessions;
   mailer: Mailer;
   authenticate: BearerCheck;
+  /** The token check behind `authenticate`, without its challenge: for a token that is only a sign. */
+  checkToken: TokenCheck;
   basic: BasicMiddlewares;
   throttles: Throttles;
   /** In front of every procedure that spends a mailed link (link-token-guard.ts). */
   linkTokenGuard: LinkTokenGuard;
   background: BackgroundTasks;
   refreshCookie: RefreshCookie;
+  /** Known devices and their cookie (devices.ts). */
+  devices: Devices;
 }

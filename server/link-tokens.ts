@@ -140,11 +140,15 @@ export async function issueLinkByAddress(
 }
 
 /** Whose link `token` is and for what, when it names a pending link of one of `purposes`; nothing is spent or checked beyond that. */
-export async function findLinkOwner(db: Queryable, token: string, purposes: readonly LinkPurpose[]): Promise<{ userId: string; purpose: LinkPurpose } | null> {
+export async function findLinkOwner(
+  db: Queryable,
+  token: string,
+  purposes: readonly LinkPurpose[],
+): Promise<{ userId: string; purpose: LinkPurpose; email: string } | null> {
   const selector = parseToken('link', token)?.selector;
   if (!selector) return null;
   const [link] = await db
-    .select({ userId: linkTokenTable.userId, purpose: linkTokenTable.purpose })
+    .select({ userId: linkTokenTable.userId, purpose: linkTokenTable.purpose, email: linkTokenTable.email })
     .from(linkTokenTable)
     .where(and(eq(linkTokenTable.selector, selector), inArray(linkTokenTable.purpose, [...purposes])));
   return link ?? null;

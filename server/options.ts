@@ -7,6 +7,7 @@ import type { MailTemplates, MailTransport } from './mail/mailer.js';
 import type { AuthContextOptions } from './context.js';
 import type { BasicOptions } from './basic/basic-options.js';
 import { basicOptionsSchema } from './basic/basic-options.js';
+import { defaultConcurrentHashes, threadpoolSize } from './threadpool.js';
 
 /** What `createAuth` takes. Only `db` and `mail` are required. */
 export interface AuthOptions<TAppContext extends object = object> {
@@ -117,11 +118,35 @@ export interface AuthOptions<TAppContext extends object = object> {
     /** @default 600 */
     windowSeconds?: number;
   };
+  /**
+   * Known devices: every sign-in leaves the browser an `HttpOnly` `__Host-auth-device` cookie, and
+   * an account keeps it off the lock strangers can put on it (`rateLimits`). Not a credential.
+   */
+  devices?: {
+    /** Devices an account remembers, the newest; 0 sets no device cookie. @default 10 */
+    maxPerUser?: number;
+  };
   /** HTTP Basic machine clients, per realm (`basicProcedure(realm)`, and the `admin` realm of `invite`). */
   basic?: BasicOptions;
   rateLimits?: {
-    /** Failed sign-ins per account (email or username) per window; beyond it a sign-in fails as a wrong password does. @default 20 */
+    /**
+     * Wrong passwords checked per account (its address and username together) per window, from all
+     * clients; beyond it every sign-in to the account fails as a wrong password does, unchecked.
+     * At most 100 (NIST SP 800-63B §5.2.2). @default 100
+     */
     loginFailuresPerAccount?: number;
+    /**
+     * The part of `loginFailuresPerAccount` that clients the account does not know (no device
+     * cookie of it, no session of it) may spend together; beyond it only its known devices and
+     * sessions are checked, so a stranger can never lock those out. @default half of loginFailuresPerAccount, rounded up
+     */
+    loginFailuresPerAccountFromUnknownClients?: number;
+    /**
+     * Wrong passwords per account and client per window (a known device or session, else the
+     * client's address); beyond it that client's sign-ins to the account fail as a wrong password
+     * does, unchecked, while other clients go on. @default 10
+     */
+    loginFailuresPerAccountPerClient?: number;
     /** Failed sign-ins and refreshes per client IP per window; beyond it `RATE_LIMITED`. @default 100 */
     failuresPerIp?: number;
     /**
@@ -138,6 +163,16 @@ export interface AuthOptions<TAppContext extends object = object> {
      * beyond it `RATE_LIMITED` with `Retry-After`. @default 30
      */
     mailsPerClientPerHour?: number;
+    /**
+     * Calls that hash a password or secret, per client IP per window, counted before they hash and
+     * given back when they prove a secret (a right password, a spent link); beyond it `RATE_LIMITED`.
+     * @default 200
+     */
+    hashesPerIp?: number;
+    /** Sessions started (every way of signing in) per client IP per window; beyond it `RATE_LIMITED`. @default 60 */
+    sessionsPerIp?: number;
+    /** Sessions started per account per window, from all clients together; beyond it `RATE_LIMITED`. @default 100 */
+    sessionsPerAccount?: number;
   };
   password?: {
     /** Counted in Unicode code points. @default 12 */
@@ -146,10 +181,28 @@ export interface AuthOptions<TAppContext extends object = object> {
     memoryCost?: number;
     /** argon2id iterations; at least 2. @default 2 */
     timeCost?: number;
-    /** How many hashes may run at once; more wait in a queue. @default 4 */
+    /**
+     * How many hashes may run at once; more wait their turn. Each takes a thread of libuv's pool,
+     * which must keep at least one for everything else (`createAuth` refuses more).
+     * @default one per core, leaving two threads of the pool (UV_THREADPOOL_SIZE, 4 unless set) free
+     */
     maxConcurrentHashes?: number;
-    /** How many may wait; beyond that a sign-in answers `RATE_LIMITED` at once. @default 64 */
+    /** How many may wait; beyond that a call that would hash answers `RATE_LIMITED` at once. @default 64 */
     maxQueuedHashes?: number;
+    /** Hashes one client may have running or waiting; beyond it `RATE_LIMITED` at once, counted nowhere. @default 4 */
+    maxHashesPerClient?: number;
+    /**
+     * The least zxcvbn score (0 to 4) a new password must reach, judged against a dictionary of
+     * common passwords, keyboard patterns and the account's own address and username; below it
+     * `WEAK_PASSWORD`. 3 means about 10^8 guesses or more. @default 3
+     */
+    minStrength?: number;
+    /**
+     * The application's own check of a new password against known breaches (a k-anonymity range
+     * lookup, say): true refuses it with `WEAK_PASSWORD`. A throw is logged and the password judged
+     * without it.
+     */
+    isBreached?: (password: string) => Promise<boolean>;
   };
   /**
    * How this node hears revocations made on other nodes (PostgreSQL only; PGlite is one process).
@@ -200,7 +253,7 @@ const positiveSeconds = z.number().int().positive();
 const linkPath = z.string().regex(/^\/(?!\/)[^\s]*$/, 'a path under appUrl, starting with a single /');
 const aFunction = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'expected a function');
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   db: z.custom<AuthDatabase>((db) => typeof db === 'object' && db !== null && '$client' in db, 'expected the database from connectDatabase()'),
   mail: z.strictObject({
     transport: z.custom<MailTransport>(
@@ -242,14 +295,28 @@ const optionsSchema = z.object({
     .prefault({}),
   rateLimits: z
     .strictObject({
-      loginFailuresPerAccount: z.number().int().min(1).max(100).default(20),
+      loginFailuresPerAccount: z.number().int().min(1).max(100).default(100),
+      loginFailuresPerAccountFromUnknownClients: z.number().int().min(1).optional(),
+      loginFailuresPerAccountPerClient: z.number().int().min(1).default(10),
       failuresPerIp: z.number().int().min(1).default(100),
       tokenFailuresPerIp: z.number().int().min(1).default(100),
       windowSeconds: positiveSeconds.default(900),
       mailsPerAddressPerHour: z.number().int().min(1).default(5),
       mailsPerClientPerHour: z.number().int().min(1).default(30),
+      hashesPerIp: z.number().int().min(1).default(200),
+      sessionsPerIp: z.number().int().min(1).default(60),
+      sessionsPerAccount: z.number().int().min(1).default(100),
     })
+    .refine((limits) => (limits.loginFailuresPerAccountFromUnknownClients ?? 0) <= limits.loginFailuresPerAccount, {
+      message: 'loginFailuresPerAccountFromUnknownClients is a part of loginFailuresPerAccount and cannot exceed it',
+      path: ['loginFailuresPerAccountFromUnknownClients'],
+    })
+    .transform((limits) => ({
+      ...limits,
+      loginFailuresPerAccountFromUnknownClients: limits.loginFailuresPerAccountFromUnknownClients ?? Math.ceil(limits.loginFailuresPerAccount / 2),
+    }))
     .prefault({}),
+  devices: z.strictObject({ maxPerUser: z.number().int().min(0).max(100).default(10) }).prefault({}),
   passwordReset: z.strictObject({ linkTtlSeconds: positiveSeconds.max(86_400).default(3600) }).prefault({}),
   magicLink: z.strictObject({ enabled: z.boolean().default(true), linkTtlSeconds: positiveSeconds.max(600).default(600) }).prefault({}),
   emailChange: z.strictObject({ linkTtlSeconds: positiveSeconds.max(7 * 86_400).default(86_400) }).prefault({}),
@@ -268,8 +335,18 @@ const optionsSchema = z.object({
       minLength: z.number().int().min(8).max(256).default(12),
       memoryCost: z.number().int().min(19_456).default(19_456),
       timeCost: z.number().int().min(2).default(2),
-      maxConcurrentHashes: z.number().int().positive().default(4),
+      maxConcurrentHashes: z
+        .number()
+        .int()
+        .positive()
+        .default(defaultConcurrentHashes)
+        .refine((hashes) => hashes < threadpoolSize(), {
+          message: `would take every thread of libuv's pool (${threadpoolSize()}, from UV_THREADPOOL_SIZE); set UV_THREADPOOL_SIZE higher where Node is started`,
+        }),
       maxQueuedHashes: z.number().int().min(0).default(64),
+      maxHashesPerClient: z.number().int().positive().default(4),
+      minStrength: z.number().int().min(0).max(4).default(3),
+      isBreached: aFunction.optional(),
     })
     .prefault({}),
   revocationListener: z
@@ -315,6 +392,7 @@ export interface ResolvedAuthOptions<TAppContext extends object = object> {
   recentAuth: ParsedOptions['recentAuth'];
   basic: ParsedOptions['basic'];
   rateLimits: ParsedOptions['rateLimits'];
+  devices: ParsedOptions['devices'];
   revocationListener: ParsedOptions['revocationListener'];
   context: AuthOptions<TAppContext>['context'];
   clientIp: AuthOptions['clientIp'];
@@ -360,6 +438,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     recentAuth: parsed.data.recentAuth,
     basic,
     rateLimits,
+    devices: parsed.data.devices,
     revocationListener,
     context: options.context,
     clientIp: options.clientIp,

@@ -30,6 +30,12 @@ export interface RateLimiter {
    * once); allowed while the window's hits, these included, are within the limit.
    */
   hit(key: string, limit: RateLimit, weight?: number): Promise<RateVerdict>;
+  /**
+   * Counts one hit on `key` only if the window's hits, this one included, stay within the limit, and
+   * says whether it did. A refused attempt then costs the allowance nothing: however many are
+   * refused, what is left above `limit.max` for a larger limit on the same key stays free.
+   */
+  hitIfWithin(key: string, limit: RateLimit): Promise<boolean>;
   /** Takes back one hit on `key`: an attempt counted up front that turned out to succeed. */
   release(key: string): Promise<void>;
   /** Forgets the hits on `key` (a successful sign-in clears its failures). */
@@ -69,6 +75,25 @@ export function createRateLimiter(deps: { db: AuthDatabase; clock: Clock }): Rat
         .returning({ hits: rateLimitTable.hits, windowStartedAt: rateLimitTable.windowStartedAt });
       const window = windowAt(row, limit, now);
       return { allowed: window.hits <= limit.max, retryAfterSeconds: window.retryAfterSeconds };
+    },
+
+    async hitIfWithin(key, limit) {
+      const now = clock.now();
+      const expired = sql`${rateLimitTable.windowStartedAt} <= ${new Date(now - limit.windowSeconds * 1000)}`;
+      // The row is locked by the upsert, so two hits at once cannot both take the last place.
+      const counted = await db
+        .insert(rateLimitTable)
+        .values({ key: digest(key), windowStartedAt: new Date(now), hits: 1 })
+        .onConflictDoUpdate({
+          target: rateLimitTable.key,
+          set: {
+            hits: sql`CASE WHEN ${expired} THEN 1 ELSE ${rateLimitTable.hits} + 1 END`,
+            windowStartedAt: sql`CASE WHEN ${expired} THEN ${new Date(now)} ELSE ${rateLimitTable.windowStartedAt} END`,
+          },
+          setWhere: sql`${expired} OR ${rateLimitTable.hits} < ${limit.max}`,
+        })
+        .returning({ hits: rateLimitTable.hits });
+      return counted.length > 0;
     },
 
     async release(key) {

@@ -19,7 +19,7 @@ import { findUserById } from './users.js';
 export async function requireRecentAuth(kernel: AuthKernel, ctx: AuthBaseContext & Authenticated, password: string | undefined): Promise<void> {
   if (password !== undefined) {
     const user = await findUserById(kernel.db, ctx.user.id);
-    if (!user || !(await checkAccountPassword(kernel, ctx.authRequest, { user, password }))) throw authError('INVALID_CREDENTIALS');
+    if (!user || !(await checkAccountPassword(kernel, ctx, { user, password }))) throw authError('INVALID_CREDENTIALS');
     return;
   }
   const [session] = await kernel.db

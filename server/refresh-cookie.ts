@@ -1,5 +1,6 @@
 import type { AuthTokens } from '../shared/types.js';
 import type { AuthRequest } from './context.js';
+import { readCookie } from './cookie-header.js';
 import type { Clock } from './deps.js';
 import { authError } from './errors.js';
 import type { ResolvedAuthOptions } from './options.js';
@@ -19,15 +20,6 @@ const REFRESH_COOKIE = '__Host-auth-refresh';
 
 /** Browsers cap a cookie's life at 400 days; a refresh renews it. */
 const LONGEST_COOKIE_SECONDS = 400 * 24 * 3600;
-
-function readCookie(header: string | null, name: string): string | null {
-  if (!header) return null;
-  for (const pair of header.split(';')) {
-    const separator = pair.indexOf('=');
-    if (separator !== -1 && pair.slice(0, separator).trim() === name) return pair.slice(separator + 1).trim() || null;
-  }
-  return null;
-}
 
 export interface RefreshCookie {
   /**
@@ -73,13 +65,14 @@ export function createRefreshCookie(deps: { cookies: ResolvedAuthOptions['cookie
       if (!request.wantsCookie && !options.cameInCookie) return tokens;
       const expiresAt = tokens.refreshTokenExpiresAt;
       const maxAge = expiresAt ? Math.max(0, Math.floor((expiresAt.getTime() - clock.now()) / 1000)) : LONGEST_COOKIE_SECONDS;
-      request.setHeader('Set-Cookie', `${REFRESH_COOKIE}=${tokens.refreshToken}; ${attributes}; Max-Age=${Math.min(maxAge, LONGEST_COOKIE_SECONDS)}`);
+      // Appended: a sign-in sets the device cookie on the same response (devices.ts).
+      request.appendHeader('Set-Cookie', `${REFRESH_COOKIE}=${tokens.refreshToken}; ${attributes}; Max-Age=${Math.min(maxAge, LONGEST_COOKIE_SECONDS)}`);
       return { ...tokens, refreshToken: null };
     },
 
     clear(request) {
       if (cookies && (request.wantsCookie || readCookie(request.cookie, REFRESH_COOKIE))) {
-        request.setHeader('Set-Cookie', `${REFRESH_COOKIE}=; ${attributes}; Max-Age=0`);
+        request.appendHeader('Set-Cookie', `${REFRESH_COOKIE}=; ${attributes}; Max-Age=0`);
       }
     },
   };

@@ -9,6 +9,7 @@ import { announceRevocation } from './announce-revocation.js';
 import { revokeApiTokens } from './api-tokens.js';
 import type { Revocation } from './cache/revocation-notice.js';
 import type { TokenCache } from './cache/token-cache.js';
+import type { AuthRequest } from './context.js';
 import type { Clock, RandomSource } from './deps.js';
 import type { ResolvedAuthOptions } from './options.js';
 import { generateId, generateTokenParts, hashVerifier, openSuccessor, sealSuccessor } from './secrets.js';
@@ -30,11 +31,11 @@ import { generateId, generateTokenParts, hashVerifier, openSuccessor, sealSucces
  * and clears this node's cache once committed.
  */
 
-/** Who is signing in, as the session list later shows it. */
-export interface SessionOrigin {
-  userAgent: string | null;
-  ip: string | null;
-}
+/**
+ * Who is signing in, as the session list later shows it, and the answer a refused start sets
+ * `Retry-After` on: the request itself.
+ */
+export type SessionOrigin = Pick<AuthRequest, 'userAgent' | 'ip' | 'setHeader'>;
 
 export type RefreshOutcome =
   | { ok: true; tokens: AuthTokens; userId: string; sessionId: string }
@@ -61,10 +62,15 @@ const CREDENTIAL_CHANGES: ReadonlySet<RevokeReason> = new Set(['password-changed
 const ENDS_EVERY_TOKEN: ReadonlySet<RevokeReason> = new Set(['logout-everywhere', 'address-proven']);
 
 export interface Sessions {
+  /**
+   * Starts a session, once the limits on sessions per client and per account admit it (else
+   * RATE_LIMITED with Retry-After, and nothing is written).
+   */
   start(userId: string, origin: SessionOrigin): Promise<{ sessionId: string; tokens: AuthTokens }>;
   /**
    * Starts a session only if `guard`, run first in the same transaction, says yes; null otherwise.
-   * A guard that updates the user row serialises the sign-in with anything else that locks it.
+   * A guard that updates the user row serialises the sign-in with anything else that locks it. The
+   * limits are judged first, as for `start`.
    */
   startIf(userId: string, origin: SessionOrigin, guard: (tx: Queryable) => Promise<boolean>): Promise<{ sessionId: string; tokens: AuthTokens } | null>;
   refresh(refreshToken: string): Promise<RefreshOutcome>;
@@ -97,6 +103,8 @@ export function createSessions(deps: {
   random: RandomSource;
   tokens: ResolvedAuthOptions['tokens'];
   apiTokensEndWithCredentialChange: boolean;
+  /** Counts a session about to start and throws when the limits refuse it (throttles.ts). */
+  admit: (origin: SessionOrigin, userId: string) => Promise<void>;
 }): Sessions {
   const { db, cache, accessTokens, clock, random, tokens: policy } = deps;
 
@@ -195,6 +203,8 @@ export function createSessions(deps: {
   }
 
   const startIf: Sessions['startIf'] = async (userId, origin, guard) => {
+    // Every way in ends here, so no sign-in method can start sessions past the limits.
+    await deps.admit(origin, userId);
     const now = clock.now();
     const parts = generateTokenParts(random);
     const result = await db.transaction(async (tx) => {

@@ -10,7 +10,8 @@ import { toPublicUser } from './users.js';
  * The one way into a signed-in state. Every method (a password, a mailed link, an invitation, and the
  * ones to come) first proves who the user is, then calls `signIn`, which starts the session, hands the
  * tokens over as the client asked (the refresh token in the cookie, in cookie mode), records the
- * device, and reports the sign-in. A new method is a procedure that proves and calls this.
+ * device (its user agent and address on the session, and the device cookie, devices.ts), and reports
+ * the sign-in. A new method is a procedure that proves and calls this.
  *
  * The cross-site checks of cookie mode (`refreshCookie.admit`) run at the start of every sign-in
  * procedure instead, before it spends any work: `admitSignIn` below.
@@ -42,13 +43,16 @@ export async function signIn(
   const { method, guard } = signingIn;
   const request = ctx.authRequest;
   let user = signingIn.user;
-  const started = await kernel.sessions.startIf(user.userId, { userAgent: request.userAgent, ip: request.ip }, async (tx) => {
-    if (!guard) return true;
-    const fresher = await guard(tx);
-    if (fresher) user = fresher;
-    return fresher !== null;
+  const deviceCookie = kernel.devices.cookieFor(request);
+  const started = await kernel.sessions.startIf(user.userId, request, async (tx) => {
+    const fresher = guard ? await guard(tx) : user;
+    if (!fresher) return false;
+    user = fresher;
+    if (deviceCookie !== null) await kernel.devices.remember(tx, deviceCookie, user.userId);
+    return true;
   });
   if (!started) throw authError('INVALID_CREDENTIALS');
+  if (deviceCookie !== null) kernel.devices.handOver(request, deviceCookie);
   kernel.logger.info('signed in', { userId: user.userId, sessionId: started.sessionId, method });
   return { user: toPublicUser(user), tokens: kernel.refreshCookie.deliver(request, started.tokens) };
 }

@@ -2,6 +2,7 @@ import { initTRPC } from '@trpc/server';
 import superjson from 'superjson';
 import { createProtectMiddleware } from './bearer.js';
 import { deserializeClientInput } from './client-input.js';
+import { databaseUnavailableMiddleware } from './database-unavailable.js';
 import { refuseApiTokens } from './scopes.js';
 import type { AuthBaseContext } from './context.js';
 import { authErrorFormatter } from './errors.js';
@@ -28,8 +29,11 @@ export function createAuthTRPC<TContext extends AuthBaseContext>() {
 /** The instance the auth router's own procedures are built on. */
 export const authT = createAuthTRPC<AuthBaseContext>();
 
-/** Every auth procedure: its answer may carry a secret, so no cache may keep it. */
-export const authProcedure = authT.procedure.use(function noStore({ ctx, next }) {
+/**
+ * Every auth procedure: its answer may carry a secret, so no cache may keep it; a database outage
+ * answers 503.
+ */
+export const authProcedure = authT.procedure.use(databaseUnavailableMiddleware).use(function noStore({ ctx, next }) {
   ctx.authRequest.setHeader('Cache-Control', 'no-store');
   return next();
 });

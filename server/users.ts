@@ -29,12 +29,17 @@ export async function findUserByEmail(db: Queryable, email: string): Promise<Use
   return row ?? null;
 }
 
-/** Usernames keep their case for display but are unique, and found, regardless of it. */
+/**
+ * Usernames keep their spelling for display but are unique, and found, by a key that folds what
+ * looks alike (`auth_username_key`, migration 0003): `Admin`, `admin.` and `adm1n` are one name. The
+ * key being unique, any spelling of it names exactly the one account, so sign-in by username takes
+ * any of them, as it always took any case.
+ */
 export async function findUserByUsername(db: Queryable, username: string): Promise<UserRow | null> {
   const [row] = await db
     .select()
     .from(userTable)
-    .where(eq(sql`lower(${userTable.username})`, username.toLowerCase()));
+    .where(eq(sql`auth_username_key(${userTable.username})`, sql`auth_username_key(${username})`));
   return row ?? null;
 }
 
@@ -44,7 +49,7 @@ export function uniqueViolation(error: unknown): 'email' | 'username' | null {
   const { code, constraint } = (cause ?? {}) as { code?: unknown; constraint?: unknown };
   if (code !== '23505') return null;
   if (constraint === 'users_email_unique') return 'email';
-  if (constraint === 'users_username_lower_key') return 'username';
+  if (constraint === 'users_username_key_unique') return 'username';
   return null;
 }
 

@@ -7,6 +7,8 @@ import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
  */
 export const AUTH_ERROR_CODES = {
   INVALID_INPUT: 'BAD_REQUEST',
+  /** Two `Authorization` headers, or another request that names no single credential (RFC 6750 `invalid_request`). */
+  INVALID_REQUEST: 'BAD_REQUEST',
   INVALID_CREDENTIALS: 'UNAUTHORIZED',
   EMAIL_NOT_CONFIRMED: 'FORBIDDEN',
   EMAIL_TAKEN: 'CONFLICT',
@@ -38,6 +40,8 @@ export const AUTH_ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   /** The client asked for cookie mode, which the server has not enabled. */
   COOKIE_MODE_DISABLED: 'BAD_REQUEST',
+  /** The database did not answer in time or is down; try again after `Retry-After` seconds (HTTP 503). */
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
 } as const satisfies Record<string, TRPC_ERROR_CODE_KEY>;
 
 export type AuthErrorCode = keyof typeof AUTH_ERROR_CODES;

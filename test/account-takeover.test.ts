@@ -203,7 +203,7 @@ describeOnEachDatabase('changePassword is no password oracle', (kit) => {
 });
 
 describeOnEachDatabase('every sign-in honours cookie mode', (kit) => {
-  type Answer = { status: number; setCookie: string | null; refreshToken: string | null | undefined; authCode: string | undefined };
+  type Answer = { status: number; /** The refresh cookie's line. */ setCookie: string | null; refreshToken: string | null | undefined; authCode: string | undefined };
 
   async function post(app: TestApp, path: string, request: { input: unknown; origin?: string }): Promise<Answer> {
     const response = await fetch(`${app.url}/${path}`, {
@@ -212,7 +212,7 @@ describeOnEachDatabase('every sign-in honours cookie mode', (kit) => {
       body: JSON.stringify({ json: request.input }),
     });
     const body = (await response.json()) as { result?: { data: { json: { tokens?: { refreshToken: string | null } } } }; error?: { json: { data: { authCode?: string } } } };
-    return { status: response.status, setCookie: response.headers.get('set-cookie'), refreshToken: body.result?.data.json.tokens?.refreshToken, authCode: body.error?.json.data.authCode };
+    return { status: response.status, setCookie: response.headers.getSetCookie().find((line) => line.startsWith('__Host-auth-refresh=')) ?? null, refreshToken: body.result?.data.json.tokens?.refreshToken, authCode: body.error?.json.data.authCode };
   }
 
   /** Each sign-in procedure, with a fresh input that signs in once. */

@@ -12,6 +12,7 @@ import { APP_URL, describeOnEachDatabase } from './harness/test-kit.js';
 import type { TestKit } from './harness/test-kit.js';
 
 const OPS_CHALLENGE = 'Basic realm="ops", charset="UTF-8"';
+const BEARER_CHALLENGE = 'Bearer realm="app.example.test"';
 const clients = {
   ops: {
     ops: await hashClientSecret('secret', 'argon2id'),
@@ -125,7 +126,7 @@ describeOnEachDatabase('HTTP Basic realms over raw HTTP', (kit) => {
     const server = await basic();
     const missing = await server.get('/either');
     assert.equal(missing.status, 401);
-    assert.deepEqual(missing.header('www-authenticate'), ['Bearer', OPS_CHALLENGE]);
+    assert.deepEqual(missing.header('www-authenticate'), [BEARER_CHALLENGE, OPS_CHALLENGE]);
 
     const { tokens, user } = await registerConfirmed(kit());
     const bearer = await server.get('/either', [`Authorization: Bearer ${tokens.accessToken}`]);
@@ -136,14 +137,14 @@ describeOnEachDatabase('HTTP Basic realms over raw HTTP', (kit) => {
     assert.deepEqual(refusal(wrongBasic), REFUSED);
   });
 
-  it('two Authorization headers are ambiguous for Bearer too: refused, never the first one taken', async () => {
+  it('two Authorization headers are ambiguous for Bearer too: a 400 invalid_request, never the first one taken', async () => {
     const server = await basic();
     const { tokens } = await registerConfirmed(kit());
     const bearer = `Authorization: Bearer ${tokens.accessToken}`;
     assert.equal((await server.get('/either', [bearer])).status, 200);
     const twice = await server.get('/either', [bearer, bearer]);
-    assert.equal(twice.status, 401);
-    assert.deepEqual(twice.header('www-authenticate'), ['Bearer', OPS_CHALLENGE]);
+    assert.equal(twice.status, 400);
+    assert.deepEqual(twice.header('www-authenticate'), [`${BEARER_CHALLENGE}, error="invalid_request"`]);
   });
 
   it('verbosity debug puts the reason in the body; minimal answers a bare 401', async () => {
@@ -158,7 +159,7 @@ describeOnEachDatabase('HTTP Basic realms over raw HTTP', (kit) => {
     for (const headers of [[], [basicHeader('ops', 'wrong')], [basicHeader('nobody', 'secret')]]) {
       assert.deepEqual(refusal(await minimal.get('/ops.ping', headers)), { status: 401, challenge: [], message: 'UNAUTHORIZED', authCode: null });
     }
-    assert.deepEqual((await minimal.get('/either')).header('www-authenticate'), ['Bearer']);
+    assert.deepEqual((await minimal.get('/either')).header('www-authenticate'), [BEARER_CHALLENGE]);
     assert.equal((await minimal.get('/ops.ping', [basicHeader('ops', 'secret')])).status, 200);
   });
 

@@ -5,13 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { readConfig } from '../examples/reference-server/config.js';
 import { startReferenceServer } from '../examples/reference-server/server.js';
 import { openTestDatabase } from './harness/database.js';
 import type { TestDatabase } from './harness/database.js';
 import { PASSWORD, uniqueEmail } from './harness/test-kit.js';
+import { launchChromium, withoutChromium } from './harness/chromium.js';
 
 /*
  * The demo page of `npm start` in Debian's Chromium: the flow a new user tries first, tabs that share
@@ -19,7 +19,6 @@ import { PASSWORD, uniqueEmail } from './harness/test-kit.js';
  * test-results/ (not committed) for a person to look at.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = 'test-results/browser';
 
 async function freePort(): Promise<number> {
@@ -49,7 +48,7 @@ function tokensReadableByScripts(page: Page): Promise<string[]> {
   return page.evaluate<string[]>(READ_PAGE_SECRETS);
 }
 
-describe('the demo page in Chromium', () => {
+describe('the demo page in Chromium', { skip: withoutChromium }, () => {
   let database: TestDatabase;
   let dataDir: string;
   let server: Awaited<ReturnType<typeof startReferenceServer>>;
@@ -64,10 +63,7 @@ describe('the demo page in Chromium', () => {
     origin = `http://127.0.0.1:${port}`;
     const config = readConfig({ PORT: String(port), APP_URL: origin, DATABASE_URL: database.url ?? '', AUTH_DATA_DIR: dataDir, AUTH_ACCESS_TTL: '2' });
     server = await startReferenceServer(config, (line) => serverLog.push(line));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
     await mkdir(SCREENSHOTS, { recursive: true });
   });
 
@@ -151,8 +147,11 @@ describe('the demo page in Chromium', () => {
     assert.deepEqual(await tokensReadableByScripts(page), []);
     const cookies = await context.cookies();
     assert.deepEqual(
-      cookies.map(({ name, httpOnly, secure, sameSite, path }) => ({ name, httpOnly, secure, sameSite, path })),
-      [{ name: '__Host-auth-refresh', httpOnly: true, secure: true, sameSite: 'Strict', path: '/' }],
+      cookies.map(({ name, httpOnly, secure, sameSite, path }) => ({ name, httpOnly, secure, sameSite, path })).sort((a, b) => a.name.localeCompare(b.name)),
+      [
+        { name: '__Host-auth-device', httpOnly: true, secure: true, sameSite: 'Strict', path: '/' },
+        { name: '__Host-auth-refresh', httpOnly: true, secure: true, sameSite: 'Strict', path: '/' },
+      ],
     );
 
     // A reload keeps the sign-in: the cookie alone brings it back.
@@ -161,7 +160,8 @@ describe('the demo page in Chromium', () => {
 
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByTestId('status').getByText('signed-out').waitFor();
-    assert.deepEqual(await context.cookies(), []);
+    // The device cookie stays: the browser remains one the account knows (server/devices.ts).
+    assert.deepEqual((await context.cookies()).map(({ name }) => name), ['__Host-auth-device']);
     assert.deepEqual(await tokensReadableByScripts(page), []);
     await context.close();
   });

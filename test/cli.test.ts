@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { hash } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -73,10 +73,24 @@ describe('the CLI (npx trpc-auth-kit)', () => {
     assert.equal(stored, `sha256:${hash('sha256', secret, 'base64url')}`);
   });
 
+  it('--version prints the version of the package', async () => {
+    const { version } = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
+    const printed = await cli(['--version']);
+    assert.equal(printed.code, 0);
+    assert.equal(printed.stdout.trim(), version);
+  });
+
+  it('migrate against a database it cannot reach says so in one line, without the password', async () => {
+    const refused = await cli(['migrate', '--database-url', 'postgres://someone:hunter2@127.0.0.1:1/app']);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.stderr.trim(), 'migrate: could not migrate postgres://***@127.0.0.1:1/app: connect ECONNREFUSED 127.0.0.1:1');
+  });
+
   it('hash-secret refuses an empty secret and an unknown format', async () => {
     const empty = await cli(['hash-secret'], { stdin: '' });
     assert.notEqual(empty.code, 0);
-    assert.match(empty.stderr, /empty/);
+    assert.equal(empty.stderr.trim().split('\n').length, 1, 'one line, not the help');
+    assert.match(empty.stderr, /standard input was empty: pipe the secret in .* or pass --generate/);
     const format = await cli(['hash-secret', '--format', 'md5'], { stdin: 'x' });
     assert.notEqual(format.code, 0);
     assert.match(format.stderr, /argon2id, sha256/);

@@ -22,21 +22,27 @@ async function listen(server: { listen(port: number, host: string, done: () => v
 }
 
 describeOnEachDatabase('HTTP semantics and wiring into an application', (kit) => {
-  it('a call without a token is 401 with a bare Bearer challenge; a bad token adds error="invalid_token"', async () => {
+  it('a call without a token is 401 with a Bearer challenge naming the realm; a bad token adds error="invalid_token"; two tokens are a 400', async () => {
     const missing = await fetch(`${kit().url}/demo.whoami`);
     assert.equal(missing.status, 401);
-    assert.equal(missing.headers.get('www-authenticate'), 'Bearer');
+    assert.equal(missing.headers.get('www-authenticate'), 'Bearer realm="app.example.test"');
 
     const forged = await fetch(`${kit().url}/demo.whoami`, { headers: { authorization: 'Bearer at_forged' } });
     assert.equal(forged.status, 401);
-    assert.equal(forged.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
+    assert.equal(forged.headers.get('www-authenticate'), 'Bearer realm="app.example.test", error="invalid_token"');
     const body = (await forged.json()) as { error: { json: { data: { authCode: string; stack?: string } } } };
     assert.equal(body.error.json.data.authCode, 'TOKEN_INVALID');
     assert.equal(body.error.json.data.stack, undefined);
 
     const otherScheme = await fetch(`${kit().url}/demo.whoami`, { headers: { authorization: 'Basic dXNlcjpwYXNz' } });
     assert.equal(otherScheme.status, 401);
-    assert.equal(otherScheme.headers.get('www-authenticate'), 'Bearer');
+    assert.equal(otherScheme.headers.get('www-authenticate'), 'Bearer realm="app.example.test"');
+
+    // The fetch adapter and Node join two headers with a comma: ambiguous, so neither is taken.
+    const twice = await fetch(`${kit().url}/demo.whoami`, { headers: { authorization: 'Bearer at_one, Bearer at_two' } });
+    assert.equal(twice.status, 400);
+    assert.equal(twice.headers.get('www-authenticate'), 'Bearer realm="app.example.test", error="invalid_request"');
+    assert.equal(((await twice.json()) as { error: { json: { data: { authCode: string } } } }).error.json.data.authCode, 'INVALID_REQUEST');
   });
 
   it('answers that carry tokens are Cache-Control: no-store', async () => {
@@ -87,7 +93,7 @@ describeOnEachDatabase('HTTP semantics and wiring into an application', (kit) =>
       assert.equal(((await me.json()) as { result: { data: { json: { id: string } } } }).result.data.json.id, user.id);
       const refused = await fetch(`${url}/auth.me`, { headers: { authorization: 'Bearer at_nope' } });
       assert.equal(refused.status, 401);
-      assert.equal(refused.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
+      assert.equal(refused.headers.get('www-authenticate'), 'Bearer realm="app.example.test", error="invalid_token"');
     } finally {
       server.close();
     }
@@ -102,7 +108,7 @@ describeOnEachDatabase('HTTP semantics and wiring into an application', (kit) =>
     assert.equal(((await me.json()) as { result: { data: { json: { id: string } } } }).result.data.json.id, user.id);
     const refused = await handle(new Request('http://app.test/trpc/auth.me'));
     assert.equal(refused.status, 401);
-    assert.equal(refused.headers.get('www-authenticate'), 'Bearer');
+    assert.equal(refused.headers.get('www-authenticate'), 'Bearer realm="app.example.test"');
   });
 
   it("an application with its own tRPC instance mounts the auth router and gets data.authCode from the kit's formatter", async () => {

@@ -44,7 +44,7 @@ describeOnEachDatabase(
     it('who may invite: no credentials get both challenges; a wrong Basic secret the Basic one; a plain user 403', async () => {
       const missing = await curlInvite(kit(), uniqueEmail(), []);
       assert.equal(missing.status, 401);
-      assert.deepEqual(missing.header('www-authenticate'), ['Bearer', ADMIN_CHALLENGE]);
+      assert.deepEqual(missing.header('www-authenticate'), ['Bearer realm="app.example.test"', ADMIN_CHALLENGE]);
 
       const wrong = await curlInvite(kit(), uniqueEmail(), [basicHeader('ops', 'wrong')]);
       assert.equal(wrong.status, 401);

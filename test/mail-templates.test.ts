@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import { defaultMailTemplates } from '../server/mail/templates.js';
 import type { MailTemplates, RenderedMail } from '../server/mail/templates.js';
 import { registerConfirmed } from './harness/flows.js';
 import { describeOnEachDatabase } from './harness/test-kit.js';
+import { launchChromium, withoutChromium } from './harness/chromium.js';
 
 /*
  * Every default mail: a subject, a text part and an HTML part that say the same, links escaped, and
@@ -29,13 +29,10 @@ const SAMPLES: { [K in keyof MailTemplates]: Omit<Parameters<MailTemplates[K]>[0
   inviteExistingAccount: { email: 'ada@example.test' },
 };
 
-describe('the default mail templates', () => {
+describe('the default mail templates', { skip: withoutChromium }, () => {
   let browser: Browser;
   before(async () => {
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
     await mkdir('test-results/mails', { recursive: true });
   });
   after(() => browser?.close());

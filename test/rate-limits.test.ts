@@ -7,7 +7,8 @@ const WINDOW_SECONDS = 900;
 
 describeOnEachDatabase('rate limits', (kit) => {
   it('an account with too many failed sign-ins refuses even the right password, as a wrong one, until the window ends', async () => {
-    const app = await kit().variant({ rateLimits: { loginFailuresPerAccount: 3 } });
+    // The client has no device cookie and no session: a stranger, held to the strangers' share.
+    const app = await kit().variant({ rateLimits: { loginFailuresPerAccount: 6, loginFailuresPerAccountFromUnknownClients: 3 } });
     const { email } = await registerConfirmed(kit(), app);
     for (let attempt = 0; attempt < 3; attempt++) {
       await expectAuthError(app.client().auth.login.mutate({ identifier: email, password: 'wrong password!' }), 'INVALID_CREDENTIALS');
@@ -35,12 +36,12 @@ describeOnEachDatabase('rate limits', (kit) => {
     await app.client().auth.login.mutate({ identifier: email, password: 'the owner is back in' });
   });
 
-  it('the address and the username of one account share its allowance', async () => {
-    const app = await kit().variant({ rateLimits: { loginFailuresPerAccount: 3 } });
+  it('the address and every spelling of the username of one account share its allowance', async () => {
+    const app = await kit().variant({ rateLimits: { loginFailuresPerAccount: 6, loginFailuresPerAccountFromUnknownClients: 3 } });
     const { email } = await registerConfirmed(kit(), app, { username: 'two_names' });
     await expectAuthError(app.client().auth.login.mutate({ identifier: email, password: 'wrong password!' }), 'INVALID_CREDENTIALS');
     await expectAuthError(app.client().auth.login.mutate({ identifier: 'two_names', password: 'wrong password!' }), 'INVALID_CREDENTIALS');
-    await expectAuthError(app.client().auth.login.mutate({ identifier: 'TWO_NAMES', password: 'wrong password!' }), 'INVALID_CREDENTIALS');
+    await expectAuthError(app.client().auth.login.mutate({ identifier: 'TW0.Names', password: 'wrong password!' }), 'INVALID_CREDENTIALS');
     await expectAuthError(app.client().auth.login.mutate({ identifier: email, password: PASSWORD }), 'INVALID_CREDENTIALS');
     kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
   });
@@ -61,14 +62,18 @@ describeOnEachDatabase('rate limits', (kit) => {
     kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
   });
 
-  it('a successful sign-in clears the failures; an unknown account locks the same way', async () => {
-    const app = await kit().variant({ rateLimits: { loginFailuresPerAccount: 3 } });
+  it('a successful sign-in clears its client\'s failures but not the account\'s; an unknown account locks the same way', async () => {
+    const app = await kit().variant({ rateLimits: { loginFailuresPerAccountFromUnknownClients: 5, loginFailuresPerAccountPerClient: 3 } });
     const { email } = await registerConfirmed(kit(), app);
     for (let round = 0; round < 2; round++) {
       await expectAuthError(app.client().auth.login.mutate({ identifier: email, password: 'wrong password!' }), 'INVALID_CREDENTIALS');
       await expectAuthError(app.client().auth.login.mutate({ identifier: email, password: 'wrong password!' }), 'INVALID_CREDENTIALS');
       await app.client().auth.login.mutate({ identifier: email, password: PASSWORD });
     }
+    // The fifth failure fills the strangers' share, which the successes did not empty: else every
+    // sign-in of the owner would hand a guesser a fresh allowance.
+    await expectAuthError(app.client().auth.login.mutate({ identifier: email, password: 'wrong password!' }), 'INVALID_CREDENTIALS');
+    await expectAuthError(app.client().auth.login.mutate({ identifier: email, password: PASSWORD }), 'INVALID_CREDENTIALS');
     const ghost = uniqueEmail('ghost');
     const answers = [];
     for (let attempt = 0; attempt < 5; attempt++) {

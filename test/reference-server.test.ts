@@ -39,7 +39,7 @@ describe('the reference server (npm start)', () => {
     const link = await waitFor(() => /https:\/\/app\.example\.test\/confirm-email\?token=(lk_\S+)/.exec(server.output())?.[1], 'the logged link');
     assert.equal((await readdir(join(dataDir, 'outbox'))).length, 1);
 
-    const confirmed = await call(server, 'auth.confirmEmail', { input: { token: link } });
+    const confirmed = await call(server, 'auth.confirmEmail', { input: { token: link, password: PASSWORD } });
     const tokens = confirmed.data?.tokens as unknown as { accessToken: string };
     const whoami = await call(server, 'demo.whoami', { accessToken: tokens.accessToken });
     assert.equal(whoami.status, 200);

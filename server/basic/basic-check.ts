@@ -1,7 +1,8 @@
 import type { AuthRequest } from '../context.js';
 import type { Logger } from '../deps.js';
 import type { ResolvedAuthOptions } from '../options.js';
-import type { PasswordHasher } from '../passwords.js';
+import type { HashingTurns } from '../hashing-turns.js';
+import { isRefusal } from '../hashing-turns.js';
 import type { RateLimiter } from '../rate-limits.js';
 import { clientOf } from '../throttles.js';
 import { parseBasicAuthorization } from './authorization-header.js';
@@ -16,7 +17,9 @@ import type { SecretFormat, StoredSecret } from './client-secrets.js';
  *
  * Every attempt counts against the client id and the caller's address before it is judged and is
  * given back when it succeeds, so a batch of guesses cannot all slip under the limit; beyond it the
- * answer is RATE_LIMITED and the secret is not checked.
+ * answer is RATE_LIMITED and the secret is not checked. An argon2id check takes a hashing turn
+ * (hashing-turns.ts), as a password does; refused because the server is busy, the attempt is given
+ * back, since nothing was judged.
  */
 
 /** The machine client of a Basic procedure, as `ctx.client` holds it. */
@@ -38,10 +41,10 @@ export function createBasicCheck(deps: {
   policy: ResolvedAuthOptions['basic'];
   windowSeconds: number;
   limiter: RateLimiter;
-  passwords: PasswordHasher;
+  hashing: HashingTurns;
   logger: Logger;
 }): BasicCheck {
-  const { policy, limiter, passwords, logger } = deps;
+  const { policy, limiter, hashing, logger } = deps;
   const configured = new Map<string, Map<string, StoredSecret>>();
   const dummyFormats = new Map<string, SecretFormat>();
   for (const [realm, clients] of Object.entries(policy.clients)) {
@@ -91,12 +94,21 @@ export function createBasicCheck(deps: {
       if (credentials.kind === 'malformed') return { ok: false, reason: 'malformed', detail: credentials.reason };
 
       const stored = await findSecret(realm, credentials.clientId);
-      const valid = stored
-        ? await verifyClientSecret(stored, credentials.secret, passwords)
-        : await spendDummyCheck(dummyFormats.get(realm) ?? 'argon2id', credentials.secret, passwords);
+      const format = stored?.format ?? dummyFormats.get(realm) ?? 'argon2id';
+      const turn = format === 'argon2id' ? await hashing.take(request) : null;
+      if (turn && isRefusal(turn)) {
+        if (turn.refused === 'busy' && key !== null) await limiter.release(key);
+        return { ok: false, reason: 'rate limited', retryAfterSeconds: turn.retryAfterSeconds };
+      }
+      let valid: boolean;
+      try {
+        valid = stored ? await verifyClientSecret(stored, credentials.secret, turn) : await spendDummyCheck(format, credentials.secret, turn);
+      } finally {
+        turn?.end();
+      }
       if (!stored) return { ok: false, reason: 'unknown client', detail: `no client "${credentials.clientId}" in realm "${realm}"` };
       if (!valid) return { ok: false, reason: 'wrong secret', detail: 'wrong secret' };
-      if (key !== null) await limiter.release(key);
+      await Promise.all([key === null ? undefined : limiter.release(key), turn ? hashing.succeeded(request) : undefined]);
       return { ok: true, client: { id: credentials.clientId, realm } };
     },
   };

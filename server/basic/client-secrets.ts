@@ -1,12 +1,12 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import argon2 from 'argon2';
-import type { PasswordHasher } from '../passwords.js';
+import type { HashingTurn } from '../hashing-turns.js';
 import type { RandomSource } from '../deps.js';
 
 /*
  * The forms a Basic client's secret is stored in, each recognisable by its first characters:
- *   - `$argon2id$…`, a PHC string: for a secret a person chose; verified behind the password
- *     bulkhead, since each check costs tens of milliseconds;
+ *   - `$argon2id$…`, a PHC string: for a secret a person chose; verified in a hashing turn (behind
+ *     the password bulkhead), since each check costs tens of milliseconds;
  *   - `sha256:<base64url digest>`: for a generated secret of 256 random bits, where a slow hash adds
  *     nothing (no dictionary reaches it) and a check costs a microsecond;
  *   - anything else is the secret in clear: accepted, warned about at start.
@@ -43,9 +43,15 @@ export function readStoredSecret(stored: string): StoredSecret | { error: string
   return { format: 'cleartext', digest: sha256(stored) };
 }
 
-/** Whether `presented` is the secret `stored` stands for. */
-export async function verifyClientSecret(stored: StoredSecret, presented: string, passwords: PasswordHasher): Promise<boolean> {
-  if (stored.format === 'argon2id') return (await passwords.verify(stored.phc, presented)).valid;
+/** An argon2id check needs a hashing turn, and nothing else does. */
+function argon2Turn(turn: HashingTurn | null): HashingTurn {
+  if (!turn) throw new Error('client-secrets: an argon2id secret is checked in a hashing turn');
+  return turn;
+}
+
+/** Whether `presented` is the secret `stored` stands for; `turn` is the hashing turn an argon2id secret needs. */
+export async function verifyClientSecret(stored: StoredSecret, presented: string, turn: HashingTurn | null): Promise<boolean> {
+  if (stored.format === 'argon2id') return (await argon2Turn(turn).verify(stored.phc, presented)).valid;
   return timingSafeEqual(sha256(presented), stored.digest);
 }
 
@@ -55,8 +61,8 @@ const unmatchable = sha256('no client has this secret');
  * The work a check of a secret in `format` costs, spent for a client id that has no secret, so an
  * unknown id answers in the time of a wrong secret. Always false.
  */
-export async function spendDummyCheck(format: SecretFormat, presented: string, passwords: PasswordHasher): Promise<false> {
-  if (format === 'argon2id') await passwords.verify(null, presented);
+export async function spendDummyCheck(format: SecretFormat, presented: string, turn: HashingTurn | null): Promise<false> {
+  if (format === 'argon2id') await argon2Turn(turn).verify(null, presented);
   else timingSafeEqual(sha256(presented), unmatchable);
   return false;
 }

@@ -4,7 +4,7 @@ import { acceptInviteInput, signedInSchema } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { findLinkOwner, spendLink } from '../link-tokens.js';
-import { isLongEnough } from '../passwords.js';
+import { hashNewPassword } from '../new-password.js';
 import { admitSignIn, signIn } from '../sign-in.js';
 import { authProcedure } from '../trpc.js';
 import { uniqueViolation } from '../users.js';
@@ -21,10 +21,10 @@ export function acceptInviteProcedure(kernel: AuthKernel) {
     .output(signedInSchema)
     .mutation(async ({ input, ctx }) => {
       admitSignIn(kernel, ctx);
-      if (!isLongEnough(input.password, kernel.options.password.minLength)) throw authError('WEAK_PASSWORD');
       // A token that names no invitation costs no hashing.
-      if (!(await findLinkOwner(kernel.db, input.token, ['invite']))) throw authError('LINK_INVALID');
-      const passwordHash = await kernel.passwords.hash(input.password);
+      const invitation = await findLinkOwner(kernel.db, input.token, ['invite']);
+      if (!invitation) throw authError('LINK_INVALID');
+      const passwordHash = await hashNewPassword(kernel, ctx.authRequest, { password: input.password, knownWords: [invitation.email, input.username] });
 
       let accepted;
       try {
@@ -50,6 +50,7 @@ export function acceptInviteProcedure(kernel: AuthKernel) {
         if (uniqueViolation(error) === 'username') throw authError('USERNAME_TAKEN');
         throw error;
       }
+      await kernel.hashing.succeeded(ctx.authRequest);
       return signIn(kernel, ctx, { user: accepted, method: 'invite' });
     });
 }

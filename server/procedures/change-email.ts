@@ -20,7 +20,7 @@ export function changeEmailProcedure(kernel: AuthKernel) {
     .output(okOutput)
     .mutation(async ({ input, ctx }) => {
       const user = await findUserById(kernel.db, ctx.user.id);
-      if (!user || !(await checkAccountPassword(kernel, ctx.authRequest, { user, password: input.password }))) throw authError('INVALID_CREDENTIALS');
+      if (!user || !(await checkAccountPassword(kernel, ctx, { user, password: input.password }))) throw authError('INVALID_CREDENTIALS');
       if (input.newEmail === user.email) {
         await voidLinks(kernel.db, user.userId, ['change-email']);
         return { ok: true as const };

@@ -5,7 +5,7 @@ import { checkAccountPassword } from '../account-password.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { voidLinks } from '../link-tokens.js';
-import { isLongEnough } from '../passwords.js';
+import { hashNewPassword } from '../new-password.js';
 import { requireRecentAuth } from '../recent-auth.js';
 import { sessionAuthProcedure } from '../trpc.js';
 import { findUserById, localeOf } from '../users.js';
@@ -23,18 +23,17 @@ export function changePasswordProcedure(kernel: AuthKernel) {
     .input(changePasswordInput)
     .output(okOutput)
     .mutation(async ({ input, ctx }) => {
-      if (!isLongEnough(input.newPassword, kernel.options.password.minLength)) throw authError('WEAK_PASSWORD');
       const user = await findUserById(kernel.db, ctx.user.id);
       if (!user) throw authError('INVALID_CREDENTIALS');
       if (input.currentPassword !== undefined) {
-        if (!(await checkAccountPassword(kernel, ctx.authRequest, { user, password: input.currentPassword }))) throw authError('INVALID_CREDENTIALS');
+        if (!(await checkAccountPassword(kernel, ctx, { user, password: input.currentPassword }))) throw authError('INVALID_CREDENTIALS');
       } else {
         if (user.passwordHash !== null) throw authError('INVALID_CREDENTIALS');
         await requireRecentAuth(kernel, ctx, undefined);
       }
 
       const verifiedHash = user.passwordHash;
-      const passwordHash = await kernel.passwords.hash(input.newPassword);
+      const passwordHash = await hashNewPassword(kernel, ctx.authRequest, { password: input.newPassword, knownWords: [user.email, user.username] });
       // One transaction: the new password and the end of every other session land together, and a
       // sign-in racing with it either commits first (and its session is ended here) or fails.
       await kernel.sessions.revokeAllOf(user.userId, {
@@ -48,6 +47,8 @@ export function changePasswordProcedure(kernel: AuthKernel) {
             .returning({ userId: userTable.userId });
           if (!changed) throw authError('INVALID_CREDENTIALS');
           await voidLinks(tx, user.userId);
+          // Whoever else had the old password keeps no known device either (devices.ts).
+          await kernel.devices.forget(tx, user.userId, ctx.authRequest);
         },
       });
       if (await kernel.throttles.mayMail(user.email)) kernel.mailer.send('passwordChanged', user.email, { email: user.email, locale: localeOf(user) });

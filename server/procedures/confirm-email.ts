@@ -3,6 +3,7 @@ import { userTable } from '../../db/schema.js';
 import type { UserRow } from '../../db/schema.js';
 import { confirmEmailInput, confirmEmailOutput } from '../../shared/schemas.js';
 import { proveAddress } from '../address-proof.js';
+import type { AuthRequest } from '../context.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { findLinkOwner, spendLink, voidLinks } from '../link-tokens.js';
@@ -30,17 +31,19 @@ export function confirmEmailProcedure(kernel: AuthKernel) {
       const owner = await findLinkOwner(kernel.db, input.token, ['confirm-email', 'change-email']);
       if (!owner) throw authError('LINK_INVALID');
       if (owner.purpose === 'change-email') return { user: toPublicUser(await changeEmail(kernel, { userId: owner.userId, token: input.token })) };
-      const shownPasswordHash = input.password === undefined ? null : await verifiedHash(kernel, { userId: owner.userId, password: input.password });
+      const shownPasswordHash = input.password === undefined ? null : await verifiedHash(kernel, ctx.authRequest, { userId: owner.userId, password: input.password });
       const user = await proveAddress(kernel, { purpose: 'confirm-email', token: input.token, shownPasswordHash });
       return signIn(kernel, ctx, { user, method: 'confirm-email' });
     });
 }
 
-/** The account's password hash if `password` matches it, else null. */
-async function verifiedHash(kernel: AuthKernel, shown: { userId: string; password: string }): Promise<string | null> {
+/** The account's password hash if `password` matches it, else null; hashed in the client's turn. */
+async function verifiedHash(kernel: AuthKernel, request: AuthRequest, shown: { userId: string; password: string }): Promise<string | null> {
   const user = await findUserById(kernel.db, shown.userId);
-  if (!user?.passwordHash) return null;
-  return (await kernel.passwords.verify(user.passwordHash, shown.password)).valid ? user.passwordHash : null;
+  const storedHash = user?.passwordHash;
+  if (!storedHash) return null;
+  const check = await kernel.hashing.during(request, (turn) => turn.verify(storedHash, shown.password));
+  return check.valid ? storedHash : null;
 }
 
 /**

@@ -3,6 +3,7 @@ import { userTable } from '../../db/schema.js';
 import { loginInput, signedInSchema } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
+import { identifyClient, passwordAttempt } from '../known-clients.js';
 import { admitSignIn, signIn } from '../sign-in.js';
 import { authProcedure } from '../trpc.js';
 import { findUserByEmail, findUserByUsername } from '../users.js';
@@ -11,7 +12,9 @@ import { findUserByEmail, findUserByUsername } from '../users.js';
  * `auth.login` by email or username. An unknown account, an account without a password and a wrong
  * password all cost one hash and all answer `INVALID_CREDENTIALS`, so neither the answer nor its
  * timing tells whether an account exists. `EMAIL_NOT_CONFIRMED` comes only after the right password.
- * Failures count against the account and the client (throttles.ts).
+ * Failures count against the account and the client (throttles.ts), and only once the hashing turn
+ * is taken: a sign-in refused because the server is busy counts against no one. A client the account
+ * knows (a device cookie of it, a session of it: known-clients.ts) is spared what strangers did to it.
  */
 export function loginProcedure(kernel: AuthKernel) {
   return authProcedure
@@ -21,24 +24,25 @@ export function loginProcedure(kernel: AuthKernel) {
       const { identifier } = input;
       const { throttles } = kernel;
       admitSignIn(kernel, ctx);
-      await throttles.beginSignIn(ctx.authRequest);
-      const user = identifier.includes('@')
-        ? await findUserByEmail(kernel.db, identifier.toLowerCase())
-        : await findUserByUsername(kernel.db, identifier);
-      // Failures count against the account, whether its address or its username was typed.
-      const account = user ? user.userId : `unknown:${identifier.toLowerCase()}`;
-      const { locked: accountLocked } = await throttles.countAccountAttempt(account);
-      // A locked account is answered as a wrong password would be, after the same hashing work.
-      const check = await kernel.passwords.verify(accountLocked ? null : (user?.passwordHash ?? null), input.password);
-      if (accountLocked || !user || !check.valid) throw authError('INVALID_CREDENTIALS');
-      if (!user.confirmed && kernel.options.signup.emailConfirmation === 'required') {
-        // The password was right: no failure to count.
-        await throttles.signInSucceeded(ctx.authRequest, account);
-        throw authError('EMAIL_NOT_CONFIRMED');
-      }
+      const { user, rehashed } = await kernel.hashing.during(ctx.authRequest, async (turn) => {
+        await throttles.beginSignIn(ctx.authRequest);
+        const client = await identifyClient(kernel, ctx.authRequest);
+        const found = identifier.includes('@')
+          ? await findUserByEmail(kernel.db, identifier.toLowerCase())
+          : await findUserByUsername(kernel.db, identifier);
+        // Failures count against the account, whether its address or its username was typed.
+        const attempt = passwordAttempt(client, found ?? { unknown: identifier.toLowerCase() });
+        const { locked: accountLocked } = await throttles.countAccountAttempt(attempt);
+        // A locked account is answered as a wrong password would be, after the same hashing work.
+        const check = await turn.verify(accountLocked ? null : (found?.passwordHash ?? null), input.password);
+        if (accountLocked || !found || !check.valid) throw authError('INVALID_CREDENTIALS');
+        // The password was right: whatever follows, no failure to count.
+        await Promise.all([throttles.signInSucceeded(ctx.authRequest, attempt), kernel.hashing.succeeded(ctx.authRequest)]);
+        if (!found.confirmed && kernel.options.signup.emailConfirmation === 'required') throw authError('EMAIL_NOT_CONFIRMED');
+        return { user: found, rehashed: check.needsRehash ? await turn.hash(input.password) : undefined };
+      });
 
       const verifiedHash = user.passwordHash as string;
-      const rehashed = check.needsRehash ? await kernel.passwords.hash(input.password) : undefined;
       // The session starts only if the password just verified is still the account's: a password
       // change that committed meanwhile (it locks the same row) wins, and this sign-in fails.
       const signedIn = await signIn(kernel, ctx, {
@@ -53,7 +57,6 @@ export function loginProcedure(kernel: AuthKernel) {
           return updated ?? null;
         },
       });
-      await throttles.signInSucceeded(ctx.authRequest, account);
       return signedIn;
     });
 }

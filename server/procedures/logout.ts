@@ -1,9 +1,15 @@
 import { logoutInput, okOutput } from '../../shared/schemas.js';
+import type { AuthErrorCode } from '../../shared/errors.js';
+import type { Authenticated } from '../bearer.js';
+import { AuthError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { voidLinks } from '../link-tokens.js';
 import { requireRecentAuth } from '../recent-auth.js';
 import { insufficientScope } from '../scopes.js';
-import { protectedAuthProcedure } from '../trpc.js';
+import { authProcedure } from '../trpc.js';
+
+/** What a token whose session has already ended is refused with: signing out of it again is done. */
+const ALREADY_ENDED: ReadonlySet<AuthErrorCode> = new Set(['TOKEN_REVOKED', 'TOKEN_EXPIRED', 'TOKEN_INVALID']);
 
 /**
  * `auth.logout`: ends this session (`current`, the default), every other one (`others`), or
@@ -11,13 +17,24 @@ import { protectedAuthProcedure } from '../trpc.js';
  * remedy of an owner who fears someone else got in. Their tokens stop working before the call
  * returns. Ending the others while staying signed in needs a recent authentication (a thief holding
  * one token must not be able to sign the owner out and stay). Called with an API token, `current`
- * revokes that token, and the other scopes are refused: a script cannot sign its user out.
+ * revokes that token, and the other scopes are refused: a script cannot sign its user out. It is
+ * idempotent: a token whose session already ended (a second logout, a lost answer retried) gets the
+ * same `{ ok: true }`, and the cookie is cleared again; only a call with no token at all is a 401.
  */
 export function logoutProcedure(kernel: AuthKernel) {
-  return protectedAuthProcedure(kernel)
+  return authProcedure
     .input(logoutInput)
     .output(okOutput)
-    .mutation(async ({ input, ctx }) => {
+    .mutation(async ({ input, ctx: request }) => {
+      let caller: Authenticated;
+      try {
+        caller = await kernel.authenticate(request.authRequest);
+      } catch (error) {
+        if (!(error instanceof AuthError) || !ALREADY_ENDED.has(error.authCode)) throw error;
+        kernel.refreshCookie.clear(request.authRequest);
+        return { ok: true as const };
+      }
+      const ctx = { ...request, ...caller };
       const scope = input?.scope ?? 'current';
       const userId = ctx.user.id;
       if (ctx.session.scopes !== null) {

@@ -3,7 +3,7 @@ import { userTable } from '../../db/schema.js';
 import { prepareConfirmationMail } from '../confirmation-mail.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { isLongEnough } from '../passwords.js';
+import { hashNewPassword } from '../new-password.js';
 import { generateId } from '../secrets.js';
 import { admitSignIn, signIn } from '../sign-in.js';
 import { authProcedure } from '../trpc.js';
@@ -19,16 +19,16 @@ export function registerProcedure(kernel: AuthKernel) {
     .input(registerInput)
     .output(registerOutput)
     .mutation(async ({ input, ctx }) => {
-      const { signup, password } = kernel.options;
+      const { signup } = kernel.options;
       if (!signup.enabled) throw authError('SIGNUP_DISABLED');
       admitSignIn(kernel, ctx);
-      if (!isLongEnough(input.password, password.minLength)) throw authError('WEAK_PASSWORD');
-      if (signup.emailConfirmation !== 'off') await kernel.throttles.beginMail(ctx.authRequest);
       // Decided on the username alone, before the address is involved: which of two taken values
       // the database would report first must not tell whether the address has an account.
       if (input.username && (await findUserByUsername(kernel.db, input.username))) throw authError('USERNAME_TAKEN');
-      // Hashed before anything else, so that a taken address costs the same time as a new one.
-      const passwordHash = await kernel.passwords.hash(input.password);
+      // Hashed before anything else, so that a taken address costs the same time as a new one. A
+      // sign-up proves nothing, so its count on the client's hash allowance is never given back.
+      const passwordHash = await hashNewPassword(kernel, ctx.authRequest, { password: input.password, knownWords: [input.email, input.username] });
+      if (signup.emailConfirmation !== 'off') await kernel.throttles.beginMail(ctx.authRequest);
 
       let created;
       try {

@@ -30,7 +30,8 @@ export async function startServer(
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
+    // Generous: the first start builds the demo page, and a loaded CI machine is slow at it.
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 90_000);
     child.stdout?.on('data', () => {
       const match = /listening on (http:\/\/\S+)/.exec(output);
       if (match) {

@@ -17,12 +17,24 @@ export const APP_URL = 'https://app.example.test';
 /** `createAuth`'s options, but the parts the kit provides; of `mail`, what a test may vary. */
 type KitOptions = Omit<AuthOptions, 'db' | 'mail' | 'clock'> & { mail?: Pick<AuthOptions['mail'], 'delivery' | 'templates' | 'appName'> };
 
+/**
+ * Without a `clientIp` option every call of a test comes from one client, 127.0.0.1, many at once:
+ * the limits per client (mail, sessions, hashing) would then measure the test, not the kit. The
+ * tests of those limits name their clients (`clientIp`) and get the kit's defaults.
+ */
+function perClientLimits(options: KitOptions): Pick<KitOptions, 'rateLimits' | 'password'> {
+  if (options.clientIp) return {};
+  return {
+    rateLimits: { mailsPerClientPerHour: 100_000, sessionsPerIp: 100_000, hashesPerIp: 100_000, ...options.rateLimits },
+    password: { maxHashesPerClient: 64, ...options.password },
+  };
+}
+
 async function buildApp(parts: { database: TestDatabase; smtp: SmtpServer; clock: ManualClock }, options: KitOptions) {
   const { database, smtp, clock } = parts;
   const auth = await createAuth({
     ...options,
-    // Every test's client is 127.0.0.1: the per-client mail cap is tested by the tests that set it.
-    rateLimits: { mailsPerClientPerHour: 100_000, ...options.rateLimits },
+    ...perClientLimits(options),
     db: database.db,
     // The work after an answer starts within 20 ms rather than a second: the same spreading, and the tests wait for its mail.
     mail: { ...options.mail, delivery: { spreadMs: 20, ...options.mail?.delivery }, transport: smtp.transport, from: 'auth@app.example.test', appUrl: APP_URL },
