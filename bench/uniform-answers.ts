@@ -17,7 +17,7 @@ import { join } from 'node:path';
  * that its request opens and its probe reuses.
  */
 
-/** The procedures that mail a link to an address's account, and a failed sign-in, as measured here. */
+/** The procedures that mail a link to the account an address names, probed here. */
 export const PROBED_PROCEDURES = ['auth.forgotPassword', 'auth.magicLink.request', 'auth.resendConfirmation'] as const;
 export type ProbedProcedure = (typeof PROBED_PROCEDURES)[number];
 
