@@ -6,7 +6,7 @@ import { changePasswordProcedure } from './procedures/change-password.js';
 import { confirmEmailProcedure } from './procedures/confirm-email.js';
 import { forgotPasswordProcedure } from './procedures/forgot-password.js';
 import { forgotUsernameProcedure } from './procedures/forgot-username.js';
-import { inviteProcedure } from './procedures/invite.js';
+import { inviteProcedure, revokeInvitationProcedure } from './procedures/invite.js';
 import { loginProcedure } from './procedures/login.js';
 import { logoutProcedure } from './procedures/logout.js';
 import { magicLinkRouter } from './procedures/magic-link.js';
@@ -47,6 +47,7 @@ import { authT } from './trpc.js';
  * | `apiTokens.list` (query)   | signed in      | the user's API tokens                           |
  * | `apiTokens.revoke`         | signed in      | end one of them, on every node                  |
  * | `invite`                   | admin          | mail an invitation link                         |
+ * | `revokeInvitation`         | admin          | take back one not yet accepted                  |
  * | `acceptInvite`             | anyone         | spend it: set the password, sign in             |
  *
  * "Signed in" takes an API token too, except where the account changes (password, sessions, API
@@ -79,6 +80,7 @@ export function createAuthRouter(kernel: AuthKernel) {
       revoke: revokeApiTokenProcedure(kernel),
     }),
     invite: inviteProcedure(kernel),
+    revokeInvitation: revokeInvitationProcedure(kernel),
     acceptInvite: acceptInviteProcedure(kernel),
   });
 }

@@ -25,7 +25,7 @@ import { ScopeSets } from './cache/scope-sets.js';
 import { createApiTokens } from './api-tokens.js';
 import { createBasicCheck } from './basic/basic-check.js';
 import { createBasicMiddlewares } from './basic/basic-middleware.js';
-import { sendInvitation } from './invitations.js';
+import { revokeInvitation, sendInvitation } from './invitations.js';
 import { grantRole, revokeRole } from './roles.js';
 import { requireScopes } from './scopes.js';
 import { createTokenCheck } from './token-check.js';
@@ -190,6 +190,11 @@ export async function createAuth<TAppContext extends object = object>(options: A
     /** Invites an address, as `auth.invite` does, from a script or the server's own code. */
     async invite(invitation: { email: string; meta?: Record<string, unknown> }): Promise<{ ok: true }> {
       await sendInvitation(kernel, { email: emailSchema.parse(invitation.email), meta: invitation.meta && metaSchema.parse(invitation.meta) });
+      return { ok: true };
+    },
+    /** Takes back an invitation not yet accepted, as `auth.revokeInvitation` does. */
+    async revokeInvitation(email: string): Promise<{ ok: true }> {
+      await revokeInvitation(kernel, emailSchema.parse(email));
       return { ok: true };
     },
     /** Gives a user a role (`'admin'` may invite); false when there is no such user. */

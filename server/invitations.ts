@@ -1,3 +1,4 @@
+import { and, eq, isNull } from 'drizzle-orm';
 import { userTable } from '../db/schema.js';
 import type { AuthKernel } from './kernel.js';
 import { issueLink } from './link-tokens.js';
@@ -43,4 +44,13 @@ export async function sendInvitation(kernel: AuthKernel, invitation: { email: st
     link: buildLink(appUrl, paths.acceptInvite, outcome.token),
     expiresInDays: Math.round(ttlSeconds / 86_400),
   });
+}
+
+/**
+ * Takes back an invitation not yet accepted: the account it made (no password, address unproven)
+ * goes, and its link with it. An address with a real account, or none, is left as it is, so the
+ * answer says nothing about either.
+ */
+export async function revokeInvitation(kernel: AuthKernel, email: string): Promise<void> {
+  await kernel.db.delete(userTable).where(and(eq(userTable.email, email), isNull(userTable.passwordHash), eq(userTable.confirmed, false)));
 }

@@ -41,6 +41,27 @@ describeOnEachDatabase(
       await expectAuthError(kit().client().auth.acceptInvite.mutate({ token, password: 'another passphrase' }), 'LINK_INVALID');
     });
 
+    it('an invitation not yet accepted can be revoked, by the procedure or the server; its link then dies; a real account is untouched', async () => {
+      const email = uniqueEmail('revoked');
+      assert.equal((await curlInvite(kit(), email, [basicHeader('ops', 'secret')])).status, 200);
+      const token = await invitationToken(kit(), email);
+      const revoke = await rawRequest(kit().url, { path: '/auth.revokeInvitation', headers: [basicHeader('ops', 'secret')], body: JSON.stringify({ json: { email } }) });
+      assert.equal(revoke.status, 200, revoke.body);
+      await expectAuthError(kit().client().auth.acceptInvite.mutate({ token, password: PASSWORD }), 'LINK_INVALID');
+      // Invited again, it works again; revoked from the server's own code, it dies again.
+      const mailsBefore = kit().smtp.mailsTo(email).length;
+      await kit().auth.invite({ email });
+      const second = await invitationToken(kit(), email, mailsBefore);
+      await kit().auth.revokeInvitation(email);
+      await expectAuthError(kit().client().auth.acceptInvite.mutate({ token: second, password: PASSWORD }), 'LINK_INVALID');
+
+      const { email: member } = await registerConfirmed(kit());
+      await kit().auth.revokeInvitation(member);
+      await kit().client().auth.login.mutate({ identifier: member, password: PASSWORD });
+      const stranger = await rawRequest(kit().url, { path: '/auth.revokeInvitation', body: JSON.stringify({ json: { email: member } }) });
+      assert.equal(stranger.status, 401);
+    });
+
     it('who may invite: no credentials get both challenges; a wrong Basic secret the Basic one; a plain user 403', async () => {
       const missing = await curlInvite(kit(), uniqueEmail(), []);
       assert.equal(missing.status, 401);

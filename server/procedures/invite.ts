@@ -1,6 +1,6 @@
-import { inviteInput, okOutput } from '../../shared/schemas.js';
+import { emailOnlyInput, inviteInput, okOutput } from '../../shared/schemas.js';
 import { ADMIN_REALM, adminAccess } from '../admin-access.js';
-import { sendInvitation } from '../invitations.js';
+import { revokeInvitation, sendInvitation } from '../invitations.js';
 import type { AuthKernel } from '../kernel.js';
 import { authProcedure } from '../trpc.js';
 
@@ -19,6 +19,24 @@ export function inviteProcedure(kernel: AuthKernel) {
       const by = ctx.administrator.kind === 'client' ? { client: ctx.administrator.clientId } : { userId: ctx.administrator.userId };
       kernel.logger.info('invitation requested', by);
       kernel.background.run('invite', () => sendInvitation(kernel, input));
+      return { ok: true as const };
+    });
+}
+
+/**
+ * `auth.revokeInvitation`: an administrator takes back an invitation not yet accepted; its link
+ * stops working at once. `{ ok: true }` for any address.
+ */
+export function revokeInvitationProcedure(kernel: AuthKernel) {
+  return authProcedure
+    .use(kernel.basic.advertised(ADMIN_REALM))
+    .use(adminAccess(kernel))
+    .input(emailOnlyInput)
+    .output(okOutput)
+    .mutation(async ({ input, ctx }) => {
+      const by = ctx.administrator.kind === 'client' ? { client: ctx.administrator.clientId } : { userId: ctx.administrator.userId };
+      kernel.logger.info('invitation revoked', by);
+      await revokeInvitation(kernel, input.email);
       return { ok: true as const };
     });
 }
