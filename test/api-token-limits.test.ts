@@ -10,6 +10,7 @@ import { hashToken } from '../server/secrets.js';
 import { expectAuthError, registerConfirmed } from './harness/flows.js';
 import { PASSWORD, describeOnEachDatabase } from './harness/test-kit.js';
 import type { TestApp } from './harness/test-kit.js';
+import { until } from './harness/poll.js';
 
 /*
  * What one user can make the server hold: API tokens (capped per user, with the rows of ended ones
@@ -104,16 +105,6 @@ describe('the scope-set registry', () => {
     expiresAtMs: Date.now() + expiresInMs,
     scopeSet,
   });
-
-  async function until<T>(read: () => T | null | undefined, what: string): Promise<T> {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const value = read();
-      if (value !== null && value !== undefined) return value;
-      assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  }
 
   it('cannot be filled by one user: sets no cached token holds are reclaimed, and those in use keep their numbers', async () => {
     const cache = await startTokenCache({ capacity: 1 << 17, listener: null, startTimeoutMs: 10_000, logger: quiet, now: () => Date.now() });

@@ -20,6 +20,7 @@ import type { AuthBaseContext, Clock } from '../server/index.js';
 import { startTcpProxy } from './harness/tcp-proxy.js';
 import { PASSWORD, describeOnPostgres, uniqueEmail } from './harness/test-kit.js';
 import type { TestKit } from './harness/test-kit.js';
+import { until } from './harness/poll.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
 /** A generous bound on the time to a 503: the defaults answer within 5 s (3 s connect, 4.5 s silence). */
@@ -120,13 +121,11 @@ function tokensOf(answer: Answer): TokenPair {
 /** Repeats `attempt` until it answers 200; returns that answer and how long it took to come. */
 async function untilOk(attempt: () => Promise<Answer>, what: string): Promise<{ answer: Answer; ms: number }> {
   const started = performance.now();
-  let last: Answer | undefined;
-  while (performance.now() - started < RECOVERY_BOUND_MS) {
-    last = await attempt();
-    if (last.status === 200) return { answer: last, ms: performance.now() - started };
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`${what} still answered ${last?.status} ${last?.authCode} after ${RECOVERY_BOUND_MS} ms`);
+  const answer = await until(async () => {
+    const tried = await attempt();
+    return tried.status === 200 ? tried : null;
+  }, `${what} to answer 200`, RECOVERY_BOUND_MS);
+  return { answer, ms: performance.now() - started };
 }
 
 function assertUnavailable(answer: Answer, what: string): void {

@@ -7,17 +7,9 @@ import { registerConfirmed } from './harness/flows.js';
 import type { Answer } from './harness/named-clients.js';
 import { batchAs, clientFromHeader, mutateAs } from './harness/named-clients.js';
 import { APP_URL, PASSWORD, describeOnEachDatabase, uniqueEmail } from './harness/test-kit.js';
+import { until } from './harness/poll.js';
 
 const WINDOW_SECONDS = 900;
-
-/** Polls until `condition` holds; the bound only keeps a broken run from hanging. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`still waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 const login = (email: string, password = PASSWORD) => ({ path: 'auth.login', input: { identifier: email, password } });
 

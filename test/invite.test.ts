@@ -60,6 +60,12 @@ describeOnEachDatabase(
       await kit().client().auth.login.mutate({ identifier: member, password: PASSWORD });
       const stranger = await rawRequest(kit().url, { path: '/auth.revokeInvitation', body: JSON.stringify({ json: { email: member } }) });
       assert.equal(stranger.status, 401);
+      for (const input of [{ email: 'not an address' }, { email: member, extra: true }, {}, null]) {
+        const garbage = await rawRequest(kit().url, { path: '/auth.revokeInvitation', headers: [basicHeader('ops', 'secret')], body: JSON.stringify({ json: input }) });
+        assert.equal(garbage.status, 400, garbage.body);
+        assert.equal(garbage.json<{ error: { json: { data: { authCode: string } } } }>().error.json.data.authCode, 'INVALID_INPUT');
+      }
+      await kit().client().auth.login.mutate({ identifier: member, password: PASSWORD });
     });
 
     it('who may invite: no credentials get both challenges; a wrong Basic secret the Basic one; a plain user 403', async () => {

@@ -3,14 +3,7 @@ import { it } from 'node:test';
 import { expectAuthError, registerConfirmed } from './harness/flows.js';
 import { describeOnEachDatabase, uniqueEmail } from './harness/test-kit.js';
 import type { TestKit } from './harness/test-kit.js';
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if (condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { until } from './harness/poll.js';
 
 describeOnEachDatabase('mail delivery', (kit) => {
   /** Takes the SMTP server down until `refusals` more connections were refused, then back up. */

@@ -7,15 +7,7 @@ import { openTestDatabase } from './harness/database.js';
 import { call, startServer } from './harness/reference-server.js';
 import { startSmtpServer } from './harness/smtp.js';
 import { PASSWORD } from './harness/test-kit.js';
-
-async function waitFor<T>(find: () => T | undefined, what: string): Promise<T> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const found = find();
-    if (found !== undefined) return found;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { until } from './harness/poll.js';
 
 describe('the reference server (npm start)', () => {
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -36,7 +28,7 @@ describe('the reference server (npm start)', () => {
 
     const email = 'ref-user@example.test';
     assert.deepEqual((await call(server, 'auth.register', { input: { email, password: PASSWORD } })).data, { confirmationSent: true });
-    const link = await waitFor(() => /https:\/\/app\.example\.test\/confirm-email\?token=(lk_\S+)/.exec(server.output())?.[1], 'the logged link');
+    const link = await until(() => /https:\/\/app\.example\.test\/confirm-email\?token=(lk_\S+)/.exec(server.output())?.[1], 'the logged link');
     assert.equal((await readdir(join(dataDir, 'outbox'))).length, 1);
 
     const confirmed = await call(server, 'auth.confirmEmail', { input: { token: link, password: PASSWORD } });

@@ -1,8 +1,19 @@
 import { emailOnlyInput, inviteInput, okOutput } from '../../shared/schemas.js';
 import { ADMIN_REALM, adminAccess } from '../admin-access.js';
+import type { Administrator } from '../admin-access.js';
 import { revokeInvitation, sendInvitation } from '../invitations.js';
 import type { AuthKernel } from '../kernel.js';
 import { authProcedure } from '../trpc.js';
+
+/** A procedure for an administrator: a Basic client of the `admin` realm, or a user with the admin role. */
+function adminProcedure(kernel: AuthKernel) {
+  return authProcedure.use(kernel.basic.advertised(ADMIN_REALM)).use(adminAccess(kernel));
+}
+
+/** Who acted, as the log names them. */
+function actor(administrator: Administrator) {
+  return administrator.kind === 'client' ? { client: administrator.clientId } : { userId: administrator.userId };
+}
 
 /**
  * `auth.invite`: an administrator (a Basic client of the `admin` realm, or a user with the admin
@@ -10,14 +21,11 @@ import { authProcedure } from '../trpc.js';
  * the work is done after answering, so its time does not tell either (see invitations.ts).
  */
 export function inviteProcedure(kernel: AuthKernel) {
-  return authProcedure
-    .use(kernel.basic.advertised(ADMIN_REALM))
-    .use(adminAccess(kernel))
+  return adminProcedure(kernel)
     .input(inviteInput)
     .output(okOutput)
     .mutation(({ input, ctx }) => {
-      const by = ctx.administrator.kind === 'client' ? { client: ctx.administrator.clientId } : { userId: ctx.administrator.userId };
-      kernel.logger.info('invitation requested', by);
+      kernel.logger.info('invitation requested', actor(ctx.administrator));
       kernel.background.run('invite', () => sendInvitation(kernel, input));
       return { ok: true as const };
     });
@@ -28,14 +36,11 @@ export function inviteProcedure(kernel: AuthKernel) {
  * stops working at once. `{ ok: true }` for any address.
  */
 export function revokeInvitationProcedure(kernel: AuthKernel) {
-  return authProcedure
-    .use(kernel.basic.advertised(ADMIN_REALM))
-    .use(adminAccess(kernel))
+  return adminProcedure(kernel)
     .input(emailOnlyInput)
     .output(okOutput)
     .mutation(async ({ input, ctx }) => {
-      const by = ctx.administrator.kind === 'client' ? { client: ctx.administrator.clientId } : { userId: ctx.administrator.userId };
-      kernel.logger.info('invitation revoked', by);
+      kernel.logger.info('invitation revoked', actor(ctx.administrator));
       await revokeInvitation(kernel, input.email);
       return { ok: true as const };
     });
