@@ -1,20 +1,20 @@
 import type { AuthDatabase } from '../db/connect.js';
-import type { AccessTokens } from './access-tokens.js';
-import type { ApiTokens } from './api-tokens.js';
+import type { AccessTokens } from './tokens/access-tokens.js';
+import type { ApiTokens } from './tokens/api-tokens.js';
 import type { BackgroundTasks } from './background.js';
 import type { BasicMiddlewares } from './basic/basic-middleware.js';
-import type { BearerCheck } from './bearer.js';
+import type { BearerCheck } from './middleware/bearer.js';
 import type { Clock, Logger, RandomSource } from './deps.js';
-import type { Devices } from './devices.js';
-import type { LinkTokenGuard } from './link-token-guard.js';
+import type { Devices } from './sessions/devices.js';
+import type { LinkTokenGuard } from './middleware/link-token-guard.js';
 import type { Mailer } from './mail/mailer.js';
 import type { ResolvedAuthOptions } from './options.js';
-import type { HashingTurns } from './hashing-turns.js';
-import type { PasswordStrength } from './password-strength.js';
-import type { RefreshCookie } from './refresh-cookie.js';
-import type { Sessions } from './sessions.js';
-import type { Throttles } from './throttles.js';
-import type { TokenCheck } from './token-check.js';
+import type { HashingTurns } from './passwords/hashing-turns.js';
+import type { PasswordStrength } from './passwords/password-strength.js';
+import type { RefreshCookie } from './sessions/refresh-cookie.js';
+import type { Sessions } from './sessions/sessions.js';
+import type { Throttles } from './limits/throttles.js';
+import type { TokenCheck } from './tokens/token-check.js';
 
 /** Everything a procedure of the auth router works with, built once by `createAuth`. */
 export interface AuthKernel {

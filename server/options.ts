@@ -7,7 +7,7 @@ import type { MailTemplates, MailTransport } from './mail/mailer.js';
 import type { AuthContextOptions } from './context.js';
 import type { BasicOptions } from './basic/basic-options.js';
 import { basicOptionsSchema } from './basic/basic-options.js';
-import { defaultConcurrentHashes, threadpoolSize } from './threadpool.js';
+import { defaultConcurrentHashes, threadpoolSize } from './passwords/threadpool.js';
 
 /** What `createAuth` takes. Only `db` and `mail` are required. */
 export interface AuthOptions<TAppContext extends object = object> {

@@ -1,9 +1,9 @@
 import { initTRPC } from '@trpc/server';
 import superjson from 'superjson';
-import { createProtectMiddleware } from './bearer.js';
-import { deserializeClientInput } from './client-input.js';
-import { databaseUnavailableMiddleware } from './database-unavailable.js';
-import { refuseApiTokens } from './scopes.js';
+import { createProtectMiddleware } from './middleware/bearer.js';
+import { deserializeClientInput } from './middleware/client-input.js';
+import { databaseUnavailableMiddleware } from './middleware/database-unavailable.js';
+import { refuseApiTokens } from './tokens/scopes.js';
 import type { AuthBaseContext } from './context.js';
 import { authErrorFormatter } from './errors.js';
 import type { AuthKernel } from './kernel.js';

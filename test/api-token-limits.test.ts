@@ -6,7 +6,7 @@ import { apiTokenTable } from '../db/index.js';
 import { ScopeSets } from '../server/cache/scope-sets.js';
 import { startTokenCache } from '../server/cache/token-cache.js';
 import type { TableEntry } from '../server/cache/table.js';
-import { hashToken } from '../server/secrets.js';
+import { hashToken } from '../server/tokens/secrets.js';
 import { expectAuthError, registerConfirmed } from './harness/flows.js';
 import { PASSWORD, describeOnEachDatabase } from './harness/test-kit.js';
 import type { TestApp } from './harness/test-kit.js';

@@ -160,7 +160,7 @@ describe('the demo page in Chromium', { skip: withoutChromium }, () => {
 
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByTestId('status').getByText('signed-out').waitFor();
-    // The device cookie stays: the browser remains one the account knows (server/devices.ts).
+    // The device cookie stays: the browser remains one the account knows (server/sessions/devices.ts).
     assert.deepEqual((await context.cookies()).map(({ name }) => name), ['__Host-auth-device']);
     assert.deepEqual(await tokensReadableByScripts(page), []);
     await context.close();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildLink } from '../server/mail/mailer.js';
-import { clientOf } from '../server/throttles.js';
+import { clientOf } from '../server/limits/throttles.js';
 
 describe('who a client is, for rate limits', () => {
   it('is the IPv4 address, also when IPv4-mapped', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { hashClientSecret } from '../server/basic/client-secrets.js';
 import { createAuth } from '../server/index.js';
-import { threadpoolSize } from '../server/threadpool.js';
+import { threadpoolSize } from '../server/passwords/threadpool.js';
 import { registerConfirmed } from './harness/flows.js';
 import type { Answer } from './harness/named-clients.js';
 import { batchAs, clientFromHeader, mutateAs } from './harness/named-clients.js';

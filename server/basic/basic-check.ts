@@ -1,10 +1,10 @@
 import type { AuthRequest } from '../context.js';
 import type { Logger } from '../deps.js';
 import type { ResolvedAuthOptions } from '../options.js';
-import type { HashingTurns } from '../hashing-turns.js';
-import { isRefusal } from '../hashing-turns.js';
-import type { RateLimiter } from '../rate-limits.js';
-import { clientOf } from '../throttles.js';
+import type { HashingTurns } from '../passwords/hashing-turns.js';
+import { isRefusal } from '../passwords/hashing-turns.js';
+import type { RateLimiter } from '../limits/rate-limits.js';
+import { clientOf } from '../limits/throttles.js';
 import { parseBasicAuthorization } from './authorization-header.js';
 import { readStoredSecret, spendDummyCheck, verifyClientSecret } from './client-secrets.js';
 import type { SecretFormat, StoredSecret } from './client-secrets.js';

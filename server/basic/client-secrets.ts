@@ -1,6 +1,6 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import argon2 from 'argon2';
-import type { HashingTurn } from '../hashing-turns.js';
+import type { HashingTurn } from '../passwords/hashing-turns.js';
 import type { RandomSource } from '../deps.js';
 
 /*

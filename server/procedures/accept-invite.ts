@@ -3,11 +3,11 @@ import { userTable } from '../../db/schema.js';
 import { acceptInviteInput, signedInSchema } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { findLinkOwner, spendLink } from '../link-tokens.js';
-import { hashNewPassword } from '../new-password.js';
-import { admitSignIn, signIn } from '../sign-in.js';
+import { findLinkOwner, spendLink } from '../accounts/link-tokens.js';
+import { hashNewPassword } from '../passwords/new-password.js';
+import { admitSignIn, signIn } from '../sessions/sign-in.js';
 import { authProcedure } from '../trpc.js';
-import { uniqueViolation } from '../users.js';
+import { uniqueViolation } from '../accounts/users.js';
 
 /**
  * `auth.acceptInvite`: spends the invitation link, sets the password (and the username, if given),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { apiTokenInfoSchema, createApiTokenInput, createApiTokenOutput, okOutput, revokeApiTokenInput } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { requireRecentAuth } from '../recent-auth.js';
+import { requireRecentAuth } from '../sessions/recent-auth.js';
 import { protectedAuthProcedure, sessionAuthProcedure } from '../trpc.js';
 
 /**

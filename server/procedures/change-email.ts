@@ -1,11 +1,11 @@
 import { changeEmailInput, okOutput } from '../../shared/schemas.js';
-import { checkAccountPassword } from '../account-password.js';
+import { checkAccountPassword } from '../accounts/account-password.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { issueLink, voidLinks } from '../link-tokens.js';
+import { issueLink, voidLinks } from '../accounts/link-tokens.js';
 import { buildLink } from '../mail/mailer.js';
 import { sessionAuthProcedure } from '../trpc.js';
-import { findUserByEmail, findUserById, localeOf } from '../users.js';
+import { findUserByEmail, findUserById, localeOf } from '../accounts/users.js';
 
 /**
  * `auth.changeEmail`: needs the password and a session's token (never an API token). Nothing

@@ -1,14 +1,14 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { userTable } from '../../db/schema.js';
 import { changePasswordInput, okOutput } from '../../shared/schemas.js';
-import { checkAccountPassword } from '../account-password.js';
+import { checkAccountPassword } from '../accounts/account-password.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { voidLinks } from '../link-tokens.js';
-import { hashNewPassword } from '../new-password.js';
-import { requireRecentAuth } from '../recent-auth.js';
+import { voidLinks } from '../accounts/link-tokens.js';
+import { hashNewPassword } from '../passwords/new-password.js';
+import { requireRecentAuth } from '../sessions/recent-auth.js';
 import { sessionAuthProcedure } from '../trpc.js';
-import { findUserById, localeOf } from '../users.js';
+import { findUserById, localeOf } from '../accounts/users.js';
 
 /**
  * `auth.changePassword`: needs the current password (checked and counted as a sign-in is) and a

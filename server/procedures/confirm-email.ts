@@ -2,14 +2,14 @@ import { eq } from 'drizzle-orm';
 import { userTable } from '../../db/schema.js';
 import type { UserRow } from '../../db/schema.js';
 import { confirmEmailInput, confirmEmailOutput } from '../../shared/schemas.js';
-import { proveAddress } from '../address-proof.js';
+import { proveAddress } from '../accounts/address-proof.js';
 import type { AuthRequest } from '../context.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { findLinkOwner, spendLink, voidLinks } from '../link-tokens.js';
-import { admitSignIn, signIn } from '../sign-in.js';
+import { findLinkOwner, spendLink, voidLinks } from '../accounts/link-tokens.js';
+import { admitSignIn, signIn } from '../sessions/sign-in.js';
 import { authProcedure } from '../trpc.js';
-import { findUserByEmail, findUserById, toPublicUser } from '../users.js';
+import { findUserByEmail, findUserById, toPublicUser } from '../accounts/users.js';
 
 /**
  * `auth.confirmEmail`: spends a mailed link of one of two kinds.

@@ -1,9 +1,9 @@
 import { emailOnlyInput, okOutput } from '../../shared/schemas.js';
 import type { AuthKernel } from '../kernel.js';
-import { issueLinkByAddress } from '../link-tokens.js';
+import { issueLinkByAddress } from '../accounts/link-tokens.js';
 import { buildLink } from '../mail/mailer.js';
 import { authProcedure } from '../trpc.js';
-import { localeOf } from '../users.js';
+import { localeOf } from '../accounts/users.js';
 
 /**
  * `auth.forgotPassword`: mails a reset link to the account at this address. The answer is the same

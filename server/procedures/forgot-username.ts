@@ -1,7 +1,7 @@
 import { emailOnlyInput, okOutput } from '../../shared/schemas.js';
 import type { AuthKernel } from '../kernel.js';
 import { authProcedure } from '../trpc.js';
-import { findUserByEmail, localeOf } from '../users.js';
+import { findUserByEmail, localeOf } from '../accounts/users.js';
 
 /** What the mail is rendered with where there is no username to send. */
 const USERNAME_STAND_IN = 'username';

@@ -1,7 +1,7 @@
 import { emailOnlyInput, inviteInput, okOutput } from '../../shared/schemas.js';
-import { ADMIN_REALM, adminAccess } from '../admin-access.js';
-import type { Administrator } from '../admin-access.js';
-import { revokeInvitation, sendInvitation } from '../invitations.js';
+import { ADMIN_REALM, adminAccess } from '../middleware/admin-access.js';
+import type { Administrator } from '../middleware/admin-access.js';
+import { revokeInvitation, sendInvitation } from '../accounts/invitations.js';
 import type { AuthKernel } from '../kernel.js';
 import { authProcedure } from '../trpc.js';
 

@@ -3,10 +3,10 @@ import { userTable } from '../../db/schema.js';
 import { loginInput, signedInSchema } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { identifyClient, passwordAttempt } from '../known-clients.js';
-import { admitSignIn, signIn } from '../sign-in.js';
+import { identifyClient, passwordAttempt } from '../sessions/known-clients.js';
+import { admitSignIn, signIn } from '../sessions/sign-in.js';
 import { authProcedure } from '../trpc.js';
-import { findUserByEmail, findUserByUsername } from '../users.js';
+import { findUserByEmail, findUserByUsername } from '../accounts/users.js';
 
 /**
  * `auth.login` by email or username. An unknown account, an account without a password and a wrong

@@ -1,11 +1,11 @@
 import { logoutInput, okOutput } from '../../shared/schemas.js';
 import type { AuthErrorCode } from '../../shared/errors.js';
-import type { Authenticated } from '../bearer.js';
+import type { Authenticated } from '../middleware/bearer.js';
 import { AuthError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { voidLinks } from '../link-tokens.js';
-import { requireRecentAuth } from '../recent-auth.js';
-import { insufficientScope } from '../scopes.js';
+import { voidLinks } from '../accounts/link-tokens.js';
+import { requireRecentAuth } from '../sessions/recent-auth.js';
+import { insufficientScope } from '../tokens/scopes.js';
 import { authProcedure } from '../trpc.js';
 
 /** What a token whose session has already ended is refused with: signing out of it again is done. */

@@ -1,12 +1,12 @@
 import { emailOnlyInput, magicLinkVerifyInput, okOutput, signedInSchema } from '../../shared/schemas.js';
-import { proveAddress } from '../address-proof.js';
+import { proveAddress } from '../accounts/address-proof.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { issueLinkByAddress } from '../link-tokens.js';
+import { issueLinkByAddress } from '../accounts/link-tokens.js';
 import { buildLink } from '../mail/mailer.js';
-import { admitSignIn, signIn } from '../sign-in.js';
+import { admitSignIn, signIn } from '../sessions/sign-in.js';
 import { authProcedure, authT } from '../trpc.js';
-import { localeOf } from '../users.js';
+import { localeOf } from '../accounts/users.js';
 
 /**
  * `auth.magicLink.request` and `auth.magicLink.verify`: sign-in by a link mailed to an account's

@@ -2,7 +2,7 @@ import { publicUserSchema } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { protectedAuthProcedure } from '../trpc.js';
-import { findUserById, toPublicUser } from '../users.js';
+import { findUserById, toPublicUser } from '../accounts/users.js';
 
 /** `auth.me`: the signed-in user. */
 export function meProcedure(kernel: AuthKernel) {

@@ -3,7 +3,7 @@ import { authTokensSchema, refreshInput } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { authProcedure } from '../trpc.js';
-import { findUserById, localeOf } from '../users.js';
+import { findUserById, localeOf } from '../accounts/users.js';
 
 /**
  * `auth.refresh`: trades a refresh token for new tokens, rotating it. A token this session has moved

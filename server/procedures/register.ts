@@ -1,13 +1,13 @@
 import { registerInput, registerOutput } from '../../shared/schemas.js';
 import { userTable } from '../../db/schema.js';
-import { prepareConfirmationMail } from '../confirmation-mail.js';
+import { prepareConfirmationMail } from '../accounts/confirmation-mail.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { hashNewPassword } from '../new-password.js';
-import { generateId } from '../secrets.js';
-import { admitSignIn, signIn } from '../sign-in.js';
+import { hashNewPassword } from '../passwords/new-password.js';
+import { generateId } from '../tokens/secrets.js';
+import { admitSignIn, signIn } from '../sessions/sign-in.js';
 import { authProcedure } from '../trpc.js';
-import { findUserByUsername, uniqueViolation } from '../users.js';
+import { findUserByUsername, uniqueViolation } from '../accounts/users.js';
 
 /**
  * `auth.register`: creates the account and mails the confirmation link. Where confirmation is

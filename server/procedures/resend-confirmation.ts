@@ -1,5 +1,5 @@
 import { emailOnlyInput, okOutput } from '../../shared/schemas.js';
-import { prepareConfirmationMailByAddress } from '../confirmation-mail.js';
+import { prepareConfirmationMailByAddress } from '../accounts/confirmation-mail.js';
 import type { AuthKernel } from '../kernel.js';
 import { authProcedure } from '../trpc.js';
 

@@ -3,8 +3,8 @@ import { userTable } from '../../db/schema.js';
 import { okOutput, resetPasswordInput } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { findLinkOwner, spendLink, voidLinks } from '../link-tokens.js';
-import { hashNewPassword } from '../new-password.js';
+import { findLinkOwner, spendLink, voidLinks } from '../accounts/link-tokens.js';
+import { hashNewPassword } from '../passwords/new-password.js';
 import { authProcedure } from '../trpc.js';
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { okOutput, revokeSessionInput, sessionInfoSchema } from '../../shared/schemas.js';
 import type { AuthKernel } from '../kernel.js';
-import { requireRecentAuth } from '../recent-auth.js';
+import { requireRecentAuth } from '../sessions/recent-auth.js';
 import { protectedAuthProcedure, sessionAuthProcedure } from '../trpc.js';
 
 /** `auth.sessions.list`: the caller's live sessions, newest use first; metadata only, never a token. */

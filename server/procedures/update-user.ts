@@ -3,9 +3,9 @@ import { userTable } from '../../db/schema.js';
 import { publicUserSchema, updateUserInput } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { requireScopes } from '../scopes.js';
+import { requireScopes } from '../tokens/scopes.js';
 import { protectedAuthProcedure } from '../trpc.js';
-import { toPublicUser, uniqueViolation } from '../users.js';
+import { toPublicUser, uniqueViolation } from '../accounts/users.js';
 
 /**
  * `auth.updateUser`: changes the username and/or replaces `meta`; returns the user as it now is. An

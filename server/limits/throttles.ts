@@ -1,0 +1,160 @@
+import type { AuthRequest } from '../context.js';
+import { authError } from '../errors.js';
+import type { ResolvedAuthOptions } from '../options.js';
+import type { RateLimiter, RateVerdict } from './rate-limits.js';
+
+/*
+ * The kit's throttles, on the shared rate-limit counters:
+ *   - per client (the connection's peer, or what the `clientIp` option says; an IPv6 client counts
+ *     by its /64, which one client usually holds whole): sign-in and refresh attempts that fail;
+ *     beyond the limit every such call answers RATE_LIMITED with Retry-After;
+ *   - per account (its user id and current password, whichever identifier was typed; an unknown
+ *     identifier counts by itself): wrong passwords, three ways. Per client (a device or a session
+ *     the account knows, known-clients.ts, else the client's address); from the clients it does not
+ *     know, together; and from all. Beyond any of the three a sign-in fails exactly as a wrong
+ *     password does, without its password being checked, so a lock is no oracle and cannot be used
+ *     to guess. The strangers' share is a part of the whole, and an attempt refused there costs it
+ *     nothing: however many addresses strangers use, the rest stays for the account's known devices
+ *     and sessions, so a stranger can slow guessing but never lock the owner out. A success clears
+ *     its client's failures, not the account's (else each sign-in of the owner would hand guessers a
+ *     fresh allowance); a new password (a reset, a change) starts every count afresh.
+ *   - per client, calls that send mail on an anonymous caller's word (sign-up, forgot, resend, magic
+ *     link, email change); beyond the limit RATE_LIMITED with Retry-After, before any address is
+ *     looked up, so the refusal says nothing about the address;
+ *   - per address: every kind of mail; beyond the limit none is sent, and the answer does not
+ *     change. (The confirmation of a new sign-up is bounded by its nature: an address signs up
+ *     once, and a second sign-up to it sends the capped notice instead.)
+ *   - per client, calls that hash (hashing-turns.ts counts them, before any hashing), given back when
+ *     the call proves a secret; and sessions started, per client and per account, whatever the way
+ *     in. Beyond either, RATE_LIMITED with Retry-After.
+ * Every attempt is counted before it is judged and given back when it succeeds: concurrent attempts
+ * (a batch of a hundred sign-ins) cannot all pass a check made before any of them was counted.
+ */
+
+/** A password tried on an account, as its counters see it (known-clients.ts builds it). */
+export interface AccountAttempt {
+  /** The account and the password tried against, or an identifier that names no account. */
+  account: string;
+  /** How the account knows the client (`device:…`, `session:…`); null for a stranger. */
+  knownAs: string | null;
+  /** The client's address, which a stranger is counted by. */
+  ip: string | null;
+}
+
+export interface Throttles {
+  /** Counts a sign-in attempt; throws RATE_LIMITED when the client is over its allowance. */
+  beginSignIn(request: AuthRequest): Promise<void>;
+  /** Counts an attempt on the account and says whether it is locked for this client. */
+  countAccountAttempt(attempt: AccountAttempt): Promise<{ locked: boolean }>;
+  /** The password was right: the attempt is given back and its client's failures on the account forgotten. */
+  signInSucceeded(request: AuthRequest, attempt: AccountAttempt): Promise<void>;
+  /** Counts a refresh attempt; throws RATE_LIMITED when the client is over its allowance. */
+  beginRefresh(request: AuthRequest): Promise<void>;
+  refreshSucceeded(request: AuthRequest): Promise<void>;
+  /** Counts a call that may send mail; throws RATE_LIMITED when the client is over its allowance. */
+  beginMail(request: AuthRequest): Promise<void>;
+  /** Counts a mail to `email` and says whether it may go. */
+  mayMail(email: string): Promise<boolean>;
+  /** Counts a call that is about to hash against its client's allowance. */
+  countHashing(request: AuthRequest): Promise<RateVerdict>;
+  /** The hashing call proved a secret: its count is given back. */
+  hashingSucceeded(request: AuthRequest): Promise<void>;
+  /**
+   * Counts a session about to start for `userId` from the request's client; throws RATE_LIMITED
+   * when the client or the account has started too many this window.
+   */
+  admitSession(request: Pick<AuthRequest, 'ip' | 'setHeader'>, userId: string): Promise<void>;
+}
+
+export function createThrottles(limiter: RateLimiter, policy: ResolvedAuthOptions['rateLimits']): Throttles {
+  const perIp = { max: policy.failuresPerIp, windowSeconds: policy.windowSeconds };
+  const perAccount = { max: policy.loginFailuresPerAccount, windowSeconds: policy.windowSeconds };
+  const perAccountFromStrangers = { max: policy.loginFailuresPerAccountFromUnknownClients, windowSeconds: policy.windowSeconds };
+  const perAccountAndClient = { max: policy.loginFailuresPerAccountPerClient, windowSeconds: policy.windowSeconds };
+  const perAddress = { max: policy.mailsPerAddressPerHour, windowSeconds: 3600 };
+  const mailsPerClient = { max: policy.mailsPerClientPerHour, windowSeconds: 3600 };
+  const hashesPerIp = { max: policy.hashesPerIp, windowSeconds: policy.windowSeconds };
+  const sessionsPerIp = { max: policy.sessionsPerIp, windowSeconds: policy.windowSeconds };
+  const sessionsPerAccount = { max: policy.sessionsPerAccount, windowSeconds: policy.windowSeconds };
+  const clientKey = (kind: string, request: Pick<AuthRequest, 'ip'>) => (request.ip === null ? null : `${kind}:${clientOf(request.ip)}`);
+  const ipKey = (request: AuthRequest) => clientKey('failures-ip', request);
+  const accountKey = (attempt: AccountAttempt) => `login-account:${attempt.account}`;
+  // A stranger without an address (the fetch adapter without `clientIp`) has no count of its own.
+  const accountClientKey = ({ account, knownAs, ip }: AccountAttempt) =>
+    knownAs !== null ? `login-account-client:${account}:${knownAs}` : ip === null ? null : `login-account-client:${account}:ip:${clientOf(ip)}`;
+
+  function refuse(request: Pick<AuthRequest, 'setHeader'>, verdict: RateVerdict): never {
+    request.setHeader('Retry-After', String(verdict.retryAfterSeconds));
+    throw authError('RATE_LIMITED');
+  }
+
+  async function countClient(request: AuthRequest): Promise<void> {
+    const key = ipKey(request);
+    if (key === null) return;
+    const verdict = await limiter.hit(key, perIp);
+    if (!verdict.allowed) refuse(request, verdict);
+  }
+
+  async function releaseClient(request: AuthRequest): Promise<void> {
+    const key = ipKey(request);
+    if (key !== null) await limiter.release(key);
+  }
+
+  return {
+    beginSignIn: countClient,
+    async countAccountAttempt(attempt) {
+      // A client past its own count is refused before it can spend any of the account's.
+      const ownKey = accountClientKey(attempt);
+      if (ownKey !== null && !(await limiter.hit(ownKey, perAccountAndClient)).allowed) return { locked: true };
+      const counted = await limiter.hitIfWithin(accountKey(attempt), attempt.knownAs === null ? perAccountFromStrangers : perAccount);
+      return { locked: !counted };
+    },
+    async signInSucceeded(request, attempt) {
+      const ownKey = accountClientKey(attempt);
+      await Promise.all([limiter.release(accountKey(attempt)), ownKey === null ? null : limiter.reset(ownKey), releaseClient(request)]);
+    },
+    beginRefresh: countClient,
+    refreshSucceeded: releaseClient,
+    async beginMail(request) {
+      const key = clientKey('mail-ip', request);
+      const verdict = key === null ? null : await limiter.hit(key, mailsPerClient);
+      if (verdict && !verdict.allowed) refuse(request, verdict);
+    },
+    async mayMail(email) {
+      return (await limiter.hit(`mail:${email}`, perAddress)).allowed;
+    },
+    async countHashing(request) {
+      const key = clientKey('hashes-ip', request);
+      return key === null ? { allowed: true, retryAfterSeconds: 0 } : limiter.hit(key, hashesPerIp);
+    },
+    async hashingSucceeded(request) {
+      const key = clientKey('hashes-ip', request);
+      if (key !== null) await limiter.release(key);
+    },
+    async admitSession(request, userId) {
+      // The client first: a client refused here adds nothing to the account's count.
+      const key = clientKey('sessions-ip', request);
+      const byClient = key === null ? null : await limiter.hit(key, sessionsPerIp);
+      if (byClient && !byClient.allowed) refuse(request, byClient);
+      const byAccount = await limiter.hit(`sessions-account:${userId}`, sessionsPerAccount);
+      if (!byAccount.allowed) refuse(request, byAccount);
+    },
+  };
+}
+
+/** The client an address stands for: an IPv4 address (also when IPv4-mapped), or an IPv6 /64. */
+export function clientOf(ip: string): string {
+  const address = ip.split('%')[0] as string;
+  if (address.startsWith('::ffff:') && address.includes('.')) return address.slice(7);
+  if (!address.includes(':')) return address;
+  const [head = '', tail = ''] = address.split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::')
+    ? [...headGroups, ...Array<string>(Math.max(0, 8 - headGroups.length - tailGroups.length)).fill('0'), ...tailGroups]
+    : headGroups;
+  return `${groups
+    .slice(0, 4)
+    .map((group) => parseInt(group || '0', 16).toString(16))
+    .join(':')}::/64`;
+}

@@ -1,0 +1,94 @@
+import { experimental_standaloneMiddleware } from '@trpc/server';
+import type { AccessAuthorization } from '../tokens/access-tokens.js';
+import type { AuthBaseContext, AuthRequest } from '../context.js';
+import { authError } from '../errors.js';
+import type { AuthError } from '../errors.js';
+import type { TokenCheck, TokenCheckResult } from '../tokens/token-check.js';
+
+/** The signed-in user, as `ctx.user` holds it in a protected procedure. */
+export interface AuthUser {
+  id: string;
+}
+
+/** The session behind the call, as `ctx.session` holds it in a protected procedure. */
+export interface AuthSession {
+  id: string;
+  /** When the access token of this call expires. */
+  accessTokenExpiresAt: Date;
+  /**
+   * Null for a session's token, which may do whatever its user may; the scopes of an API token, whose
+   * id is then `id` (see `requireScopes`).
+   */
+  scopes: readonly string[] | null;
+}
+
+export interface Authenticated {
+  user: AuthUser;
+  session: AuthSession;
+}
+
+const BEARER = /^Bearer +(\S+) *$/i;
+
+/** The token of an `Authorization: Bearer …` header; null for none or another scheme. */
+export function bearerTokenOf(authorization: string | null): string | null {
+  return authorization === null ? null : (BEARER.exec(authorization)?.[1] ?? null);
+}
+
+function toAuthenticated(authorization: AccessAuthorization): Authenticated {
+  return {
+    user: { id: authorization.userId },
+    session: { id: authorization.sessionId, accessTokenExpiresAt: authorization.expiresAt, scopes: authorization.scopes },
+  };
+}
+
+/**
+ * Builds the check every protected procedure runs. A hit in the token cache returns without
+ * awaiting anything; a failure sets the RFC 6750 challenge (with the `realm`) on the response and
+ * throws the reason (HTTP 401 with `data.authCode`). Two `Authorization` headers (joined by a comma,
+ * as both adapters present them) are ambiguous, never read as the first: HTTP 400
+ * `INVALID_REQUEST`. A client that has sent too many unknown tokens is refused its next lookups:
+ * HTTP 429, `RATE_LIMITED`, with `Retry-After`.
+ */
+export function createBearerCheck(checkToken: TokenCheck, options: { realm: string }) {
+  const realm = `realm="${options.realm.replace(/["\\]/g, '')}"`;
+
+  function refuse(request: AuthRequest, refusal: Exclude<TokenCheckResult, { ok: true }> | { code: 'TOKEN_MISSING' | 'INVALID_REQUEST' }): AuthError {
+    if (refusal.code === 'RATE_LIMITED') {
+      request.setHeader('Retry-After', String(refusal.retryAfterSeconds));
+      return authError('RATE_LIMITED');
+    }
+    // No error attribute when no credentials came (RFC 6750 §3.1).
+    const error = refusal.code === 'TOKEN_MISSING' ? '' : refusal.code === 'INVALID_REQUEST' ? ', error="invalid_request"' : ', error="invalid_token"';
+    request.setHeader('WWW-Authenticate', `Bearer ${realm}${error}`);
+    return authError(refusal.code);
+  }
+
+  return function authenticate(request: AuthRequest): Authenticated | Promise<Authenticated> {
+    const { authorization } = request;
+    const token = bearerTokenOf(authorization);
+    if (token === null) throw refuse(request, { code: authorization?.includes(',') ? 'INVALID_REQUEST' : 'TOKEN_MISSING' });
+    const check = checkToken(token, request.ip);
+    if (!(check instanceof Promise)) {
+      if (check.ok) return toAuthenticated(check.authorization);
+      throw refuse(request, check);
+    }
+    return check.then((settled) => {
+      if (settled.ok) return toAuthenticated(settled.authorization);
+      throw refuse(request, settled);
+    });
+  };
+}
+
+export type BearerCheck = ReturnType<typeof createBearerCheck>;
+
+/**
+ * The middleware behind `protectedProcedure`, usable on any tRPC instance whose context carries
+ * `authRequest`: it adds `ctx.user` and `ctx.session`.
+ */
+export function createProtectMiddleware(authenticate: BearerCheck) {
+  return experimental_standaloneMiddleware<{ ctx: AuthBaseContext }>().create(async function isAuthed({ ctx, next }) {
+    const pending = authenticate(ctx.authRequest);
+    const { user, session } = pending instanceof Promise ? await pending : pending;
+    return next({ ctx: { user, session } });
+  });
+}

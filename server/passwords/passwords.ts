@@ -1,0 +1,51 @@
+import argon2 from 'argon2';
+import type { ResolvedAuthOptions } from '../options.js';
+
+/*
+ * Passwords are hashed with argon2id at (or above) the OWASP parameters. Hashing is the one
+ * deliberately slow thing the kit does, so nothing calls this hasher but a hashing turn
+ * (hashing-turns.ts), which runs it behind the bulkhead (hashing-bulkhead.ts): a login flood can
+ * neither starve token checks nor exhaust memory (each hash holds `memoryCost` KiB while it runs).
+ */
+
+export interface PasswordCheck {
+  valid: boolean;
+  /** The hash was made with weaker parameters than today's: store a new one. */
+  needsRehash: boolean;
+}
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  /**
+   * Checks a password against a stored hash. With no stored hash (no such account, or an account
+   * without a password) it still spends one full verification, so the answer's timing says nothing
+   * about whether the account exists.
+   */
+  verify(storedHash: string | null, password: string): Promise<PasswordCheck>;
+}
+
+/** True when the password is long enough; length counts code points, so an emoji is one. */
+export function isLongEnough(password: string, minLength: number): boolean {
+  let codePoints = 0;
+  for (const _ of password) if (++codePoints >= minLength) return true;
+  return false;
+}
+
+export function createPasswordHasher(policy: Pick<ResolvedAuthOptions['password'], 'memoryCost' | 'timeCost'>): PasswordHasher {
+  const parameters = { type: argon2.argon2id, memoryCost: policy.memoryCost, timeCost: policy.timeCost, parallelism: 1 } as const;
+  let dummyHash: Promise<string> | undefined;
+
+  return {
+    hash: (password) => argon2.hash(password, parameters),
+
+    async verify(storedHash, password) {
+      if (storedHash === null) {
+        dummyHash ??= argon2.hash('no account has this password', parameters);
+        await argon2.verify(await dummyHash, password);
+        return { valid: false, needsRehash: false };
+      }
+      const valid = await argon2.verify(storedHash, password);
+      return { valid, needsRehash: valid && argon2.needsRehash(storedHash, parameters) };
+    },
+  };
+}

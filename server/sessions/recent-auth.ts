@@ -1,0 +1,31 @@
+import { and, eq } from 'drizzle-orm';
+import { sessionTable } from '../../db/schema.js';
+import { checkAccountPassword } from '../accounts/account-password.js';
+import type { AuthBaseContext } from '../context.js';
+import type { Authenticated } from '../middleware/bearer.js';
+import { authError } from '../errors.js';
+import type { AuthKernel } from '../kernel.js';
+import { findUserById } from '../accounts/users.js';
+
+/*
+ * Sensitive operations (minting an API token, ending other sessions, changing the address) want a
+ * recent proof of who the caller is, not merely a live access token: a stolen token, or a page script
+ * in cookie mode that can refresh one, must not turn into a credential that outlives the session. A
+ * session that signed in within `recentAuth.windowSeconds` is recent; refreshing it does not make it
+ * so, since a session is refreshed for days. Otherwise the call must carry the password.
+ */
+
+/** Throws RECENT_AUTH_REQUIRED unless the caller's session signed in recently or `password` is the account's. */
+export async function requireRecentAuth(kernel: AuthKernel, ctx: AuthBaseContext & Authenticated, password: string | undefined): Promise<void> {
+  if (password !== undefined) {
+    const user = await findUserById(kernel.db, ctx.user.id);
+    if (!user || !(await checkAccountPassword(kernel, ctx, { user, password }))) throw authError('INVALID_CREDENTIALS');
+    return;
+  }
+  const [session] = await kernel.db
+    .select({ createdAt: sessionTable.createdAt })
+    .from(sessionTable)
+    .where(and(eq(sessionTable.id, ctx.session.id), eq(sessionTable.userId, ctx.user.id)));
+  const recentSince = kernel.clock.now() - kernel.options.recentAuth.windowSeconds * 1000;
+  if (!session || session.createdAt.getTime() < recentSince) throw authError('RECENT_AUTH_REQUIRED');
+}

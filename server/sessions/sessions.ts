@@ -1,0 +1,301 @@
+import { and, desc, eq, isNull, lte, ne } from 'drizzle-orm';
+import type { AuthDatabase, Queryable } from '../../db/connect.js';
+import { accessTokenTable, sessionTable } from '../../db/schema.js';
+import type { SessionRow } from '../../db/schema.js';
+import { formatToken, parseToken } from '../../shared/token-format.js';
+import type { AuthTokens, SessionInfo } from '../../shared/types.js';
+import type { AccessTokens, IssuedAccessToken } from '../tokens/access-tokens.js';
+import { announceRevocation } from '../tokens/announce-revocation.js';
+import { revokeApiTokens } from '../tokens/api-tokens.js';
+import type { Revocation } from '../cache/revocation-notice.js';
+import type { TokenCache } from '../cache/token-cache.js';
+import type { AuthRequest } from '../context.js';
+import type { Clock, RandomSource } from '../deps.js';
+import type { ResolvedAuthOptions } from '../options.js';
+import { generateId, generateTokenParts, hashVerifier, openSuccessor, sealSuccessor } from '../tokens/secrets.js';
+
+/*
+ * Sessions are refresh-token families. A refresh token is `rt_<selector><verifier><checksum>`: the
+ * selector names the session for its whole life, the verifier changes on every refresh. A refresh is
+ * one transaction holding the session row's lock, so two nodes can never both rotate the same token.
+ *
+ * The verifier presented is either
+ *   - the current one: the session rotates to a new verifier and keeps the old one's hash, with the
+ *     time, and the successor sealed under the old verifier (see secrets.ts);
+ *   - the one just replaced, within the grace window: the sealed successor is returned again (a lost
+ *     response, or two tabs refreshing at once) and nothing forks;
+ *   - anything else: someone holds a token this family has moved past. The session (or, by option,
+ *     every session of the user) is revoked, and that revocation commits although the call fails.
+ *
+ * Every revocation announces itself to the other nodes in its own transaction (revocation-notice.ts)
+ * and clears this node's cache once committed.
+ */
+
+/**
+ * Who is signing in, as the session list later shows it, and the answer a refused start sets
+ * `Retry-After` on: the request itself.
+ */
+export type SessionOrigin = Pick<AuthRequest, 'userAgent' | 'ip' | 'setHeader'>;
+
+export type RefreshOutcome =
+  | { ok: true; tokens: AuthTokens; userId: string; sessionId: string }
+  | { ok: false; code: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' }
+  | { ok: false; code: 'REFRESH_TOKEN_REUSED'; userId: string; sessionId: string };
+
+export type RevokeReason =
+  | 'logout'
+  | 'logout-everywhere'
+  | 'revoked-by-user'
+  | 'password-changed'
+  | 'password-reset'
+  | 'email-changed'
+  | 'address-proven'
+  | 'refresh-token-reused';
+
+/** The reasons that also end the user's API tokens, unless `apiTokens.endWithCredentialChange` is off. */
+const CREDENTIAL_CHANGES: ReadonlySet<RevokeReason> = new Set(['password-changed', 'password-reset', 'email-changed']);
+/**
+ * The reasons that end the user's API tokens whatever the policy: the owner asked to be signed out
+ * everywhere, or proved the address against a password someone else may have set (and whatever that
+ * someone made with it must go).
+ */
+const ENDS_EVERY_TOKEN: ReadonlySet<RevokeReason> = new Set(['logout-everywhere', 'address-proven']);
+
+export interface Sessions {
+  /**
+   * Starts a session, once the limits on sessions per client and per account admit it (else
+   * RATE_LIMITED with Retry-After, and nothing is written).
+   */
+  start(userId: string, origin: SessionOrigin): Promise<{ sessionId: string; tokens: AuthTokens }>;
+  /**
+   * Starts a session only if `guard`, run first in the same transaction, says yes; null otherwise.
+   * A guard that updates the user row serialises the sign-in with anything else that locks it. The
+   * limits are judged first, as for `start`.
+   */
+  startIf(userId: string, origin: SessionOrigin, guard: (tx: Queryable) => Promise<boolean>): Promise<{ sessionId: string; tokens: AuthTokens } | null>;
+  refresh(refreshToken: string): Promise<RefreshOutcome>;
+  revoke(userId: string, sessionId: string, reason: RevokeReason): Promise<void>;
+  /**
+   * Ends the user's sessions (but `except`); `alongWith` runs first in the same transaction. A
+   * password change or reset ends the user's API tokens too (unless the policy keeps them).
+   */
+  revokeAllOf(userId: string, options: { except?: string; reason: RevokeReason; alongWith?: (tx: Queryable) => Promise<void> }): Promise<void>;
+  /**
+   * The same inside a transaction the caller runs: ends the sessions (and the API tokens the reason
+   * ends), announcing it to every node, and returns what ended for `forget` once it committed.
+   */
+  revokeAllWithin(tx: Queryable, userId: string, options: { except?: string; reason: RevokeReason }): Promise<Revocation[]>;
+  /** Clears what ended from this node's cache; call it once the revoking transaction committed. */
+  forget(revocations: readonly Revocation[]): Promise<void>;
+  list(userId: string, currentSessionId: string): Promise<SessionInfo[]>;
+}
+
+type RotationResult =
+  | { ok: true; refreshVerifier: string; session: SessionRow; access: IssuedAccessToken }
+  | { ok: false; code: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' }
+  | { ok: false; code: 'REFRESH_TOKEN_REUSED'; userId: string; sessionId: string; revocation: Revocation | null };
+
+export function createSessions(deps: {
+  db: AuthDatabase;
+  cache: TokenCache;
+  accessTokens: AccessTokens;
+  clock: Clock;
+  random: RandomSource;
+  tokens: ResolvedAuthOptions['tokens'];
+  apiTokensEndWithCredentialChange: boolean;
+  /** Counts a session about to start and throws when the limits refuse it (throttles.ts). */
+  admit: (origin: SessionOrigin, userId: string) => Promise<void>;
+}): Sessions {
+  const { db, cache, accessTokens, clock, random, tokens: policy } = deps;
+
+  function toTokens(session: SessionRow, refreshVerifier: string, access: IssuedAccessToken): AuthTokens {
+    return {
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken: formatToken('refresh', { selector: session.refreshSelector, verifier: refreshVerifier }),
+      refreshTokenExpiresAt: session.expiresAt,
+      tokenType: 'Bearer',
+    };
+  }
+
+  function isOver(session: SessionRow, now: number): boolean {
+    if (session.expiresAt && session.expiresAt.getTime() <= now) return true;
+    const idleMs = policy.refreshIdleTimeoutSeconds === null ? null : policy.refreshIdleTimeoutSeconds * 1000;
+    return idleMs !== null && session.lastUsedAt.getTime() + idleMs <= now;
+  }
+
+  /**
+   * Marks sessions revoked and, in the same transaction, tells every node (see revocation-notice.ts).
+   * Returns what ended, for this node's cache, which the caller clears once the transaction commits.
+   */
+  async function revokeAndAnnounce(
+    tx: Queryable,
+    scope: { userId: string; sessionId?: string; except?: string },
+    reason: RevokeReason,
+  ): Promise<Revocation | null> {
+    const conditions = [eq(sessionTable.userId, scope.userId), isNull(sessionTable.revokedAt)];
+    if (scope.sessionId !== undefined) conditions.push(eq(sessionTable.id, scope.sessionId));
+    if (scope.except !== undefined) conditions.push(ne(sessionTable.id, scope.except));
+    const revoked = await tx
+      .update(sessionTable)
+      .set({ revokedAt: new Date(clock.now()), revokeReason: reason })
+      .where(and(...conditions))
+      .returning({ id: sessionTable.id });
+    if (revoked.length === 0) return null;
+    const everySession = scope.sessionId === undefined && scope.except === undefined;
+    const revocation: Revocation = everySession ? { userId: scope.userId } : { sessionIds: revoked.map(({ id }) => id) };
+    await announceRevocation(tx, revocation);
+    return revocation;
+  }
+
+  async function forget(revocation: Revocation | null): Promise<void> {
+    if (revocation !== null) await cache.forget(revocation);
+  }
+
+  const revokeAllWithin: Sessions['revokeAllWithin'] = async (tx, userId, options) => {
+    const { reason } = options;
+    const sessions = await revokeAndAnnounce(tx, { userId, except: options.except }, reason);
+    const endsApiTokens = ENDS_EVERY_TOKEN.has(reason) || (deps.apiTokensEndWithCredentialChange && CREDENTIAL_CHANGES.has(reason));
+    const apiTokens = endsApiTokens ? await revokeApiTokens(tx, { userId }, { at: new Date(clock.now()), reason }) : null;
+    return [sessions, apiTokens].filter((revocation) => revocation !== null);
+  };
+
+  function rotate(presented: { selector: string; verifier: string }): Promise<RotationResult> {
+    return db.transaction(async (tx): Promise<RotationResult> => {
+      const [session] = await tx.select().from(sessionTable).where(eq(sessionTable.refreshSelector, presented.selector)).for('update');
+      if (!session) return { ok: false, code: 'TOKEN_INVALID' };
+      if (session.revokedAt) return { ok: false, code: 'TOKEN_REVOKED' };
+      const now = clock.now();
+      if (isOver(session, now)) return { ok: false, code: 'TOKEN_EXPIRED' };
+
+      const presentedHash = hashVerifier(presented.verifier);
+      let refreshVerifier: string;
+      if (presentedHash === session.refreshVerifierHash) {
+        refreshVerifier = generateTokenParts(random).verifier;
+        await tx
+          .update(sessionTable)
+          .set({
+            refreshVerifierHash: hashVerifier(refreshVerifier),
+            previousVerifierHash: presentedHash,
+            successorSeal: sealSuccessor(refreshVerifier, presented.verifier),
+            rotatedAt: new Date(now),
+            lastUsedAt: new Date(now),
+          })
+          .where(eq(sessionTable.id, session.id));
+        // Spent access tokens of this session are of no further use to anyone.
+        await tx.delete(accessTokenTable).where(and(eq(accessTokenTable.sessionId, session.id), lte(accessTokenTable.expiresAt, new Date(now))));
+      } else if (
+        presentedHash === session.previousVerifierHash &&
+        session.successorSeal !== null &&
+        session.rotatedAt !== null &&
+        now - session.rotatedAt.getTime() < policy.refreshGraceSeconds * 1000
+      ) {
+        refreshVerifier = openSuccessor(session.successorSeal, presented.verifier);
+        await tx.update(sessionTable).set({ lastUsedAt: new Date(now) }).where(eq(sessionTable.id, session.id));
+      } else {
+        const scope = policy.refreshReuseRevokes === 'user' ? { userId: session.userId } : { userId: session.userId, sessionId: session.id };
+        const revocation = await revokeAndAnnounce(tx, scope, 'refresh-token-reused');
+        return { ok: false, code: 'REFRESH_TOKEN_REUSED', userId: session.userId, sessionId: session.id, revocation };
+      }
+      const access = await accessTokens.issue(tx, { sessionId: session.id, userId: session.userId, sessionExpiresAt: session.expiresAt });
+      return { ok: true, refreshVerifier, session, access };
+    });
+  }
+
+  const startIf: Sessions['startIf'] = async (userId, origin, guard) => {
+    // Every way in ends here, so no sign-in method can start sessions past the limits.
+    await deps.admit(origin, userId);
+    const now = clock.now();
+    const parts = generateTokenParts(random);
+    const result = await db.transaction(async (tx) => {
+      if (!(await guard(tx))) return null;
+      const [session] = await tx
+        .insert(sessionTable)
+        .values({
+          id: generateId(random),
+          userId,
+          refreshSelector: parts.selector,
+          refreshVerifierHash: hashVerifier(parts.verifier),
+          createdAt: new Date(now),
+          lastUsedAt: new Date(now),
+          expiresAt: policy.refreshTokenTtlSeconds === null ? null : new Date(now + policy.refreshTokenTtlSeconds * 1000),
+          userAgent: origin.userAgent?.slice(0, 512) ?? null,
+          ip: origin.ip,
+        })
+        .returning();
+      if (!session) throw new Error('sessions.start: insert returned no row');
+      const access = await accessTokens.issue(tx, { sessionId: session.id, userId, sessionExpiresAt: session.expiresAt });
+      return { session, access };
+    });
+    if (!result) return null;
+    cache.fill(result.access.entry, result.access.revocationsBefore);
+    return { sessionId: result.session.id, tokens: toTokens(result.session, parts.verifier, result.access) };
+  };
+
+  return {
+    startIf,
+
+    async start(userId, origin) {
+      const started = await startIf(userId, origin, () => Promise.resolve(true));
+      if (!started) throw new Error('sessions.start: an unconditional start was refused');
+      return started;
+    },
+
+    async refresh(refreshToken) {
+      const presented = parseToken('refresh', refreshToken);
+      if (!presented) return { ok: false, code: 'TOKEN_INVALID' };
+      const result = await rotate(presented);
+      if (!result.ok) {
+        if (result.code !== 'REFRESH_TOKEN_REUSED') return result;
+        await forget(result.revocation);
+        return { ok: false, code: result.code, userId: result.userId, sessionId: result.sessionId };
+      }
+      cache.fill(result.access.entry, result.access.revocationsBefore);
+      return {
+        ok: true,
+        tokens: toTokens(result.session, result.refreshVerifier, result.access),
+        userId: result.session.userId,
+        sessionId: result.session.id,
+      };
+    },
+
+    async revoke(userId, sessionId, reason) {
+      // Scoped to the user: another user's session id changes nothing, exactly like an unknown one.
+      await forget(await db.transaction((tx) => revokeAndAnnounce(tx, { userId, sessionId }, reason)));
+    },
+
+    async revokeAllOf(userId, options) {
+      const revocations = await db.transaction(async (tx) => {
+        await options.alongWith?.(tx);
+        return revokeAllWithin(tx, userId, options);
+      });
+      for (const revocation of revocations) await forget(revocation);
+    },
+
+    revokeAllWithin,
+
+    async forget(revocations) {
+      for (const revocation of revocations) await forget(revocation);
+    },
+
+    async list(userId, currentSessionId) {
+      const now = clock.now();
+      const rows = await db
+        .select()
+        .from(sessionTable)
+        .where(and(eq(sessionTable.userId, userId), isNull(sessionTable.revokedAt)))
+        .orderBy(desc(sessionTable.lastUsedAt));
+      return rows
+        .filter((session) => !isOver(session, now))
+        .map((session) => ({
+          id: session.id,
+          current: session.id === currentSessionId,
+          createdAt: session.createdAt,
+          lastUsedAt: session.lastUsedAt,
+          expiresAt: session.expiresAt,
+          userAgent: session.userAgent,
+          ip: session.ip,
+        }));
+    },
+  };
+}

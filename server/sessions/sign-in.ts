@@ -1,0 +1,58 @@
+import type { UserRow } from '../../db/schema.js';
+import type { Queryable } from '../../db/connect.js';
+import type { AuthTokens, PublicUser } from '../../shared/types.js';
+import type { AuthBaseContext } from '../context.js';
+import { authError } from '../errors.js';
+import type { AuthKernel } from '../kernel.js';
+import { toPublicUser } from '../accounts/users.js';
+
+/*
+ * The one way into a signed-in state. Every method (a password, a mailed link, an invitation, and the
+ * ones to come) first proves who the user is, then calls `signIn`, which starts the session, hands the
+ * tokens over as the client asked (the refresh token in the cookie, in cookie mode), records the
+ * device (its user agent and address on the session, and the device cookie, devices.ts), and reports
+ * the sign-in. A new method is a procedure that proves and calls this.
+ *
+ * The cross-site checks of cookie mode (`refreshCookie.admit`) run at the start of every sign-in
+ * procedure instead, before it spends any work: `admitSignIn` below.
+ */
+
+/** How the user proved who they are. */
+export type SignInMethod = 'password' | 'confirm-email' | 'magic-link' | 'invite' | 'registration';
+
+export interface SignedIn {
+  user: PublicUser;
+  tokens: AuthTokens;
+}
+
+/** Refuses a cookie-mode client whose request fails the cross-site checks; call it first. */
+export function admitSignIn(kernel: AuthKernel, ctx: AuthBaseContext): void {
+  kernel.refreshCookie.admit(ctx.authRequest);
+}
+
+/**
+ * Starts a session for `user`. A `guard` runs first in the session's own transaction and may refuse
+ * (null) or answer a fresher row of the user: a sign-in by password passes only if that password is
+ * still the account's, so one racing a password change loses, and answers INVALID_CREDENTIALS.
+ */
+export async function signIn(
+  kernel: AuthKernel,
+  ctx: AuthBaseContext,
+  signingIn: { user: UserRow; method: SignInMethod; guard?: (tx: Queryable) => Promise<UserRow | null> },
+): Promise<SignedIn> {
+  const { method, guard } = signingIn;
+  const request = ctx.authRequest;
+  let user = signingIn.user;
+  const deviceCookie = kernel.devices.cookieFor(request);
+  const started = await kernel.sessions.startIf(user.userId, request, async (tx) => {
+    const fresher = guard ? await guard(tx) : user;
+    if (!fresher) return false;
+    user = fresher;
+    if (deviceCookie !== null) await kernel.devices.remember(tx, deviceCookie, user.userId);
+    return true;
+  });
+  if (!started) throw authError('INVALID_CREDENTIALS');
+  if (deviceCookie !== null) kernel.devices.handOver(request, deviceCookie);
+  kernel.logger.info('signed in', { userId: user.userId, sessionId: started.sessionId, method });
+  return { user: toPublicUser(user), tokens: kernel.refreshCookie.deliver(request, started.tokens) };
+}

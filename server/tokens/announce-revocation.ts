@@ -1,0 +1,15 @@
+import { sql } from 'drizzle-orm';
+import type { Queryable } from '../../db/connect.js';
+import { REVOCATION_CHANNEL, encodeRevocation } from '../cache/revocation-notice.js';
+import type { Revocation } from '../cache/revocation-notice.js';
+
+/**
+ * Tells every node, from inside the revoking transaction, what ended: the notice goes out exactly
+ * when the revocation commits, and not at all if it rolls back. The caller clears this node's cache
+ * (`TokenCache.forget`) once the transaction has committed.
+ */
+export async function announceRevocation(tx: Queryable, revocation: Revocation): Promise<void> {
+  for (const payload of encodeRevocation(revocation)) {
+    await tx.execute(sql`SELECT pg_notify(${REVOCATION_CHANNEL}, ${payload})`);
+  }
+}
