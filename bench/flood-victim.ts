@@ -94,7 +94,7 @@ function percentile(sorted: number[], share: number): number {
  */
 export async function victimUnderFlood(databaseUrl: string | undefined) {
   const dataDir = await mkdtemp(join(tmpdir(), 'trpc-auth-kit-bench-'));
-  const server = spawn(process.execPath, ['--import', 'tsx', 'examples/reference-server/main.ts'], {
+  const server = spawn(process.execPath, ['--import', 'tsx', 'reference-server/main.ts'], {
     env: { ...process.env, PORT: '0', AUTH_DATA_DIR: dataDir, AUTH_EMAIL_CONFIRMATION: 'off', DATABASE_URL: databaseUrl ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -49,7 +49,7 @@ const WARM_PAIRS = 10;
 /** The reference server in a process of its own, with its data in a directory that goes with it. */
 async function startReferenceServer(): Promise<{ host: string; port: number; stop(): Promise<void> }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'trpc-auth-kit-bench-'));
-  const server = spawn(process.execPath, ['--import', 'tsx', 'examples/reference-server/main.ts'], {
+  const server = spawn(process.execPath, ['--import', 'tsx', 'reference-server/main.ts'], {
     // Confirmation required: a fresh account is unconfirmed, so resendConfirmation mails it.
     env: { ...process.env, PORT: '0', AUTH_DATA_DIR: dataDir, AUTH_EMAIL_CONFIRMATION: 'required' },
     stdio: ['ignore', 'pipe', 'inherit'],

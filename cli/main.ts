@@ -8,8 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { hashClientSecret, generateClientSecret } from '../server/basic/client-secrets.js';
 import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
-import { readConfig } from '../examples/reference-server/config.js';
-import { startReferenceServer } from '../examples/reference-server/server.js';
+import { readConfig } from '../reference-server/config.js';
+import { startReferenceServer } from '../reference-server/server.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

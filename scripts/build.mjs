@@ -9,7 +9,7 @@ await rm('dist', { recursive: true, force: true });
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 await cp('db/migrations', 'dist/db/migrations', { recursive: true });
 // The page's sources compile with the rest; only its bundle is served.
-await rm('dist/examples/reference-server/demo', { recursive: true, force: true });
-const { demoViteConfig } = await import('../dist/examples/reference-server/demo-build.js');
-await build(demoViteConfig({ root: 'examples/reference-server/demo', outDir: new URL('../dist/examples/reference-server/demo-dist/', import.meta.url).pathname }));
+await rm('dist/reference-server/demo', { recursive: true, force: true });
+const { demoViteConfig } = await import('../dist/reference-server/demo-build.js');
+await build(demoViteConfig({ root: 'reference-server/demo', outDir: new URL('../dist/reference-server/demo-dist/', import.meta.url).pathname }));
 console.log('built dist/');

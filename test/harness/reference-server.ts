@@ -16,7 +16,7 @@ export interface RunningServer {
 export async function startServer(
   env: Record<string, string>,
   onOutput: (output: string) => void = () => {},
-  command: string[] = ['examples/reference-server/main.ts'],
+  command: string[] = ['reference-server/main.ts'],
 ): Promise<RunningServer> {
   const child = spawn(process.execPath, ['--import', 'tsx', ...command], {
     env: { ...process.env, PORT: '0', APP_URL: 'https://app.example.test', ...env },

@@ -1,8 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import type { FormEvent, ReactNode } from 'react';
-import { getAuthErrorCode } from '../../../client/index.js';
-import { useAuth, useAuthClient } from '../../../client/react/index.js';
+import { getAuthErrorCode } from '../../client/index.js';
+import { useAuth, useAuthClient } from '../../client/react/index.js';
 import type { ReferenceRouter } from '../server.js';
 
 /** The message a failed call shows: its auth code when it has one. */

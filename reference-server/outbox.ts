@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MailTransport } from '../../server/index.js';
+import type { MailTransport } from '../server/index.js';
 
 /**
  * A mail transport for development: each mail becomes a file under `dir`, and every link in it is

@@ -1,7 +1,7 @@
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { createRoot } from 'react-dom/client';
-import { createAuthClient, localStorageStore } from '../../../client/index.js';
-import { AuthProvider } from '../../../client/react/index.js';
+import { createAuthClient, localStorageStore } from '../../client/index.js';
+import { AuthProvider } from '../../client/react/index.js';
 import type { ReferenceRouter } from '../server.js';
 import { App } from './app.js';
 
