@@ -1,6 +1,6 @@
 import type { AuthRequest } from '../context.js';
 import { authError } from '../errors.js';
-import type { ResolvedAuthOptions } from '../options.js';
+import type { RateLimitPolicy } from './rate-limit-options.js';
 import type { RateLimiter, RateVerdict } from './rate-limits.js';
 
 /*
@@ -66,7 +66,7 @@ export interface Throttles {
   admitSession(request: Pick<AuthRequest, 'ip' | 'setHeader'>, userId: string): Promise<void>;
 }
 
-export function createThrottles(limiter: RateLimiter, policy: ResolvedAuthOptions['rateLimits']): Throttles {
+export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): Throttles {
   const perIp = { max: policy.failuresPerIp, windowSeconds: policy.windowSeconds };
   const perAccount = { max: policy.loginFailuresPerAccount, windowSeconds: policy.windowSeconds };
   const perAccountFromStrangers = { max: policy.loginFailuresPerAccountFromUnknownClients, windowSeconds: policy.windowSeconds };

@@ -1,4 +1,5 @@
 import type { Logger } from '../deps.js';
+import type { DeliveryPolicy } from './mail-options.js';
 
 /*
  * Mail leaves through a queue in memory: a procedure answers before its mail is sent (so the answer
@@ -13,16 +14,8 @@ import type { Logger } from '../deps.js';
  * rather than letting an outage grow memory without limit.
  */
 
-export interface DeliveryPolicy {
-  /** Tries per mail, the first included. */
-  attempts: number;
-  /** The wait before the second try; each later wait is four times the one before. */
-  firstRetryDelayMs: number;
-  /** Mails of one kind waiting, sending or due for a retry, at most. */
-  maxQueuedPerKind: number;
-  /** Mails handed to the transport at once. */
-  concurrency: number;
-}
+/** What the queue reads of `mail.delivery` (mail-options.ts); `spreadMs` is the background tasks'. */
+export type QueuePolicy = Omit<DeliveryPolicy, 'spreadMs'>;
 
 export interface DeliveryQueue {
   /** Queues a delivery of a kind of mail, which also names it in logs (never the address or the content). */
@@ -39,7 +32,7 @@ interface Job {
   attempt: number;
 }
 
-export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): DeliveryQueue {
+export function createDeliveryQueue(policy: QueuePolicy, logger: Logger): DeliveryQueue {
   // Ready mails by kind; a Map iterates in insertion order, and a kind served goes to the back.
   const ready = new Map<string, Job[]>();
   const queuedByKind = new Map<string, number>();

@@ -1,6 +1,6 @@
 import type { Logger } from '../deps.js';
 import { createDeliveryQueue } from './delivery-queue.js';
-import type { DeliveryPolicy } from './delivery-queue.js';
+import type { QueuePolicy } from './delivery-queue.js';
 import type { MailContext, MailKind, MailTemplates, RenderedMail } from './templates.js';
 import { defaultMailTemplates } from './templates.js';
 
@@ -36,7 +36,7 @@ export function createMailer(deps: {
   from: string;
   templates?: Partial<MailTemplates>;
   appName: string;
-  delivery: DeliveryPolicy;
+  delivery: QueuePolicy;
   logger: Logger;
 }): Mailer {
   const templates: MailTemplates = { ...defaultMailTemplates, ...deps.templates };

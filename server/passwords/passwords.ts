@@ -1,5 +1,5 @@
 import argon2 from 'argon2';
-import type { ResolvedAuthOptions } from '../options.js';
+import type { PasswordPolicy } from './password-options.js';
 
 /*
  * Passwords are hashed with argon2id at (or above) the OWASP parameters. Hashing is the one
@@ -31,7 +31,7 @@ export function isLongEnough(password: string, minLength: number): boolean {
   return false;
 }
 
-export function createPasswordHasher(policy: Pick<ResolvedAuthOptions['password'], 'memoryCost' | 'timeCost'>): PasswordHasher {
+export function createPasswordHasher(policy: Pick<PasswordPolicy, 'memoryCost' | 'timeCost'>): PasswordHasher {
   const parameters = { type: argon2.argon2id, memoryCost: policy.memoryCost, timeCost: policy.timeCost, parallelism: 1 } as const;
   let dummyHash: Promise<string> | undefined;
 
