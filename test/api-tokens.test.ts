@@ -64,7 +64,7 @@ describeOnEachDatabase('personal API tokens', (kit) => {
     );
     assert.doesNotMatch(JSON.stringify(listed), /pat_/);
     const verifier = parseToken('apiToken', token)?.verifier as string;
-    const rows = await kit().database.db.execute(sql`SELECT * FROM auth_api_tokens WHERE user_id = ${userId}`);
+    const rows = await kit().database.db.execute(sql`SELECT * FROM ${apiTokenTable} WHERE user_id = ${userId}`);
     assert.doesNotMatch(JSON.stringify(rows), new RegExp(`${token}|${verifier}`));
 
     assert.equal((await client(token).auth.me.query()).id, userId);

@@ -101,7 +101,7 @@ describe('the CLI (npx trpc-auth-kit)', () => {
     const local = await cli(['migrate', '--database-url', join(dir, 'pglite')]);
     assert.equal(local.code, 0, local.stderr);
     const pglite = new PGlite(join(dir, 'pglite'));
-    const { rows } = await pglite.query<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_name = 'auth_api_tokens'");
+    const { rows } = await pglite.query<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'auth_kit' AND table_name = 'auth_api_tokens'");
     await pglite.close();
     assert.equal(rows.length, 1);
 

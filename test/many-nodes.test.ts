@@ -272,7 +272,7 @@ describeOnPostgres('nodes starting together on a new database', () => {
       }
       const admin = new pg.Client({ connectionString: database.url as string });
       await admin.connect();
-      const { rows } = await admin.query<{ hash: string; n: string }>('SELECT hash, count(*) AS n FROM drizzle.__drizzle_migrations GROUP BY hash');
+      const { rows } = await admin.query<{ hash: string; n: string }>('SELECT hash, count(*) AS n FROM auth_kit.__drizzle_migrations GROUP BY hash');
       await admin.end();
       assert.ok(rows.length > 0);
       assert.ok(rows.every((row) => row.n === '1'));
