@@ -28,10 +28,15 @@ async function tablesIn(db: AuthDatabase, schema: string): Promise<string[]> {
   return found.map(({ name }) => name);
 }
 
-/** A database laid out by 0.1.0: its migrations applied to `public`, recorded in drizzle's shared journal. */
+/**
+ * A database laid out by 0.1.0: the same tables, which 0.1.0's four migrations made in `public`,
+ * recorded in drizzle's shared journal.
+ */
 async function layOutAsVersion010(db: AuthDatabase) {
-  const script = await readFile(new URL('./fixtures/layout-0.1.0.sql', import.meta.url), 'utf8');
-  for (const statement of script.split('--> statement-breakpoint')) if (statement.replace(/--.*$/gm, '').trim()) await run(db, statement);
+  const script = (await readFile(new URL('../db/migrations/0000_auth_kit.sql', import.meta.url), 'utf8')).replaceAll('"auth_kit".', '"public".').replaceAll('auth_kit.', 'public.');
+  for (const statement of script.split('--> statement-breakpoint')) {
+    if (!statement.includes('CREATE SCHEMA')) await run(db, statement);
+  }
   await run(db, 'CREATE SCHEMA drizzle');
   await run(db, 'CREATE TABLE drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)');
   // The kit's four migrations, and one of the application's own, in the journal they shared.
