@@ -35,9 +35,13 @@ import { emailSchema, metaSchema } from '../shared/schemas.js';
 import { revocationListenerFor } from './cache/listener-connection.js';
 import { databaseUnavailableMiddleware } from './middleware/database-unavailable.js';
 
+/** How the application builds its own fields of every request's context. */
+export type AppContextBuilder<TAppContext extends object> = NonNullable<AuthOptions<TAppContext>['context']>;
+
 /**
  * Builds the auth kit: the auth router, the procedures an application builds its own routers from,
- * and the context function for its tRPC adapter.
+ * and the context function for its tRPC adapter. An application that names its own context type
+ * must pass `context`, the function that builds it: without it no request would carry those fields.
  *
  * @example
  * const auth = await createAuth({ db, mail: { transport, from: 'app@example.com', appUrl } });
@@ -45,9 +49,15 @@ import { databaseUnavailableMiddleware } from './middleware/database-unavailable
  * createHTTPServer({ router: appRouter, createContext: auth.createContext }).listen(3000);
  * export type AppRouter = typeof appRouter;
  */
-export async function createAuth<TAppContext extends object = object>(options: AuthOptions<TAppContext>) {
+export function createAuth<TAppContext extends object>(options: AuthOptions<TAppContext> & { context: AppContextBuilder<TAppContext> }): Promise<Auth<TAppContext>>;
+export function createAuth(options: AuthOptions): Promise<Auth>;
+export function createAuth<TAppContext extends object>(options: AuthOptions<TAppContext>): Promise<Auth<TAppContext>> | Promise<Auth> {
+  return options.context === undefined ? buildAuth<object>(options, () => ({})) : buildAuth(options, options.context);
+}
+
+async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppContext>, appContextFor: AppContextBuilder<TAppContext>) {
   const resolved = resolveOptions(options);
-  const { db, clock, random, logger } = resolved;
+  const { db, clock, random, logger, ...policy } = resolved;
   await assertMigrated(db);
   const cache = await startTokenCache({
     capacity: resolved.tokenCache.capacity,
@@ -95,14 +105,13 @@ export async function createAuth<TAppContext extends object = object>(options: A
     resolved.basic.errorVerbosity,
   );
   const kernel: AuthKernel = {
-    options: resolved,
+    options: policy,
     db,
     clock,
     random,
     logger,
     hashing,
     passwordStrength: createPasswordStrength({ minStrength: resolved.password.minStrength, isBreached: options.password?.isBreached }, logger),
-    accessTokens,
     apiTokens,
     sessions: createSessions({
       db,
@@ -152,7 +161,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
   }
 
   async function createContext(opts: AuthContextOptions): Promise<Context> {
-    const appContext = resolved.context ? await resolved.context(opts) : ({} as TAppContext);
+    const appContext = await appContextFor(opts);
     const authRequest = readAuthRequest(opts);
     if (resolved.clientIp) authRequest.ip = resolved.clientIp(opts);
     return { ...appContext, authRequest };
@@ -226,4 +235,4 @@ export async function createAuth<TAppContext extends object = object>(options: A
 }
 
 /** What `createAuth` returns. */
-export type Auth<TAppContext extends object = object> = Awaited<ReturnType<typeof createAuth<TAppContext>>>;
+export type Auth<TAppContext extends object = object> = Awaited<ReturnType<typeof buildAuth<TAppContext>>>;

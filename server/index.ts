@@ -3,6 +3,7 @@
  * @module
  */
 export { createAuth } from './create-auth.js';
+export type { AppContextBuilder } from './create-auth.js';
 export type { Auth } from './create-auth.js';
 export type { AuthOptions } from './options.js';
 export type { AuthRouter } from './auth-router.js';
