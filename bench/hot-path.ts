@@ -80,7 +80,7 @@ async function checkRig(capacity: number): Promise<CheckRig> {
   const accessTokens = createAccessTokens({ db, cache, clock: systemClock, random: systemRandom, ttlSeconds: 300 });
   const apiTokens = createApiTokens({ db, cache, scopeSets, clock: systemClock, random: systemRandom, background, defaultExpiresInDays: 365, maxPerUser: 100 });
   const failures = createTokenFailures({ limiter: createRateLimiter({ db, clock: systemClock }), limit: { max: 100, windowSeconds: 900 }, now: () => Date.now(), logger: consoleLogger });
-  const check = createTokenCheck({ accessTokens, apiTokens, failures, clock: systemClock });
+  const check = createTokenCheck({ cache, accessTokens, apiTokens, failures, clock: systemClock });
   return {
     db,
     cache,

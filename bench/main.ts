@@ -141,7 +141,7 @@ async function hostileTokens(count: number): Promise<{ queriesPerMalformed: numb
   const apiTokens = createApiTokens({ db: countingDb, cache, scopeSets, clock: systemClock, random: systemRandom, background, defaultExpiresInDays: 365, maxPerUser: 100 });
   const limiter = createRateLimiter({ db: countingDb, clock: systemClock });
   const failures = createTokenFailures({ limiter, limit: { max: 100, windowSeconds: 900 }, now: () => Date.now(), logger: consoleLogger });
-  const checkToken = createTokenCheck({ accessTokens, apiTokens, failures, clock: systemClock });
+  const checkToken = createTokenCheck({ cache, accessTokens, apiTokens, failures, clock: systemClock });
   collectGarbage();
   const heapBefore = process.memoryUsage().heapUsed;
   for (let i = 0; i < count; i++) {

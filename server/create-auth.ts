@@ -76,7 +76,7 @@ export async function createAuth<TAppContext extends object = object>(options: A
     now: () => clock.now(),
     logger,
   });
-  const checkToken = createTokenCheck({ accessTokens, apiTokens, failures: tokenFailures, clock });
+  const checkToken = createTokenCheck({ cache, accessTokens, apiTokens, failures: tokenFailures, clock });
   const appName = resolved.mail.appName ?? new URL(resolved.mail.appUrl).hostname;
   const authenticate = createBearerCheck(checkToken, { realm: appName });
   const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName, delivery: resolved.mail.delivery, logger });
