@@ -86,7 +86,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
     now: () => clock.now(),
     logger,
   });
-  const checkToken = createTokenCheck({ accessTokens, apiTokens, failures: tokenFailures, clock });
+  const checkToken = createTokenCheck({ cache, accessTokens, apiTokens, failures: tokenFailures, clock });
   const { appName } = resolved.mail;
   const authenticate = createBearerCheck(checkToken, { realm: appName });
   const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName, delivery: resolved.mail.delivery, logger });
