@@ -243,6 +243,25 @@ export interface AuthOptions<TAppContext extends object = object> {
     /** How many access tokens the in-memory table holds; beyond that the soonest to expire go. @default 100000 */
     capacity?: number;
   };
+  /**
+   * Deleting what nothing will use again: revoked and expired sessions, expired access tokens and
+   * links, rate-limit counters whose window is over. Every node tries every `intervalMs`; one cleans
+   * at a time (an advisory lock), in batches. `auth.cleanUp()` runs it at once.
+   */
+  cleanup?: {
+    /** How often each node tries a run (the first after a random part of it); 0 turns the schedule off. @default 60000 */
+    intervalMs?: number;
+    /** Rows one batch deletes at most; each batch is a transaction of its own. @default 1000 */
+    batchSize?: number;
+    /** Batches per table in one run; what is left waits for the next run. @default 20 */
+    maxBatchesPerRun?: number;
+    /**
+     * How long a revoked or expired session, an expired access token and an expired link are kept
+     * before they go: until then a client that presents one is told it expired or was revoked, not
+     * that it names nothing. @default 604800 (7 days)
+     */
+    keepEndedSeconds?: number;
+  };
   clock?: Clock;
   random?: RandomSource;
   logger?: Logger;
@@ -370,6 +389,20 @@ const optionsSchema = z.strictObject({
     })
     .optional(),
   tokenCache: z.strictObject({ capacity: z.number().int().min(16).max(16_777_216).default(100_000) }).prefault({}),
+  cleanup: z
+    .strictObject({
+      intervalMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(86_400_000)
+        .default(60_000)
+        .refine((interval) => interval === 0 || interval >= 100, { message: 'at least 100 ms, or 0 for no schedule' }),
+      batchSize: z.number().int().min(1).max(100_000).default(1000),
+      maxBatchesPerRun: z.number().int().min(1).max(10_000).default(20),
+      keepEndedSeconds: z.number().int().min(0).default(604_800),
+    })
+    .prefault({}),
   clock: z.custom<Clock>((clock) => typeof (clock as Clock | null)?.now === 'function').optional(),
   random: aFunction.optional(),
   logger: z.custom<Logger>((logger) => typeof (logger as Logger | null)?.error === 'function').optional(),
@@ -399,6 +432,7 @@ export interface ResolvedAuthOptions<TAppContext extends object = object> {
   /** Null when cookie mode is off. */
   cookies: { allowedOrigins: string[]; sameSite: 'strict' | 'lax' } | null;
   tokenCache: ParsedOptions['tokenCache'];
+  cleanup: ParsedOptions['cleanup'];
   clock: Clock;
   random: RandomSource;
   logger: Logger;
@@ -444,6 +478,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     clientIp: options.clientIp,
     cookies: cookies ? { sameSite: cookies.sameSite, allowedOrigins: cookies.allowedOrigins ?? [new URL(options.mail.appUrl).origin] } : null,
     tokenCache: parsed.data.tokenCache,
+    cleanup: parsed.data.cleanup,
     clock: options.clock ?? systemClock,
     random: options.random ?? systemRandom,
     logger: options.logger ?? consoleLogger,

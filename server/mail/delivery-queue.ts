@@ -24,6 +24,22 @@ export interface DeliveryPolicy {
   concurrency: number;
 }
 
+/** The queue as read by metrics: mails now, and counts so far. */
+export interface DeliveryStats {
+  /** Mails waiting, sending or due for a retry. */
+  queued: number;
+  /** Mails being handed to the transport. */
+  sending: number;
+  /** Mails waiting for a retry after the transport refused them. */
+  retrying: number;
+  /** Mails the transport took. */
+  sent: number;
+  /** Mails given up on after their attempts (or on shutdown). */
+  failed: number;
+  /** Mails not queued: their kind filled its share, or the queue was closed. */
+  dropped: number;
+}
+
 export interface DeliveryQueue {
   /** Queues a delivery of a kind of mail, which also names it in logs (never the address or the content). */
   push(kind: string, deliver: () => Promise<unknown>): void;
@@ -31,6 +47,7 @@ export interface DeliveryQueue {
   flush(): Promise<void>;
   /** Stops retrying (what waits for a retry is dropped and logged) and waits for sends in flight. */
   close(): Promise<void>;
+  stats(): DeliveryStats;
 }
 
 interface Job {
@@ -45,6 +62,9 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): Del
   const queuedByKind = new Map<string, number>();
   const retries = new Map<ReturnType<typeof setTimeout>, Job>();
   let sending = 0;
+  let sent = 0;
+  let failed = 0;
+  let dropped = 0;
   let closed = false;
   let idle: Array<() => void> = [];
 
@@ -99,9 +119,13 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): Del
       job
         .deliver()
         .then(
-          () => finished(job),
+          () => {
+            sent++;
+            finished(job);
+          },
           (error: unknown) => {
             if (job.attempt < policy.attempts && !closed) return retryLater(job, error);
+            failed++;
             finished(job);
             logger.error('mail not sent', { mail: job.kind, attempts: job.attempt, error: String(error) });
           },
@@ -118,6 +142,7 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): Del
     push(kind, deliver) {
       const queued = queuedByKind.get(kind) ?? 0;
       if (closed || queued >= policy.maxQueuedPerKind) {
+        dropped++;
         logger.error('mail dropped: its kind fills its share of the queue, or the queue is closed', { mail: kind, queued });
         return;
       }
@@ -137,6 +162,7 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): Del
       closed = true;
       for (const [timer, job] of retries) {
         clearTimeout(timer);
+        failed++;
         finished(job);
         logger.error('mail not sent: shutting down before its retry', { mail: job.kind, attempts: job.attempt });
       }
@@ -144,5 +170,7 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): Del
       settleIfIdle();
       await this.flush();
     },
+
+    stats: () => ({ queued: size(), sending, retrying: retries.size, sent, failed, dropped }),
   };
 }
