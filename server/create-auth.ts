@@ -34,6 +34,14 @@ import { createLinkTokenGuard } from './middleware/link-token-guard.js';
 import { emailSchema, metaSchema } from '../shared/schemas.js';
 import { revocationListenerFor } from './cache/listener-connection.js';
 import { databaseUnavailableMiddleware } from './middleware/database-unavailable.js';
+import { countRefusals } from './metrics/rate-limit-refusals.js';
+import { countTokenChecks } from './metrics/token-check-counts.js';
+import { readAuthMetrics } from './metrics/auth-metrics.js';
+import type { AuthMetrics } from './metrics/auth-metrics.js';
+import { createMetricsRegistry } from './metrics/prometheus.js';
+import { createReadinessCheck } from './health/readiness.js';
+import { startCleaner } from './cleanup/cleaner.js';
+import { longestWindowSeconds } from './limits/throttles.js';
 
 /** How the application builds its own fields of every request's context. */
 export type AppContextBuilder<TAppContext extends object> = NonNullable<AuthOptions<TAppContext>['context']>;
@@ -79,27 +87,24 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
     defaultExpiresInDays: resolved.apiTokens.expiresInDays,
     maxPerUser: resolved.apiTokens.maxPerUser,
   });
-  const limiter = createRateLimiter({ db, clock });
+  const { limiter, refusals: rateLimitRefusals } = countRefusals(createRateLimiter({ db, clock }));
   const tokenFailures = createTokenFailures({
     limiter,
     limit: { max: resolved.rateLimits.tokenFailuresPerIp, windowSeconds: resolved.rateLimits.windowSeconds },
     now: () => clock.now(),
     logger,
   });
-  const checkToken = createTokenCheck({ cache, accessTokens, apiTokens, failures: tokenFailures, clock });
+  const { check: checkToken, counts: tokenCheckCounts } = countTokenChecks(createTokenCheck({ cache, accessTokens, apiTokens, failures: tokenFailures, clock }));
   const { appName } = resolved.mail;
   const authenticate = createBearerCheck(checkToken, { realm: appName });
   const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName, delivery: resolved.mail.delivery, logger });
   const throttles = createThrottles(limiter, resolved.rateLimits);
-  const hashing = createHashingTurns({
-    hasher: createPasswordHasher(resolved.password),
-    bulkhead: createHashingBulkhead({
-      maxRunning: resolved.password.maxConcurrentHashes,
-      maxQueued: resolved.password.maxQueuedHashes,
-      maxPerClient: resolved.password.maxHashesPerClient,
-    }),
-    throttles,
+  const bulkhead = createHashingBulkhead({
+    maxRunning: resolved.password.maxConcurrentHashes,
+    maxQueued: resolved.password.maxQueuedHashes,
+    maxPerClient: resolved.password.maxHashesPerClient,
   });
+  const hashing = createHashingTurns({ hasher: createPasswordHasher(resolved.password), bulkhead, throttles });
   const basic = createBasicMiddlewares(
     createBasicCheck({ policy: resolved.basic, windowSeconds: resolved.rateLimits.windowSeconds, limiter, hashing, logger }),
     resolved.basic.errorVerbosity,
@@ -154,6 +159,31 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
   function basicProcedure(realm: string, options?: { advertise: true }) {
     return options?.advertise ? advertisedBasicProcedure(realm) : strictBasicProcedure(realm);
   }
+
+  const cleaner = startCleaner({
+    db,
+    clock,
+    random,
+    logger,
+    policy: {
+      ...resolved.cleanup,
+      accessTokenTtlSeconds: resolved.tokens.accessTokenTtlSeconds,
+      refreshIdleTimeoutSeconds: resolved.tokens.refreshIdleTimeoutSeconds,
+      counterLifetimeSeconds: longestWindowSeconds(resolved.rateLimits),
+    },
+  });
+  let closed = false;
+  const readiness = createReadinessCheck({ db, cacheTrusted: () => cache.trusted, closed: () => closed });
+  const metrics = (): AuthMetrics =>
+    readAuthMetrics({
+      tokenChecks: tokenCheckCounts,
+      cache,
+      capacity: resolved.tokenCache.capacity,
+      hashing: () => bulkhead.stats(),
+      rateLimitRefusals,
+      mail: () => mailer.stats(),
+      cleanup: () => cleaner.stats(),
+    });
 
   async function settled(): Promise<void> {
     await background.drain();
@@ -223,10 +253,27 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
      */
     settled,
     /**
+     * Whether this node should get traffic: the database answers (within a second) and the token
+     * cache is trusted (on PostgreSQL: the listener listens, and flushed the cache after it last
+     * connected). The reference server serves it as `GET /readyz`.
+     */
+    readiness,
+    /** This node's figures now: token checks, cache, listener, hashing, rate limits, mail, cleanup. */
+    metrics,
+    /**
+     * The same figures for Prometheus, in a prom-client Registry of the kit's own, read at each
+     * scrape: serve `await auth.metricsRegistry.metrics()` with `auth.metricsRegistry.contentType`.
+     */
+    metricsRegistry: createMetricsRegistry(metrics),
+    /** Runs the cleanup now (see the `cleanup` option) and says what it deleted. */
+    cleanUp: () => cleaner.run(),
+    /**
      * Finishes the work calls started, waits for mail being sent (mail waiting for a retry is
-     * dropped and logged), and stops the token cache's worker and its listener.
+     * dropped and logged), and stops the cleanup, the token cache's worker and its listener.
      */
     async close(): Promise<void> {
+      closed = true;
+      await cleaner.stop();
       await background.drain();
       await mailer.close();
       await cache.close();

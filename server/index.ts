@@ -15,6 +15,9 @@ export type { AuthBaseContext, AuthContextOptions, AuthRequest } from './context
 export type { Clock, Logger, RandomSource } from './deps.js';
 export type { MailTemplates, MailTransport, RenderedMail } from './mail/mailer.js';
 export type { CachedAccessToken, TokenCache } from './cache/token-cache.js';
+export type { AuthMetrics } from './metrics/auth-metrics.js';
+export type { Readiness } from './health/readiness.js';
+export type { CleanupRun } from './cleanup/cleaner.js';
 export { AuthError, authErrorFormatter } from './errors.js';
 export type { AuthErrorShape } from './errors.js';
 export { authTransformer } from './trpc.js';

@@ -4,6 +4,7 @@ import { emailChangeOptionsSchema, invitationOptionsSchema, magicLinkOptionsSche
 import type { BasicOptions } from './basic/basic-options.js';
 import { basicOptionsSchema } from './basic/basic-options.js';
 import { revocationListenerOptionsSchema, tokenCacheOptionsSchema } from './cache/cache-options.js';
+import { cleanupOptionsSchema } from './cleanup/cleanup-options.js';
 import type { AuthContextOptions } from './context.js';
 import type { Clock, Logger, RandomSource } from './deps.js';
 import { consoleLogger, systemClock, systemRandom } from './deps.js';
@@ -61,6 +62,8 @@ const optionsSchema = z
     cookies: cookieOptionsSchema.optional(),
     /** The in-memory token table (cache/cache-options.ts). */
     tokenCache: tokenCacheOptionsSchema.prefault({}),
+    /** Deleting ended sessions, tokens, links and counters on a schedule (cleanup/cleanup-options.ts). */
+    cleanup: cleanupOptionsSchema.prefault({}),
     /** The kit's source of time; injected so tests move time instead of waiting for it. @default the system clock */
     clock: z.custom<Clock>((clock) => typeof (clock as Clock | null)?.now === 'function', 'expected a clock (an object with now)').default(systemClock),
     /** @default the operating system's random bytes */

@@ -4,7 +4,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import * as schema from '../db/schema.js';
 import { createAuth } from '../server/index.js';
-import { encodeRevocation, parseRevocation } from '../server/cache/revocation-notice.js';
+import { encodeRevocation, readRevocationNotice } from '../server/cache/revocation-notice.js';
 import { expectAuthError, registerConfirmed } from './harness/flows.js';
 import type { TestApp } from './harness/test-kit.js';
 import { PASSWORD, describeOnPostgres } from './harness/test-kit.js';
@@ -191,7 +191,7 @@ describeOnPostgres('revocation notices', () => {
     const payloads = encodeRevocation({ sessionIds: ids });
     assert.ok(payloads.length > 1);
     assert.ok(payloads.every((payload) => Buffer.byteLength(payload) < 8000));
-    assert.deepEqual(payloads.flatMap((payload) => (parseRevocation(payload) as { sessionIds: string[] }).sessionIds), ids);
+    assert.deepEqual(payloads.flatMap((payload) => (readRevocationNotice(payload)?.revocation as { sessionIds: string[] }).sessionIds), ids);
     assert.deepEqual(encodeRevocation({ userId: 'u-1' }), ['{"u":"u-1"}']);
   });
 });

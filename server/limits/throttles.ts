@@ -66,13 +66,21 @@ export interface Throttles {
   admitSession(request: Pick<AuthRequest, 'ip' | 'setHeader'>, userId: string): Promise<void>;
 }
 
+/** The window of the per-address and per-client mail limits. */
+export const MAIL_WINDOW_SECONDS = 3600;
+
+/** The longest window of any limit: a counter older than this counts for none of them. */
+export function longestWindowSeconds(policy: Pick<RateLimitPolicy, 'windowSeconds'>): number {
+  return Math.max(policy.windowSeconds, MAIL_WINDOW_SECONDS);
+}
+
 export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): Throttles {
   const perIp = { max: policy.failuresPerIp, windowSeconds: policy.windowSeconds };
   const perAccount = { max: policy.loginFailuresPerAccount, windowSeconds: policy.windowSeconds };
   const perAccountFromStrangers = { max: policy.loginFailuresPerAccountFromUnknownClients, windowSeconds: policy.windowSeconds };
   const perAccountAndClient = { max: policy.loginFailuresPerAccountPerClient, windowSeconds: policy.windowSeconds };
-  const perAddress = { max: policy.mailsPerAddressPerHour, windowSeconds: 3600 };
-  const mailsPerClient = { max: policy.mailsPerClientPerHour, windowSeconds: 3600 };
+  const perAddress = { max: policy.mailsPerAddressPerHour, windowSeconds: MAIL_WINDOW_SECONDS };
+  const mailsPerClient = { max: policy.mailsPerClientPerHour, windowSeconds: MAIL_WINDOW_SECONDS };
   const hashesPerIp = { max: policy.hashesPerIp, windowSeconds: policy.windowSeconds };
   const sessionsPerIp = { max: policy.sessionsPerIp, windowSeconds: policy.windowSeconds };
   const sessionsPerAccount = { max: policy.sessionsPerAccount, windowSeconds: policy.windowSeconds };

@@ -17,6 +17,22 @@ import type { DeliveryPolicy } from './mail-options.js';
 /** What the queue reads of `mail.delivery` (mail-options.ts); `spreadMs` is the background tasks'. */
 export type QueuePolicy = Omit<DeliveryPolicy, 'spreadMs'>;
 
+/** The queue as read by metrics: mails now, and counts so far. */
+export interface DeliveryStats {
+  /** Mails waiting, sending or due for a retry. */
+  queued: number;
+  /** Mails being handed to the transport. */
+  sending: number;
+  /** Mails waiting for a retry after the transport refused them. */
+  retrying: number;
+  /** Mails the transport took. */
+  sent: number;
+  /** Mails given up on after their attempts (or on shutdown). */
+  failed: number;
+  /** Mails not queued: their kind filled its share, or the queue was closed. */
+  dropped: number;
+}
+
 export interface DeliveryQueue {
   /** Queues a delivery of a kind of mail, which also names it in logs (never the address or the content). */
   push(kind: string, deliver: () => Promise<unknown>): void;
@@ -24,6 +40,7 @@ export interface DeliveryQueue {
   flush(): Promise<void>;
   /** Stops retrying (what waits for a retry is dropped and logged) and waits for sends in flight. */
   close(): Promise<void>;
+  stats(): DeliveryStats;
 }
 
 interface Job {
@@ -38,6 +55,9 @@ export function createDeliveryQueue(policy: QueuePolicy, logger: Logger): Delive
   const queuedByKind = new Map<string, number>();
   const retries = new Map<ReturnType<typeof setTimeout>, Job>();
   let sending = 0;
+  let sent = 0;
+  let failed = 0;
+  let dropped = 0;
   let closed = false;
   let idle: Array<() => void> = [];
 
@@ -92,9 +112,13 @@ export function createDeliveryQueue(policy: QueuePolicy, logger: Logger): Delive
       job
         .deliver()
         .then(
-          () => finished(job),
+          () => {
+            sent++;
+            finished(job);
+          },
           (error: unknown) => {
             if (job.attempt < policy.attempts && !closed) return retryLater(job, error);
+            failed++;
             finished(job);
             logger.error('mail not sent', { mail: job.kind, attempts: job.attempt, error: String(error) });
           },
@@ -111,6 +135,7 @@ export function createDeliveryQueue(policy: QueuePolicy, logger: Logger): Delive
     push(kind, deliver) {
       const queued = queuedByKind.get(kind) ?? 0;
       if (closed || queued >= policy.maxQueuedPerKind) {
+        dropped++;
         logger.error('mail dropped: its kind fills its share of the queue, or the queue is closed', { mail: kind, queued });
         return;
       }
@@ -130,6 +155,7 @@ export function createDeliveryQueue(policy: QueuePolicy, logger: Logger): Delive
       closed = true;
       for (const [timer, job] of retries) {
         clearTimeout(timer);
+        failed++;
         finished(job);
         logger.error('mail not sent: shutting down before its retry', { mail: job.kind, attempts: job.attempt });
       }
@@ -137,5 +163,7 @@ export function createDeliveryQueue(policy: QueuePolicy, logger: Logger): Delive
       settleIfIdle();
       await this.flush();
     },
+
+    stats: () => ({ queued: size(), sending, retrying: retries.size, sent, failed, dropped }),
   };
 }

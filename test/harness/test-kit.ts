@@ -35,6 +35,8 @@ async function buildApp(parts: { database: TestDatabase; smtp: SmtpServer; clock
   const auth = await createAuth({
     ...options,
     ...perClientLimits(options),
+    // No cleaning on a timer behind a test's back (a test that moved the clock on would see rows go); the cleanup tests ask for it.
+    cleanup: { intervalMs: 0, ...options.cleanup },
     db: database.db,
     // The work after an answer starts within 20 ms rather than a second: the same spreading, and the tests wait for its mail.
     mail: { ...options.mail, delivery: { spreadMs: 20, ...options.mail?.delivery }, transport: smtp.transport, from: 'auth@app.example.test', appUrl: APP_URL },
