@@ -92,7 +92,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
   const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName, delivery: resolved.mail.delivery, logger });
   const throttles = createThrottles(limiter, resolved.rateLimits);
   const hashing = createHashingTurns({
-    hasher: createPasswordHasher(resolved.password),
+    hasher: options.passwordHasher ?? createPasswordHasher(resolved.password),
     bulkhead: createHashingBulkhead({
       maxRunning: resolved.password.maxConcurrentHashes,
       maxQueued: resolved.password.maxQueuedHashes,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AuthDatabase } from '../db/connect.js';
 import type { EmailConfirmationPolicy } from '../shared/types.js';
-import type { Clock, Logger, RandomSource } from './deps.js';
+import type { Clock, Logger, PasswordHasher, RandomSource } from './deps.js';
 import { consoleLogger, systemClock, systemRandom } from './deps.js';
 import type { MailTemplates, MailTransport } from './mail/mailer.js';
 import type { AuthContextOptions } from './context.js';
@@ -246,6 +246,12 @@ export interface AuthOptions<TAppContext extends object = object> {
   clock?: Clock;
   random?: RandomSource;
   logger?: Logger;
+  /**
+   * Hashes and checks passwords; `password.memoryCost` and `timeCost` apply to the default only.
+   * For tests that are not about hashing; a production server keeps the default.
+   * @default argon2id
+   */
+  passwordHasher?: PasswordHasher;
 }
 
 const positiveSeconds = z.number().int().positive();
@@ -373,6 +379,7 @@ const optionsSchema = z.strictObject({
   clock: z.custom<Clock>((clock) => typeof (clock as Clock | null)?.now === 'function').optional(),
   random: aFunction.optional(),
   logger: z.custom<Logger>((logger) => typeof (logger as Logger | null)?.error === 'function').optional(),
+  passwordHasher: z.custom<PasswordHasher>((hasher) => typeof (hasher as PasswordHasher | null)?.verify === 'function' && typeof (hasher as PasswordHasher).hash === 'function').optional(),
 });
 
 type ParsedOptions = z.output<typeof optionsSchema>;
