@@ -6,7 +6,7 @@ import nodemailer from 'nodemailer';
 import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
 import type { AuthDatabase } from '../db/index.js';
 import { createAuth } from '../server/index.js';
-import type { Auth } from '../server/index.js';
+import type { Auth, Clock } from '../server/index.js';
 import type { ReferenceServerConfig } from './config.js';
 import { loadDemoPage } from './demo-build.js';
 import { createOutboxTransport } from './outbox.js';
@@ -49,9 +49,10 @@ const MAX_BODY_BYTES = 64 * 1024;
 /**
  * The reference server: the auth router and `demo.whoami` at `/trpc`, and a demo page at `/` (also
  * served at `/confirm-email` and `/reset-password`, where the mailed links lead), and the page that
- * receives invitation links at `/accept-invite`.
+ * receives invitation links at `/accept-invite`. `deps.clock` is a test's clock; by default the
+ * server runs on the system's.
  */
-export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log) {
+export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log, deps: { clock?: Clock } = {}) {
   const db = await connectDatabase(config.databaseUrl);
   await migrateOnceReachable(db, log);
   const transport = config.smtpUrl
@@ -70,6 +71,8 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
     // The demo page runs in cookie mode, opened at APP_URL or at the address the server listens on.
     cookies: { allowedOrigins: [config.appUrl, `http://localhost:${config.port}`, `http://127.0.0.1:${config.port}`] },
     basic: { clients: config.basicClients },
+    // A test's clock, so that it moves time instead of waiting for it.
+    ...(deps.clock && { clock: deps.clock }),
   });
 
   const appRouter = referenceRouter(auth);
