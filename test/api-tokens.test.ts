@@ -158,6 +158,7 @@ describeOnEachDatabase('personal API tokens', (kit) => {
     if (kit().kind === 'postgres') {
       // The other node hears the revocation on its listener.
       await until(() => otherNode.client(token).auth.me.query().then(() => false, () => true), 'the other node to refuse the revoked token');
+      await expectAuthError(otherNode.client(token).auth.me.query(), 'TOKEN_REVOKED');
     }
   });
 

@@ -123,6 +123,7 @@ describeOnPostgres('several nodes on one database', (kit) => {
 
     // Listening again: a later revocation reaches B's cache as before.
     await untilCacheTrusted(b, kit(), other.tokens.accessToken);
+    assert.ok(await accepts(b, other.tokens.accessToken));
     await kit().client(other.tokens.accessToken).auth.logout.mutate();
     await untilRefused(b, other.tokens.accessToken, 'B to hear of the later logout');
     assert.equal(await accepts(b, other.tokens.accessToken), false);
@@ -148,6 +149,7 @@ describeOnPostgres('several nodes on one database', (kit) => {
       proxy.restore();
       const later = await registerConfirmed(kit());
       await untilCacheTrusted(b, kit(), later.tokens.accessToken);
+      assert.ok(await accepts(b, later.tokens.accessToken));
       await kit().client(later.tokens.accessToken).auth.logout.mutate();
       await untilRefused(b, later.tokens.accessToken, 'B to hear of the later logout');
       assert.equal(await accepts(b, later.tokens.accessToken), false);
