@@ -7,7 +7,7 @@ import nodemailer from 'nodemailer';
 import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
 import type { AuthDatabase } from '../db/index.js';
 import { createAuth } from '../server/index.js';
-import type { Auth } from '../server/index.js';
+import type { Auth, Clock } from '../server/index.js';
 import type { ReferenceServerConfig } from './config.js';
 import { loadDemoPage } from './demo-build.js';
 import { createOutboxTransport } from './outbox.js';
@@ -52,8 +52,9 @@ const MAX_BODY_BYTES = 64 * 1024;
  * The reference server: the auth router and `demo.whoami` at `/trpc`, and a demo page at `/` (also
  * served at `/confirm-email` and `/reset-password`, where the mailed links lead), and the page that
  * receives invitation links at `/accept-invite`; `/healthz`, `/readyz` and `/metrics` for operators.
+ * `deps.clock` is a test's clock; by default the server runs on the system's.
  */
-export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log) {
+export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log, deps: { clock?: Clock } = {}) {
   // It listens from the start, so that probes hear from a node that still waits for its database;
   // everything but the probes answers 503 until the kit is built.
   let app: { auth: Auth; handle: RequestListener } | null = null;
@@ -85,6 +86,8 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
     // The demo page runs in cookie mode, opened at APP_URL or at the address the server listens on.
     cookies: { allowedOrigins: [config.appUrl, `http://localhost:${config.port}`, `http://127.0.0.1:${config.port}`] },
     basic: { clients: config.basicClients },
+    // A test's clock, so that it moves time instead of waiting for it.
+    ...(deps.clock && { clock: deps.clock }),
   });
 
   const appRouter = referenceRouter(auth);

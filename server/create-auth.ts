@@ -104,7 +104,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
     maxQueued: resolved.password.maxQueuedHashes,
     maxPerClient: resolved.password.maxHashesPerClient,
   });
-  const hashing = createHashingTurns({ hasher: createPasswordHasher(resolved.password), bulkhead, throttles });
+  const hashing = createHashingTurns({ hasher: resolved.passwordHasher ?? createPasswordHasher(resolved.password), bulkhead, throttles });
   const basic = createBasicMiddlewares(
     createBasicCheck({ policy: resolved.basic, windowSeconds: resolved.rateLimits.windowSeconds, limiter, hashing, logger }),
     resolved.basic.errorVerbosity,

@@ -12,7 +12,7 @@ export type { AuthUser, AuthSession } from './middleware/bearer.js';
 export type { BasicClient } from './basic/basic-check.js';
 export type { BasicErrorVerbosity, BasicOptions, FindClientSecret } from './basic/basic-options.js';
 export type { AuthBaseContext, AuthContextOptions, AuthRequest } from './context.js';
-export type { Clock, Logger, RandomSource } from './deps.js';
+export type { Clock, Logger, PasswordCheck, PasswordHasher, RandomSource } from './deps.js';
 export type { MailTemplates, MailTransport, RenderedMail } from './mail/mailer.js';
 export type { CachedAccessToken, TokenCache } from './cache/token-cache.js';
 export type { AuthMetrics } from './metrics/auth-metrics.js';

@@ -6,7 +6,7 @@ import { basicOptionsSchema } from './basic/basic-options.js';
 import { revocationListenerOptionsSchema, tokenCacheOptionsSchema } from './cache/cache-options.js';
 import { cleanupOptionsSchema } from './cleanup/cleanup-options.js';
 import type { AuthContextOptions } from './context.js';
-import type { Clock, Logger, RandomSource } from './deps.js';
+import type { Clock, Logger, PasswordHasher, RandomSource } from './deps.js';
 import { consoleLogger, systemClock, systemRandom } from './deps.js';
 import { rateLimitOptionsSchema } from './limits/rate-limit-options.js';
 import { mailOptionsSchema } from './mail/mail-options.js';
@@ -69,6 +69,14 @@ const optionsSchema = z
     /** @default the operating system's random bytes */
     // A function default is a factory to zod, hence the arrow returning the function itself.
     random: functionOption<RandomSource>().default(() => systemRandom),
+    /**
+     * Hashes and checks passwords; `password.memoryCost` and `timeCost` apply to the default only.
+     * For tests that are not about hashing; a production server keeps the default.
+     * @default argon2id at `password`'s parameters
+     */
+    passwordHasher: z
+      .custom<PasswordHasher>((hasher) => typeof (hasher as PasswordHasher | null)?.verify === 'function' && typeof (hasher as PasswordHasher).hash === 'function', 'expected a hasher (hash and verify)')
+      .optional(),
     /** @default the console */
     logger: z.custom<Logger>((logger) => typeof (logger as Logger | null)?.error === 'function', 'expected a logger (an object with error)').default(consoleLogger),
   })

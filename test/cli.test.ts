@@ -11,6 +11,7 @@ import { apiTokenTable } from '../db/index.js';
 import { openTestDatabase } from './harness/database.js';
 import { basicHeader, rawRequest } from './harness/raw-http.js';
 import { startServer } from './harness/reference-server.js';
+import { until } from './harness/poll.js';
 import { PASSWORD } from './harness/test-kit.js';
 
 /** Runs `npx trpc-auth-kit <args>` as a user would (from source), with `stdin` piped in. */
@@ -127,12 +128,8 @@ describe('the CLI (npx trpc-auth-kit)', () => {
     assert.equal(refused.status, 401);
     assert.deepEqual(refused.header('www-authenticate'), ['Basic realm="admin", charset="UTF-8"']);
 
-    let token = '';
-    for (let attempt = 0; attempt < 100 && !token; attempt++) {
-      token = /https:\/\/app\.example\.test\/accept-invite\?token=(lk_\S+)/.exec(server.output())?.[1] ?? '';
-      if (!token) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.ok(token, server.output());
+    const token = await until(() => /https:\/\/app\.example\.test\/accept-invite\?token=(lk_\S+)/.exec(server.output())?.[1], 'the invitation link in the output');
+    assert.ok(token.startsWith('lk_'), server.output());
     assert.equal((await readdir(join(dir, 'outbox'))).length, 1);
 
     for (let visit = 0; visit < 2; visit++) {
