@@ -149,6 +149,12 @@ describeOnPostgres('GET /healthz and /readyz on the reference server', (kit) => 
       assert.equal(stale.status, 401);
       assert.equal(stale.authCode, 'TOKEN_REVOKED');
       assert.equal((await call(restarted, 'demo.whoami', { accessToken: live.accessToken })).status, 200);
+      const metrics = await fetch(`${restarted.url}/metrics`);
+      assert.equal(metrics.status, 200);
+      assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain/);
+      const text = await metrics.text();
+      assert.match(text, /^auth_token_checks_total\{outcome="TOKEN_REVOKED",source="database"\} 1$/m, 'the stale token was refused by the database');
+      assert.match(text, /^auth_revocation_listener_connected 1$/m);
 
       await proxy.refuse();
       await until(async () => (await probe(restarted?.url as string, '/readyz')).status === 503, 'GET /readyz to say 503 when the database goes');
