@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createAuth } from '../server/index.js';
+import { createHashingBulkhead } from '../server/passwords/hashing-bulkhead.js';
 import type { Auth } from '../server/index.js';
 import { formatToken } from '../shared/token-format.js';
 import { generateTokenParts } from '../server/tokens/secrets.js';
@@ -106,6 +107,19 @@ describeOnEachDatabase('auth.metrics()', (kit) => {
     } finally {
       await auth.close();
     }
+  });
+});
+
+describe('the hashing bulkhead', () => {
+  it('counts the places it refuses', () => {
+    const bulkhead = createHashingBulkhead({ maxRunning: 1, maxQueued: 0, maxPerClient: 1 });
+    const place = bulkhead.enter('10.0.0.1');
+    assert.ok(place);
+    assert.equal(bulkhead.enter('10.0.0.2'), null, 'every place is taken');
+    assert.equal(bulkhead.stats().refused, 1);
+    place.leave();
+    assert.ok(bulkhead.enter('10.0.0.2'));
+    assert.equal(bulkhead.stats().refused, 1);
   });
 });
 
