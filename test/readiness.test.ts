@@ -5,9 +5,12 @@
  * the moment it starts, while it still waits for its database.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { it } from 'node:test';
 import { closeDatabase, connectDatabase } from '../db/index.js';
 import { createAuth } from '../server/index.js';
+import { generateTokenParts } from '../server/tokens/secrets.js';
+import { formatToken } from '../shared/token-format.js';
 import { until } from './harness/poll.js';
 import { call, startServer } from './harness/reference-server.js';
 import type { RunningServer } from './harness/reference-server.js';
@@ -86,6 +89,9 @@ describeOnPostgres('readiness() on PostgreSQL', (kit) => {
       proxy.restore();
       await proxy.refuse();
       await until(async () => !(await auth.readiness()).database, 'readiness to see the database refuse');
+      const failedBefore = auth.metrics().tokenChecks.failed;
+      await assert.rejects(auth.verifyAccessToken(formatToken('access', generateTokenParts((length) => randomBytes(length)))));
+      assert.equal(auth.metrics().tokenChecks.failed, failedBefore + 1, 'a lookup the database could not answer is counted');
 
       await proxy.accept();
       await until(async () => (await auth.readiness()).ready, 'readiness once the database is back', 20_000);
@@ -149,6 +155,12 @@ describeOnPostgres('GET /healthz and /readyz on the reference server', (kit) => 
       assert.equal(stale.status, 401);
       assert.equal(stale.authCode, 'TOKEN_REVOKED');
       assert.equal((await call(restarted, 'demo.whoami', { accessToken: live.accessToken })).status, 200);
+      const metrics = await fetch(`${restarted.url}/metrics`);
+      assert.equal(metrics.status, 200);
+      assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain/);
+      const text = await metrics.text();
+      assert.match(text, /^auth_token_checks_total\{outcome="TOKEN_REVOKED",source="database"\} 1$/m, 'the stale token was refused by the database');
+      assert.match(text, /^auth_revocation_listener_connected 1$/m);
 
       await proxy.refuse();
       await until(async () => (await probe(restarted?.url as string, '/readyz')).status === 503, 'GET /readyz to say 503 when the database goes');
