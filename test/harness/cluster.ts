@@ -70,7 +70,8 @@ export async function startCluster(databaseUrl: string, options: { count: number
       await Promise.all(nodes.map((node) => node.proxy.accept()));
     },
     async close(): Promise<void> {
-      await Promise.all(nodes.map((node) => node.server.stop()));
+      // A killed node has nothing left to stop (and would never say it exited again).
+      await Promise.all(nodes.filter((node) => !node.killed).map((node) => node.server.stop()));
       await Promise.all(nodes.map((node) => node.proxy.close()));
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -197,3 +197,16 @@ export async function runWorkload(options: {
   await Promise.all(inFlight);
   return { started, skipped };
 }
+
+/** Clients that already hold a session each (seed-sessions.ts), from addresses `firstIndex` on. */
+export function clientsHolding(sessions: readonly TokenPair[], firstIndex = 0): WorkloadClient[] {
+  return sessions.map((session, offset) => ({
+    index: firstIndex + offset,
+    email: '',
+    http: loopbackClient(clientAddress(firstIndex + offset)),
+    tokens: { accessToken: session.accessToken, refreshToken: session.refreshToken },
+    retryRefresh: false,
+    lastRevoked: null,
+    busy: false,
+  }));
+}
