@@ -31,15 +31,19 @@ export const WORKLOAD_PASSWORD = 'load and fault test passphrase';
 /** SECURITY.md §2's common mix: 60 % bearer checks, 20 % refreshes, 10 % sign-ins (10 % failing), 10 % revocations. */
 export const COMMON_MIX: Record<Operation, number> = { whoami: 57, refresh: 20, login: 9, badLogin: 1, logout: 8, replayRevoked: 2, forged: 3 };
 
-/** Registers `count` accounts, one per client address, spread over `nodes`. */
-export async function prepareClients(nodes: readonly WorkloadNode[], count: number, label = 'load'): Promise<WorkloadClient[]> {
+/**
+ * Registers `count` accounts spread over `nodes`, each client calling from an address of its own
+ * (unless `bind` is false: nodes on another machine are not reached from loopback addresses).
+ */
+export async function prepareClients(nodes: readonly WorkloadNode[], count: number, options: { label?: string; bind?: boolean } = {}): Promise<WorkloadClient[]> {
+  const { label = 'load', bind = true } = options;
   const run = `${label}-${process.pid}-${Date.now().toString(36)}`;
   const clients: WorkloadClient[] = [];
   // A few at a time: registrations hash, and the hashing bulkhead refuses a crowd.
   for (let start = 0; start < count; start += 8) {
     const batch = Array.from({ length: Math.min(8, count - start) }, async (_, offset) => {
       const index = start + offset;
-      const http = loopbackClient(clientAddress(index));
+      const http = loopbackClient(bind ? clientAddress(index) : null);
       const email = `${run}-${index}@example.test`;
       const node = nodes[index % nodes.length] as WorkloadNode;
       const answer = await http.call(node.url, 'auth.register', { input: { email, password: WORKLOAD_PASSWORD } });
