@@ -133,10 +133,11 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
     checkToken,
     basic,
     throttles,
+    tokenFailures,
     linkTokenGuard: createLinkTokenGuard({ failures: tokenFailures, clock }),
     background,
     refreshCookie: createRefreshCookie({ cookies: resolved.cookies, clock }),
-    devices: createDevices({ maxPerUser: resolved.devices.maxPerUser, clock, random }),
+    devices: createDevices({ ...resolved.devices, clock, random }),
   };
 
   type Context = AuthBaseContext & TAppContext;

@@ -43,7 +43,7 @@ describeOnPostgres('F1: the database restarts under load on two nodes', (kit) =>
     const cluster = await startCluster(kit().database.url as string, { count: 2 });
     try {
       const ledger = new Ledger();
-      const clients = await prepareClients(cluster.nodes, 24, 'f1');
+      const clients = await prepareClients(cluster.nodes, 24, { label: 'f1' });
       // Revoked just before the restart, on A, while both nodes hold them in their caches.
       const victims = await Promise.all([0, 1, 2].map((index) => signedIn(cluster, index)));
       for (const victim of victims) for (const node of cluster.nodes) assert.equal((await victim.http.call(node.url, 'demo.whoami', { accessToken: victim.tokens.accessToken })).status, 200);

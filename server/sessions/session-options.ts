@@ -18,6 +18,11 @@ export const recentAuthOptionsSchema = z.strictObject({
 export const deviceOptionsSchema = z.strictObject({
   /** Devices an account remembers, the newest; 0 sets no device cookie. @default 10 */
   maxPerUser: z.number().int().min(0).max(100).default(10),
+  /**
+   * Addresses an account remembers, the newest, from sign-ins that brought no device cookie (a
+   * client that keeps none is known by its address); 0 remembers none. @default 10
+   */
+  addressesPerUser: z.number().int().min(0).max(100).default(10),
 });
 
 /**
