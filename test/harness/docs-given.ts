@@ -27,7 +27,9 @@ export function appRouterOf(kit: Auth) {
 }
 /** Its type: `auth` and `todos.list`. */
 export type AppRouter = ReturnType<typeof appRouterOf>;
-/** A typed tRPC client of that router (`authClient.trpc`). */
+/** That router. */
+export declare const appRouter: AppRouter;
+/** A typed tRPC client of it (`authClient.trpc`). */
 export declare const client: TRPCClient<AppRouter>;
 
 /** The tRPC endpoint. */
