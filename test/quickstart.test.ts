@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
+import { openTestDatabase } from './harness/database.js';
 import { startSmtpServer } from './harness/smtp.js';
 
 async function freePort(): Promise<number> {
@@ -16,19 +17,21 @@ async function freePort(): Promise<number> {
 
 // test/docs-examples.test.ts runs it without SMTP_URL (signed up, confirmed, signed in); here it sends real mail.
 describe("the README's quickstart (examples/quickstart.ts)", () => {
-  it('with SMTP_URL, mails the confirmation link to the address it signed up, says where it went, and exits', async () => {
+  it('on PostgreSQL (DATABASE_URL) with SMTP_URL, mails the confirmation link to the address it signed up, says where it went, and exits', async () => {
     const smtp = await startSmtpServer();
+    const database = await openTestDatabase('postgres', { migrated: false });
     try {
       const port = await freePort();
       const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'examples/quickstart.ts'], {
         timeout: 120_000,
-        env: { ...process.env, PORT: String(port), SMTP_URL: `smtp://127.0.0.1:${smtp.port}` },
+        env: { ...process.env, PORT: String(port), SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, DATABASE_URL: database.url ?? '' },
       });
       assert.match(stdout, /The confirmation link went to ada@example\.com/);
       const mail = await smtp.waitForMail('ada@example.com');
       assert.ok(mail.body.includes(`http://localhost:${port}/confirm-email?token=lk_`), mail.body);
     } finally {
       await smtp.close();
+      await database.close();
     }
   });
 });

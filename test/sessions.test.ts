@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { expectAuthError, registerConfirmed } from './harness/flows.js';
-import { PASSWORD, describeOnEachDatabase } from './harness/test-kit.js';
+import { APP_URL, PASSWORD, describeOnEachDatabase } from './harness/test-kit.js';
 
 describeOnEachDatabase('sessions and the signed-in user', (kit) => {
   /** One user signed in three times: three sessions. */
@@ -103,6 +103,8 @@ describeOnEachDatabase('sessions and the signed-in user', (kit) => {
     await kit().client().auth.login.mutate({ identifier: email, password: newPassword });
     const notice = await kit().smtp.waitForMail(email, (mail) => mail.subject === 'Your password was changed');
     assert.ok(!notice.body.includes(newPassword));
+    assert.match(notice.text, /your other sessions were signed out/);
+    assert.ok(notice.html.includes(`href="${APP_URL}/reset-password"`), notice.html);
   });
 
   it('sign-ins racing with a password change end up refused or signed out, never left standing', async () => {
