@@ -55,7 +55,7 @@ export function readConfig(env: NodeJS.ProcessEnv): ReferenceServerConfig {
     dataDir,
     smtpUrl: env.SMTP_URL || null,
     mailFrom: env.MAIL_FROM ?? 'no-reply@localhost',
-    appUrl: env.APP_URL ?? `http://${linkHost}:${port}`,
+    appUrl: env.APP_URL || `http://${linkHost}:${port}`,
     accessTokenTtlSeconds: integer(env, 'AUTH_ACCESS_TTL', 300),
     refreshTokenTtlSeconds: refreshTtl === undefined || refreshTtl === '' ? null : integer(env, 'AUTH_REFRESH_TTL', 0),
     refreshGraceSeconds: integer(env, 'AUTH_REFRESH_GRACE', 10),

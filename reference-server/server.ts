@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
@@ -10,6 +11,7 @@ import type { Auth } from '../server/index.js';
 import type { ReferenceServerConfig } from './config.js';
 import { loadDemoPage } from './demo-build.js';
 import { createOutboxTransport } from './outbox.js';
+import type { OutboxMail } from './outbox.js';
 
 /**
  * A node started while its database is down waits for it, and serves nothing until it has migrated
@@ -43,6 +45,26 @@ export type ReferenceRouter = ReturnType<typeof referenceRouter>;
 /** Paths that serve the demo page: its home, and the landing pages of mailed links. */
 const PAGE_ROUTES = new Set(['/', '/confirm-email', '/reset-password', '/magic-link', '/accept-invite']);
 
+/**
+ * `GET /dev/outbox`: `{ enabled, mails }`, the mails the outbox kept for the demo page while no SMTP
+ * server is set (`enabled: false` with one). They hold live link tokens for every address, so only
+ * this machine may read them: a loopback peer, naming this server in `Host` (a page of another site
+ * that had its name resolve here is refused).
+ */
+function serveOutbox(req: IncomingMessage, res: ServerResponse, served: { outbox: { recent(): OutboxMail[] } | null; appUrl: string }): void {
+  const { outbox, appUrl } = served;
+  const peer = req.socket.remoteAddress ?? '';
+  const loopback = peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.');
+  const port = req.socket.localPort;
+  const hosts = new Set([`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, new URL(appUrl).host]);
+  if (req.method !== 'GET' || !loopback || !hosts.has(req.headers.host ?? '')) {
+    res.writeHead(404).end();
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
+  res.end(JSON.stringify({ enabled: outbox !== null, mails: outbox?.recent() ?? [] }));
+}
+
 /** The largest request body the server reads; auth inputs are far smaller. */
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -52,11 +74,11 @@ const MAX_BODY_BYTES = 64 * 1024;
  * receives invitation links at `/accept-invite`.
  */
 export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log) {
+  if (!/^postgres(ql)?:/.test(config.databaseUrl)) log(`opening PGlite in ${config.databaseUrl}…`);
   const db = await connectDatabase(config.databaseUrl);
   await migrateOnceReachable(db, log);
-  const transport = config.smtpUrl
-    ? nodemailer.createTransport(config.smtpUrl)
-    : createOutboxTransport(join(config.dataDir, 'outbox'), log);
+  const outbox = config.smtpUrl ? null : createOutboxTransport(join(config.dataDir, 'outbox'), log);
+  const transport = outbox ?? nodemailer.createTransport(config.smtpUrl ?? '');
 
   const auth = await createAuth({
     db,
@@ -75,10 +97,11 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
   const appRouter = referenceRouter(auth);
 
   const trpc = createHTTPHandler({ router: appRouter, createContext: auth.createContext, basePath: '/trpc/', maxBodySize: MAX_BODY_BYTES });
-  const demo = await loadDemoPage();
+  const demo = await loadDemoPage(log);
   const server = createServer((req, res) => {
     if (req.url?.startsWith('/trpc/')) return trpc(req, res);
     const path = req.url?.split('?')[0] ?? '/';
+    if (path === '/dev/outbox') return serveOutbox(req, res, { outbox, appUrl: config.appUrl });
     // The page's own routes, where the mailed links lead, are the page itself.
     const file = demo.get(PAGE_ROUTES.has(path) ? '/index.html' : path);
     if (req.method !== 'GET' || !file) return res.writeHead(404).end();
@@ -88,10 +111,11 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
   });
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const { port } = server.address() as AddressInfo;
-  log(`trpc-auth-kit reference server listening on http://${config.host}:${port}`);
+  const url = `http://${config.host}:${port}`;
+  log(`trpc-auth-kit reference server listening on ${url}${config.appUrl === url ? '' : ` (mailed links lead to ${config.appUrl})`}`);
 
   return {
-    url: `http://${config.host}:${port}`,
+    url,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await auth.close();
