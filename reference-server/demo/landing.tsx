@@ -24,7 +24,7 @@ export function Landing(props: { path: string; token: string; onDone: (next: str
           </Form>
         );
       case '/magic-link':
-        return <Form name="magic link" title="Sign in with your link" submit="Sign in" onSubmit={async () => { const user = await verifyMagicLink(token); onDone(`You are signed in as ${user.email}.`); }} />;
+        return <Form name="magic link" title="Sign in with your link" submit="Sign in" onSubmit={async () => { const user = await verifyMagicLink(token); onDone(`Your link signed you in to ${user.email}.`); }} />;
       case '/accept-invite':
         return (
           <Form name="accept invitation" title="Accept your invitation" submit="Create my account" onSubmit={async ({ password = '', username = '' }) => {
