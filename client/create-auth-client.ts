@@ -26,6 +26,12 @@ export interface CreateAuthClientOptions {
    */
   cookieMode?: boolean;
   /**
+   * Cookie mode: on start, ask the server whether the browser's cookie still holds a session (an
+   * `auth.refresh`). `false` starts signed out without a request, for a page that knows no session
+   * was started in this browser (the server would answer 401, which the browser logs). Default true.
+   */
+  refreshOnStart?: boolean;
+  /**
    * How tabs share refreshes and sign-outs. Default: in a browser, a Web Lock and a
    * BroadcastChannel per origin; elsewhere, none.
    */
@@ -89,7 +95,7 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
       const result = await calls.refresh.mutate(input, { context: SKIP_AUTH, signal });
       return result.tokens;
     },
-    refreshOnStart: cookieMode,
+    refreshOnStart: cookieMode && options.refreshOnStart !== false,
     ...(options.refreshAheadMs === undefined ? {} : { refreshAheadMs: options.refreshAheadMs }),
     ...(options.now ? { now: options.now } : {}),
   });

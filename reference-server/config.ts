@@ -53,14 +53,17 @@ export function readConfig(env: NodeJS.ProcessEnv): ReferenceServerConfig {
     throw new Error(`AUTH_EMAIL_CONFIRMATION must be required, optional or off, got "${emailConfirmation}"`);
   }
   const refreshTtl = env.AUTH_REFRESH_TTL;
+  const host = env.HOST ?? '127.0.0.1';
+  // Mailed links lead where the server says it listens (an address for every interface names this machine).
+  const linkHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   return {
     port,
-    host: env.HOST ?? '127.0.0.1',
+    host,
     databaseUrl: env.DATABASE_URL || `${dataDir}/pglite`,
     dataDir,
     smtpUrl: env.SMTP_URL || null,
     mailFrom: env.MAIL_FROM ?? 'no-reply@localhost',
-    appUrl: env.APP_URL ?? `http://localhost:${port}`,
+    appUrl: env.APP_URL || `http://${linkHost}:${port}`,
     accessTokenTtlSeconds: integer(env, 'AUTH_ACCESS_TTL', 300),
     refreshTokenTtlSeconds: refreshTtl === undefined || refreshTtl === '' ? null : integer(env, 'AUTH_REFRESH_TTL', 0),
     refreshGraceSeconds: integer(env, 'AUTH_REFRESH_GRACE', 10),

@@ -22,11 +22,17 @@ const DEMO_SOURCE_DIR = fileURLToPath(new URL('./demo/', import.meta.url));
 
 /**
  * The demo page: the files `npm run build` made (the published CLI has no Vite), or, run from the
- * sources (`npm start`), built by Vite into memory, which takes a second or two.
+ * sources (`npm start`), built by Vite into memory, which takes seconds (half a minute on a busy
+ * machine): `log` says so, since the server prints nothing else meanwhile.
  */
-export async function loadDemoPage(): Promise<DemoFiles> {
+export async function loadDemoPage(log: (line: string) => void = () => {}): Promise<DemoFiles> {
   const built = await readBuiltDemo();
-  return built ?? buildDemoInMemory();
+  if (built) return built;
+  log('building the demo page with Vite (each start from the sources; `npm run build` builds it once)…');
+  const started = Date.now();
+  const files = await buildDemoInMemory();
+  log(`built the demo page in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return files;
 }
 
 async function readBuiltDemo(): Promise<DemoFiles | null> {

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
@@ -11,6 +11,7 @@ import type { Auth, Clock } from '../server/index.js';
 import type { ReferenceServerConfig } from './config.js';
 import { loadDemoPage } from './demo-build.js';
 import { createOutboxTransport } from './outbox.js';
+import type { OutboxMail } from './outbox.js';
 import { serveOperations } from './operations.js';
 
 /**
@@ -45,6 +46,26 @@ export type ReferenceRouter = ReturnType<typeof referenceRouter>;
 /** Paths that serve the demo page: its home, and the landing pages of mailed links. */
 const PAGE_ROUTES = new Set(['/', '/confirm-email', '/reset-password', '/magic-link', '/accept-invite']);
 
+/**
+ * `GET /dev/outbox`: `{ enabled, mails }`, the mails the outbox kept for the demo page while no SMTP
+ * server is set (`enabled: false` with one). They hold live link tokens for every address, so only
+ * this machine may read them: a loopback peer, naming this server in `Host` (a page of another site
+ * that had its name resolve here is refused).
+ */
+function serveOutbox(req: IncomingMessage, res: ServerResponse, served: { outbox: { recent(): OutboxMail[] } | null; appUrl: string }): void {
+  const { outbox, appUrl } = served;
+  const peer = req.socket.remoteAddress ?? '';
+  const loopback = peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.');
+  const port = req.socket.localPort;
+  const hosts = new Set([`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, new URL(appUrl).host]);
+  if (req.method !== 'GET' || !loopback || !hosts.has(req.headers.host ?? '')) {
+    res.writeHead(404).end();
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
+  res.end(JSON.stringify({ enabled: outbox !== null, mails: outbox?.recent() ?? [] }));
+}
+
 /** The largest request body the server reads; auth inputs are far smaller. */
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -68,11 +89,11 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
   const url = `http://${config.host}:${port}`;
   log(`trpc-auth-kit reference server starting on ${url} (GET /readyz answers 200 once it serves)`);
 
+  if (!/^postgres(ql)?:/.test(config.databaseUrl)) log(`opening PGlite in ${config.databaseUrl}…`);
   const db = await connectDatabase(config.databaseUrl);
   await migrateOnceReachable(db, log);
-  const transport = config.smtpUrl
-    ? nodemailer.createTransport(config.smtpUrl)
-    : createOutboxTransport(join(config.dataDir, 'outbox'), log);
+  const outbox = config.smtpUrl ? null : createOutboxTransport(join(config.dataDir, 'outbox'), log);
+  const transport = outbox ?? nodemailer.createTransport(config.smtpUrl ?? '');
 
   const auth = await createAuth({
     db,
@@ -93,10 +114,11 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
   const appRouter = referenceRouter(auth);
 
   const trpc = createHTTPHandler({ router: appRouter, createContext: auth.createContext, basePath: '/trpc/', maxBodySize: MAX_BODY_BYTES });
-  const demo = await loadDemoPage();
+  const demo = await loadDemoPage(log);
   const handle: RequestListener = (req, res) => {
     if (req.url?.startsWith('/trpc/')) return trpc(req, res);
     const path = req.url?.split('?')[0] ?? '/';
+    if (path === '/dev/outbox') return serveOutbox(req, res, { outbox, appUrl: config.appUrl });
     // The page's own routes, where the mailed links lead, are the page itself.
     const file = demo.get(PAGE_ROUTES.has(path) ? '/index.html' : path);
     if (req.method !== 'GET' || !file) return res.writeHead(404).end();
@@ -105,7 +127,7 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
     return res.end(file.body);
   };
   app = { auth, handle };
-  log(`trpc-auth-kit reference server listening on ${url}`);
+  log(`trpc-auth-kit reference server listening on ${url}${config.appUrl === url ? '' : ` (mailed links lead to ${config.appUrl})`}`);
 
   return {
     url,

@@ -24,17 +24,25 @@ export type AuthErrorShape = TRPCDefaultErrorShape & {
 };
 
 /**
+ * A refused input: a body that did not parse (tRPC's `PARSE_ERROR`), or input that failed its
+ * schema or superjson (a `BAD_REQUEST` with the failure as its cause). A `BAD_REQUEST` an
+ * application throws itself, with no cause, is its own and keeps its words.
+ */
+function isRefusedInput(error: TRPCError): boolean {
+  return error.code === 'PARSE_ERROR' || (error.code === 'BAD_REQUEST' && error.cause !== undefined);
+}
+
+/**
  * The message a client may read. Stack traces stay on the server whatever mode the host runs in, and
  * so does the text of an unexpected failure (a database error quotes the query's parameters, a
  * password hash among them) and of a refused input: tRPC passes on the message of whatever threw
- * while reading the body (a JSON parser's, superjson's), which is internal text. Input that failed
- * its schema says `INVALID_INPUT`; a `BAD_REQUEST` an application throws itself, with no cause,
- * keeps its own words.
+ * while reading the body (a JSON parser's, superjson's), which is internal text. A refused input
+ * says `INVALID_INPUT`, its code.
  */
 function publicMessage(error: TRPCError, message: string): string {
   if (error instanceof AuthError) return message;
   if (error.code === 'INTERNAL_SERVER_ERROR') return 'INTERNAL_SERVER_ERROR';
-  if (error.code === 'BAD_REQUEST' && error.cause !== undefined) return 'INVALID_INPUT';
+  if (isRefusedInput(error)) return 'INVALID_INPUT';
   return message;
 }
 
@@ -47,7 +55,7 @@ function publicMessage(error: TRPCError, message: string): string {
  */
 export function authErrorFormatter(opts: { shape: TRPCDefaultErrorShape; error: TRPCError }): AuthErrorShape {
   const { shape, error } = opts;
-  const authCode = error instanceof AuthError ? error.authCode : error.code === 'BAD_REQUEST' ? 'INVALID_INPUT' : null;
+  const authCode = error instanceof AuthError ? error.authCode : isRefusedInput(error) ? 'INVALID_INPUT' : null;
   const { stack: _stack, ...data } = shape.data;
   return { ...shape, message: publicMessage(error, shape.message), data: { ...data, authCode } };
 }

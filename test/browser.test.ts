@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { get } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -90,7 +91,7 @@ describe('the demo page in Chromium', { skip: withoutChromium }, () => {
     await form.getByPlaceholder('email').fill(email);
     await form.getByPlaceholder(/password/).fill(PASSWORD);
     await form.getByRole('button', { name: 'Register' }).click();
-    await page.getByText(`We sent a link to ${email}`).waitFor();
+    await page.getByText(`We sent a confirmation link to ${email}`).waitFor();
   }
 
   /** The confirmation landing page, given the password chosen at sign-up so that it is kept. */
@@ -219,13 +220,68 @@ describe('the demo page in Chromium', { skip: withoutChromium }, () => {
     const form = page.getByRole('form', { name: 'magic link request' });
     await form.getByPlaceholder('email').fill(email);
     await form.getByRole('button', { name: 'Email me a sign-in link' }).click();
-    await form.getByText('Done.').waitFor();
+    await form.getByText('If an account has this address, a sign-in link is on its way.').waitFor();
     const link = await mailedLink(email, 'magic-link');
     await page.goto(link);
     await page.getByTestId('status').getByText('signed-out').waitFor();
     await page.getByRole('form', { name: 'magic link' }).getByRole('button', { name: 'Sign in' }).click();
     await page.getByText(`Signed in as ${email}`).waitFor();
     await context.close();
+  });
+
+  it('reads as a product: no failed request signed out, the mail in the page, a used link that goes, devices in words, why a session ended', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const failures: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') failures.push(message.text());
+    });
+    await page.goto(`${origin}/`);
+    await page.getByTestId('status').getByText('signed-out').waitFor();
+    const outbox = page.getByRole('region', { name: 'outbox' });
+    await outbox.waitFor();
+    assert.deepEqual(failures, [], 'a signed-out visit asks nothing the server refuses (no 401 from a refresh without a cookie)');
+
+    const email = uniqueEmail('product');
+    await registerThroughPage(page, email);
+    await outbox.getByRole('listitem').filter({ hasText: email }).getByRole('link', { name: 'Open the confirmation link' }).click();
+    await confirmThroughPage(page);
+    await page.getByText(`${email} is confirmed, and you are signed in.`).waitFor();
+    assert.equal(await page.getByRole('form', { name: 'confirm' }).count(), 0, 'the used link’s card is gone');
+    assert.equal(new URL(page.url()).search, '', 'the token left the address bar');
+    await page.getByRole('cell', { name: /^Chrome on Linux/ }).waitFor();
+    await page.getByRole('cell', { name: 'just now' }).first().waitFor();
+    await page.screenshot({ path: `${SCREENSHOTS}/4-product-signed-in.png`, fullPage: true });
+
+    // The same account signs in elsewhere and signs this session out: the page says why it is signed out.
+    const elsewhere = await browser.newContext();
+    const other = await elsewhere.newPage();
+    await other.goto(`${origin}/`);
+    await logIn(other, email);
+    await other.getByRole('button', { name: 'Sign out' }).click();
+    await other.getByRole('button', { name: 'Sign out' }).waitFor({ state: 'detached' });
+    await elsewhere.close();
+    // Its next call (the page may have made one already, refetching its sessions) is refused, and it signs out.
+    await page.evaluate(() =>
+      (window as unknown as { trpcAuthDemo: { auth: { trpc: { demo: { whoami: { query(): Promise<unknown> } } } } } }).trpcAuthDemo.auth.trpc.demo.whoami.query().catch(() => null),
+    );
+    await page.getByTestId('status').getByText('signed-out').waitFor();
+    await page.getByText('You were signed out: this session was ended').waitFor();
+    await page.screenshot({ path: `${SCREENSHOTS}/5-product-session-ended.png`, fullPage: true });
+    await context.close();
+  });
+
+  it('the outbox, which holds live links, answers only this machine by this server’s name (no DNS rebinding)', async () => {
+    const { port } = new URL(origin);
+    const status = (host: string) =>
+      new Promise<number | undefined>((resolve, reject) => {
+        get({ host: '127.0.0.1', port, path: '/dev/outbox', headers: { host } }, (response) => {
+          response.resume();
+          resolve(response.statusCode);
+        }).on('error', reject);
+      });
+    assert.equal(await status(`127.0.0.1:${port}`), 200);
+    assert.equal(await status(`attacker.example:${port}`), 404);
   });
 
   it("the next user never sees the previous user's cached data", async () => {

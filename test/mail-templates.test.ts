@@ -18,7 +18,7 @@ const CONTEXT = { appName: 'Example <App>', locale: 'en' };
 const SAMPLES: { [K in keyof MailTemplates]: Omit<Parameters<MailTemplates[K]>[0], 'appName' | 'locale'> } = {
   confirmEmail: { email: 'ada@example.test', link: LINK, expiresInHours: 24 },
   signupAttempt: { email: 'ada@example.test' },
-  passwordChanged: { email: 'ada@example.test' },
+  passwordChanged: { email: 'ada@example.test', sessionsEnded: 'all', resetLink: 'https://app.example.test/reset-password' },
   resetPassword: { email: 'ada@example.test', link: LINK, expiresInMinutes: 60 },
   forgotUsername: { email: 'ada@example.test', username: 'ada<script>' },
   magicLink: { email: 'ada@example.test', link: LINK, expiresInMinutes: 10 },

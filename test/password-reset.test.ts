@@ -29,7 +29,12 @@ describeOnEachDatabase('forgot and reset password', (kit) => {
     }
     await expectAuthError(kit().client().auth.login.mutate({ identifier: email, password: PASSWORD }), 'INVALID_CREDENTIALS');
     await kit().client().auth.login.mutate({ identifier: email, password: NEW_PASSWORD });
-    await kit().smtp.waitForMail(email, (received) => received.subject === 'Your password was changed');
+    // The notice says what happened (every session ended, not "the other ones") and links to where a reset starts.
+    const notice = await kit().smtp.waitForMail(email, (received) => received.subject === 'Your password was changed');
+    assert.match(notice.text, /every session of it was signed out/);
+    assert.doesNotMatch(notice.text, /other sessions/);
+    assert.ok(notice.text.includes(`${APP_URL}/reset-password`) && !notice.text.includes('token='), notice.text);
+    assert.ok(notice.html.includes(`href="${APP_URL}/reset-password"`), notice.html);
   });
 
   it('a reset link works once', async () => {

@@ -1,12 +1,37 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
+import { openTestDatabase } from './harness/database.js';
+import { startSmtpServer } from './harness/smtp.js';
 
-describe("the README's quickstart", () => {
-  it('runs: registers a user and reads a protected procedure', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'examples/quickstart.ts'], { timeout: 60_000, env: { ...process.env, PORT: '0' } });
-    assert.match(stdout, /owner: '[0-9a-f-]{36}'/);
-    assert.match(stdout, /title: 'try trpc-auth-kit'/);
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+// test/docs-examples.test.ts runs it without SMTP_URL (signed up, confirmed, signed in); here it sends real mail.
+describe("the README's quickstart (examples/quickstart.ts)", () => {
+  it('on PostgreSQL (DATABASE_URL) with SMTP_URL, mails the confirmation link to the address it signed up, says where it went, and exits', async () => {
+    const smtp = await startSmtpServer();
+    const database = await openTestDatabase('postgres', { migrated: false });
+    try {
+      const port = await freePort();
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'examples/quickstart.ts'], {
+        timeout: 120_000,
+        env: { ...process.env, PORT: String(port), SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, DATABASE_URL: database.url ?? '' },
+      });
+      assert.match(stdout, /The confirmation link went to ada@example\.com/);
+      const mail = await smtp.waitForMail('ada@example.com');
+      assert.ok(mail.body.includes(`http://localhost:${port}/confirm-email?token=lk_`), mail.body);
+    } finally {
+      await smtp.close();
+      await database.close();
+    }
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { expectAuthError, registerConfirmed, withBodyRefreshToken } from './harness/flows.js';
 import { until } from './harness/poll.js';
-import { PASSWORD, describeOnEachDatabase } from './harness/test-kit.js';
+import { APP_URL, PASSWORD, describeOnEachDatabase } from './harness/test-kit.js';
 import { createTestHasher } from './harness/test-hasher.js';
 import type { HeldCall, TestHasher } from './harness/test-hasher.js';
 
@@ -106,6 +106,8 @@ describeOnEachDatabase('sessions and the signed-in user', (kit) => {
     await kit().client().auth.login.mutate({ identifier: email, password: newPassword });
     const notice = await kit().smtp.waitForMail(email, (mail) => mail.subject === 'Your password was changed');
     assert.ok(!notice.body.includes(newPassword));
+    assert.match(notice.text, /your other sessions were signed out/);
+    assert.ok(notice.html.includes(`href="${APP_URL}/reset-password"`), notice.html);
   });
 
   /** Lets the held call `matches` finds finish, once it is there. */

@@ -1,83 +1,35 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import type { FormEvent, ReactNode } from 'react';
-import { getAuthErrorCode } from '../../client/index.js';
 import { useAuth, useAuthClient } from '../../client/react/index.js';
+import type { AuthChange } from '../../client/index.js';
 import type { ReferenceRouter } from '../server.js';
-
-/** The message a failed call shows: its auth code when it has one. */
-function describe(error: unknown): string {
-  return getAuthErrorCode(error) ?? (error instanceof Error ? error.message : String(error));
-}
-
-function Form(props: { title: string; submit: string; onSubmit: (fields: Record<string, string>) => Promise<unknown>; children?: ReactNode; name: string }) {
-  const action = useMutation({ mutationFn: props.onSubmit });
-  function handle(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    action.mutate(Object.fromEntries(new FormData(event.currentTarget)) as Record<string, string>);
-  }
-  return (
-    <form onSubmit={handle} aria-label={props.name}>
-      <strong>{props.title}</strong>
-      {props.children}
-      <button disabled={action.isPending}>{props.submit}</button>
-      {action.isError && <span className="error">{describe(action.error)}</span>}
-      {action.isSuccess && <span className="muted">Done.</span>}
-    </form>
-  );
-}
-
-/** A mailed link only shows a form: a mail scanner that opens it spends nothing. The form posts. */
-function Landing(props: { path: string; token: string }) {
-  const { confirmEmail, verifyMagicLink, acceptInvite, trpc } = useAuth<ReferenceRouter>();
-  const { token } = props;
-  const leave = () => history.replaceState(null, '', `/${location.search.includes('tokens=local') ? '?tokens=local' : ''}`);
-  switch (props.path) {
-    case '/confirm-email':
-      return (
-        <Form name="confirm" title="Confirm your email address" submit="Confirm" onSubmit={async ({ password = '' }) => { await confirmEmail({ token, ...(password ? { password } : {}) }); leave(); }}>
-          <input name="password" type="password" placeholder="the password you chose at sign-up" />
-        </Form>
-      );
-    case '/magic-link':
-      return <Form name="magic link" title="Sign in with your link" submit="Sign in" onSubmit={async () => { await verifyMagicLink(token); leave(); }} />;
-    case '/accept-invite':
-      return (
-        <Form name="accept invitation" title="Accept your invitation" submit="Create my account" onSubmit={async ({ password = '', username = '' }) => { await acceptInvite({ token, password, ...(username ? { username } : {}) }); leave(); }}>
-          <input name="username" placeholder="username (optional)" />
-          <input name="password" type="password" placeholder="password (12 characters or more)" required />
-        </Form>
-      );
-    default:
-      return (
-        <Form name="reset" title="Choose a new password" submit="Set password" onSubmit={async ({ password = '' }) => { await trpc.auth.resetPassword.mutate({ token, password }); leave(); }}>
-          <input name="password" type="password" placeholder="new password" required />
-        </Form>
-      );
-  }
-}
+import { Form } from './form.js';
+import { LANDING_PATHS, Landing } from './landing.js';
+import { messageFor } from './messages.js';
+import { DevOutbox } from './outbox.js';
+import { Sessions } from './sessions.js';
+import { homeUrl } from './token-mode.js';
 
 function SignedOut() {
   const { register, login, trpc } = useAuth<ReferenceRouter>();
   const [registered, setRegistered] = useState<string | null>(null);
   return (
     <>
-      <Form name="register" title="Register" submit="Register" onSubmit={async ({ email = '', password = '' }) => {
+      <Form name="register" title="Register" submit="Register" done={registered ? `We sent a confirmation link to ${registered}. Open it (in development, from the outbox on this page) to finish.` : 'Registered.'} onSubmit={async ({ email = '', password = '' }) => {
         const { confirmationSent } = await register({ email, password });
         if (confirmationSent) setRegistered(email);
       }}>
-        <input name="email" type="email" placeholder="email" required />
-        <input name="password" type="password" placeholder="password (12 characters or more)" required />
-        {registered && <span>We sent a link to {registered}: open it from the server's outbox (its log shows the link).</span>}
+        <input name="email" type="email" placeholder="email" autoComplete="email" required />
+        <input name="password" type="password" placeholder="password (12 characters or more)" autoComplete="new-password" required />
       </Form>
       <Form name="login" title="Log in" submit="Log in" onSubmit={({ identifier = '', password = '' }) => login({ identifier, password })}>
-        <input name="identifier" placeholder="email or username" required />
-        <input name="password" type="password" placeholder="password" required />
+        <input name="identifier" placeholder="email or username" autoComplete="username" required />
+        <input name="password" type="password" placeholder="password" autoComplete="current-password" required />
       </Form>
-      <Form name="magic link request" title="Sign in without a password" submit="Email me a sign-in link" onSubmit={({ email = '' }) => trpc.auth.magicLink.request.mutate({ email })}>
+      <Form name="magic link request" title="Sign in without a password" submit="Email me a sign-in link" done="If an account has this address, a sign-in link is on its way." onSubmit={({ email = '' }) => trpc.auth.magicLink.request.mutate({ email })}>
         <input name="email" type="email" placeholder="email" required />
       </Form>
-      <Form name="forgot" title="Forgot your password?" submit="Mail me a reset link" onSubmit={({ email = '' }) => trpc.auth.forgotPassword.mutate({ email })}>
+      <Form name="forgot" title="Forgot your password?" submit="Mail me a reset link" done="If an account has this address, a reset link is on its way." onSubmit={({ email = '' }) => trpc.auth.forgotPassword.mutate({ email })}>
         <input name="email" type="email" placeholder="email" required />
       </Form>
     </>
@@ -108,13 +60,7 @@ function TokenLife() {
 
 function SignedIn() {
   const { user, trpc, logout } = useAuth<ReferenceRouter>();
-  const queryClient = useQueryClient();
   const whoami = useQuery({ queryKey: ['whoami'], queryFn: () => trpc.demo.whoami.query(), enabled: false });
-  const sessions = useQuery({ queryKey: ['sessions'], queryFn: () => trpc.auth.sessions.list.query() });
-  const revoke = useMutation({
-    mutationFn: (sessionId: string) => trpc.auth.sessions.revoke.mutate({ sessionId }),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: ['sessions'] }),
-  });
   return (
     <>
       <section aria-label="account">
@@ -124,34 +70,48 @@ function SignedIn() {
           <button onClick={() => void whoami.refetch()}>Call demo.whoami</button> <button onClick={() => void logout()}>Log out</button>
         </div>
         {whoami.data && <pre data-testid="whoami">{JSON.stringify(whoami.data, null, 2)}</pre>}
-        {whoami.isError && <span className="error">{describe(whoami.error)}</span>}
+        {whoami.isError && <span className="error">{messageFor(whoami.error)}</span>}
       </section>
-      <section aria-label="sessions">
-        <strong>Your sessions</strong>
-        <table>
-          <thead>
-            <tr><th>started</th><th>last used</th><th>browser</th><th /></tr>
-          </thead>
-          <tbody>
-            {sessions.data?.map((session) => (
-              <tr key={session.id}>
-                <td>{session.createdAt.toLocaleString()}</td>
-                <td>{session.lastUsedAt.toLocaleString()}</td>
-                <td className="muted">{session.userAgent?.slice(0, 40) ?? '—'}</td>
-                <td>{session.current ? 'this one' : <button onClick={() => revoke.mutate(session.id)}>Revoke</button>}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </section>
+      <Sessions />
     </>
   );
 }
 
+/** Why the page signed out without being asked to, in words; null when the user signed out. */
+function signedOutBecause(change: AuthChange | { type: 'user' }): string | null {
+  if (change.type !== 'signed-out' || change.reason === 'signed-out') return null;
+  if (change.reason === 'other-tab') return 'You signed out in another tab.';
+  if (change.code === 'REFRESH_TOKEN_REUSED') return 'You were signed out: this session’s token was used twice, which happens when someone else has a copy of it. Log in again.';
+  if (change.code === 'TOKEN_EXPIRED') return 'Your session expired. Log in again.';
+  return 'You were signed out: this session was ended, from another of your sessions or by a password change. Log in again.';
+}
+
 export function App(props: { tokensInStorage: boolean }) {
   const { status } = useAuth<ReferenceRouter>();
+  const auth = useAuthClient<ReferenceRouter>();
   const token = new URLSearchParams(location.search).get('token');
-  const landing = token && ['/confirm-email', '/reset-password', '/magic-link', '/accept-invite'].includes(location.pathname);
+  const [landing, setLanding] = useState(token && LANDING_PATHS.includes(location.pathname) ? { path: location.pathname, token } : null);
+  // What a used link leads to next, and why the page signed out by itself; a sign-in clears the second.
+  const [next, setNext] = useState<string | null>(null);
+  const [signedOutWhy, setSignedOutWhy] = useState<string | null>(null);
+  useEffect(
+    () =>
+      auth.onChange((_, change) => {
+        if (change.type === 'signed-in') setSignedOutWhy(null);
+        const why = signedOutBecause(change);
+        if (why) {
+          setSignedOutWhy(why);
+          setNext(null);
+        }
+      }),
+    [auth],
+  );
+  // A used (or dismissed) link's card goes, and the address bar no longer holds its token.
+  const leaveLanding = (then: string | null) => {
+    history.replaceState(null, '', homeUrl());
+    setLanding(null);
+    setNext(then);
+  };
   return (
     <>
       <h1>trpc-auth-kit</h1>
@@ -159,10 +119,13 @@ export function App(props: { tokensInStorage: boolean }) {
         Tokens: {props.tokensInStorage ? 'localStorage' : 'cookie mode (the refresh token is in an HttpOnly cookie)'} ·{' '}
         <a href={props.tokensInStorage ? '/' : '/?tokens=local'}>switch</a>
       </p>
-      <p data-testid="status">{status}</p>
-      {landing && <Landing path={location.pathname} token={token} />}
+      <p data-testid="status" className="status">{status === 'loading' ? 'loading…' : status}</p>
+      {signedOutWhy && <p className="notice" role="status">{signedOutWhy}</p>}
+      {next && <p className="notice" role="status">{next}</p>}
+      {landing && <Landing path={landing.path} token={landing.token} onDone={leaveLanding} onDismiss={() => leaveLanding(null)} />}
       {status === 'signed-in' && <SignedIn />}
       {status === 'signed-out' && <SignedOut />}
+      <DevOutbox />
     </>
   );
 }

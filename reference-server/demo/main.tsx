@@ -4,12 +4,14 @@ import { createAuthClient, localStorageStore } from '../../client/index.js';
 import { AuthProvider } from '../../client/react/index.js';
 import type { ReferenceRouter } from '../server.js';
 import { App } from './app.js';
+import { chooseTokenMode, rememberSession, sessionMayResume } from './token-mode.js';
 
-// Cookie mode unless the page is opened with ?tokens=local: then the tokens live in localStorage.
-const tokensInStorage = new URLSearchParams(location.search).get('tokens') === 'local';
+// Cookie mode unless the page is opened with ?tokens=local (or a mailed link is opened in a browser that last used it).
+const tokensInStorage = chooseTokenMode() === 'local';
 const auth = createAuthClient<ReferenceRouter>(
-  tokensInStorage ? { url: '/trpc', store: localStorageStore() } : { url: '/trpc', cookieMode: true },
+  tokensInStorage ? { url: '/trpc', store: localStorageStore() } : { url: '/trpc', cookieMode: true, refreshOnStart: sessionMayResume() },
 );
+auth.onChange((state) => rememberSession(state.status === 'signed-in'));
 // For the browser console (and the browser tests): try `await trpcAuthDemo.auth.trpc.demo.whoami.query()`.
 Object.assign(window, { trpcAuthDemo: { auth } });
 const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });

@@ -74,10 +74,15 @@ export function createMailer(deps: {
   };
 }
 
+/** A link to the page `path` under `appUrl` (its path kept). */
+export function pageLink(appUrl: string, path: string): string {
+  const base = appUrl.endsWith('/') ? appUrl : `${appUrl}/`;
+  return new URL(path.replace(/^\//, ''), base).toString();
+}
+
 /** A link to `path` under `appUrl` (its path kept), carrying `token` as its query parameter. */
 export function buildLink(appUrl: string, path: string, token: string): string {
-  const base = appUrl.endsWith('/') ? appUrl : `${appUrl}/`;
-  const url = new URL(path.replace(/^\//, ''), base);
+  const url = new URL(pageLink(appUrl, path));
   url.searchParams.set('token', token);
   return url.toString();
 }

@@ -21,8 +21,12 @@ export interface MailTemplates {
   confirmEmail(data: MailContext & { email: string; link: string; expiresInHours: number }): RenderedMail;
   /** Sent to an address that already has an account when someone signs up with it again. */
   signupAttempt(data: MailContext & { email: string }): RenderedMail;
-  /** A security notice after the password changed. */
-  passwordChanged(data: MailContext & { email: string }): RenderedMail;
+  /**
+   * A security notice after the password changed: by `changePassword` (the other sessions ended)
+   * or by `resetPassword` (every session ended). `resetLink` is the page under
+   * `mail.paths.resetPassword`, without a token: where the user asks for a reset link.
+   */
+  passwordChanged(data: MailContext & { email: string; sessionsEnded: 'others' | 'all'; resetLink: string }): RenderedMail;
   /** The link that sets a new password. */
   resetPassword(data: MailContext & { email: string; link: string; expiresInMinutes: number }): RenderedMail;
   /** The username of the account at this address. */
@@ -74,7 +78,7 @@ function withLink(appName: string, { subject, before, link, action, after }: { s
   const fallback = `<p style="margin:0 0 16px;font-size:13px;color:#667085">Or paste this address into your browser:<br><a href="${href}" style="color:#2952cc;word-break:break-all">${href}</a></p>`;
   return {
     subject,
-    text: [...before, '', link, '', ...after].join('\n'),
+    text: [...before, '', link, ...(after.length > 0 ? ['', ...after] : [])].join('\n'),
     html: layout(appName, subject, `${paragraphs(before)}\n${button}\n${fallback}\n${paragraphs(after)}`),
   };
 }
@@ -97,11 +101,21 @@ export const defaultMailTemplates: MailTemplates = {
       'Someone tried to create an account with this email address, which already has one.',
       'If it was you, sign in instead, or reset your password. If not, you can ignore this mail.',
     ]),
-  passwordChanged: ({ appName }) =>
-    plain(appName, 'Your password was changed', [
-      'The password of your account was just changed, and your other sessions were signed out.',
-      'If you did not do this, reset your password now.',
-    ]),
+  passwordChanged: ({ sessionsEnded, resetLink, appName }) =>
+    withLink(appName, {
+      subject: 'Your password was changed',
+      before: [
+        sessionsEnded === 'all'
+          ? 'The password of your account was just reset, and every session of it was signed out: sign in with the new password.'
+          : 'The password of your account was just changed, and your other sessions were signed out.',
+        sessionsEnded === 'all'
+          ? 'If you did not do this, someone can read your mail: secure your mailbox, then reset your password here:'
+          : 'If you did not do this, reset your password now, here:',
+      ],
+      link: resetLink,
+      action: 'Reset my password',
+      after: [],
+    }),
   resetPassword: ({ link, expiresInMinutes, appName }) =>
     withLink(appName, {
       subject: 'Reset your password',

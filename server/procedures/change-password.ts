@@ -4,6 +4,7 @@ import { changePasswordInput, okOutput } from '../../shared/schemas.js';
 import { checkAccountPassword } from '../accounts/account-password.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
+import { pageLink } from '../mail/mailer.js';
 import { voidLinks } from '../accounts/link-tokens.js';
 import { hashNewPassword } from '../passwords/new-password.js';
 import { requireRecentAuth } from '../sessions/recent-auth.js';
@@ -51,7 +52,7 @@ export function changePasswordProcedure(kernel: AuthKernel) {
           await kernel.devices.forget(tx, user.userId, ctx.authRequest);
         },
       });
-      if (await kernel.throttles.mayMail(user.email)) kernel.mailer.send('passwordChanged', user.email, { email: user.email, locale: localeOf(user) });
+      if (await kernel.throttles.mayMail(user.email)) kernel.mailer.send('passwordChanged', user.email, { email: user.email, sessionsEnded: 'others', resetLink: pageLink(kernel.options.mail.appUrl, kernel.options.mail.paths.resetPassword), locale: localeOf(user) });
       return { ok: true as const };
     });
 }

@@ -3,6 +3,7 @@ import { userTable } from '../../db/schema.js';
 import { okOutput, resetPasswordInput } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
+import { pageLink } from '../mail/mailer.js';
 import { findLinkOwner, spendLink, voidLinks } from '../accounts/link-tokens.js';
 import { hashNewPassword } from '../passwords/new-password.js';
 import { authProcedure } from '../trpc.js';
@@ -47,7 +48,7 @@ export function resetPasswordProcedure(kernel: AuthKernel) {
       });
       if (deviceCookie !== null) kernel.devices.handOver(ctx.authRequest, deviceCookie);
       await kernel.hashing.succeeded(ctx.authRequest);
-      if (await kernel.throttles.mayMail(email)) kernel.mailer.send('passwordChanged', email, { email });
+      if (await kernel.throttles.mayMail(email)) kernel.mailer.send('passwordChanged', email, { email, sessionsEnded: 'all', resetLink: pageLink(kernel.options.mail.appUrl, kernel.options.mail.paths.resetPassword) });
       return { ok: true as const };
     });
 }
