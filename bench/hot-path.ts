@@ -21,7 +21,7 @@ import type { TokenCheck } from '../server/tokens/token-check.js';
 import { createTokenFailures } from '../server/tokens/token-failures.js';
 import { formatToken } from '../shared/token-format.js';
 import type { TokenKind } from '../shared/token-format.js';
-import { compareInterleaved } from './interleaved.js';
+import { compareInterleaved, roundRobin, timeAsyncBatch, timeBatch } from './interleaved.js';
 import type { Comparison } from './interleaved.js';
 import { medianNanoseconds } from './measure.js';
 
@@ -195,4 +195,20 @@ export async function apiTokenAgainstAccessToken(perKind: number): Promise<Compa
   const comparison = compareInterleaved(cycling(api, hit), cycling(access, hit));
   await rig.close();
   return comparison;
+}
+
+/**
+ * How many times slower than a cache hit at `liveTokens` each of the `slower` operations is, in
+ * rounds that take a batch of each in turn (so that the load of a shared machine falls on all).
+ */
+export async function hitAgainstSlower(liveTokens: number, slower: Record<string, () => Promise<unknown>>): Promise<Record<string, number>> {
+  const rig = await checkRig(liveTokens);
+  const tokens = liveIn(rig.cache, await fillCache(rig.cache, { kind: 'access', count: liveTokens, scopeSet: 0 })).map(({ token }) => token);
+  const hit = cycling(tokens, (token) => expectHit(rig.check(token, CLIENT_IP)));
+  timeBatch(hit, 50_000);
+  const runs: Record<string, () => Promise<number>> = { hit: () => Promise.resolve(timeBatch(hit, 20_000)) };
+  for (const [name, run] of Object.entries(slower)) runs[name] = () => timeAsyncBatch(run, 200);
+  const rounds = await roundRobin(runs, 7);
+  await rig.close();
+  return Object.fromEntries(Object.keys(slower).map((name) => [name, rounds.ratio(name, 'hit')]));
 }

@@ -20,7 +20,8 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
-function timeBatch(run: () => void, calls: number): number {
+/** Nanoseconds a call of `run`, over `calls` calls. */
+export function timeBatch(run: () => void, calls: number): number {
   const start = process.hrtime.bigint();
   for (let call = 0; call < calls; call++) run();
   return Number(process.hrtime.bigint() - start) / calls;
@@ -53,6 +54,13 @@ export function compareInterleaved(a: () => void, b: () => void, options: Interl
     ratios.push(aNs / bNs);
   }
   return { a: median(aTimes), b: median(bTimes), ratio: median(ratios) };
+}
+
+/** Nanoseconds a call of an asynchronous `run`, over `calls` calls one after another. */
+export async function timeAsyncBatch(run: () => Promise<unknown>, calls: number): Promise<number> {
+  const start = process.hrtime.bigint();
+  for (let call = 0; call < calls; call++) await run();
+  return Number(process.hrtime.bigint() - start) / calls;
 }
 
 /** Figures of several runs taken round after round: each run's median, and the median ratio of two runs. */

@@ -1,0 +1,103 @@
+// Logins a second over HTTP against raw argon2id verifies a second, at the same parameters and the
+// same concurrency (the kit's own bound on concurrent hashes), in rounds that alternate the two; and
+// the event loop's p99 delay while the logins run (what every other request waits meanwhile).
+import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
+import { createAuth } from '../server/index.js';
+import { createPasswordHasher } from '../server/passwords/passwords.js';
+import { roundRobin } from './interleaved.js';
+
+const PASSWORD = 'correct horse battery staple';
+const PLENTY = 1_000_000;
+/** The kit's default on two cores: one hash a core, two of libuv's four threads left free. */
+const CONCURRENCY = 2;
+const ARGON2 = { memoryCost: 19_456, timeCost: 2 };
+
+export interface LoginFigures {
+  concurrency: number;
+  loginsPerSecond: number;
+  verifiesPerSecond: number;
+  /** Median of the per-round ratios. */
+  loginToVerify: number;
+  /** The worst of the rounds' event-loop p99 delays while logins ran. */
+  eventLoopP99Ms: number;
+}
+
+/** Runs `concurrency` loops of `once` for `seconds`; how many finished a second. */
+async function perSecond(once: () => Promise<void>, options: { concurrency: number; seconds: number }): Promise<number> {
+  const endAt = Date.now() + options.seconds * 1000;
+  let done = 0;
+  const loop = async () => {
+    while (Date.now() < endAt) {
+      await once();
+      done++;
+    }
+  };
+  const startedAt = Date.now();
+  await Promise.all(Array.from({ length: options.concurrency }, loop));
+  return done / ((Date.now() - startedAt) / 1000);
+}
+
+export async function loginThroughput(options: { rounds: number; secondsPerRun: number }): Promise<LoginFigures> {
+  const db = await connectDatabase();
+  await migrate(db);
+  const transport = { sendMail: () => Promise.resolve({}) };
+  const quiet = { info() {}, warn() {}, error() {} };
+  const auth = await createAuth({
+    db,
+    mail: { transport, from: 'bench@example.test', appUrl: 'http://localhost' },
+    signup: { emailConfirmation: 'off' },
+    // One client signs in over and over: only the hashing bound may hold it back.
+    rateLimits: { hashesPerIp: PLENTY, sessionsPerIp: PLENTY, sessionsPerAccount: PLENTY },
+    password: { ...ARGON2, maxConcurrentHashes: CONCURRENCY },
+    logger: quiet,
+  });
+  const concurrency = CONCURRENCY;
+  const router = auth.router({ auth: auth.authRouter });
+  const server = createHTTPServer({ router, createContext: auth.createContext });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const post = async (path: string, input: unknown) => {
+    const response = await fetch(`${url}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ json: input }) });
+    if (!response.ok) throw new Error(`${path} answered ${response.status}: ${await response.text()}`);
+  };
+  const emails = Array.from({ length: concurrency * 4 }, (_, i) => `bench-login-${i}@example.test`);
+  for (const email of emails) await post('auth.register', { email, password: PASSWORD });
+  let nextEmail = 0;
+  const login = () => post('auth.login', { identifier: emails[nextEmail++ % emails.length], password: PASSWORD });
+
+  const hasher = createPasswordHasher(ARGON2);
+  const stored = await hasher.hash(PASSWORD);
+  const verify = async () => {
+    if (!(await hasher.verify(stored, PASSWORD))) throw new Error('argon2id refused the right password');
+  };
+
+  const delays: number[] = [];
+  const run = { concurrency, seconds: options.secondsPerRun };
+  const rounds = await roundRobin(
+    {
+      login: async () => {
+        const delay = monitorEventLoopDelay({ resolution: 5 });
+        delay.enable();
+        const rate = await perSecond(login, run);
+        delay.disable();
+        delays.push(delay.percentile(99) / 1e6);
+        return rate;
+      },
+      verify: () => perSecond(verify, run),
+    },
+    options.rounds,
+  );
+  server.close();
+  await auth.close();
+  await closeDatabase(db);
+  return {
+    concurrency,
+    loginsPerSecond: rounds.medians.login,
+    verifiesPerSecond: rounds.medians.verify,
+    loginToVerify: rounds.ratio('login', 'verify'),
+    eventLoopP99Ms: Math.max(...delays.slice(1)),
+  };
+}
