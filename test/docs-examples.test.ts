@@ -108,7 +108,8 @@ describe("the README's and docs' code blocks", async () => {
       const client = database.db.$client;
       assert.ok(client instanceof PGlite);
       const { rows } = await client.query<{ name: string }>(
-        "SELECT CASE table_schema WHEN 'public' THEN table_name ELSE table_schema || '.' || table_name END AS name FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
+        // Every kit table is in auth_kit (its migrations' journal aside); the page names them without the schema.
+        "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'auth_kit' AND table_name <> '__drizzle_migrations'",
       );
       const doc = await readFile('docs/database.md', 'utf8');
       assert.ok(rows.length >= 7, 'the tables were read');
