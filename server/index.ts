@@ -14,6 +14,11 @@ export type { AuthBaseContext, AuthContextOptions, AuthRequest } from './context
 export type { Clock, Logger, RandomSource } from './deps.js';
 export type { MailTemplates, MailTransport, RenderedMail } from './mail/mailer.js';
 export type { CachedAccessToken, TokenCache } from './cache/token-cache.js';
+export type { AuditEventHook } from './audit/audit-trail.js';
+export type { StoredAuditEvent } from './audit/audit-store.js';
+export type { ServerAdmin } from './admin/server-admin.js';
+export type { AdminUser, UserDetail, UserSearch } from './admin/user-directory.js';
+export type { AuditActor, AuditEvent, AuditEventType } from '../shared/audit-events.js';
 export { AuthError, authErrorFormatter } from './errors.js';
 export type { AuthErrorShape } from './errors.js';
 export { authTransformer } from './trpc.js';

@@ -5,6 +5,7 @@ import type { Clock, Logger, RandomSource } from './deps.js';
 import { consoleLogger, systemClock, systemRandom } from './deps.js';
 import type { MailTemplates, MailTransport } from './mail/mailer.js';
 import type { AuthContextOptions } from './context.js';
+import type { AuditEventHook } from './audit/audit-trail.js';
 import type { BasicOptions } from './basic/basic-options.js';
 import { basicOptionsSchema } from './basic/basic-options.js';
 import { defaultConcurrentHashes, threadpoolSize } from './passwords/threadpool.js';
@@ -242,6 +243,24 @@ export interface AuthOptions<TAppContext extends object = object> {
   tokenCache?: {
     /** How many access tokens the in-memory table holds; beyond that the soonest to expire go. @default 100000 */
     capacity?: number;
+    /**
+     * The longest a cached token is trusted without another look at the database, however long it
+     * lives (an API token, a year): what ends it outside the kit (a row deleted by hand) ends access
+     * within this bound. @default 300, the default access token's whole life
+     */
+    maxEntryAgeSeconds?: number;
+  };
+  /** The audit trail: an event for every sign-in, refresh, revocation and account change (README, "Audit trail"). */
+  audit?: {
+    /**
+     * Called with every event, in order, after the request's own work; a returned promise is
+     * awaited before the next event. A throw or a rejection is logged and changes no answer.
+     */
+    onEvent?: AuditEventHook;
+    /** Also keep the events in `auth_audit_events`, listed by `auth.admin.events.list`. @default false */
+    store?: boolean;
+    /** Stored events older than this many days are deleted. @default 90 */
+    retentionDays?: number;
   };
   clock?: Clock;
   random?: RandomSource;
@@ -369,7 +388,19 @@ const optionsSchema = z.strictObject({
       sameSite: z.enum(['strict', 'lax']).default('strict'),
     })
     .optional(),
-  tokenCache: z.strictObject({ capacity: z.number().int().min(16).max(16_777_216).default(100_000) }).prefault({}),
+  tokenCache: z
+    .strictObject({
+      capacity: z.number().int().min(16).max(16_777_216).default(100_000),
+      maxEntryAgeSeconds: z.number().int().min(1).max(3600).default(300),
+    })
+    .prefault({}),
+  audit: z
+    .strictObject({
+      onEvent: aFunction.optional(),
+      store: z.boolean().default(false),
+      retentionDays: z.number().int().min(1).max(3650).default(90),
+    })
+    .prefault({}),
   clock: z.custom<Clock>((clock) => typeof (clock as Clock | null)?.now === 'function').optional(),
   random: aFunction.optional(),
   logger: z.custom<Logger>((logger) => typeof (logger as Logger | null)?.error === 'function').optional(),
@@ -399,6 +430,7 @@ export interface ResolvedAuthOptions<TAppContext extends object = object> {
   /** Null when cookie mode is off. */
   cookies: { allowedOrigins: string[]; sameSite: 'strict' | 'lax' } | null;
   tokenCache: ParsedOptions['tokenCache'];
+  audit: { onEvent: AuditEventHook | null; store: boolean; retentionDays: number };
   clock: Clock;
   random: RandomSource;
   logger: Logger;
@@ -444,6 +476,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     clientIp: options.clientIp,
     cookies: cookies ? { sameSite: cookies.sameSite, allowedOrigins: cookies.allowedOrigins ?? [new URL(options.mail.appUrl).origin] } : null,
     tokenCache: parsed.data.tokenCache,
+    audit: { onEvent: options.audit?.onEvent ?? null, store: parsed.data.audit.store, retentionDays: parsed.data.audit.retentionDays },
     clock: options.clock ?? systemClock,
     random: options.random ?? systemRandom,
     logger: options.logger ?? consoleLogger,

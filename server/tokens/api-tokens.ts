@@ -5,6 +5,7 @@ import { TOKEN_PREFIXES, formatToken, parseToken } from '../../shared/token-form
 import type { ApiTokenInfo } from '../../shared/types.js';
 import type { AccessCheck, TokenLookup } from './access-tokens.js';
 import { announceRevocation } from './announce-revocation.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
 import type { BackgroundTasks } from '../background.js';
 import type { Revocation } from '../cache/revocation-notice.js';
 import type { ScopeSets } from '../cache/scope-sets.js';
@@ -82,10 +83,12 @@ export function createApiTokens(deps: {
   clock: Clock;
   random: RandomSource;
   background: BackgroundTasks;
+  /** Where creations and revocations are reported; none, nowhere. */
+  audit?: AuditTrail;
   defaultExpiresInDays: number;
   maxPerUser: number;
 }): ApiTokens {
-  const { db, cache, scopeSets, clock, random, background } = deps;
+  const { db, cache, scopeSets, clock, random, background, audit } = deps;
   const lastRecordedUse = new Map<string, number>();
 
   function grant(entry: CachedAccessToken): AccessCheck {
@@ -153,7 +156,9 @@ export function createApiTokens(deps: {
         });
         return true;
       });
-      return made ? { id, token: formatToken('apiToken', parts) } : null;
+      if (!made) return null;
+      audit?.emit({ type: 'api-token-created', userId, sessionId: null, apiTokenId: id, scopes: [...new Set(request.scopes)].sort() });
+      return { id, token: formatToken('apiToken', parts) };
     },
 
     async list(userId) {
@@ -174,7 +179,9 @@ export function createApiTokens(deps: {
 
     async revoke(userId, id) {
       const revocation = await db.transaction((tx) => revokeApiTokens(tx, { userId, id }, { at: new Date(clock.now()), reason: 'revoked-by-user' }));
-      if (revocation) await cache.forget(revocation);
+      if (!revocation) return;
+      await cache.forget(revocation);
+      audit?.emit({ type: 'api-token-revoked', userId, sessionId: null, apiTokenId: id });
     },
 
     recall(token) {
@@ -182,12 +189,12 @@ export function createApiTokens(deps: {
       if (token.length !== API_TOKEN_LENGTH || !token.startsWith(TOKEN_PREFIXES.apiToken)) return INVALID;
       const tokenHash = hashToken(token);
       const cached = cache.get(tokenHash);
-      if (!cached) {
+      const now = clock.now();
+      // An entry past its expiry is past the cache's trust (token-cache.ts) at least: the database says whether the token is.
+      if (!cached || cached.expiresAtMs <= now) {
         const parts = parseToken('apiToken', token);
         return parts ? { tokenHash, parts } : INVALID;
       }
-      const now = clock.now();
-      if (cached.expiresAtMs <= now) return EXPIRED;
       recordUse(cached.sessionId, now);
       return grant(cached);
     },
