@@ -225,14 +225,18 @@ describeOnEachDatabase(
       assert.equal(await accepts(kit(), recent.tokens.accessToken), false);
     });
 
-    it('a row deleted by hand ends its cached tokens within tokenCache.maxEntryAgeSeconds', async () => {
+    it('a row deleted, or a user disabled, by hand ends their cached tokens within tokenCache.maxEntryAgeSeconds', async () => {
       const app = await kit().variant({ tokenCache: { maxEntryAgeSeconds: 30 } });
-      const { user, tokens, apiToken } = await userWithEveryToken(kit(), app);
-      for (const token of [tokens.accessToken, apiToken]) assert.ok(await accepts(app, token));
-      // Out of band: nothing announces this.
-      await kit().database.db.execute(sql`DELETE FROM users WHERE user_id = ${user.id}`);
+      const deleted = await userWithEveryToken(kit(), app);
+      const disabled = await userWithEveryToken(kit(), app);
+      const cached = [deleted, disabled].flatMap(({ tokens, apiToken }) => [tokens.accessToken, apiToken]);
+      for (const token of cached) assert.ok(await accepts(app, token));
+      // Out of band: nothing announces these.
+      await kit().database.db.execute(sql`DELETE FROM users WHERE user_id = ${deleted.user.id}`);
+      await kit().database.db.execute(sql`UPDATE users SET disabled_at = now() WHERE user_id = ${disabled.user.id}`);
       kit().clock.advanceSeconds(31);
-      for (const token of [tokens.accessToken, apiToken]) await expectAuthError(app.client(token).auth.me.query(), 'TOKEN_INVALID');
+      for (const token of [deleted.tokens.accessToken, deleted.apiToken]) await expectAuthError(app.client(token).auth.me.query(), 'TOKEN_INVALID');
+      for (const token of [disabled.tokens.accessToken, disabled.apiToken]) await expectAuthError(app.client(token).auth.me.query(), 'TOKEN_REVOKED');
     });
 
     it('garbage to every new procedure is INVALID_INPUT and changes nothing', async () => {

@@ -107,10 +107,16 @@ export function createApiTokens(deps: {
 
   async function lookUp({ tokenHash, parts }: TokenLookup): Promise<AccessCheck> {
     const revocationsBefore = cache.revocations;
-    const [row] = await db.select().from(apiTokenTable).where(eq(apiTokenTable.selector, parts.selector));
+    const [found] = await db
+      .select({ token: apiTokenTable, userDisabledAt: userTable.disabledAt })
+      .from(apiTokenTable)
+      .innerJoin(userTable, eq(userTable.userId, apiTokenTable.userId))
+      .where(eq(apiTokenTable.selector, parts.selector));
+    const row = found?.token;
     // SHA-256 digests compared with !==: a caller cannot steer its guess's digest towards the stored one.
     if (!row || row.verifierHash !== hashVerifier(parts.verifier)) return INVALID;
-    if (row.revokedAt) return REVOKED;
+    // A token made while its user was being disabled is refused all the same.
+    if (row.revokedAt || found.userDisabledAt) return REVOKED;
     const now = clock.now();
     if (row.expiresAt.getTime() <= now) return EXPIRED;
     const scopeSet = scopeSets.intern(row.scopes);
