@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { boolean, index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
+import type { AuditEventType } from '../shared/audit-events.js';
+import { bigserial, boolean, index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
 
 /*
  * The kit's tables. Every column that guards a secret holds a SHA-256 of it, never the secret, so a
@@ -38,6 +39,8 @@ export const userTable = authKitSchema.table(
      * (`auth.grantRole`): no procedure's input reaches it, unlike `meta`, which the user edits.
      */
     roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
+    /** Set while an administrator keeps the account out: no token works and no sign-in succeeds. */
+    disabledAt: timestampTz('disabled_at'),
     insertedAt: timestampTz('inserted_at').notNull().defaultNow(),
     updatedAt: timestampTz('updated_at').notNull().defaultNow(),
   },
@@ -162,9 +165,31 @@ export const deviceTable = authKitSchema.table(
   (table) => [primaryKey({ columns: [table.cookieHash, table.userId] }), index('auth_devices_user_id_idx').on(table.userId)],
 );
 
+/**
+ * The audit trail, when `audit.store` is on: one row per event (server/audit/), newest by `id`.
+ * `user_id` is no reference: the rows of a deleted user stay, without their address and user agent
+ * (account-deletion.ts). Rows older than `audit.retentionDays` go.
+ */
+export const auditEventTable = authKitSchema.table(
+  'auth_audit_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    type: text('type').$type<AuditEventType>().notNull(),
+    userId: text('user_id'),
+    sessionId: text('session_id'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    at: timestampTz('at').notNull(),
+    /** What the event's type adds (a method, a reason, a scope), never a secret. */
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (table) => [index('auth_audit_events_user_id_idx').on(table.userId, table.id), index('auth_audit_events_at_idx').on(table.at)],
+);
+
 /** What a mailed link is for. */
 export type LinkPurpose = 'confirm-email' | 'reset-password' | 'magic-link' | 'change-email' | 'invite';
 
 export type UserRow = typeof userTable.$inferSelect;
 export type SessionRow = typeof sessionTable.$inferSelect;
 export type ApiTokenRow = typeof apiTokenTable.$inferSelect;
+export type AuditEventRow = typeof auditEventTable.$inferSelect;

@@ -1,5 +1,7 @@
 import type { AuthKernel } from './kernel.js';
 import { acceptInviteProcedure } from './procedures/accept-invite.js';
+import { adminRouter } from './procedures/admin.js';
+import { deleteAccountProcedure } from './procedures/delete-account.js';
 import { createApiTokenProcedure, listApiTokensProcedure, revokeApiTokenProcedure } from './procedures/api-tokens.js';
 import { changeEmailProcedure } from './procedures/change-email.js';
 import { changePasswordProcedure } from './procedures/change-password.js';
@@ -49,6 +51,9 @@ import { authT } from './trpc.js';
  * | `invite`                   | admin          | mail an invitation link                         |
  * | `revokeInvitation`         | admin          | take back one not yet accepted                  |
  * | `acceptInvite`             | anyone         | spend it: set the password, sign in             |
+ * | `deleteAccount`            | signed in      | delete the account, end every token everywhere  |
+ * | `admin.users.*`            | admin          | find, disable, enable, end sessions, roles, delete |
+ * | `admin.events.list` (query) | admin         | the stored audit trail, newest first            |
  *
  * "Signed in" takes an API token too, except where the account changes (password, sessions, API
  * tokens): those refuse it with INSUFFICIENT_SCOPE.
@@ -82,6 +87,8 @@ export function createAuthRouter(kernel: AuthKernel) {
     invite: inviteProcedure(kernel),
     revokeInvitation: revokeInvitationProcedure(kernel),
     acceptInvite: acceptInviteProcedure(kernel),
+    deleteAccount: deleteAccountProcedure(kernel),
+    admin: adminRouter(kernel),
   });
 }
 

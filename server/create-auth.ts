@@ -19,6 +19,8 @@ import { createRefreshCookie } from './sessions/refresh-cookie.js';
 import { createDevices } from './sessions/devices.js';
 import { createThrottles } from './limits/throttles.js';
 import { createAuthTRPC } from './trpc.js';
+import { createAuditTrail } from './audit/audit-trail.js';
+import { createServerAdmin } from './admin/server-admin.js';
 import { assertMigrated } from './assert-migrated.js';
 import { startTokenCache } from './cache/token-cache.js';
 import { ScopeSets } from './cache/scope-sets.js';
@@ -26,7 +28,6 @@ import { createApiTokens } from './tokens/api-tokens.js';
 import { createBasicCheck } from './basic/basic-check.js';
 import { createBasicMiddlewares } from './basic/basic-middleware.js';
 import { revokeInvitation, sendInvitation } from './accounts/invitations.js';
-import { grantRole, revokeRole } from './accounts/roles.js';
 import { requireScopes } from './tokens/scopes.js';
 import { createTokenCheck } from './tokens/token-check.js';
 import { createTokenFailures } from './tokens/token-failures.js';
@@ -71,10 +72,18 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
     capacity: resolved.tokenCache.capacity,
     listener: revocationListenerFor(resolved),
     startTimeoutMs: resolved.revocationListener.startTimeoutMs,
+    maxEntryAgeMs: resolved.tokenCache.maxEntryAgeSeconds * 1000,
     logger,
     now: () => clock.now(),
   });
 
+  const audit = createAuditTrail({
+    db,
+    clock,
+    logger,
+    onEvent: resolved.audit.onEvent ?? null,
+    store: resolved.audit.store ? { retentionDays: resolved.audit.retentionDays } : null,
+  });
   const accessTokens = createAccessTokens({ db, cache, clock, random, ttlSeconds: resolved.tokens.accessTokenTtlSeconds });
   const background = createBackgroundTasks({ logger, random, spreadMs: resolved.mail.delivery.spreadMs });
   const apiTokens = createApiTokens({
@@ -84,6 +93,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
     clock,
     random,
     background,
+    audit,
     defaultExpiresInDays: resolved.apiTokens.expiresInDays,
     maxPerUser: resolved.apiTokens.maxPerUser,
   });
@@ -124,6 +134,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
       accessTokens,
       clock,
       random,
+      audit,
       tokens: resolved.tokens,
       apiTokensEndWithCredentialChange: resolved.apiTokens.endWithCredentialChange,
       admit: (origin, userId) => throttles.admitSession(origin, userId),
@@ -138,7 +149,10 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
     background,
     refreshCookie: createRefreshCookie({ cookies: resolved.cookies, clock }),
     devices: createDevices({ ...resolved.devices, clock, random }),
+    audit,
   };
+
+  const admin = createServerAdmin(kernel);
 
   type Context = AuthBaseContext & TAppContext;
   const t = createAuthTRPC<Context>();
@@ -189,6 +203,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
   async function settled(): Promise<void> {
     await background.drain();
     await mailer.flush();
+    await audit.drain();
   }
 
   async function createContext(opts: AuthContextOptions): Promise<Context> {
@@ -237,10 +252,12 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
       await revokeInvitation(kernel, emailSchema.parse(email));
       return { ok: true };
     },
-    /** Gives a user a role (`'admin'` may invite); false when there is no such user. */
-    grantRole: (userId: string, role: string): Promise<boolean> => grantRole(db, userId, role),
+    /** Gives a user a role (`'admin'` may invite and administer); false when there is no such user. */
+    grantRole: (userId: string, role: string): Promise<boolean> => admin.users.grantRole(userId, role),
     /** Takes a role away; false when there is no such user. */
-    revokeRole: (userId: string, role: string): Promise<boolean> => revokeRole(db, userId, role),
+    revokeRole: (userId: string, role: string): Promise<boolean> => admin.users.revokeRole(userId, role),
+    /** What `auth.admin.*` does, for the server's own code: users (find, disable, delete, …) and the audit trail. */
+    admin,
     /** For an application that keeps its own tRPC instance: the check behind `protectedProcedure`. */
     protectMiddleware: protect,
     /**
@@ -276,6 +293,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
       closed = true;
       await cleaner.stop();
       await background.drain();
+      await audit.drain();
       await mailer.close();
       await cache.close();
     },

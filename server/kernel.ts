@@ -1,4 +1,5 @@
 import type { AuthDatabase } from '../db/connect.js';
+import type { AuditTrail } from './audit/audit-trail.js';
 import type { ApiTokens } from './tokens/api-tokens.js';
 import type { BackgroundTasks } from './background.js';
 import type { BasicMiddlewares } from './basic/basic-middleware.js';
@@ -49,4 +50,6 @@ export interface AuthKernel {
   refreshCookie: RefreshCookie;
   /** Known devices and their cookie (devices.ts). */
   devices: Devices;
+  /** Where every verb reports what it did (audit/audit-trail.ts). */
+  audit: AuditTrail;
 }

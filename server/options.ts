@@ -3,6 +3,7 @@ import type { AuthDatabase } from '../db/connect.js';
 import { emailChangeOptionsSchema, invitationOptionsSchema, magicLinkOptionsSchema, passwordResetOptionsSchema, signupOptionsSchema } from './accounts/account-options.js';
 import type { BasicOptions } from './basic/basic-options.js';
 import { basicOptionsSchema } from './basic/basic-options.js';
+import { auditOptionsSchema } from './audit/audit-options.js';
 import { revocationListenerOptionsSchema, tokenCacheOptionsSchema } from './cache/cache-options.js';
 import { cleanupOptionsSchema } from './cleanup/cleanup-options.js';
 import type { AuthContextOptions } from './context.js';
@@ -64,6 +65,8 @@ const optionsSchema = z
     tokenCache: tokenCacheOptionsSchema.prefault({}),
     /** Deleting ended sessions, tokens, links and counters on a schedule (cleanup/cleanup-options.ts). */
     cleanup: cleanupOptionsSchema.prefault({}),
+    /** An event for every sign-in, refresh, revocation and account change (audit/audit-options.ts). */
+    audit: auditOptionsSchema.prefault({}),
     /** The kit's source of time; injected so tests move time instead of waiting for it. @default the system clock */
     clock: z.custom<Clock>((clock) => typeof (clock as Clock | null)?.now === 'function', 'expected a clock (an object with now)').default(systemClock),
     /** @default the operating system's random bytes */

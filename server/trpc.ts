@@ -4,6 +4,7 @@ import { createProtectMiddleware } from './middleware/bearer.js';
 import { deserializeClientInput } from './middleware/client-input.js';
 import { databaseUnavailableMiddleware } from './middleware/database-unavailable.js';
 import { refuseApiTokens } from './tokens/scopes.js';
+import { withinRequest } from './audit/request-scope.js';
 import type { AuthBaseContext } from './context.js';
 import { authErrorFormatter } from './errors.js';
 import type { AuthKernel } from './kernel.js';
@@ -35,7 +36,8 @@ export const authT = createAuthTRPC<AuthBaseContext>();
  */
 export const authProcedure = authT.procedure.use(databaseUnavailableMiddleware).use(function noStore({ ctx, next }) {
   ctx.authRequest.setHeader('Cache-Control', 'no-store');
-  return next();
+  // What the procedure's verbs report to the audit trail names this request's client.
+  return withinRequest(ctx.authRequest, next);
 });
 
 /** An auth procedure that needs a signed-in caller (`ctx.user`, `ctx.session`). */

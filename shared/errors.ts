@@ -24,6 +24,8 @@ export const AUTH_ERROR_CODES = {
   /** The user already holds `apiTokens.maxPerUser` live API tokens: revoke one to make another. */
   API_TOKEN_LIMIT_REACHED: 'FORBIDDEN',
   ROLE_REQUIRED: 'FORBIDDEN',
+  /** An administrator named a user id that has no account. */
+  USER_NOT_FOUND: 'NOT_FOUND',
   LINK_INVALID: 'BAD_REQUEST',
   LINK_EXPIRED: 'BAD_REQUEST',
   RATE_LIMITED: 'TOO_MANY_REQUESTS',

@@ -45,3 +45,18 @@ export {
 } from './schemas.js';
 export type { ApiTokenInfo, AuthSettings, AuthTokens, EmailConfirmationPolicy, PublicUser, SessionInfo } from './types.js';
 export type { JsonLimits, JsonObject, JsonValue } from './bounded-json.js';
+export {
+  adminEventListOutput,
+  adminListEventsInput,
+  adminListUsersInput,
+  adminRoleInput,
+  adminUserDetailOutput,
+  adminUserIdInput,
+  adminUserListOutput,
+  adminUserSchema,
+  deleteAccountInput,
+  linkedIdentitySchema,
+  roleSchema,
+} from './admin-schemas.js';
+export { auditActorSchema, auditEventSchema } from './audit-events.js';
+export type { AuditActor, AuditEvent, AuditEventType, SignInFailureReason } from './audit-events.js';

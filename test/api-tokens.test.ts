@@ -195,7 +195,7 @@ describeOnEachDatabase('personal API tokens', (kit) => {
     assert.ok(await keeps.client(kept.token).auth.me.query());
   });
 
-  it('a token expires: 365 days by default, or as asked, and answers TOKEN_EXPIRED from the cache', async () => {
+  it('a token expires: 365 days by default, or as asked, and then answers TOKEN_EXPIRED', async () => {
     const { session } = await signedIn();
     const { token } = await client(session).auth.apiTokens.create.mutate({ name: 'short', expiresInDays: 2 });
     await client(token).auth.me.query();

@@ -27,6 +27,7 @@ const SAMPLES: { [K in keyof MailTemplates]: Omit<Parameters<MailTemplates[K]>[0
   refreshTokenReused: { email: 'ada@example.test' },
   invite: { email: 'ada@example.test', link: LINK, expiresInDays: 7 },
   inviteExistingAccount: { email: 'ada@example.test' },
+  accountDeleted: { email: 'ada@example.test' },
 };
 
 describe('the default mail templates', { skip: withoutChromium }, () => {

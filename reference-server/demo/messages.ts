@@ -15,6 +15,7 @@ const MESSAGES: Record<AuthErrorCode, string> = {
   TOKEN_INVALID: 'Your session is not valid here. Log in again.',
   TOKEN_EXPIRED: 'Your session expired. Log in again.',
   TOKEN_REVOKED: 'This session was ended. Log in again.',
+  USER_NOT_FOUND: 'There is no such account.',
   REFRESH_TOKEN_REUSED: 'This session was ended because its token was used twice, which happens when someone else has a copy. Log in again.',
   INSUFFICIENT_SCOPE: 'This token may not do that.',
   API_TOKEN_LIMIT_REACHED: 'You hold as many API tokens as allowed: revoke one first.',

@@ -26,4 +26,10 @@ export type RevocationListenerPolicy = z.output<typeof revocationListenerOptions
 export const tokenCacheOptionsSchema = z.strictObject({
   /** How many access tokens the in-memory table holds; beyond that the soonest to expire go. @default 100000 */
   capacity: z.number().int().min(16).max(16_777_216).default(100_000),
+  /**
+   * The longest a cached token is trusted without another look at the database, however long it
+   * lives (an API token, a year): what ends it outside the kit (a row deleted by hand) ends access
+   * within this bound. @default 300, the default access token's whole life
+   */
+  maxEntryAgeSeconds: z.number().int().min(1).max(3600).default(300),
 });

@@ -12,7 +12,8 @@ import type { CacheWorkerData, FromCacheWorker, ToCacheWorker } from './worker-m
 /*
  * The request thread's side of the token cache. Reads go straight to the shared table: no await, no
  * message. Writes go to the cache worker: fills without waiting, revocations waiting for the worker
- * to confirm, so a revocation made here is in force here before the revoking call returns. If the
+ * to confirm, so a revocation made here is in force here before the revoking call returns. No entry
+ * is trusted longer than `maxEntryAgeMs` after its fill, however long its token lives. If the
  * worker dies, nothing is trusted until a new one has taken over; every check reads the database
  * meanwhile.
  */
@@ -53,6 +54,8 @@ export interface TokenCacheOptions {
   listener: CacheWorkerData['listener'];
   /** How long to wait for the cache to come into service (on PostgreSQL: to listen) before failing. */
   startTimeoutMs: number;
+  /** The longest an entry is trusted without another look at the database (its expiry is capped there). @default 300000 */
+  maxEntryAgeMs?: number;
   logger: Logger;
   now(): number;
 }
@@ -60,6 +63,7 @@ export interface TokenCacheOptions {
 const workerFile = new URL(`./worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 const SWEEP_INTERVAL_MS = 1000;
 const MAX_RESTART_DELAY_MS = 5000;
+const DEFAULT_MAX_ENTRY_AGE_MS = 300_000;
 
 function startWorker(workerData: CacheWorkerData): Worker {
   if (!workerFile.pathname.endsWith('.ts')) return new Worker(workerFile, { workerData });
@@ -167,7 +171,12 @@ export async function startTokenCache(options: TokenCacheOptions): Promise<Token
       return table.revocations;
     },
     fill(entry, revocationsBefore) {
-      if (alive) post({ type: 'fill', entry, revocationsBefore, nowMs: options.now() });
+      if (!alive) return;
+      const nowMs = options.now();
+      // Past this the entry counts as expired and the next check reads the database again, so even
+      // a change no notice announced (a row deleted by hand) ends access within maxEntryAgeMs.
+      const trustedUntilMs = nowMs + (options.maxEntryAgeMs ?? DEFAULT_MAX_ENTRY_AGE_MS);
+      post({ type: 'fill', entry: entry.expiresAtMs > trustedUntilMs ? { ...entry, expiresAtMs: trustedUntilMs } : entry, revocationsBefore, nowMs });
     },
     forget(revocation) {
       if (!alive) return Promise.resolve();

@@ -43,6 +43,8 @@ export interface MailTemplates {
   invite(data: MailContext & { email: string; link: string; expiresInDays: number }): RenderedMail;
   /** Sent instead of an invitation to an address that already has an account: no link, nothing to act on. */
   inviteExistingAccount(data: MailContext & { email: string }): RenderedMail;
+  /** The account at this address was deleted, by its owner or an administrator. */
+  accountDeleted(data: MailContext & { email: string }): RenderedMail;
 }
 
 export type MailKind = keyof MailTemplates;
@@ -159,6 +161,11 @@ export const defaultMailTemplates: MailTemplates = {
     plain(appName, 'Your email address is being changed', [
       `Someone signed in to your account asked to change its email address to ${newEmail}. The change happens once that address confirms it.`,
       'If this was not you, change your password now: it also ends every other session.',
+    ]),
+  accountDeleted: ({ appName }) =>
+    plain(appName, 'Your account was deleted', [
+      'The account at this email address was deleted, and every device signed in to it was signed out.',
+      'If you did not expect this, contact us. You can create a new account with this address at any time.',
     ]),
   refreshTokenReused: ({ appName }) =>
     plain(appName, 'A session of yours was ended', [

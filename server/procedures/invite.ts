@@ -1,14 +1,8 @@
 import { emailOnlyInput, inviteInput, okOutput } from '../../shared/schemas.js';
-import { ADMIN_REALM, adminAccess } from '../middleware/admin-access.js';
+import { adminProcedure } from '../middleware/admin-access.js';
 import type { Administrator } from '../middleware/admin-access.js';
 import { revokeInvitation, sendInvitation } from '../accounts/invitations.js';
 import type { AuthKernel } from '../kernel.js';
-import { authProcedure } from '../trpc.js';
-
-/** A procedure for an administrator: a Basic client of the `admin` realm, or a user with the admin role. */
-function adminProcedure(kernel: AuthKernel) {
-  return authProcedure.use(kernel.basic.advertised(ADMIN_REALM)).use(adminAccess(kernel));
-}
 
 /** Who acted, as the log names them. */
 function actor(administrator: Administrator) {

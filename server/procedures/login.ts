@@ -33,12 +33,20 @@ export function loginProcedure(kernel: AuthKernel) {
         // Failures count against the account, whether its address or its username was typed.
         const attempt = passwordAttempt(client, found ?? { unknown: identifier.toLowerCase() });
         const { locked: accountLocked } = await throttles.countAccountAttempt(attempt);
-        // A locked account is answered as a wrong password would be, after the same hashing work.
+        // A locked account is answered as a wrong password would be, after the same hashing work; so
+        // is a disabled one, whose right password counts as a failure too.
         const check = await turn.verify(accountLocked ? null : (found?.passwordHash ?? null), input.password);
-        if (accountLocked || !found || !check.valid) throw authError('INVALID_CREDENTIALS');
+        const failure = !found ? 'unknown-account' : accountLocked ? 'locked' : !check.valid ? 'wrong-password' : found.disabledAt ? 'disabled' : null;
+        if (failure !== null || !found) {
+          kernel.audit.emit({ type: 'sign-in-failed', userId: found?.userId ?? null, sessionId: null, reason: failure ?? 'unknown-account' });
+          throw authError('INVALID_CREDENTIALS');
+        }
         // The password was right: whatever follows, no failure to count.
         await Promise.all([throttles.signInSucceeded(ctx.authRequest, attempt), kernel.hashing.succeeded(ctx.authRequest)]);
-        if (!found.confirmed && kernel.options.signup.emailConfirmation === 'required') throw authError('EMAIL_NOT_CONFIRMED');
+        if (!found.confirmed && kernel.options.signup.emailConfirmation === 'required') {
+          kernel.audit.emit({ type: 'sign-in-failed', userId: found.userId, sessionId: null, reason: 'email-not-confirmed' });
+          throw authError('EMAIL_NOT_CONFIRMED');
+        }
         return { user: found, rehashed: check.needsRehash ? await turn.hash(input.password) : undefined };
       });
 

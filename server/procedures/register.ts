@@ -67,6 +67,7 @@ export function registerProcedure(kernel: AuthKernel) {
         throw error;
       }
 
+      kernel.audit.emit({ type: 'signed-up', userId: created.user.userId, sessionId: null });
       created.confirmation?.send();
       const confirmationSent = created.confirmation !== null;
       if (signup.emailConfirmation === 'required') return { confirmationSent };

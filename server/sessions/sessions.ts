@@ -7,6 +7,7 @@ import type { AuthTokens, SessionInfo } from '../../shared/types.js';
 import type { AccessTokens, IssuedAccessToken } from '../tokens/access-tokens.js';
 import { announceRevocation } from '../tokens/announce-revocation.js';
 import { revokeApiTokens } from '../tokens/api-tokens.js';
+import type { AuditEventInput, AuditTrail } from '../audit/audit-trail.js';
 import type { Revocation } from '../cache/revocation-notice.js';
 import type { TokenCache } from '../cache/token-cache.js';
 import type { AuthRequest } from '../context.js';
@@ -50,16 +51,41 @@ export type RevokeReason =
   | 'password-reset'
   | 'email-changed'
   | 'address-proven'
-  | 'refresh-token-reused';
+  | 'refresh-token-reused'
+  | 'ended-by-admin'
+  | 'disabled';
+
+/**
+ * The event a revocation for `reason` is to the audit trail; none where the caller emits its own
+ * (an administrator's acts) or where the revocation is part of something larger (a proven address).
+ */
+function revocationEvent(reason: RevokeReason, ended: { userId: string; sessionId?: string; except?: string }): AuditEventInput | null {
+  const { userId } = ended;
+  const sessionId = ended.sessionId ?? ended.except ?? null;
+  switch (reason) {
+    case 'logout':
+      return { type: 'signed-out', userId, sessionId, scope: ended.except === undefined ? 'current' : 'others' };
+    case 'logout-everywhere':
+      return { type: 'signed-out', userId, sessionId, scope: 'all' };
+    case 'revoked-by-user':
+      return { type: 'session-revoked', userId, sessionId, reason };
+    case 'password-changed':
+    case 'password-reset':
+    case 'email-changed':
+      return { type: reason, userId, sessionId };
+    default:
+      return null;
+  }
+}
 
 /** The reasons that also end the user's API tokens, unless `apiTokens.endWithCredentialChange` is off. */
 const CREDENTIAL_CHANGES: ReadonlySet<RevokeReason> = new Set(['password-changed', 'password-reset', 'email-changed']);
 /**
  * The reasons that end the user's API tokens whatever the policy: the owner asked to be signed out
  * everywhere, or proved the address against a password someone else may have set (and whatever that
- * someone made with it must go).
+ * someone made with it must go), or an administrator disabled the account.
  */
-const ENDS_EVERY_TOKEN: ReadonlySet<RevokeReason> = new Set(['logout-everywhere', 'address-proven']);
+const ENDS_EVERY_TOKEN: ReadonlySet<RevokeReason> = new Set(['logout-everywhere', 'address-proven', 'disabled']);
 
 export interface Sessions {
   /**
@@ -101,12 +127,18 @@ export function createSessions(deps: {
   accessTokens: AccessTokens;
   clock: Clock;
   random: RandomSource;
+  audit: AuditTrail;
   tokens: TokenPolicy;
   apiTokensEndWithCredentialChange: boolean;
   /** Counts a session about to start and throws when the limits refuse it (throttles.ts). */
   admit: (origin: SessionOrigin, userId: string) => Promise<void>;
 }): Sessions {
-  const { db, cache, accessTokens, clock, random, tokens: policy } = deps;
+  const { db, cache, accessTokens, clock, random, audit, tokens: policy } = deps;
+
+  function report(reason: RevokeReason, ended: { userId: string; sessionId?: string; except?: string }): void {
+    const event = revocationEvent(reason, ended);
+    if (event) audit.emit(event);
+  }
 
   function toTokens(session: SessionRow, refreshVerifier: string, access: IssuedAccessToken): AuthTokens {
     return {
@@ -248,9 +280,11 @@ export function createSessions(deps: {
       if (!result.ok) {
         if (result.code !== 'REFRESH_TOKEN_REUSED') return result;
         await forget(result.revocation);
+        audit.emit({ type: 'refresh-token-reused', userId: result.userId, sessionId: result.sessionId });
         return { ok: false, code: result.code, userId: result.userId, sessionId: result.sessionId };
       }
       cache.fill(result.access.entry, result.access.revocationsBefore);
+      audit.emit({ type: 'refreshed', userId: result.session.userId, sessionId: result.session.id });
       return {
         ok: true,
         tokens: toTokens(result.session, result.refreshVerifier, result.access),
@@ -261,7 +295,10 @@ export function createSessions(deps: {
 
     async revoke(userId, sessionId, reason) {
       // Scoped to the user: another user's session id changes nothing, exactly like an unknown one.
-      await forget(await db.transaction((tx) => revokeAndAnnounce(tx, { userId, sessionId }, reason)));
+      const revocation = await db.transaction((tx) => revokeAndAnnounce(tx, { userId, sessionId }, reason));
+      await forget(revocation);
+      // A logout is one whatever it found; another user's or an unknown session is no event.
+      if (revocation !== null || reason === 'logout') report(reason, { userId, sessionId });
     },
 
     async revokeAllOf(userId, options) {
@@ -270,6 +307,7 @@ export function createSessions(deps: {
         return revokeAllWithin(tx, userId, options);
       });
       for (const revocation of revocations) await forget(revocation);
+      report(options.reason, { userId, except: options.except });
     },
 
     revokeAllWithin,

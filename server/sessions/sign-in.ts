@@ -5,13 +5,16 @@ import type { AuthBaseContext } from '../context.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { toPublicUser } from '../accounts/users.js';
+import { lockActiveUser } from '../accounts/account-status.js';
+import type { SignInFailureReason } from '../../shared/audit-events.js';
 
 /*
  * The one way into a signed-in state. Every method (a password, a mailed link, an invitation, and the
  * ones to come) first proves who the user is, then calls `signIn`, which starts the session, hands the
  * tokens over as the client asked (the refresh token in the cookie, in cookie mode), records the
  * device (its user agent and address on the session, and the device cookie, devices.ts), and reports
- * the sign-in. A new method is a procedure that proves and calls this.
+ * the sign-in to the log and the audit trail. A disabled account gets no session whatever it proved:
+ * it fails as a wrong password does. A new method is a procedure that proves and calls this.
  *
  * The cross-site checks of cookie mode (`refreshCookie.admit`) run at the start of every sign-in
  * procedure instead, before it spends any work: `admitSignIn` below.
@@ -44,15 +47,24 @@ export async function signIn(
   const request = ctx.authRequest;
   let user = signingIn.user;
   const deviceCookie = kernel.devices.cookieFor(request);
+  let refusal: SignInFailureReason = 'credentials-changed';
   const started = await kernel.sessions.startIf(user.userId, request, async (tx) => {
+    if (!(await lockActiveUser(tx, user.userId))) {
+      refusal = 'disabled';
+      return false;
+    }
     const fresher = guard ? await guard(tx) : user;
     if (!fresher) return false;
     user = fresher;
     await kernel.devices.remember(tx, request, user.userId);
     return true;
   });
-  if (!started) throw authError('INVALID_CREDENTIALS');
+  if (!started) {
+    kernel.audit.emit({ type: 'sign-in-failed', userId: user.userId, sessionId: null, reason: refusal });
+    throw authError('INVALID_CREDENTIALS');
+  }
   if (deviceCookie !== null) kernel.devices.handOver(request, deviceCookie);
   kernel.logger.info('signed in', { userId: user.userId, sessionId: started.sessionId, method });
+  kernel.audit.emit({ type: 'signed-in', userId: user.userId, sessionId: started.sessionId, method });
   return { user: toPublicUser(user), tokens: kernel.refreshCookie.deliver(request, started.tokens) };
 }

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../../db/connect.js';
-import { accessTokenTable, sessionTable } from '../../db/schema.js';
+import { accessTokenTable, sessionTable, userTable } from '../../db/schema.js';
 import { formatToken } from '../../shared/token-format.js';
 import type { TokenParts } from '../../shared/token-format.js';
 import { SESSION_SCOPES } from '../cache/scope-sets.js';
@@ -81,14 +81,17 @@ export function createAccessTokens(deps: {
         sessionId: accessTokenTable.sessionId,
         expiresAt: accessTokenTable.expiresAt,
         sessionRevokedAt: sessionTable.revokedAt,
+        userDisabledAt: userTable.disabledAt,
       })
       .from(accessTokenTable)
       .innerJoin(sessionTable, eq(sessionTable.id, accessTokenTable.sessionId))
+      .innerJoin(userTable, eq(userTable.userId, sessionTable.userId))
       .where(eq(accessTokenTable.selector, parts.selector));
     // Comparing SHA-256 digests with !== leaks nothing useful: a caller cannot steer the digest of
     // its guess towards the stored one.
     if (!row || row.verifierHash !== hashVerifier(parts.verifier)) return INVALID;
-    if (row.sessionRevokedAt) return REVOKED;
+    // A disabled user's sessions were ended with the disable; one that raced it ends here.
+    if (row.sessionRevokedAt || row.userDisabledAt) return REVOKED;
     const entry: CachedAccessToken = { tokenHash, userId: row.userId, sessionId: row.sessionId, expiresAtMs: row.expiresAt.getTime(), scopeSet: SESSION_SCOPES };
     if (entry.expiresAtMs <= clock.now()) return EXPIRED;
     cache.fill(entry, revocationsBefore);

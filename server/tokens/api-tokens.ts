@@ -5,6 +5,7 @@ import { formatToken } from '../../shared/token-format.js';
 import type { ApiTokenInfo } from '../../shared/types.js';
 import type { AccessCheck, TokenLookup } from './access-tokens.js';
 import { announceRevocation } from './announce-revocation.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
 import type { BackgroundTasks } from '../background.js';
 import type { Revocation } from '../cache/revocation-notice.js';
 import type { ScopeSets } from '../cache/scope-sets.js';
@@ -86,10 +87,12 @@ export function createApiTokens(deps: {
   clock: Clock;
   random: RandomSource;
   background: BackgroundTasks;
+  /** Where creations and revocations are reported; none, nowhere. */
+  audit?: AuditTrail;
   defaultExpiresInDays: number;
   maxPerUser: number;
 }): ApiTokens {
-  const { db, cache, scopeSets, clock, random, background } = deps;
+  const { db, cache, scopeSets, clock, random, background, audit } = deps;
   const lastRecordedUse = new Map<string, number>();
 
   function scopesOf(scopeSet: number): readonly string[] {
@@ -116,10 +119,16 @@ export function createApiTokens(deps: {
 
   async function lookUp({ tokenHash, parts }: TokenLookup): Promise<AccessCheck> {
     const revocationsBefore = cache.revocations;
-    const [row] = await db.select().from(apiTokenTable).where(eq(apiTokenTable.selector, parts.selector));
+    const [found] = await db
+      .select({ token: apiTokenTable, userDisabledAt: userTable.disabledAt })
+      .from(apiTokenTable)
+      .innerJoin(userTable, eq(userTable.userId, apiTokenTable.userId))
+      .where(eq(apiTokenTable.selector, parts.selector));
+    const row = found?.token;
     // SHA-256 digests compared with !==: a caller cannot steer its guess's digest towards the stored one.
     if (!row || row.verifierHash !== hashVerifier(parts.verifier)) return INVALID;
-    if (row.revokedAt) return REVOKED;
+    // A token made while its user was being disabled is refused all the same.
+    if (row.revokedAt || found.userDisabledAt) return REVOKED;
     const now = clock.now();
     if (row.expiresAt.getTime() <= now) return EXPIRED;
     const scopeSet = scopeSets.intern(row.scopes);
@@ -165,7 +174,9 @@ export function createApiTokens(deps: {
         });
         return true;
       });
-      return made ? { id, token: formatToken('apiToken', parts) } : null;
+      if (!made) return null;
+      audit?.emit({ type: 'api-token-created', userId, sessionId: null, apiTokenId: id, scopes: [...new Set(request.scopes)].sort() });
+      return { id, token: formatToken('apiToken', parts) };
     },
 
     async list(userId) {
@@ -186,7 +197,9 @@ export function createApiTokens(deps: {
 
     async revoke(userId, id) {
       const revocation = await db.transaction((tx) => revokeApiTokens(tx, { userId, id }, { at: new Date(clock.now()), reason: 'revoked-by-user' }));
-      if (revocation) await cache.forget(revocation);
+      if (!revocation) return;
+      await cache.forget(revocation);
+      audit?.emit({ type: 'api-token-revoked', userId, sessionId: null, apiTokenId: id });
     },
 
     lookUp,

@@ -58,9 +58,11 @@ export function createTokenCheck(deps: { cache: TokenCache; accessTokens: Access
     if (kind === null) return REFUSALS.TOKEN_INVALID;
     const tokenHash = hashToken(token);
     const cached = cache.get(tokenHash);
-    if (cached !== undefined) {
-      const nowMs = clock.now();
-      if (cached.expiresAtMs <= nowMs) return REFUSALS.TOKEN_EXPIRED;
+    const nowMs = clock.now();
+    // An entry is trusted until its token expires or the cache's trust in it runs out, whichever is
+    // first (token-cache.ts); past that the database says which it was, and the negative cache
+    // remembers an expired one, so an expired token costs one lookup per node.
+    if (cached !== undefined && cached.expiresAtMs > nowMs) {
       let scopes: readonly string[] | null = null;
       if (kind === 'apiToken') {
         scopes = apiTokens.scopesOf(cached.scopeSet);
@@ -72,7 +74,7 @@ export function createTokenCheck(deps: { cache: TokenCache; accessTokens: Access
     // Parsed only on a miss, which keeps the checksum off the hot path.
     const parts = parseToken(kind, token);
     if (parts === null) return REFUSALS.TOKEN_INVALID;
-    const known = refused.recall(tokenHash, clock.now());
+    const known = refused.recall(tokenHash, nowMs);
     if (known) return REFUSALS[known];
     const admission = failures.admit(clientIp);
     if (!admission.allowed) return { ok: false, code: 'RATE_LIMITED', retryAfterSeconds: admission.retryAfterSeconds };
