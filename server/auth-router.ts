@@ -11,6 +11,7 @@ import { loginProcedure } from './procedures/login.js';
 import { logoutProcedure } from './procedures/logout.js';
 import { magicLinkRouter } from './procedures/magic-link.js';
 import { meProcedure } from './procedures/me.js';
+import { oauthRouter } from './procedures/oauth/oauth-router.js';
 import { refreshProcedure } from './procedures/refresh.js';
 import { registerProcedure } from './procedures/register.js';
 import { resendConfirmationProcedure } from './procedures/resend-confirmation.js';
@@ -49,6 +50,11 @@ import { authT } from './trpc.js';
  * | `invite`                   | admin          | mail an invitation link                         |
  * | `revokeInvitation`         | admin          | take back one not yet accepted                  |
  * | `acceptInvite`             | anyone         | spend it: set the password, sign in             |
+ * | `oauth.start`              | anyone         | a provider's authorization URL, for this browser |
+ * | `oauth.callback`           | anyone         | finish it in the same browser, sign in          |
+ * | `oauth.link`               | signed in      | the same, linking the identity to the account   |
+ * | `oauth.identities` (query) | signed in      | the linked identities                           |
+ * | `oauth.unlink`             | signed in      | unlink one, never the last way to sign in       |
  *
  * "Signed in" takes an API token too, except where the account changes (password, sessions, API
  * tokens): those refuse it with INSUFFICIENT_SCOPE.
@@ -82,6 +88,7 @@ export function createAuthRouter(kernel: AuthKernel) {
     invite: inviteProcedure(kernel),
     revokeInvitation: revokeInvitationProcedure(kernel),
     acceptInvite: acceptInviteProcedure(kernel),
+    oauth: oauthRouter(kernel),
   });
 }
 

@@ -8,6 +8,8 @@ import type { AuthContextOptions } from './context.js';
 import type { BasicOptions } from './basic/basic-options.js';
 import { basicOptionsSchema } from './basic/basic-options.js';
 import { defaultConcurrentHashes, threadpoolSize } from './passwords/threadpool.js';
+import type { OAuthOptions, ResolvedOAuthOptions } from './oauth/oauth-options.js';
+import { oauthOptionsSchema, resolveOAuthOptions } from './oauth/oauth-options.js';
 
 /** What `createAuth` takes. Only `db` and `mail` are required. */
 export interface AuthOptions<TAppContext extends object = object> {
@@ -126,6 +128,8 @@ export interface AuthOptions<TAppContext extends object = object> {
     /** Devices an account remembers, the newest; 0 sets no device cookie. @default 10 */
     maxPerUser?: number;
   };
+  /** Sign-in with OAuth and OpenID Connect providers (`auth.oauth.*`, server/oauth/oauth-options.ts). None unless set. */
+  oauth?: OAuthOptions;
   /** HTTP Basic machine clients, per realm (`basicProcedure(realm)`, and the `admin` realm of `invite`). */
   basic?: BasicOptions;
   rateLimits?: {
@@ -330,6 +334,7 @@ const optionsSchema = z.strictObject({
     .prefault({}),
   recentAuth: z.strictObject({ windowSeconds: positiveSeconds.default(600) }).prefault({}),
   basic: basicOptionsSchema,
+  oauth: oauthOptionsSchema,
   password: z
     .strictObject({
       minLength: z.number().int().min(8).max(256).default(12),
@@ -391,6 +396,7 @@ export interface ResolvedAuthOptions<TAppContext extends object = object> {
   apiTokens: ParsedOptions['apiTokens'];
   recentAuth: ParsedOptions['recentAuth'];
   basic: ParsedOptions['basic'];
+  oauth: ResolvedOAuthOptions;
   rateLimits: ParsedOptions['rateLimits'];
   devices: ParsedOptions['devices'];
   revocationListener: ParsedOptions['revocationListener'];
@@ -437,6 +443,7 @@ export function resolveOptions<TAppContext extends object>(options: AuthOptions<
     apiTokens,
     recentAuth: parsed.data.recentAuth,
     basic,
+    oauth: resolveOAuthOptions(parsed.data.oauth, { appUrl: options.mail.appUrl, signupEnabled: signup.enabled }),
     rateLimits,
     devices: parsed.data.devices,
     revocationListener,

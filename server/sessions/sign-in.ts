@@ -18,7 +18,7 @@ import { toPublicUser } from '../accounts/users.js';
  */
 
 /** How the user proved who they are. */
-export type SignInMethod = 'password' | 'confirm-email' | 'magic-link' | 'invite' | 'registration';
+export type SignInMethod = 'password' | 'confirm-email' | 'magic-link' | 'invite' | 'registration' | 'oauth';
 
 export interface SignedIn {
   user: PublicUser;
