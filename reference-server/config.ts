@@ -1,3 +1,5 @@
+import type { OAuthProviderOptions } from '../server/index.js';
+
 /** The reference server's settings, read from the environment (see the README's table). */
 export interface ReferenceServerConfig {
   port: number;
@@ -13,6 +15,8 @@ export interface ReferenceServerConfig {
   emailConfirmation: 'required' | 'optional' | 'off';
   /** `{ realm: { clientId: secret } }` from AUTH_BASIC_CLIENTS; the `admin` realm may invite. */
   basicClients: Record<string, Record<string, string>>;
+  /** OAuth providers by name from AUTH_OAUTH; `createAuth` checks each in full. */
+  oauthProviders: Record<string, OAuthProviderOptions>;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -37,6 +41,20 @@ function basicClients(raw: string | undefined): Record<string, Record<string, st
   return parsed as Record<string, Record<string, string>>;
 }
 
+function oauthProviders(raw: string | undefined): Record<string, OAuthProviderOptions> {
+  if (raw === undefined || raw === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error('AUTH_OAUTH must be JSON: { "<name>": { "preset"?: "google" | "github" | "gitlab" | "bitbucket" | "facebook", "issuer"?: "<url>", "clientId": "…", "clientSecret": "…", "endpoints"?: { … } } }');
+  }
+  const isTable = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (!isTable(parsed) || !Object.values(parsed as object).every(isTable)) throw new Error('AUTH_OAUTH must map each provider name to an object');
+  // The shape of each provider is createAuth's to check: it names the option that is wrong.
+  return parsed as Record<string, OAuthProviderOptions>;
+}
+
 export function readConfig(env: NodeJS.ProcessEnv): ReferenceServerConfig {
   const port = integer(env, 'PORT', 3000);
   const dataDir = env.AUTH_DATA_DIR ?? './.data';
@@ -58,5 +76,6 @@ export function readConfig(env: NodeJS.ProcessEnv): ReferenceServerConfig {
     refreshGraceSeconds: integer(env, 'AUTH_REFRESH_GRACE', 10),
     emailConfirmation,
     basicClients: basicClients(env.AUTH_BASIC_CLIENTS),
+    oauthProviders: oauthProviders(env.AUTH_OAUTH),
   };
 }

@@ -41,7 +41,7 @@ function referenceRouter(auth: Auth) {
 export type ReferenceRouter = ReturnType<typeof referenceRouter>;
 
 /** Paths that serve the demo page: its home, and the landing pages of mailed links. */
-const PAGE_ROUTES = new Set(['/', '/confirm-email', '/reset-password', '/magic-link', '/accept-invite']);
+const PAGE_ROUTES = new Set(['/', '/confirm-email', '/reset-password', '/magic-link', '/accept-invite', '/oauth/callback']);
 
 /** The largest request body the server reads; auth inputs are far smaller. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -49,7 +49,8 @@ const MAX_BODY_BYTES = 64 * 1024;
 /**
  * The reference server: the auth router and `demo.whoami` at `/trpc`, and a demo page at `/` (also
  * served at `/confirm-email` and `/reset-password`, where the mailed links lead), and the page that
- * receives invitation links at `/accept-invite`.
+ * receives invitation links at `/accept-invite`, and where OAuth providers send the browser back at
+ * `/oauth/callback`.
  */
 export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log) {
   const db = await connectDatabase(config.databaseUrl);
@@ -70,6 +71,8 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
     // The demo page runs in cookie mode, opened at APP_URL or at the address the server listens on.
     cookies: { allowedOrigins: [config.appUrl, `http://localhost:${config.port}`, `http://127.0.0.1:${config.port}`] },
     basic: { clients: config.basicClients },
+    // The redirect URI to register at each provider is $APP_URL/oauth/callback, the demo page.
+    oauth: { providers: config.oauthProviders },
   });
 
   const appRouter = referenceRouter(auth);
