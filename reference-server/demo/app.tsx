@@ -57,11 +57,42 @@ function Landing(props: { path: string; token: string }) {
   }
 }
 
+/** The page a provider sends the browser back to: finishes the flow, then leaves for its return URL. */
+function OAuthCallback() {
+  const { oauth } = useAuth<ReferenceRouter>();
+  const [failure, setFailure] = useState<string | null>(null);
+  useEffect(() => {
+    oauth.complete().then(
+      ({ redirectTo }) => history.replaceState(null, '', new URL(redirectTo).pathname),
+      (error: unknown) => setFailure(describe(error)),
+    );
+  }, [oauth]);
+  return <p aria-label="oauth callback">{failure ? <span className="error">{failure}</span> : 'Signing in…'}</p>;
+}
+
+/** A button per provider the server has (`auth.settings`). */
+function ProviderButtons() {
+  const { oauth, trpc } = useAuth<ReferenceRouter>();
+  const settings = useQuery({ queryKey: ['settings'], queryFn: () => trpc.auth.settings.query() });
+  const start = useMutation({ mutationFn: async (provider: string) => location.assign((await oauth.start(provider)).url) });
+  if (!settings.data?.providers.length) return null;
+  return (
+    <section aria-label="providers">
+      <strong>Sign in with</strong>
+      {settings.data.providers.map((provider) => (
+        <button key={provider} onClick={() => start.mutate(provider)} disabled={start.isPending}>{provider}</button>
+      ))}
+      {start.isError && <span className="error">{describe(start.error)}</span>}
+    </section>
+  );
+}
+
 function SignedOut() {
   const { register, login, trpc } = useAuth<ReferenceRouter>();
   const [registered, setRegistered] = useState<string | null>(null);
   return (
     <>
+      <ProviderButtons />
       <Form name="register" title="Register" submit="Register" onSubmit={async ({ email = '', password = '' }) => {
         const { confirmationSent } = await register({ email, password });
         if (confirmationSent) setRegistered(email);
@@ -161,6 +192,7 @@ export function App(props: { tokensInStorage: boolean }) {
       </p>
       <p data-testid="status">{status}</p>
       {landing && <Landing path={location.pathname} token={token} />}
+      {location.pathname === '/oauth/callback' && <OAuthCallback />}
       {status === 'signed-in' && <SignedIn />}
       {status === 'signed-out' && <SignedOut />}
     </>
