@@ -175,6 +175,15 @@ describeOnEachDatabase('OAuth sign-in with OpenID Connect', (kit) => {
     assert.deepEqual({ corp: corp.tokenRequests, google: google.tokenRequests }, before);
   });
 
+  it('an issuer that sends `iss` (RFC 9207) is refused a callback without it', async () => {
+    const sub = newSubject();
+    corp.setAccount(sub, { email: uniqueEmail('no-iss'), email_verified: true });
+    const browser = browserAt(app.url);
+    const query = await authorize(browser, corp, { provider: 'corp', sub });
+    assert.equal(query.get('iss'), corp.issuer);
+    await expectAuthError(browser.client.auth.oauth.callback.mutate({ ...callbackOf('corp', query), iss: undefined }), 'OAUTH_FAILED');
+  });
+
   it('an ID token for another audience, with alg none, signed by a foreign key, or with another nonce, signs nobody in', async () => {
     const foreign = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     const tampers = {
