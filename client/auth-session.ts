@@ -1,3 +1,4 @@
+import { SESSION_ENDING_CODES } from '../shared/errors.js';
 import type { AuthErrorCode } from '../shared/errors.js';
 import type { AuthTokens } from '../shared/types.js';
 import { AuthClientClosedError, getAuthErrorCode } from './errors.js';
@@ -65,9 +66,6 @@ export interface AuthSessionOptions {
    */
   refreshOnStart?: boolean;
 }
-
-/** Failures of `auth.refresh` that mean the refresh token is dead: retrying cannot help. */
-const REFRESH_REJECTIONS: ReadonlySet<AuthErrorCode> = new Set(['REFRESH_TOKEN_REUSED', 'TOKEN_INVALID', 'TOKEN_REVOKED', 'TOKEN_EXPIRED', 'TOKEN_MISSING']);
 
 /**
  * Creates the client's session: give it to `authLink` and `authHeaders`, or let `createAuthClient`
@@ -161,7 +159,7 @@ export function createAuthSession(options: AuthSessionOptions) {
       // Aborted by close(), whatever the transport made of the abort.
       assertOpen();
       const code = getAuthErrorCode(error);
-      if (code && REFRESH_REJECTIONS.has(code)) {
+      if (code && SESSION_ENDING_CODES.has(code)) {
         await end('refresh-rejected', code);
         return null;
       }

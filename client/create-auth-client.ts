@@ -1,9 +1,10 @@
-import { createTRPCClient, getUntypedClient, httpBatchLink, httpLink } from '@trpc/client';
+import { createTRPCClient, httpBatchLink, httpLink } from '@trpc/client';
 import type { TRPCClient, TRPCLink } from '@trpc/client';
-import type { AnyRouter } from '@trpc/server';
+import type { AnyRouter, inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import superjson from 'superjson';
-import type { AuthErrorCode } from '../shared/errors.js';
-import type { AuthTokens, PublicUser } from '../shared/types.js';
+import type { AuthRouter } from '../server/auth-router.js';
+import { SESSION_ENDING_CODES } from '../shared/errors.js';
+import type { PublicUser } from '../shared/types.js';
 import { SKIP_AUTH, authHeaders, authLink } from './auth-link.js';
 import { getAuthErrorCode } from './errors.js';
 import { createAuthSession } from './auth-session.js';
@@ -48,13 +49,16 @@ export interface AuthClientState extends AuthSessionState {
   user: PublicUser | null;
 }
 
-interface SignedIn {
-  user: PublicUser;
-  tokens: AuthTokens;
-}
+type AuthInputs = inferRouterInputs<AuthRouter>;
+type SignedIn = inferRouterOutputs<AuthRouter>['login'];
 
-/** What `auth.logout` answers when there was no session left to end. */
-const SESSION_OVER: ReadonlySet<AuthErrorCode> = new Set(['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_REVOKED', 'REFRESH_TOKEN_REUSED']);
+/** Calls the auth router under `prefix`, where the application mounted it. */
+function underPath(prefix: string): TRPCLink<AuthRouter> {
+  return () =>
+    function mountedAt({ op, next }) {
+      return next({ ...op, path: `${prefix}.${op.path}` });
+    };
+}
 
 /** Where `oauth.start` leaves the provider's name for `oauth.complete`, on the callback page. */
 const OAUTH_PROVIDER_KEY = 'trpc-auth-kit:oauth-provider';
@@ -85,7 +89,7 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
     coordinator: options.tabs ?? (isBrowser() ? browserTabCoordinator() : soloCoordinator()),
     refresh: async (refreshToken, { signal }) => {
       const input = refreshToken === null ? {} : { refreshToken };
-      const result = (await untyped.mutation(`${authPath}.refresh`, input, { context: SKIP_AUTH, signal })) as { tokens: AuthTokens };
+      const result = await calls.refresh.mutate(input, { context: SKIP_AUTH, signal });
       return result.tokens;
     },
     refreshOnStart: cookieMode,
@@ -101,13 +105,16 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
     // Cookie mode across origins needs the browser to send and accept cookies.
     fetch: cookieMode ? (input: RequestInfo | URL, init?: RequestInit) => (options.fetch ?? fetch)(input, { ...init, credentials: 'include' }) : options.fetch,
   };
-  // Built for any router: the application's router type only matters to the typed client below.
+  // Built for any router: the application's router type only matters to the typed clients below.
   const terminating: TRPCLink<AnyRouter> =
     options.batch === false
       ? httpLink<AnyRouter>({ ...transport, headers: async (opts) => ({ ...staticHeaders, ...(await bearer(opts)) }) })
       : httpBatchLink<AnyRouter>({ ...transport, headers: async (opts) => ({ ...staticHeaders, ...(await bearer(opts)) }) });
   const client: TRPCClient<TRouter> = createTRPCClient<TRouter>({ links: [authLink<TRouter>(session), terminating as TRPCLink<TRouter>] });
-  const untyped = getUntypedClient(client);
+  // The client's own calls, typed by the auth router wherever the application mounted it.
+  const calls: TRPCClient<AuthRouter> = createTRPCClient<AuthRouter>({
+    links: [underPath(authPath), authLink<AuthRouter>(session), terminating as TRPCLink<AuthRouter>],
+  });
 
   // One object per state, replaced on change: React's useSyncExternalStore compares by identity.
   let snapshot: AuthClientState = { ...session.getState(), user };
@@ -119,7 +126,7 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
 
   async function loadUser(): Promise<void> {
     try {
-      const me = (await untyped.query(`${authPath}.me`)) as PublicUser;
+      const me = await calls.me.query();
       if (session.getState().status !== 'signed-in') return;
       user = me;
       emit({ type: 'user' });
@@ -142,8 +149,8 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
   }
 
   /** `auth.register`; signs in when the server needs no confirmation first. */
-  async function register(input: { email: string; password: string; username?: string; meta?: Record<string, unknown> }) {
-    const result = (await untyped.mutation(`${authPath}.register`, input, { context: SKIP_AUTH })) as { user?: PublicUser; tokens?: AuthTokens; confirmationSent: boolean };
+  async function register(input: AuthInputs['register']) {
+    const result = await calls.register.mutate(input, { context: SKIP_AUTH });
     if (result.user && result.tokens) await signedIn({ user: result.user, tokens: result.tokens });
     return { user: result.user ?? null, confirmationSent: result.confirmationSent };
   }
@@ -153,24 +160,24 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
    * chosen at sign-up only if it is given here (without it the address is proven but that password
    * stops working, and the user sets one); an email change's link signs nobody in.
    */
-  async function confirmEmail(input: { token: string; password?: string }): Promise<PublicUser> {
-    const result = (await untyped.mutation(`${authPath}.confirmEmail`, input, { context: SKIP_AUTH })) as { user: PublicUser; tokens?: AuthTokens };
+  async function confirmEmail(input: AuthInputs['confirmEmail']): Promise<PublicUser> {
+    const result = await calls.confirmEmail.mutate(input, { context: SKIP_AUTH });
     return result.tokens ? signedIn({ user: result.user, tokens: result.tokens }) : result.user;
   }
 
   /** `auth.magicLink.verify` with the mailed token; signs in. */
   async function verifyMagicLink(token: string): Promise<PublicUser> {
-    return signedIn((await untyped.mutation(`${authPath}.magicLink.verify`, { token }, { context: SKIP_AUTH })) as SignedIn);
+    return signedIn(await calls.magicLink.verify.mutate({ token }, { context: SKIP_AUTH }));
   }
 
   /** `auth.acceptInvite` with the mailed token and a password; signs in. */
-  async function acceptInvite(input: { token: string; password: string; username?: string }): Promise<PublicUser> {
-    return signedIn((await untyped.mutation(`${authPath}.acceptInvite`, input, { context: SKIP_AUTH })) as SignedIn);
+  async function acceptInvite(input: AuthInputs['acceptInvite']): Promise<PublicUser> {
+    return signedIn(await calls.acceptInvite.mutate(input, { context: SKIP_AUTH }));
   }
 
   /** `auth.login` by email or username; signs in. */
-  async function login(input: { identifier: string; password: string }): Promise<PublicUser> {
-    return signedIn((await untyped.mutation(`${authPath}.login`, input, { context: SKIP_AUTH })) as SignedIn);
+  async function login(input: AuthInputs['login']): Promise<PublicUser> {
+    return signedIn(await calls.login.mutate(input, { context: SKIP_AUTH }));
   }
 
   /**
@@ -184,7 +191,7 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
      * (`location.assign(url)`). The provider's name is kept in `sessionStorage` for `complete`.
      */
     async start(provider: string, input: { redirectTo?: string } = {}): Promise<{ url: string }> {
-      const result = (await untyped.mutation(`${authPath}.oauth.start`, { provider, ...input }, { context: SKIP_AUTH })) as { url: string };
+      const result = await calls.oauth.start.mutate({ provider, ...input }, { context: SKIP_AUTH });
       globalThis.sessionStorage?.setItem(OAUTH_PROVIDER_KEY, provider);
       return result;
     },
@@ -201,9 +208,7 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
       const state = query.get('state');
       if (query.has('error') || !provider || !code || !state) throw new Error('OAUTH_FAILED');
       const iss = query.get('iss');
-      const result = (await untyped.mutation(`${authPath}.oauth.callback`, { provider, code, state, ...(iss !== null && { iss }) }, { context: SKIP_AUTH })) as SignedIn & {
-        redirectTo: string;
-      };
+      const result = await calls.oauth.callback.mutate({ provider, code, state, ...(iss !== null && { iss }) }, { context: SKIP_AUTH });
       return { user: await signedIn(result), redirectTo: result.redirectTo };
     },
   };
@@ -215,10 +220,11 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
    */
   async function logout(scope: 'current' | 'others' | 'all' = 'current'): Promise<void> {
     try {
-      if (session.getState().status === 'signed-in') await untyped.mutation(`${authPath}.logout`, { scope });
+      if (session.getState().status === 'signed-in') await calls.logout.mutate({ scope });
     } catch (error) {
+      // No session left to end on the server: what the user asked for is done.
       const code = getAuthErrorCode(error);
-      if (!code || !SESSION_OVER.has(code)) throw error;
+      if (!code || !SESSION_ENDING_CODES.has(code)) throw error;
     } finally {
       if (scope !== 'others') await session.signOut();
     }

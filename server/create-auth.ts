@@ -34,10 +34,22 @@ import { createLinkTokenGuard } from './middleware/link-token-guard.js';
 import { emailSchema, metaSchema } from '../shared/schemas.js';
 import { revocationListenerFor } from './cache/listener-connection.js';
 import { databaseUnavailableMiddleware } from './middleware/database-unavailable.js';
+import { countRefusals } from './metrics/rate-limit-refusals.js';
+import { countTokenChecks } from './metrics/token-check-counts.js';
+import { readAuthMetrics } from './metrics/auth-metrics.js';
+import type { AuthMetrics } from './metrics/auth-metrics.js';
+import { createMetricsRegistry } from './metrics/prometheus.js';
+import { createReadinessCheck } from './health/readiness.js';
+import { startCleaner } from './cleanup/cleaner.js';
+import { longestWindowSeconds } from './limits/throttles.js';
+
+/** How the application builds its own fields of every request's context. */
+export type AppContextBuilder<TAppContext extends object> = NonNullable<AuthOptions<TAppContext>['context']>;
 
 /**
  * Builds the auth kit: the auth router, the procedures an application builds its own routers from,
- * and the context function for its tRPC adapter.
+ * and the context function for its tRPC adapter. An application that names its own context type
+ * must pass `context`, the function that builds it: without it no request would carry those fields.
  *
  * @example
  * const auth = await createAuth({ db, mail: { transport, from: 'app@example.com', appUrl } });
@@ -45,9 +57,15 @@ import { databaseUnavailableMiddleware } from './middleware/database-unavailable
  * createHTTPServer({ router: appRouter, createContext: auth.createContext }).listen(3000);
  * export type AppRouter = typeof appRouter;
  */
-export async function createAuth<TAppContext extends object = object>(options: AuthOptions<TAppContext>) {
+export function createAuth<TAppContext extends object>(options: AuthOptions<TAppContext> & { context: AppContextBuilder<TAppContext> }): Promise<Auth<TAppContext>>;
+export function createAuth(options: AuthOptions): Promise<Auth>;
+export function createAuth<TAppContext extends object>(options: AuthOptions<TAppContext>): Promise<Auth<TAppContext>> | Promise<Auth> {
+  return options.context === undefined ? buildAuth<object>(options, () => ({})) : buildAuth(options, options.context);
+}
+
+async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppContext>, appContextFor: AppContextBuilder<TAppContext>) {
   const resolved = resolveOptions(options);
-  const { db, clock, random, logger } = resolved;
+  const { db, clock, random, logger, ...policy } = resolved;
   await assertMigrated(db);
   const cache = await startTokenCache({
     capacity: resolved.tokenCache.capacity,
@@ -69,40 +87,36 @@ export async function createAuth<TAppContext extends object = object>(options: A
     defaultExpiresInDays: resolved.apiTokens.expiresInDays,
     maxPerUser: resolved.apiTokens.maxPerUser,
   });
-  const limiter = createRateLimiter({ db, clock });
+  const { limiter, refusals: rateLimitRefusals } = countRefusals(createRateLimiter({ db, clock }));
   const tokenFailures = createTokenFailures({
     limiter,
     limit: { max: resolved.rateLimits.tokenFailuresPerIp, windowSeconds: resolved.rateLimits.windowSeconds },
     now: () => clock.now(),
     logger,
   });
-  const checkToken = createTokenCheck({ accessTokens, apiTokens, failures: tokenFailures, clock });
-  const appName = resolved.mail.appName ?? new URL(resolved.mail.appUrl).hostname;
+  const { check: checkToken, counts: tokenCheckCounts } = countTokenChecks(createTokenCheck({ cache, accessTokens, apiTokens, failures: tokenFailures, clock }));
+  const { appName } = resolved.mail;
   const authenticate = createBearerCheck(checkToken, { realm: appName });
   const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName, delivery: resolved.mail.delivery, logger });
   const throttles = createThrottles(limiter, resolved.rateLimits);
-  const hashing = createHashingTurns({
-    hasher: createPasswordHasher(resolved.password),
-    bulkhead: createHashingBulkhead({
-      maxRunning: resolved.password.maxConcurrentHashes,
-      maxQueued: resolved.password.maxQueuedHashes,
-      maxPerClient: resolved.password.maxHashesPerClient,
-    }),
-    throttles,
+  const bulkhead = createHashingBulkhead({
+    maxRunning: resolved.password.maxConcurrentHashes,
+    maxQueued: resolved.password.maxQueuedHashes,
+    maxPerClient: resolved.password.maxHashesPerClient,
   });
+  const hashing = createHashingTurns({ hasher: resolved.passwordHasher ?? createPasswordHasher(resolved.password), bulkhead, throttles });
   const basic = createBasicMiddlewares(
     createBasicCheck({ policy: resolved.basic, windowSeconds: resolved.rateLimits.windowSeconds, limiter, hashing, logger }),
     resolved.basic.errorVerbosity,
   );
   const kernel: AuthKernel = {
-    options: resolved,
+    options: policy,
     db,
     clock,
     random,
     logger,
     hashing,
     passwordStrength: createPasswordStrength({ minStrength: resolved.password.minStrength, isBreached: options.password?.isBreached }, logger),
-    accessTokens,
     apiTokens,
     sessions: createSessions({
       db,
@@ -119,10 +133,11 @@ export async function createAuth<TAppContext extends object = object>(options: A
     checkToken,
     basic,
     throttles,
+    tokenFailures,
     linkTokenGuard: createLinkTokenGuard({ failures: tokenFailures, clock }),
     background,
     refreshCookie: createRefreshCookie({ cookies: resolved.cookies, clock }),
-    devices: createDevices({ maxPerUser: resolved.devices.maxPerUser, clock, random }),
+    devices: createDevices({ ...resolved.devices, clock, random }),
   };
 
   type Context = AuthBaseContext & TAppContext;
@@ -146,13 +161,38 @@ export async function createAuth<TAppContext extends object = object>(options: A
     return options?.advertise ? advertisedBasicProcedure(realm) : strictBasicProcedure(realm);
   }
 
+  const cleaner = startCleaner({
+    db,
+    clock,
+    random,
+    logger,
+    policy: {
+      ...resolved.cleanup,
+      accessTokenTtlSeconds: resolved.tokens.accessTokenTtlSeconds,
+      refreshIdleTimeoutSeconds: resolved.tokens.refreshIdleTimeoutSeconds,
+      counterLifetimeSeconds: longestWindowSeconds(resolved.rateLimits),
+    },
+  });
+  let closed = false;
+  const readiness = createReadinessCheck({ db, cacheTrusted: () => cache.trusted, closed: () => closed });
+  const metrics = (): AuthMetrics =>
+    readAuthMetrics({
+      tokenChecks: tokenCheckCounts,
+      cache,
+      capacity: resolved.tokenCache.capacity,
+      hashing: () => bulkhead.stats(),
+      rateLimitRefusals,
+      mail: () => mailer.stats(),
+      cleanup: () => cleaner.stats(),
+    });
+
   async function settled(): Promise<void> {
     await background.drain();
     await mailer.flush();
   }
 
   async function createContext(opts: AuthContextOptions): Promise<Context> {
-    const appContext = resolved.context ? await resolved.context(opts) : ({} as TAppContext);
+    const appContext = await appContextFor(opts);
     const authRequest = readAuthRequest(opts);
     if (resolved.clientIp) authRequest.ip = resolved.clientIp(opts);
     return { ...appContext, authRequest };
@@ -214,10 +254,27 @@ export async function createAuth<TAppContext extends object = object>(options: A
      */
     settled,
     /**
+     * Whether this node should get traffic: the database answers (within a second) and the token
+     * cache is trusted (on PostgreSQL: the listener listens, and flushed the cache after it last
+     * connected). The reference server serves it as `GET /readyz`.
+     */
+    readiness,
+    /** This node's figures now: token checks, cache, listener, hashing, rate limits, mail, cleanup. */
+    metrics,
+    /**
+     * The same figures for Prometheus, in a prom-client Registry of the kit's own, read at each
+     * scrape: serve `await auth.metricsRegistry.metrics()` with `auth.metricsRegistry.contentType`.
+     */
+    metricsRegistry: createMetricsRegistry(metrics),
+    /** Runs the cleanup now (see the `cleanup` option) and says what it deleted. */
+    cleanUp: () => cleaner.run(),
+    /**
      * Finishes the work calls started, waits for mail being sent (mail waiting for a retry is
-     * dropped and logged), and stops the token cache's worker and its listener.
+     * dropped and logged), and stops the cleanup, the token cache's worker and its listener.
      */
     async close(): Promise<void> {
+      closed = true;
+      await cleaner.stop();
       await background.drain();
       await mailer.close();
       await cache.close();
@@ -226,4 +283,4 @@ export async function createAuth<TAppContext extends object = object>(options: A
 }
 
 /** What `createAuth` returns. */
-export type Auth<TAppContext extends object = object> = Awaited<ReturnType<typeof createAuth<TAppContext>>>;
+export type Auth<TAppContext extends object = object> = Awaited<ReturnType<typeof buildAuth<TAppContext>>>;

@@ -16,6 +16,27 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
+/** What checking a password against a stored hash found. */
+export interface PasswordCheck {
+  valid: boolean;
+  /** The hash was made with weaker parameters than today's: store a new one. */
+  needsRehash: boolean;
+}
+
+/**
+ * How passwords are hashed and checked. The kit's own is argon2id (passwords.ts); another is for
+ * tests that are not about hashing, where a fast one lets them drive a race step by step.
+ */
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  /**
+   * Checks a password against a stored hash. With no stored hash (no such account, or an account
+   * without a password) it still spends one full verification, so the answer's timing says nothing
+   * about whether the account exists.
+   */
+  verify(storedHash: string | null, password: string): Promise<PasswordCheck>;
+}
+
 export const systemClock: Clock = { now: () => Date.now() };
 
 export const systemRandom: RandomSource = (byteLength) => randomBytes(byteLength);

@@ -3,6 +3,7 @@
  * @module
  */
 export { createAuth } from './create-auth.js';
+export type { AppContextBuilder } from './create-auth.js';
 export type { Auth } from './create-auth.js';
 export type { AuthOptions } from './options.js';
 export type { AuthRouter } from './auth-router.js';
@@ -12,9 +13,12 @@ export type { BasicClient } from './basic/basic-check.js';
 export type { OAuthOptions, OAuthProviderOptions } from './oauth/oauth-options.js';
 export type { BasicErrorVerbosity, BasicOptions, FindClientSecret } from './basic/basic-options.js';
 export type { AuthBaseContext, AuthContextOptions, AuthRequest } from './context.js';
-export type { Clock, Logger, RandomSource } from './deps.js';
+export type { Clock, Logger, PasswordCheck, PasswordHasher, RandomSource } from './deps.js';
 export type { MailTemplates, MailTransport, RenderedMail } from './mail/mailer.js';
 export type { CachedAccessToken, TokenCache } from './cache/token-cache.js';
+export type { AuthMetrics } from './metrics/auth-metrics.js';
+export type { Readiness } from './health/readiness.js';
+export type { CleanupRun } from './cleanup/cleaner.js';
 export { AuthError, authErrorFormatter } from './errors.js';
 export type { AuthErrorShape } from './errors.js';
 export { authTransformer } from './trpc.js';

@@ -1,5 +1,4 @@
 import type { AuthDatabase } from '../db/connect.js';
-import type { AccessTokens } from './tokens/access-tokens.js';
 import type { ApiTokens } from './tokens/api-tokens.js';
 import type { BackgroundTasks } from './background.js';
 import type { BasicMiddlewares } from './basic/basic-middleware.js';
@@ -15,10 +14,17 @@ import type { RefreshCookie } from './sessions/refresh-cookie.js';
 import type { Sessions } from './sessions/sessions.js';
 import type { Throttles } from './limits/throttles.js';
 import type { TokenCheck } from './tokens/token-check.js';
+import type { TokenFailures } from './tokens/token-failures.js';
+
+/**
+ * The resolved options without the dependencies they carried in: a procedure reaches those (the
+ * database, the clock, randomness, the logger) by one path only, the kernel's own members.
+ */
+export type AuthPolicy = Omit<ResolvedAuthOptions, 'db' | 'clock' | 'random' | 'logger'>;
 
 /** Everything a procedure of the auth router works with, built once by `createAuth`. */
 export interface AuthKernel {
-  options: ResolvedAuthOptions;
+  options: AuthPolicy;
   db: AuthDatabase;
   clock: Clock;
   random: RandomSource;
@@ -27,7 +33,6 @@ export interface AuthKernel {
   hashing: HashingTurns;
   /** Whether a new password is too easy to guess (password-strength.ts). */
   passwordStrength: PasswordStrength;
-  accessTokens: AccessTokens;
   apiTokens: ApiTokens;
   sessions: Sessions;
   mailer: Mailer;
@@ -36,6 +41,8 @@ export interface AuthKernel {
   checkToken: TokenCheck;
   basic: BasicMiddlewares;
   throttles: Throttles;
+  /** Each client's failed token lookups, bearer, link and refresh tokens together (token-failures.ts). */
+  tokenFailures: TokenFailures;
   /** In front of every procedure that spends a mailed link (link-token-guard.ts). */
   linkTokenGuard: LinkTokenGuard;
   background: BackgroundTasks;

@@ -71,3 +71,10 @@ export type AuthErrorCode = keyof typeof AUTH_ERROR_CODES;
 export function isAuthErrorCode(value: unknown): value is AuthErrorCode {
   return typeof value === 'string' && Object.hasOwn(AUTH_ERROR_CODES, value);
 }
+
+/**
+ * The failures that mean a session is over: the refresh token is dead and only signing in again
+ * helps. An access token's `TOKEN_EXPIRED` is the exception the client meets every few minutes: it
+ * refreshes first, and only a refresh that fails with one of these ends the session.
+ */
+export const SESSION_ENDING_CODES: ReadonlySet<AuthErrorCode> = new Set<AuthErrorCode>(['TOKEN_MISSING', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_REVOKED', 'REFRESH_TOKEN_REUSED']);

@@ -3,7 +3,7 @@
  * codes, the token format and the public types. Safe to bundle for the browser.
  * @module
  */
-export { AUTH_ERROR_CODES, isAuthErrorCode } from './errors.js';
+export { AUTH_ERROR_CODES, SESSION_ENDING_CODES, isAuthErrorCode } from './errors.js';
 export type { AuthErrorCode } from './errors.js';
 export { TOKEN_PREFIXES, formatToken, parseToken } from './token-format.js';
 export type { TokenKind, TokenParts } from './token-format.js';

@@ -8,10 +8,12 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { readConfig } from '../reference-server/config.js';
 import { startReferenceServer } from '../reference-server/server.js';
+import { createRunningClock } from './harness/clock.js';
 import { openTestDatabase } from './harness/database.js';
 import type { TestDatabase } from './harness/database.js';
 import { PASSWORD, uniqueEmail } from './harness/test-kit.js';
 import { launchChromium, withoutChromium } from './harness/chromium.js';
+import { until } from './harness/poll.js';
 
 /*
  * The demo page of `npm start` in Debian's Chromium: the flow a new user tries first, tabs that share
@@ -55,6 +57,8 @@ describe('the demo page in Chromium', { skip: withoutChromium }, () => {
   let browser: Browser;
   let origin: string;
   const serverLog: string[] = [];
+  // The server's time: the access tokens last 2 s of it, and a test moves it past them.
+  const clock = createRunningClock();
 
   before(async () => {
     database = await openTestDatabase('postgres');
@@ -62,7 +66,7 @@ describe('the demo page in Chromium', { skip: withoutChromium }, () => {
     const port = await freePort();
     origin = `http://127.0.0.1:${port}`;
     const config = readConfig({ PORT: String(port), APP_URL: origin, DATABASE_URL: database.url ?? '', AUTH_DATA_DIR: dataDir, AUTH_ACCESS_TTL: '2' });
-    server = await startReferenceServer(config, (line) => serverLog.push(line));
+    server = await startReferenceServer(config, (line) => serverLog.push(line), { clock });
     browser = await launchChromium();
     await mkdir(SCREENSHOTS, { recursive: true });
   });
@@ -74,14 +78,11 @@ describe('the demo page in Chromium', { skip: withoutChromium }, () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  async function mailedLink(email: string, path = 'confirm-email'): Promise<string> {
-    for (let attempt = 0; attempt < 100; attempt++) {
+  function mailedLink(email: string, path = 'confirm-email'): Promise<string> {
+    return until(() => {
       const line = serverLog.find((each) => each.includes(`mail to ${email}`) && each.includes(`/${path}?token=`));
-      const link = line === undefined ? undefined : /https?:\/\/\S+token=lk_\S+/.exec(line)?.[0];
-      if (link) return link;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`no mail to ${email} in the server's log`);
+      return line === undefined ? undefined : /https?:\/\/\S+token=lk_\S+/.exec(line)?.[0];
+    }, `a mail to ${email} in the server's log`);
   }
 
   async function registerThroughPage(page: Page, email: string): Promise<void> {
@@ -180,7 +181,7 @@ describe('the demo page in Chromium', { skip: withoutChromium }, () => {
     context.on('request', (request) => {
       if (request.url().includes('auth.refresh')) refreshes.push(request.url());
     });
-    await new Promise((resolve) => setTimeout(resolve, 2100));
+    clock.advanceSeconds(3);
     const burst = (page: Page) =>
       page.evaluate(async () => {
         const { auth } = (window as unknown as { trpcAuthDemo: { auth: { trpc: { demo: { whoami: { query(): Promise<{ userId: string }> } } } } } }).trpcAuthDemo;

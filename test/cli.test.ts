@@ -11,6 +11,7 @@ import { apiTokenTable } from '../db/index.js';
 import { openTestDatabase } from './harness/database.js';
 import { basicHeader, rawRequest } from './harness/raw-http.js';
 import { startServer } from './harness/reference-server.js';
+import { until } from './harness/poll.js';
 import { PASSWORD } from './harness/test-kit.js';
 
 /** Runs `npx trpc-auth-kit <args>` as a user would (from source), with `stdin` piped in. */
@@ -73,6 +74,21 @@ describe('the CLI (npx trpc-auth-kit)', () => {
     assert.equal(stored, `sha256:${hash('sha256', secret, 'base64url')}`);
   });
 
+  it('hash-secret --rotate prints the pair to configure during a rotation: the current stored form, then the new one', async () => {
+    const current = `sha256:${hash('sha256', 'the old secret', 'base64url')}`;
+    const piped = await cli(['hash-secret', '--format', 'sha256', '--rotate', current], { stdin: 'the new secret' });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.deepEqual(JSON.parse(piped.stdout), [current, `sha256:${hash('sha256', 'the new secret', 'base64url')}`]);
+
+    const generated = await cli(['hash-secret', '--generate', '--rotate', current]);
+    const [, secret = '', pair = ''] = /^secret: (\S+)\nhash: +(\S+)\n$/.exec(generated.stdout) ?? [];
+    assert.deepEqual(JSON.parse(pair), [current, `sha256:${hash('sha256', secret, 'base64url')}`]);
+
+    const broken = await cli(['hash-secret', '--rotate', 'sha256:short'], { stdin: 'x' });
+    assert.notEqual(broken.code, 0);
+    assert.match(broken.stderr, /^hash-secret: --rotate takes the stored form of the current secret: a sha256: secret needs/);
+  });
+
   it('--version prints the version of the package', async () => {
     const { version } = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
     const printed = await cli(['--version']);
@@ -101,7 +117,7 @@ describe('the CLI (npx trpc-auth-kit)', () => {
     const local = await cli(['migrate', '--database-url', join(dir, 'pglite')]);
     assert.equal(local.code, 0, local.stderr);
     const pglite = new PGlite(join(dir, 'pglite'));
-    const { rows } = await pglite.query<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_name = 'auth_api_tokens'");
+    const { rows } = await pglite.query<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'auth_kit' AND table_name = 'auth_api_tokens'");
     await pglite.close();
     assert.equal(rows.length, 1);
 
@@ -127,12 +143,8 @@ describe('the CLI (npx trpc-auth-kit)', () => {
     assert.equal(refused.status, 401);
     assert.deepEqual(refused.header('www-authenticate'), ['Basic realm="admin", charset="UTF-8"']);
 
-    let token = '';
-    for (let attempt = 0; attempt < 100 && !token; attempt++) {
-      token = /https:\/\/app\.example\.test\/accept-invite\?token=(lk_\S+)/.exec(server.output())?.[1] ?? '';
-      if (!token) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.ok(token, server.output());
+    const token = await until(() => /https:\/\/app\.example\.test\/accept-invite\?token=(lk_\S+)/.exec(server.output())?.[1], 'the invitation link in the output');
+    assert.ok(token.startsWith('lk_'), server.output());
     assert.equal((await readdir(join(dir, 'outbox'))).length, 1);
 
     for (let visit = 0; visit < 2; visit++) {

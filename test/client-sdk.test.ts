@@ -11,6 +11,7 @@ import { fileStore } from '../client/node/index.js';
 import { readConfig } from '../reference-server/config.js';
 import { startReferenceServer } from '../reference-server/server.js';
 import type { ReferenceRouter } from '../reference-server/server.js';
+import { createRunningClock } from './harness/clock.js';
 import { openTestDatabase } from './harness/database.js';
 import type { TestDatabase } from './harness/database.js';
 import { PASSWORD, uniqueEmail } from './harness/test-kit.js';
@@ -28,10 +29,6 @@ function countingFetch() {
   return { fetch: counted, count: (path: string) => paths.filter((each) => each === path).length };
 }
 
-function sleep(ms: number) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 function nextChange(auth: AuthClient<ReferenceRouter>, type: AuthChange['type']): Promise<AuthChange> {
   return new Promise((resolve) => {
     const stop = auth.onChange((_, change) => {
@@ -46,6 +43,10 @@ describe('the client SDK against the reference server', () => {
   let database: TestDatabase;
   let server: Server;
   let dataDir: string;
+  // The server's time, which the clients read too unless a test makes one lag.
+  const clock = createRunningClock();
+  /** A client clock an hour behind: it believes its tokens fresh and sends them. */
+  const lagging = () => clock.now() - 3_600_000;
   const clients: Array<AuthClient<ReferenceRouter>> = [];
 
   before(async () => {
@@ -56,11 +57,11 @@ describe('the client SDK against the reference server', () => {
       DATABASE_URL: database.url ?? '',
       AUTH_DATA_DIR: dataDir,
       AUTH_EMAIL_CONFIRMATION: 'off',
-      // One-second access tokens: a test waits for real expiry instead of faking the server's clock.
+      // One-second access tokens, so the refresh timer fires within a test; expiry is the clock's move.
       AUTH_ACCESS_TTL: '1',
       AUTH_REFRESH_GRACE: '0',
     });
-    server = await startReferenceServer(config, () => {});
+    server = await startReferenceServer(config, () => {}, { clock });
   });
 
   after(async () => {
@@ -71,7 +72,7 @@ describe('the client SDK against the reference server', () => {
   });
 
   function client(options: Partial<CreateAuthClientOptions> = {}) {
-    const auth = createAuthClient<ReferenceRouter>({ url: `${server.url}/trpc`, ...options });
+    const auth = createAuthClient<ReferenceRouter>({ url: `${server.url}/trpc`, now: () => clock.now(), ...options });
     clients.push(auth);
     return auth;
   }
@@ -84,18 +85,19 @@ describe('the client SDK against the reference server', () => {
     return { auth, user, counter };
   }
 
-  async function expire(auth: AuthClient<ReferenceRouter>) {
+  /** Moves the server's time past the client's access token. */
+  function expire(auth: AuthClient<ReferenceRouter>): void {
     const expiresAt = auth.getState().accessTokenExpiresAt;
     assert.ok(expiresAt);
-    await sleep(Math.max(0, expiresAt.getTime() - Date.now()) + 50);
+    clock.advanceSeconds(Math.max(0, expiresAt.getTime() - clock.now()) / 1000 + 1);
   }
 
   for (const batch of [true, false]) {
     it(`100 concurrent calls with an expired token cause one refresh, and all succeed (${batch ? 'batched' : 'one request each'})`, async () => {
       // The client's clock lags, so it believes the token fresh and sends it: the server's
       // TOKEN_EXPIRED is what starts the refresh.
-      const { auth, user, counter } = await signedUp({ batch, now: () => Date.now() - 3_600_000 });
-      await expire(auth);
+      const { auth, user, counter } = await signedUp({ batch, now: lagging });
+      expire(auth);
       const answers = await Promise.all(Array.from({ length: 100 }, () => auth.trpc.demo.whoami.query()));
       assert.ok(answers.every((answer) => answer.userId === user.id));
       assert.equal(counter.count('auth.refresh'), 1);
@@ -105,7 +107,7 @@ describe('the client SDK against the reference server', () => {
 
   it('a token the client knows to be expired is refreshed once before the calls go out', async () => {
     const { auth, counter } = await signedUp();
-    await expire(auth);
+    expire(auth);
     const before = counter.count('demo.whoami');
     await Promise.all(Array.from({ length: 100 }, () => auth.trpc.demo.whoami.query()));
     assert.equal(counter.count('auth.refresh'), 1);
@@ -114,14 +116,14 @@ describe('the client SDK against the reference server', () => {
 
   it('a refresh answered REFRESH_TOKEN_REUSED signs out, and nothing tries to refresh again', async () => {
     const store = memoryStore();
-    const { auth, counter } = await signedUp({ store, now: () => Date.now() - 3_600_000 });
+    const { auth, counter } = await signedUp({ store, now: lagging });
     // A thief spends the refresh token first; the grace window is 0, so the client's turn is reuse.
     const stolen = (await store.get())?.refreshToken;
     assert.ok(stolen);
     const thief = client();
     await thief.session.ready;
     await thief.trpc.auth.refresh.mutate({ refreshToken: stolen });
-    await expire(auth);
+    expire(auth);
 
     const signedOut = nextChange(auth, 'signed-out');
     await assert.rejects(auth.trpc.demo.whoami.query(), (error) => getAuthErrorCode(error) === 'TOKEN_EXPIRED');
@@ -135,7 +137,7 @@ describe('the client SDK against the reference server', () => {
   it('a call refused because its session was revoked signs out without a refresh', async () => {
     // The client's clock lags, so its timer does not refresh the one-second token while the test
     // signs in elsewhere: the refusal is what this test is about.
-    const { auth, counter } = await signedUp({ now: () => Date.now() - 3_600_000 });
+    const { auth, counter } = await signedUp({ now: lagging });
     const elsewhere = client();
     await elsewhere.login({ identifier: auth.getState().user?.email ?? '', password: PASSWORD });
     await elsewhere.logout('all');
@@ -165,7 +167,7 @@ describe('the client SDK against the reference server', () => {
     const { auth, counter } = await signedUp();
     const firstExpiry = auth.getState().accessTokenExpiresAt?.getTime() ?? 0;
     await nextChange(auth, 'refreshed');
-    assert.ok(Date.now() < firstExpiry, 'refreshed ahead of expiry');
+    assert.ok(clock.now() < firstExpiry, 'refreshed ahead of expiry');
     assert.equal(counter.count('auth.refresh'), 1);
     assert.ok((auth.getState().accessTokenExpiresAt?.getTime() ?? 0) > firstExpiry);
   });
@@ -187,7 +189,7 @@ describe('the client SDK against the reference server', () => {
     const counter = countingFetch();
     const url = `${server.url}/trpc`;
     const session = createAuthSession({
-      now: () => Date.now() - 3_600_000,
+      now: lagging,
       refresh: async (refreshToken) => (await client.auth.refresh.mutate({ refreshToken }, { context: SKIP_AUTH })).tokens,
     });
     const headers = authHeaders(session);
@@ -203,7 +205,7 @@ describe('the client SDK against the reference server', () => {
     });
     const { tokens } = await client.auth.login.mutate({ identifier: auth.getState().user?.email ?? '', password: PASSWORD }, { context: SKIP_AUTH });
     await session.signIn(tokens);
-    await sleep(tokens.accessTokenExpiresAt.getTime() - Date.now() + 50);
+    clock.advanceSeconds((tokens.accessTokenExpiresAt.getTime() - clock.now()) / 1000 + 1);
 
     const [queries, updated] = await Promise.all([
       Promise.all(Array.from({ length: 10 }, () => client.demo.whoami.query())),

@@ -8,16 +8,21 @@ import superjson from 'superjson';
 import { SKIP_AUTH, authHeaders, authLink, createAuthSession } from '../client/index.js';
 import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
 import { createAuth } from '../server/index.js';
+import { createManualClock } from './harness/clock.js';
 import { PASSWORD } from './harness/test-kit.js';
+
+const ACCESS_TOKEN_TTL_SECONDS = 60;
 
 async function startApp() {
   const db = await connectDatabase();
   await migrate(db);
+  const clock = createManualClock();
   const auth = await createAuth({
     db,
     mail: { transport: { sendMail: () => Promise.resolve({}) }, from: 'app@example.test', appUrl: 'http://localhost' },
     signup: { emailConfirmation: 'off' },
-    tokens: { accessTokenTtlSeconds: 1 },
+    tokens: { accessTokenTtlSeconds: ACCESS_TOKEN_TTL_SECONDS },
+    clock,
     logger: { info() {}, warn() {}, error() {} },
   });
   const router = auth.router({
@@ -33,6 +38,7 @@ async function startApp() {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     router,
+    clock,
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     async close() {
       server.close();
@@ -82,7 +88,7 @@ describe('subscriptions over SSE with the auth link', () => {
     const { tokens } = await trpc.auth.register.mutate({ email: 'sse@example.test', password: PASSWORD }, { context: SKIP_AUTH });
     assert.ok(tokens);
     await session.signIn(tokens);
-    await new Promise((resolve) => setTimeout(resolve, tokens.accessTokenExpiresAt.getTime() - Date.now() + 50));
+    app.clock.advanceSeconds(ACCESS_TOKEN_TTL_SECONDS + 1);
 
     const received = await new Promise<number[]>((resolve, reject) => {
       const lefts: number[] = [];

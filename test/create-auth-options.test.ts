@@ -38,6 +38,9 @@ describe('createAuth checks its options', () => {
     ['no mail attempt at all', (o) => ({ ...o, mail: { ...o.mail, delivery: { attempts: 0 } } }), /mail\.delivery\.attempts/],
     ['a magic link that lives longer than 10 minutes', (o) => ({ ...o, magicLink: { linkTtlSeconds: 3600 } }), /magicLink\.linkTtlSeconds/],
     ['an empty app name', (o) => ({ ...o, mail: { ...o.mail, appName: '' } }), /mail\.appName/],
+    ['a template for a mail the kit never sends', (o) => ({ ...o, mail: { ...o.mail, templates: { pasword_reset: () => ({}) } } }), /mail\.templates: expected templates \(functions\) among: /],
+    ['a misspelt link path', (o) => ({ ...o, mail: { ...o.mail, paths: { resetPasword: '/r' } } }), /mail\.paths: Unrecognized key: "resetPasword"/],
+    ['a clock without now', (o) => ({ ...o, clock: {} }), /clock: expected a clock/],
     [
       'a strangers\' share of sign-in failures larger than the whole',
       (o) => ({ ...o, rateLimits: { loginFailuresPerAccount: 10, loginFailuresPerAccountFromUnknownClients: 20 } }),

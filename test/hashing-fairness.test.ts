@@ -15,7 +15,7 @@ const login = (email: string, password = PASSWORD) => ({ path: 'auth.login', inp
 
 describeOnEachDatabase('hashing is shared fairly between clients', (kit) => {
   it('a client looping register for a taken address cannot keep another client from signing in, nor lock its account', async (t) => {
-    const app = await kit().variant({ clientIp: clientFromHeader });
+    const app = await kit().variant({ passwordHasher: 'argon2id', clientIp: clientFromHeader });
     const { email } = await registerConfirmed(kit(), app);
 
     // The attack of the review: more register calls at once than the bulkhead has places (2 + 64),
@@ -53,7 +53,7 @@ describeOnEachDatabase('hashing is shared fairly between clients', (kit) => {
   });
 
   it('sign-ins refused because the client holds its share count nothing against the account', async () => {
-    const app = await kit().variant({ clientIp: clientFromHeader, password: { maxHashesPerClient: 1 }, rateLimits: { loginFailuresPerAccountFromUnknownClients: 2 } });
+    const app = await kit().variant({ passwordHasher: 'argon2id', clientIp: clientFromHeader, password: { maxHashesPerClient: 1 }, rateLimits: { loginFailuresPerAccountFromUnknownClients: 2 } });
     const { email } = await registerConfirmed(kit(), app);
     // Ten wrong passwords in one batch: the first takes the client's one place, the rest are refused at once.
     const batch = await batchAs(app, 'guesser', { path: 'auth.login', inputs: Array.from({ length: 10 }, (_, i) => login(email, `wrong password ${i}`).input) });
@@ -65,7 +65,7 @@ describeOnEachDatabase('hashing is shared fairly between clients', (kit) => {
   });
 
   it('every call that hashes counts against its client\'s allowance before it hashes; refusals for load count nothing', async () => {
-    const app = await kit().variant({ clientIp: clientFromHeader, password: { maxHashesPerClient: 1 }, rateLimits: { hashesPerIp: 3 } });
+    const app = await kit().variant({ passwordHasher: 'argon2id', clientIp: clientFromHeader, password: { maxHashesPerClient: 1 }, rateLimits: { hashesPerIp: 3 } });
     const { email } = await registerConfirmed(kit(), app);
     const register = () => ({ path: 'auth.register', input: { email: uniqueEmail('taken'), password: PASSWORD } });
     const batch = await batchAs(app, 'signups', { path: 'auth.register', inputs: Array.from({ length: 6 }, () => register().input) });
@@ -87,6 +87,7 @@ describeOnEachDatabase('hashing is shared fairly between clients', (kit) => {
 
   it('argon2id Basic secrets take hashing turns: a source rotating client ids is held to its allowance', async () => {
     const app = await kit().variant({
+      passwordHasher: 'argon2id',
       clientIp: clientFromHeader,
       rateLimits: { hashesPerIp: 3 },
       basic: { clients: { admin: { ops: await hashClientSecret('the admin secret', 'argon2id') } } },

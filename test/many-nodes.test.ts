@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { it } from 'node:test';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import * as schema from '../db/schema.js';
 import { createAuth } from '../server/index.js';
-import { encodeRevocation, parseRevocation } from '../server/cache/revocation-notice.js';
+import { encodeRevocation, readRevocationNotice } from '../server/cache/revocation-notice.js';
 import { expectAuthError, registerConfirmed } from './harness/flows.js';
-import type { TestApp } from './harness/test-kit.js';
+import { until } from './harness/poll.js';
+import { countQueries } from './harness/query-counter.js';
+import type { TestApp, TestKit } from './harness/test-kit.js';
 import { PASSWORD, describeOnPostgres } from './harness/test-kit.js';
 import { startTcpProxy } from './harness/tcp-proxy.js';
 import { call, startServer } from './harness/reference-server.js';
@@ -34,6 +37,26 @@ async function lastAcceptanceAfter(app: TestApp, accessToken: string, watch: { s
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   return last;
+}
+
+/** Resolves once `app` refuses `accessToken`: the revocation has reached it. */
+async function untilRefused(app: TestApp, accessToken: string, what: string): Promise<void> {
+  await until(async () => !(await accepts(app, accessToken)), what);
+}
+
+/**
+ * Resolves once `app` accepts `accessToken` from its cache, without a query: it trusts its cache
+ * again, which it does only once its listener is back (a cache it cannot keep current is not read).
+ */
+async function untilCacheTrusted(app: TestApp, kit: TestKit, accessToken: string): Promise<void> {
+  await until(async () => {
+    const counter = countQueries(kit.database.db);
+    try {
+      return (await accepts(app, accessToken)) && counter.queries === 0;
+    } finally {
+      counter.stop();
+    }
+  }, 'the node to listen again and trust its cache');
 }
 
 async function terminateListeners(url: string): Promise<number> {
@@ -73,7 +96,7 @@ describeOnPostgres('several nodes on one database', (kit) => {
     const { sessionId } = await kit().client(second.tokens.accessToken).demo.whoami.query();
     await kit().client(first.tokens.accessToken).auth.sessions.revoke.mutate({ sessionId });
     await kit().client(first.tokens.accessToken).auth.changePassword.mutate({ currentPassword: PASSWORD, newPassword: 'another long passphrase' });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await untilRefused(b, third.tokens.accessToken, 'B to hear of the password change');
     await expectAuthError(b.client(second.tokens.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
     await expectAuthError(b.client(third.tokens.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
     assert.ok(await accepts(b, first.tokens.accessToken));
@@ -82,7 +105,7 @@ describeOnPostgres('several nodes on one database', (kit) => {
     assert.ok(await accepts(b, next.accessToken));
     kit().clock.advanceSeconds(11);
     await expectAuthError(kit().client().auth.refresh.mutate({ refreshToken: first.tokens.refreshToken }), 'REFRESH_TOKEN_REUSED');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await untilRefused(b, next.accessToken, 'B to hear of the reuse');
     await expectAuthError(b.client(next.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
   });
 
@@ -99,10 +122,10 @@ describeOnPostgres('several nodes on one database', (kit) => {
     assert.ok(last <= 400, `B accepted the revoked token ${last} ms after its revocation`);
 
     // Listening again: a later revocation reaches B's cache as before.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await untilCacheTrusted(b, kit(), other.tokens.accessToken);
     assert.ok(await accepts(b, other.tokens.accessToken));
     await kit().client(other.tokens.accessToken).auth.logout.mutate();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await untilRefused(b, other.tokens.accessToken, 'B to hear of the later logout');
     assert.equal(await accepts(b, other.tokens.accessToken), false);
   });
 
@@ -125,10 +148,10 @@ describeOnPostgres('several nodes on one database', (kit) => {
 
       proxy.restore();
       const later = await registerConfirmed(kit());
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await untilCacheTrusted(b, kit(), later.tokens.accessToken);
       assert.ok(await accepts(b, later.tokens.accessToken));
       await kit().client(later.tokens.accessToken).auth.logout.mutate();
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await untilRefused(b, later.tokens.accessToken, 'B to hear of the later logout');
       assert.equal(await accepts(b, later.tokens.accessToken), false);
     } finally {
       await proxy.close();
@@ -139,15 +162,19 @@ describeOnPostgres('several nodes on one database', (kit) => {
     const b = await kit().variant({});
     const live = await registerConfirmed(kit());
     const revoked = await registerConfirmed(kit());
+    const marker = await registerConfirmed(kit());
     await kit().client(revoked.tokens.accessToken).auth.logout.mutate();
     assert.ok(await accepts(b, live.tokens.accessToken));
+    assert.ok(await accepts(b, marker.tokens.accessToken));
 
     const attacker = new pg.Client({ connectionString: kit().database.url as string });
     await attacker.connect();
     const payloads = ['garbage', '{', 'null', '[]', '{"s":[]}', '{"u":123}', '{"s":[1,2]}', '{"unrevoke":"everything"}', 'x'.repeat(7999), JSON.stringify({ s: [live.user.id] })];
     for (const payload of payloads) await attacker.query('SELECT pg_notify($1, $2)', ['trpc_auth_kit_revocations', payload]);
     await attacker.end();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A real revocation after them: once B has heard it, it has heard the crafted notices before it.
+    await kit().client(marker.tokens.accessToken).auth.logout.mutate();
+    await untilRefused(b, marker.tokens.accessToken, 'B to hear the revocation sent after the crafted notices');
 
     assert.ok(await accepts(b, live.tokens.accessToken));
     assert.equal(await accepts(b, revoked.tokens.accessToken), false);
@@ -191,7 +218,7 @@ describeOnPostgres('revocation notices', () => {
     const payloads = encodeRevocation({ sessionIds: ids });
     assert.ok(payloads.length > 1);
     assert.ok(payloads.every((payload) => Buffer.byteLength(payload) < 8000));
-    assert.deepEqual(payloads.flatMap((payload) => (parseRevocation(payload) as { sessionIds: string[] }).sessionIds), ids);
+    assert.deepEqual(payloads.flatMap((payload) => (readRevocationNotice(payload)?.revocation as { sessionIds: string[] }).sessionIds), ids);
     assert.deepEqual(encodeRevocation({ userId: 'u-1' }), ['{"u":"u-1"}']);
   });
 });
@@ -235,10 +262,18 @@ describeOnPostgres('a node started while PostgreSQL is unreachable', (kit) => {
       ready = true;
       return server;
     });
-    for (let i = 0; i < 300 && !waiting; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.ok(waiting, 'the server never said it was waiting for the database');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await until(() => waiting, 'the server to say it waits for the database');
+    // Where the database will be, something that hangs up on every connection: the server, still
+    // trying, is not ready after it has been turned away twice.
+    let turnedAway = 0;
+    const refuser = createServer((socket) => {
+      turnedAway++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => refuser.listen(port, '127.0.0.1', resolve));
+    await until(() => turnedAway >= 2, 'the server to try the database again');
     assert.equal(ready, false);
+    await new Promise((resolve) => refuser.close(resolve));
 
     const proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port) }, port);
     try {
@@ -265,14 +300,14 @@ describeOnPostgres('nodes starting together on a new database', () => {
         const { accessToken } = registered.data?.tokens as unknown as { accessToken: string };
         for (const node of nodes) assert.equal((await call(node, 'demo.whoami', { accessToken })).status, 200);
         await call(nodes[1], 'auth.logout', { input: { scope: 'all' }, accessToken });
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        for (const node of nodes) await until(async () => (await call(node, 'demo.whoami', { accessToken })).status !== 200, 'every node to refuse the token');
         for (const node of nodes) assert.equal((await call(node, 'demo.whoami', { accessToken })).status, 401);
       } finally {
         await Promise.all(nodes.map((node) => node.stop()));
       }
       const admin = new pg.Client({ connectionString: database.url as string });
       await admin.connect();
-      const { rows } = await admin.query<{ hash: string; n: string }>('SELECT hash, count(*) AS n FROM drizzle.__drizzle_migrations GROUP BY hash');
+      const { rows } = await admin.query<{ hash: string; n: string }>('SELECT hash, count(*) AS n FROM auth_kit.__drizzle_migrations GROUP BY hash');
       await admin.end();
       assert.ok(rows.length > 0);
       assert.ok(rows.every((row) => row.n === '1'));

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { expectAuthError, registerConfirmed } from './harness/flows.js';
+import { expectAuthError, registerConfirmed, withBodyRefreshToken } from './harness/flows.js';
+import { until } from './harness/poll.js';
 import { PASSWORD, describeOnEachDatabase } from './harness/test-kit.js';
+import { createTestHasher } from './harness/test-hasher.js';
+import type { HeldCall, TestHasher } from './harness/test-hasher.js';
 
 describeOnEachDatabase('sessions and the signed-in user', (kit) => {
   /** One user signed in three times: three sessions. */
@@ -105,27 +108,55 @@ describeOnEachDatabase('sessions and the signed-in user', (kit) => {
     assert.ok(!notice.body.includes(newPassword));
   });
 
-  it('sign-ins racing with a password change end up refused or signed out, never left standing', async () => {
-    const { email, tokens } = await registerConfirmed(kit());
+  /** Lets the held call `matches` finds finish, once it is there. */
+  async function letGo(hasher: TestHasher, what: string, matches: (call: HeldCall) => boolean): Promise<void> {
+    (await until(() => hasher.held.find(matches), what)).release();
+  }
+
+  /**
+   * An app whose hashing the test holds and lets go step by step: two hashes at once, one for each
+   * side of the race, and no client address, so that each call is a client of its own (one client
+   * may hash in only half of the slots).
+   */
+  async function raceApp() {
+    const hasher = createTestHasher();
+    const app = await kit().ownApp({ passwordHasher: hasher, password: { maxConcurrentHashes: 2 }, clientIp: () => null });
+    return { hasher, app, ...(await registerConfirmed(kit(), app)) };
+  }
+
+  it('a sign-in that checked the old password while it was being changed is refused once the change is in', async () => {
+    const { hasher, app, email, tokens } = await raceApp();
     const newPassword = 'the password after the race';
-    // The change starts first; the sign-ins read the old hash at once, then wait behind its hashing,
-    // so they verify the old password only after it has been replaced.
-    const change = kit().client(tokens.accessToken).auth.changePassword.mutate({ currentPassword: PASSWORD, newPassword });
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const racing = Array.from({ length: 12 }, () =>
-      kit()
-        .client()
-        .auth.login.mutate({ identifier: email, password: PASSWORD })
-        .then((signedIn) => signedIn.tokens)
-        .catch(() => null),
-    );
+    hasher.hold();
+    const signIn = app.client().auth.login.mutate({ identifier: email, password: PASSWORD });
+    const signInCheck = await until(() => hasher.held.find((call) => call.kind === 'verify'), 'the sign-in checking the old password');
+    const change = app.client(tokens.accessToken).auth.changePassword.mutate({ currentPassword: PASSWORD, newPassword });
+    await letGo(hasher, "the change's check of the current password", (call) => call !== signInCheck && call.kind === 'verify');
+    await letGo(hasher, 'the hashing of the new password', (call) => call.kind === 'hash' && call.password === newPassword);
     await change;
-    const attackers = (await Promise.all(racing)).filter((result) => result !== null);
-    for (const stolen of attackers) {
-      await expectAuthError(kit().client(stolen.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
-      await expectAuthError(kit().client().auth.refresh.mutate({ refreshToken: stolen.refreshToken }), 'TOKEN_REVOKED');
-    }
-    assert.equal((await kit().client(tokens.accessToken).auth.sessions.list.query()).length, 1);
+    signInCheck.release();
+    hasher.resume();
+    await expectAuthError(signIn, 'INVALID_CREDENTIALS');
+    assert.equal((await app.client(tokens.accessToken).auth.sessions.list.query()).length, 1);
+    await expectAuthError(app.client().auth.login.mutate({ identifier: email, password: PASSWORD }), 'INVALID_CREDENTIALS');
+  });
+
+  it('a sign-in that got in while the password was being changed is signed out by the change', async () => {
+    const { hasher, app, email, tokens } = await raceApp();
+    const newPassword = 'the password after the race';
+    hasher.hold();
+    const change = app.client(tokens.accessToken).auth.changePassword.mutate({ currentPassword: PASSWORD, newPassword });
+    await letGo(hasher, "the change's check of the current password", (call) => call.kind === 'verify');
+    const newHash = await until(() => hasher.held.find((call) => call.kind === 'hash'), 'the hashing of the new password');
+    const signIn = app.client().auth.login.mutate({ identifier: email, password: PASSWORD });
+    await letGo(hasher, "the sign-in's check of the old password", (call) => call.kind === 'verify');
+    const stolen = withBodyRefreshToken((await signIn).tokens);
+    newHash.release();
+    hasher.resume();
+    await change;
+    await expectAuthError(app.client(stolen.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
+    await expectAuthError(app.client().auth.refresh.mutate({ refreshToken: stolen.refreshToken }), 'TOKEN_REVOKED');
+    assert.equal((await app.client(tokens.accessToken).auth.sessions.list.query()).length, 1);
   });
 
   it('protected procedures refuse a missing token with TOKEN_MISSING', async () => {

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { startTokenCache } from '../server/cache/token-cache.js';
 import { TokenTable, allocateTableBuffer } from '../server/cache/table.js';
 import type { TableEntry } from '../server/cache/table.js';
+import { until } from './harness/poll.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
 const NOW = 1_800_000_000_000;
@@ -114,7 +115,7 @@ describe('the shared token table', () => {
     );
     const messages: Array<{ ready?: boolean; reads?: number; found?: number; torn?: number }> = [];
     reader.on('message', (message: (typeof messages)[number]) => messages.push(message));
-    while (!messages.some((message) => message.ready)) await new Promise((resolve) => setTimeout(resolve, 10));
+    await until(() => messages.some((message) => message.ready), 'the reader to start');
 
     const started = Date.now();
     for (let round = 1; Date.now() - started < 500; round++) {
@@ -122,9 +123,8 @@ describe('the shared token table', () => {
       if (round % 200 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     Atomics.store(new Int32Array(stop), 0, 1);
-    while (!messages.some((message) => message.reads !== undefined)) await new Promise((resolve) => setTimeout(resolve, 10));
+    const result = await until(() => messages.find((message) => message.reads !== undefined), "the reader's counts");
     await reader.terminate();
-    const result = messages.find((message) => message.reads !== undefined);
     assert.ok((result?.found ?? 0) > 1000, `the reader found only ${result?.found} entries`);
     assert.equal(result?.torn, 0);
   });
@@ -136,24 +136,21 @@ describe('the token cache worker', () => {
     try {
       const item = entry({ expiresAtMs: Date.now() + 60_000 });
       cache.fill(item, cache.revocations);
-      for (let i = 0; i < 100 && !cache.get(item.tokenHash); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-      assert.deepEqual(cache.get(item.tokenHash), item);
+      assert.deepEqual(await until(() => cache.get(item.tokenHash), 'the entry in the table'), item);
 
       const first = cache.worker;
       await first.terminate();
       assert.equal(cache.get(item.tokenHash), undefined);
       await cache.forget({ userId: item.userId });
-      for (let i = 0; i < 300 && cache.worker === first; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      await until(() => cache.worker !== first, 'a new worker');
       assert.notEqual(cache.worker, first);
-      for (let i = 0; i < 300 && cache.revocations === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      await until(() => cache.revocations !== 0, 'the revocation counted');
       assert.equal(cache.get(item.tokenHash), undefined);
 
       const again = entry({ expiresAtMs: Date.now() + 60_000 });
-      for (let i = 0; i < 300 && !cache.get(again.tokenHash); i++) {
-        cache.fill(again, cache.revocations);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      assert.deepEqual(cache.get(again.tokenHash), again);
+      // Filled again until it holds: a fill sent while the new worker starts is dropped.
+      const held = await until(() => cache.get(again.tokenHash) ?? void cache.fill(again, cache.revocations), 'the new worker to fill the table');
+      assert.deepEqual(held, again);
     } finally {
       await cache.close();
     }

@@ -39,7 +39,7 @@ export async function findUserByUsername(db: Queryable, username: string): Promi
   const [row] = await db
     .select()
     .from(userTable)
-    .where(eq(sql`auth_username_key(${userTable.username})`, sql`auth_username_key(${username})`));
+    .where(eq(sql`auth_kit.auth_username_key(${userTable.username})`, sql`auth_kit.auth_username_key(${username})`));
   return row ?? null;
 }
 

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Logger } from '../deps.js';
-import { REVOCATION_CHANNEL, parseRevocation } from './revocation-notice.js';
+import type { ListenerStats } from '../metrics/listener-stats.js';
+import { REVOCATION_CHANNEL, readRevocationNotice } from './revocation-notice.js';
 import type { Revocation } from './revocation-notice.js';
 
 /*
@@ -21,6 +22,8 @@ export interface RevocationListenerOptions {
   /** False when the listener stops hearing; true once it hears again (the cache must be flushed then). */
   onTrustChange(trusted: boolean): void;
   logger: Logger;
+  /** Where it records what it hears and when it connects or loses its connection (for metrics). */
+  stats: ListenerStats;
   heartbeatIntervalMs: number;
   staleAfterMs: number;
 }
@@ -45,6 +48,7 @@ export function startRevocationListener(options: RevocationListenerOptions): Rev
   function lose(lost: pg.Client, why: string): void {
     if (client !== lost) return;
     client = null;
+    options.stats.lost();
     options.onTrustChange(false);
     logger.warn('revocation listener lost; checking tokens in the database until it is back', { why });
     lost.removeAllListeners('notification');
@@ -67,9 +71,12 @@ export function startRevocationListener(options: RevocationListenerOptions): Rev
       candidate.on('notification', (notice) => {
         if (notice.channel !== REVOCATION_CHANNEL) return;
         lastHeardAt = Date.now();
+        options.stats.heard(lastHeardAt);
         if (notice.payload === PING || notice.payload === undefined) return;
-        const revocation = parseRevocation(notice.payload);
-        if (revocation) options.onRevocation(revocation);
+        const read = readRevocationNotice(notice.payload);
+        if (!read) return;
+        options.onRevocation(read.revocation);
+        options.stats.revocationHeard(read.sentAtMs, lastHeardAt);
       });
       try {
         await candidate.connect();
@@ -81,6 +88,7 @@ export function startRevocationListener(options: RevocationListenerOptions): Rev
         client = candidate;
         lastHeardAt = Date.now();
         options.onTrustChange(true);
+        options.stats.connected(lastHeardAt);
         markReady();
         return;
       } catch (error) {

@@ -14,22 +14,26 @@ export type Revocation = { sessionIds: string[] } | { userId: string };
 const MAX_PAYLOAD_BYTES = 7000;
 const MAX_ID_LENGTH = 64;
 
-/** The payloads that announce `revocation`: one for a user, as many as it takes for many sessions. */
-export function encodeRevocation(revocation: Revocation): string[] {
-  if ('userId' in revocation) return [JSON.stringify({ u: revocation.userId })];
+/**
+ * The payloads that announce `revocation`: one for a user, as many as it takes for many sessions.
+ * Given `sentAtMs`, each carries it, so a listener can tell how long the notice took to arrive.
+ */
+export function encodeRevocation(revocation: Revocation, sentAtMs?: number): string[] {
+  const sentAt = sentAtMs === undefined ? {} : { t: sentAtMs };
+  if ('userId' in revocation) return [JSON.stringify({ u: revocation.userId, ...sentAt })];
   const payloads: string[] = [];
   let batch: string[] = [];
   let size = 0;
   for (const id of revocation.sessionIds) {
     if (size + id.length + 3 > MAX_PAYLOAD_BYTES && batch.length > 0) {
-      payloads.push(JSON.stringify({ s: batch }));
+      payloads.push(JSON.stringify({ s: batch, ...sentAt }));
       batch = [];
       size = 0;
     }
     batch.push(id);
     size += id.length + 3;
   }
-  if (batch.length > 0) payloads.push(JSON.stringify({ s: batch }));
+  if (batch.length > 0) payloads.push(JSON.stringify({ s: batch, ...sentAt }));
   return payloads;
 }
 
@@ -37,8 +41,14 @@ function isId(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH;
 }
 
+/** A payload read back: what ended, and when its sender sent it (null when it does not say). */
+export interface RevocationNotice {
+  revocation: Revocation;
+  sentAtMs: number | null;
+}
+
 /** Reads a payload back, or null for anything that is not one of ours, whatever it holds. */
-export function parseRevocation(payload: string): Revocation | null {
+export function readRevocationNotice(payload: string): RevocationNotice | null {
   let message: unknown;
   try {
     message = JSON.parse(payload);
@@ -46,9 +56,10 @@ export function parseRevocation(payload: string): Revocation | null {
     return null;
   }
   if (typeof message !== 'object' || message === null) return null;
-  const { u, s } = message as { u?: unknown; s?: unknown };
-  if (isId(u)) return { userId: u };
-  if (Array.isArray(s) && s.length > 0 && s.every(isId)) return { sessionIds: s };
+  const { u, s, t } = message as { u?: unknown; s?: unknown; t?: unknown };
+  const sentAtMs = typeof t === 'number' && Number.isSafeInteger(t) && t > 0 ? t : null;
+  if (isId(u)) return { revocation: { userId: u }, sentAtMs };
+  if (Array.isArray(s) && s.length > 0 && s.every(isId)) return { revocation: { sessionIds: s }, sentAtMs };
   return null;
 }
 

@@ -6,38 +6,48 @@
  * Each slot carries a sequence number: the writer makes it odd before it touches the slot and even
  * again after. A reader notes it, reads, and reads it again; a change means the read may be torn, and
  * the reader tries again. Every access to a slot is an `Atomics` one: plain typed-array accesses are
- * not ordered against the sequence number, and a weakly ordered CPU (ARM) would reorder them. An entry is keyed by the SHA-256 of the whole token, so finding it is also
+ * not ordered against the sequence number, and a weakly ordered CPU (ARM) would reorder them. An
+ * `Atomics` access costs several times a plain one, so a slot is sixteen 32-bit words, read a word
+ * at a time, never a byte. An entry is keyed by the SHA-256 of the whole token, so finding it is also
  * proof of the secret.
  *
- * Slot layout (72 bytes):
- *   0  int32    sequence
- *   4  int32    state: EMPTY, LIVE or DELETED (a deleted slot keeps probe chains intact)
- *   8  2×int32  expiry, milliseconds since the epoch (high and low 32 bits: Atomics has no float64)
- *   16 22 bytes the first 22 characters (132 bits) of the token hash, as ASCII
- *   38 uint16   scope set: 0 for a session's token, else an API token's interned scopes (scope-sets.ts)
- *   40 16 bytes user id (a UUID)
- *   56 16 bytes session id (a UUID; an API token's own id)
- * Header (64 bytes): int32 0 = trusted flag, int32 1 = revocation count.
+ * Slot layout (64 bytes, one cache line: a lookup in a table too big for the CPU's caches costs one
+ * miss from memory, or two when the probe goes on to the next slot):
+ *   word 0      sequence
+ *   word 1      state (low 16 bits: EMPTY, LIVE or DELETED; a deleted slot keeps probe chains
+ *               intact) and scope set (high 16 bits: 0 for a session's token, else an API token's
+ *               interned scopes, scope-sets.ts)
+ *   words 2-3   expiry, milliseconds since the epoch (high and low 32 bits: Atomics has no float64)
+ *   words 4-7   the first 128 bits of the token hash
+ *   words 8-11  user id (a UUID, its bytes in order, four to a word, the first the most significant)
+ *   words 12-15 session id (a UUID; an API token's own id)
+ * Header (64 bytes): word 0 = trusted flag, word 1 = revocation count.
+ *
+ * The table has half as many slots again as its capacity, so that it is at most two-thirds full when
+ * it holds as many entries as it was sized for: a lookup then finds its entry in its home slot or the
+ * next one, where a table sized to a power of two just above the capacity would probe ten slots.
  */
 
-const HEADER_BYTES = 64;
-const SLOT_BYTES = 72;
+const HEADER_WORDS = 16;
+const SLOT_WORDS = 16;
 const SEQUENCE = 0;
-const STATE = 4;
-const EXPIRES = 8;
-const KEY = 16;
-const KEY_LENGTH = 22;
-const SCOPE_SET = 38;
-const USER = 40;
-const SESSION = 56;
-const ID_BYTES = 16;
+const STATE_AND_SCOPE = 1;
+const EXPIRES = 2;
+const KEY = 4;
+const USER = 8;
+const SESSION = 12;
+/** Base64url characters of the token hash the key is made of: 22 × 6 bits, of which 128 are kept. */
+const KEY_CHARACTERS = 22;
 const EMPTY = 0;
 const LIVE = 1;
 const DELETED = 2;
+const STATE_MASK = 0xffff;
 const TRUSTED_WORD = 0;
 const REVOCATIONS_WORD = 1;
 /** An entry lives in one of this many slots from its home slot; the rest of a full window is evicted. */
 const PROBE_WINDOW = 16;
+/** Slots per entry of capacity: at most two-thirds full, and 96 bytes per entry of capacity. */
+const SLOTS_PER_ENTRY = 1.5;
 /** A reader that keeps meeting a slot mid-write gives up and lets the database answer. */
 const MAX_RETRIES = 64;
 
@@ -56,41 +66,69 @@ const BASE64URL_VALUES = new Uint8Array(128);
 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split('').forEach((char, value) => {
   BASE64URL_VALUES[char.charCodeAt(0)] = value;
 });
-const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-/** How many recently read ids each reader keeps as strings (a power of two). */
-const ID_CACHE_SIZE = 4096;
-
-/** An id as read from the table: its four 32-bit words and the string they spell. */
-interface KnownId {
-  w0: number;
-  w1: number;
-  w2: number;
-  w3: number;
-  id: string;
-}
-
-function formatId(words: readonly number[]): string {
-  let id = '';
-  for (let i = 0; i < ID_BYTES; i++) {
-    const word = words[i >> 2] as number;
-    const shift = LITTLE_ENDIAN ? (i & 3) * 8 : (3 - (i & 3)) * 8;
-    if (i === 4 || i === 6 || i === 8 || i === 10) id += '-';
-    id += HEX[(word >>> shift) & 255] as string;
-  }
-  return id;
-}
+const HEX_DIGIT_CODES = Uint8Array.from('0123456789abcdef', (digit) => digit.charCodeAt(0));
+const DASH = 0x2d;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-function nextPowerOfTwo(n: number): number {
-  let power = 1;
-  while (power < n) power *= 2;
-  return power;
+/** The value of the base64url character at `index` of a token hash. */
+function sextet(tokenHash: string, index: number): number {
+  return BASE64URL_VALUES[tokenHash.charCodeAt(index) & 127] as number;
+}
+
+/**
+ * The four key words of a token hash: its first 22 characters decoded, 128 of their 132 bits.
+ * Written into `into`, so that a lookup allocates nothing for them.
+ */
+function keyWordsOf(tokenHash: string, into: Int32Array): void {
+  const v5 = sextet(tokenHash, 5);
+  const v10 = sextet(tokenHash, 10);
+  into[0] = (sextet(tokenHash, 0) << 26) | (sextet(tokenHash, 1) << 20) | (sextet(tokenHash, 2) << 14) | (sextet(tokenHash, 3) << 8) | (sextet(tokenHash, 4) << 2) | (v5 >>> 4);
+  into[1] = ((v5 & 15) << 28) | (sextet(tokenHash, 6) << 22) | (sextet(tokenHash, 7) << 16) | (sextet(tokenHash, 8) << 10) | (sextet(tokenHash, 9) << 4) | (v10 >>> 2);
+  into[2] = ((v10 & 3) << 30) | (sextet(tokenHash, 11) << 24) | (sextet(tokenHash, 12) << 18) | (sextet(tokenHash, 13) << 12) | (sextet(tokenHash, 14) << 6) | sextet(tokenHash, 15);
+  into[3] = (sextet(tokenHash, 16) << 26) | (sextet(tokenHash, 17) << 20) | (sextet(tokenHash, 18) << 14) | (sextet(tokenHash, 19) << 8) | (sextet(tokenHash, 20) << 2) | (sextet(tokenHash, 21) >>> 4);
+}
+
+/** The two hex digits of the byte at `shift` of `word`, as character codes. */
+function high(word: number, shift: number): number {
+  return HEX_DIGIT_CODES[(word >>> (shift + 4)) & 15] as number;
+}
+function low(word: number, shift: number): number {
+  return HEX_DIGIT_CODES[(word >>> shift) & 15] as number;
+}
+
+/**
+ * The UUID in the four words at `at`, spelled in one call: a string built by concatenation costs
+ * several times more, and the id strings are what a hit spends most on after the hash.
+ */
+function idAt(int32: Int32Array, at: number): string {
+  const w0 = Atomics.load(int32, at);
+  const w1 = Atomics.load(int32, at + 1);
+  const w2 = Atomics.load(int32, at + 2);
+  const w3 = Atomics.load(int32, at + 3);
+  return String.fromCharCode(
+    high(w0, 24), low(w0, 24), high(w0, 16), low(w0, 16), high(w0, 8), low(w0, 8), high(w0, 0), low(w0, 0), DASH,
+    high(w1, 24), low(w1, 24), high(w1, 16), low(w1, 16), DASH,
+    high(w1, 8), low(w1, 8), high(w1, 0), low(w1, 0), DASH,
+    high(w2, 24), low(w2, 24), high(w2, 16), low(w2, 16), DASH,
+    high(w2, 8), low(w2, 8), high(w2, 0), low(w2, 0), high(w3, 24), low(w3, 24), high(w3, 16), low(w3, 16), high(w3, 8), low(w3, 8), high(w3, 0), low(w3, 0),
+  );
+}
+
+/** The four words of a UUID the kit can store, or null. */
+function idWordsOf(id: string): Int32Array | null {
+  if (!UUID.test(id)) return null;
+  const hex = id.replaceAll('-', '');
+  return Int32Array.from({ length: 4 }, (_, i) => Number.parseInt(hex.slice(i * 8, i * 8 + 8), 16) | 0);
+}
+
+/** How many slots a table of `capacity` entries has: a full probe window at least. */
+function slotsFor(capacity: number): number {
+  return capacity <= PROBE_WINDOW ? PROBE_WINDOW : Math.ceil(capacity * SLOTS_PER_ENTRY);
 }
 
 /** The shared memory for a table of at least `capacity` entries. */
 export function allocateTableBuffer(capacity: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(HEADER_BYTES + nextPowerOfTwo(Math.max(capacity, PROBE_WINDOW)) * SLOT_BYTES);
+  return new SharedArrayBuffer((HEADER_WORDS + slotsFor(capacity) * SLOT_WORDS) * 4);
 }
 
 /** Whether the kit can keep this id in the table (it stores the kit's own UUIDs). */
@@ -100,20 +138,15 @@ export function isStorableId(id: string): boolean {
 
 export class TokenTable {
   readonly #int32: Int32Array;
-  readonly #bytes: Uint8Array;
-  readonly #uint16: Uint16Array;
-  readonly #mask: number;
-  // Building an id string costs more than the rest of a lookup; the same users and sessions come
-  // back again and again, so each reader keeps the strings of the ids it met last.
-  readonly #knownIds: Array<KnownId | undefined> = new Array<KnownId | undefined>(ID_CACHE_SIZE);
+  /** Maps 32 bits of a key onto the slots (a multiply, not a mask: the count is no power of two). */
+  readonly #homeScale: number;
+  readonly #key = new Int32Array(4);
   readonly slotCount: number;
 
   constructor(buffer: SharedArrayBuffer) {
     this.#int32 = new Int32Array(buffer);
-    this.#bytes = new Uint8Array(buffer);
-    this.#uint16 = new Uint16Array(buffer);
-    this.slotCount = (buffer.byteLength - HEADER_BYTES) / SLOT_BYTES;
-    this.#mask = this.slotCount - 1;
+    this.slotCount = (this.#int32.length - HEADER_WORDS) / SLOT_WORDS;
+    this.#homeScale = this.slotCount / 2 ** 32;
   }
 
   /** False while revocations from other nodes may be going unheard: then nothing here counts. */
@@ -126,75 +159,59 @@ export class TokenTable {
     return Atomics.load(this.#int32, REVOCATIONS_WORD);
   }
 
-  #home(tokenHash: string): number {
-    const h = BASE64URL_VALUES;
-    const value =
-      (h[tokenHash.charCodeAt(0) & 127] as number) |
-      ((h[tokenHash.charCodeAt(1) & 127] as number) << 6) |
-      ((h[tokenHash.charCodeAt(2) & 127] as number) << 12) |
-      ((h[tokenHash.charCodeAt(3) & 127] as number) << 18) |
-      ((h[tokenHash.charCodeAt(4) & 127] as number) << 24);
-    return value & this.#mask;
+  /** The first word of the slot `probe` places after the home slot of the key in `#key`. */
+  #base(home: number, probe: number): number {
+    const slot = home + probe;
+    return HEADER_WORDS + (slot >= this.slotCount ? slot - this.slotCount : slot) * SLOT_WORDS;
   }
 
-  #base(slot: number): number {
-    return HEADER_BYTES + slot * SLOT_BYTES;
+  #homeOf(key: Int32Array): number {
+    return Math.floor(((key[0] as number) >>> 0) * this.#homeScale);
   }
 
-  #keyMatches(base: number, tokenHash: string): boolean {
-    const bytes = this.#bytes;
-    for (let i = 0; i < KEY_LENGTH; i++) if (Atomics.load(bytes, base + KEY + i) !== tokenHash.charCodeAt(i)) return false;
-    return true;
+  #keyMatches(base: number, key: Int32Array): boolean {
+    const int32 = this.#int32;
+    return (
+      Atomics.load(int32, base + KEY) === key[0] &&
+      Atomics.load(int32, base + KEY + 1) === key[1] &&
+      Atomics.load(int32, base + KEY + 2) === key[2] &&
+      Atomics.load(int32, base + KEY + 3) === key[3]
+    );
   }
 
   #state(base: number): number {
-    return Atomics.load(this.#int32, (base + STATE) >> 2);
+    return Atomics.load(this.#int32, base + STATE_AND_SCOPE) & STATE_MASK;
   }
 
   #expiresAt(base: number): number {
-    const word = (base + EXPIRES) >> 2;
-    return Atomics.load(this.#int32, word) * 2 ** 32 + (Atomics.load(this.#int32, word + 1) >>> 0);
-  }
-
-  #readId(offset: number): string {
-    const int32 = this.#int32;
-    const word = offset >> 2;
-    const w0 = Atomics.load(int32, word);
-    const w1 = Atomics.load(int32, word + 1);
-    const w2 = Atomics.load(int32, word + 2);
-    const w3 = Atomics.load(int32, word + 3);
-    const slot = (w0 ^ w1 ^ w2 ^ w3) & (ID_CACHE_SIZE - 1);
-    const known = this.#knownIds[slot];
-    if (known && known.w0 === w0 && known.w1 === w1 && known.w2 === w2 && known.w3 === w3) return known.id;
-    // Spelled from the words just read, so a torn read yields a consistent (and discarded) pair.
-    const id = formatId([w0, w1, w2, w3]);
-    this.#knownIds[slot] = { w0, w1, w2, w3, id };
-    return id;
+    return Atomics.load(this.#int32, base + EXPIRES) * 2 ** 32 + (Atomics.load(this.#int32, base + EXPIRES + 1) >>> 0);
   }
 
   /** The entry for a token hash, or undefined; never waits, never allocates on a miss. */
   lookup(tokenHash: string): TableEntry | undefined {
     const int32 = this.#int32;
-    const home = this.#home(tokenHash);
+    const key = this.#key;
+    keyWordsOf(tokenHash, key);
+    const home = this.#homeOf(key);
     for (let probe = 0; probe < PROBE_WINDOW; probe++) {
-      const base = this.#base((home + probe) & this.#mask);
-      const sequenceIndex = (base + SEQUENCE) >> 2;
+      const base = this.#base(home, probe);
       for (let attempt = 0; ; attempt++) {
         if (attempt === MAX_RETRIES) return undefined;
-        const before = Atomics.load(int32, sequenceIndex);
+        const before = Atomics.load(int32, base + SEQUENCE);
         if (before & 1) continue;
-        const state = this.#state(base);
+        const stateAndScope = Atomics.load(int32, base + STATE_AND_SCOPE);
+        const state = stateAndScope & STATE_MASK;
         let found: TableEntry | undefined;
-        if (state === LIVE && this.#keyMatches(base, tokenHash)) {
+        if (state === LIVE && this.#keyMatches(base, key)) {
           found = {
             tokenHash,
             expiresAtMs: this.#expiresAt(base),
-            scopeSet: Atomics.load(this.#uint16, (base + SCOPE_SET) >> 1),
-            userId: this.#readId(base + USER),
-            sessionId: this.#readId(base + SESSION),
+            scopeSet: stateAndScope >>> 16,
+            userId: idAt(int32, base + USER),
+            sessionId: idAt(int32, base + SESSION),
           };
         }
-        if (Atomics.load(int32, sequenceIndex) !== before) continue;
+        if (Atomics.load(int32, base + SEQUENCE) !== before) continue;
         if (found) return found;
         if (state === EMPTY) return undefined;
         break;
@@ -206,33 +223,36 @@ export class TokenTable {
   // Everything below writes, and runs on the one writing thread only.
 
   #write(base: number, fill: () => void): void {
-    const sequenceIndex = (base + SEQUENCE) >> 2;
-    Atomics.add(this.#int32, sequenceIndex, 1);
+    Atomics.add(this.#int32, base + SEQUENCE, 1);
     fill();
-    Atomics.add(this.#int32, sequenceIndex, 1);
+    Atomics.add(this.#int32, base + SEQUENCE, 1);
   }
 
-  #writeId(offset: number, id: string): void {
-    const hex = id.replaceAll('-', '');
-    for (let i = 0; i < ID_BYTES; i++) Atomics.store(this.#bytes, offset + i, parseInt(hex.slice(i * 2, i * 2 + 2), 16));
+  #writeWords(at: number, words: Int32Array): void {
+    for (let i = 0; i < words.length; i++) Atomics.store(this.#int32, at + i, words[i] as number);
   }
 
   #setState(base: number, state: number): void {
-    Atomics.store(this.#int32, (base + STATE) >> 2, state);
+    const scope = Atomics.load(this.#int32, base + STATE_AND_SCOPE) & ~STATE_MASK;
+    Atomics.store(this.#int32, base + STATE_AND_SCOPE, scope | state);
   }
 
   /** Stores an entry (replacing one with the same key); when its window is full, the soonest to expire goes. */
   insert(entry: TableEntry, nowMs: number): boolean {
-    if (!isStorableId(entry.userId) || !isStorableId(entry.sessionId) || entry.tokenHash.length < KEY_LENGTH) return false;
+    const userWords = idWordsOf(entry.userId);
+    const sessionWords = idWordsOf(entry.sessionId);
+    if (!userWords || !sessionWords || entry.tokenHash.length < KEY_CHARACTERS) return false;
     const int32 = this.#int32;
-    const home = this.#home(entry.tokenHash);
+    const key = new Int32Array(4);
+    keyWordsOf(entry.tokenHash, key);
+    const home = this.#homeOf(key);
     let target = -1;
     let soonest = Infinity;
     for (let probe = 0; probe < PROBE_WINDOW; probe++) {
-      const base = this.#base((home + probe) & this.#mask);
+      const base = this.#base(home, probe);
       const state = this.#state(base);
       const expires = this.#expiresAt(base);
-      if (state === LIVE && this.#keyMatches(base, entry.tokenHash)) {
+      if (state === LIVE && this.#keyMatches(base, key)) {
         target = base;
         break;
       }
@@ -246,27 +266,31 @@ export class TokenTable {
       }
     }
     this.#write(target, () => {
-      this.#setState(target, LIVE);
-      const expiresWord = (target + EXPIRES) >> 2;
-      Atomics.store(int32, expiresWord, Math.floor(entry.expiresAtMs / 2 ** 32));
-      Atomics.store(int32, expiresWord + 1, entry.expiresAtMs >>> 0);
-      for (let i = 0; i < KEY_LENGTH; i++) Atomics.store(this.#bytes, target + KEY + i, entry.tokenHash.charCodeAt(i));
-      Atomics.store(this.#uint16, (target + SCOPE_SET) >> 1, entry.scopeSet);
-      this.#writeId(target + USER, entry.userId);
-      this.#writeId(target + SESSION, entry.sessionId);
+      Atomics.store(int32, target + STATE_AND_SCOPE, ((entry.scopeSet & 0xffff) << 16) | LIVE);
+      Atomics.store(int32, target + EXPIRES, Math.floor(entry.expiresAtMs / 2 ** 32));
+      Atomics.store(int32, target + EXPIRES + 1, entry.expiresAtMs >>> 0);
+      this.#writeWords(target + KEY, key);
+      this.#writeWords(target + USER, userWords);
+      this.#writeWords(target + SESSION, sessionWords);
     });
     return true;
   }
 
-  #idMatches(offset: number, id: Uint8Array): boolean {
-    for (let i = 0; i < ID_BYTES; i++) if (Atomics.load(this.#bytes, offset + i) !== id[i]) return false;
-    return true;
+  #idMatches(at: number, id: Int32Array): boolean {
+    const int32 = this.#int32;
+    return (
+      Atomics.load(int32, at) === id[0] && Atomics.load(int32, at + 1) === id[1] && Atomics.load(int32, at + 2) === id[2] && Atomics.load(int32, at + 3) === id[3]
+    );
+  }
+
+  #slotBase(slot: number): number {
+    return HEADER_WORDS + slot * SLOT_WORDS;
   }
 
   #deleteWhere(matches: (base: number) => boolean): number {
     let deleted = 0;
     for (let slot = 0; slot < this.slotCount; slot++) {
-      const base = this.#base(slot);
+      const base = this.#slotBase(slot);
       if (this.#state(base) !== LIVE || !matches(base)) continue;
       this.#write(base, () => this.#setState(base, DELETED));
       deleted++;
@@ -274,20 +298,14 @@ export class TokenTable {
     return deleted;
   }
 
-  #idBytes(id: string): Uint8Array | null {
-    if (!isStorableId(id)) return null;
-    const hex = id.replaceAll('-', '');
-    return Uint8Array.from({ length: ID_BYTES }, (_, i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16));
-  }
-
   /** Removes every entry of these sessions, or of this user; counts as one revocation. */
   forget(revocation: { sessionIds: string[] } | { userId: string }): number {
     Atomics.add(this.#int32, REVOCATIONS_WORD, 1);
     if ('userId' in revocation) {
-      const user = this.#idBytes(revocation.userId);
+      const user = idWordsOf(revocation.userId);
       return user ? this.#deleteWhere((base) => this.#idMatches(base + USER, user)) : 0;
     }
-    const sessions = revocation.sessionIds.map((id) => this.#idBytes(id)).filter((id) => id !== null);
+    const sessions = revocation.sessionIds.map((id) => idWordsOf(id)).filter((id) => id !== null);
     return this.#deleteWhere((base) => sessions.some((session) => this.#idMatches(base + SESSION, session)));
   }
 
@@ -295,9 +313,9 @@ export class TokenTable {
   scopeSetsInUse(): number[] {
     const inUse = new Set<number>();
     for (let slot = 0; slot < this.slotCount; slot++) {
-      const base = this.#base(slot);
-      if (this.#state(base) !== LIVE) continue;
-      const scopeSet = Atomics.load(this.#uint16, (base + SCOPE_SET) >> 1);
+      const stateAndScope = Atomics.load(this.#int32, this.#slotBase(slot) + STATE_AND_SCOPE);
+      if ((stateAndScope & STATE_MASK) !== LIVE) continue;
+      const scopeSet = stateAndScope >>> 16;
       if (scopeSet !== 0) inUse.add(scopeSet);
     }
     return [...inUse];
@@ -313,7 +331,7 @@ export class TokenTable {
     Atomics.store(this.#int32, TRUSTED_WORD, 0);
     Atomics.add(this.#int32, REVOCATIONS_WORD, 1);
     for (let slot = 0; slot < this.slotCount; slot++) {
-      const base = this.#base(slot);
+      const base = this.#slotBase(slot);
       if (this.#state(base) === EMPTY) continue;
       this.#write(base, () => this.#setState(base, EMPTY));
     }

@@ -2,6 +2,8 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../deps.js';
+import { ListenerStats } from '../metrics/listener-stats.js';
+import type { ListenerSnapshot } from '../metrics/listener-stats.js';
 import type { Revocation } from './revocation-notice.js';
 import { TokenTable, allocateTableBuffer } from './table.js';
 import type { TableEntry } from './table.js';
@@ -21,6 +23,15 @@ export type CachedAccessToken = TableEntry;
 export interface TokenCache {
   /** The entry for a token hash; undefined on a miss, or while the cache is not trusted. */
   get(tokenHash: string): CachedAccessToken | undefined;
+  /**
+   * Whether entries count now: the worker runs and (on PostgreSQL) listens, and flushed the table
+   * after it last started listening.
+   */
+  readonly trusted: boolean;
+  /** What `get` answered so far: plain counts, read by metrics. */
+  readonly lookups: { readonly hits: number; readonly misses: number };
+  /** The revocation listener's stats; null on PGlite, which has none. */
+  listenerStats(nowMs: number): ListenerSnapshot | null;
   /**
    * Counts the revocations applied so far. A database check notes it before its query and passes it
    * to `fill`; the fill is dropped if a revocation landed meanwhile, so it cannot undo one.
@@ -62,6 +73,9 @@ function startWorker(workerData: CacheWorkerData): Worker {
 export async function startTokenCache(options: TokenCacheOptions): Promise<TokenCache & { readonly worker: Worker }> {
   const buffer = allocateTableBuffer(options.capacity);
   const table = new TokenTable(buffer);
+  const listenerBuffer = ListenerStats.allocate();
+  const listenerStats = new ListenerStats(listenerBuffer);
+  const lookups = { hits: 0, misses: 0 };
   // What waits for the worker's answer; given nothing when the worker dies first.
   const pending = new Map<number, (inUse?: number[]) => void>();
   let nextId = 0;
@@ -80,7 +94,7 @@ export async function startTokenCache(options: TokenCacheOptions): Promise<Token
   function spawn(): void {
     // The worker that wrote the table is gone: empty it and trust nothing until the next one listens.
     table.reset(false);
-    const data: CacheWorkerData = { buffer, listener: options.listener, sweepIntervalMs: SWEEP_INTERVAL_MS };
+    const data: CacheWorkerData = { buffer, listenerStats: listenerBuffer, listener: options.listener, sweepIntervalMs: SWEEP_INTERVAL_MS };
     worker = startWorker(data);
     const spawnedAt = Date.now();
     alive = true;
@@ -98,6 +112,8 @@ export async function startTokenCache(options: TokenCacheOptions): Promise<Token
     worker.on('error', (error) => options.logger.error('token cache worker failed', { error: String(error) }));
     worker.on('exit', (code) => {
       alive = false;
+      // Its listener went with it.
+      listenerStats.lost();
       // Nothing cached counts now; a revocation waiting for the dead worker is in force all the same.
       settlePending();
       if (closing) return;
@@ -135,7 +151,17 @@ export async function startTokenCache(options: TokenCacheOptions): Promise<Token
       return worker;
     },
     get(tokenHash) {
-      return alive && table.trusted ? table.lookup(tokenHash) : undefined;
+      const entry = alive && table.trusted ? table.lookup(tokenHash) : undefined;
+      if (entry) lookups.hits++;
+      else lookups.misses++;
+      return entry;
+    },
+    get trusted() {
+      return alive && table.trusted;
+    },
+    lookups,
+    listenerStats(nowMs) {
+      return options.listener ? listenerStats.snapshot(nowMs) : null;
     },
     get revocations() {
       return table.revocations;

@@ -4,6 +4,8 @@ import type { TableEntry } from './table.js';
 /** What the cache worker starts with. */
 export interface CacheWorkerData {
   buffer: SharedArrayBuffer;
+  /** The listener's stats (metrics/listener-stats.ts), which the request thread reads. */
+  listenerStats: SharedArrayBuffer;
   /** Null on PGlite: one process, nothing to hear from other nodes. */
   listener: { connectionString: string; heartbeatIntervalMs: number; staleAfterMs: number } | null;
   sweepIntervalMs: number;

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { ListenerStats } from '../metrics/listener-stats.js';
 import { startRevocationListener } from './revocation-listener.js';
 import { TokenTable } from './table.js';
 import type { CacheWorkerData, FromCacheWorker, ToCacheWorker } from './worker-messages.js';
@@ -31,6 +32,7 @@ const listener = data.listener
       // Notices missed while deaf are gone for good: whatever the table held then is not to be trusted.
       onTrustChange: (trusted) => table.reset(trusted),
       logger: { info: log('info'), warn: log('warn'), error: log('error') },
+      stats: new ListenerStats(data.listenerStats),
     })
   : null;
 if (!listener) table.reset(true);

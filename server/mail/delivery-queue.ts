@@ -1,4 +1,5 @@
 import type { Logger } from '../deps.js';
+import type { DeliveryPolicy } from './mail-options.js';
 
 /*
  * Mail leaves through a queue in memory: a procedure answers before its mail is sent (so the answer
@@ -13,15 +14,23 @@ import type { Logger } from '../deps.js';
  * rather than letting an outage grow memory without limit.
  */
 
-export interface DeliveryPolicy {
-  /** Tries per mail, the first included. */
-  attempts: number;
-  /** The wait before the second try; each later wait is four times the one before. */
-  firstRetryDelayMs: number;
-  /** Mails of one kind waiting, sending or due for a retry, at most. */
-  maxQueuedPerKind: number;
-  /** Mails handed to the transport at once. */
-  concurrency: number;
+/** What the queue reads of `mail.delivery` (mail-options.ts); `spreadMs` is the background tasks'. */
+export type QueuePolicy = Omit<DeliveryPolicy, 'spreadMs'>;
+
+/** The queue as read by metrics: mails now, and counts so far. */
+export interface DeliveryStats {
+  /** Mails waiting, sending or due for a retry. */
+  queued: number;
+  /** Mails being handed to the transport. */
+  sending: number;
+  /** Mails waiting for a retry after the transport refused them. */
+  retrying: number;
+  /** Mails the transport took. */
+  sent: number;
+  /** Mails given up on after their attempts (or on shutdown). */
+  failed: number;
+  /** Mails not queued: their kind filled its share, or the queue was closed. */
+  dropped: number;
 }
 
 export interface DeliveryQueue {
@@ -31,6 +40,7 @@ export interface DeliveryQueue {
   flush(): Promise<void>;
   /** Stops retrying (what waits for a retry is dropped and logged) and waits for sends in flight. */
   close(): Promise<void>;
+  stats(): DeliveryStats;
 }
 
 interface Job {
@@ -39,12 +49,15 @@ interface Job {
   attempt: number;
 }
 
-export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): DeliveryQueue {
+export function createDeliveryQueue(policy: QueuePolicy, logger: Logger): DeliveryQueue {
   // Ready mails by kind; a Map iterates in insertion order, and a kind served goes to the back.
   const ready = new Map<string, Job[]>();
   const queuedByKind = new Map<string, number>();
   const retries = new Map<ReturnType<typeof setTimeout>, Job>();
   let sending = 0;
+  let sent = 0;
+  let failed = 0;
+  let dropped = 0;
   let closed = false;
   let idle: Array<() => void> = [];
 
@@ -99,9 +112,13 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): Del
       job
         .deliver()
         .then(
-          () => finished(job),
+          () => {
+            sent++;
+            finished(job);
+          },
           (error: unknown) => {
             if (job.attempt < policy.attempts && !closed) return retryLater(job, error);
+            failed++;
             finished(job);
             logger.error('mail not sent', { mail: job.kind, attempts: job.attempt, error: String(error) });
           },
@@ -118,6 +135,7 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): Del
     push(kind, deliver) {
       const queued = queuedByKind.get(kind) ?? 0;
       if (closed || queued >= policy.maxQueuedPerKind) {
+        dropped++;
         logger.error('mail dropped: its kind fills its share of the queue, or the queue is closed', { mail: kind, queued });
         return;
       }
@@ -137,6 +155,7 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): Del
       closed = true;
       for (const [timer, job] of retries) {
         clearTimeout(timer);
+        failed++;
         finished(job);
         logger.error('mail not sent: shutting down before its retry', { mail: job.kind, attempts: job.attempt });
       }
@@ -144,5 +163,7 @@ export function createDeliveryQueue(policy: DeliveryPolicy, logger: Logger): Del
       settleIfIdle();
       await this.flush();
     },
+
+    stats: () => ({ queued: size(), sending, retrying: retries.size, sent, failed, dropped }),
   };
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '../deps.js';
 import { createDeliveryQueue } from './delivery-queue.js';
-import type { DeliveryPolicy } from './delivery-queue.js';
+import type { DeliveryStats, QueuePolicy } from './delivery-queue.js';
 import type { MailContext, MailKind, MailTemplates, RenderedMail } from './templates.js';
 import { defaultMailTemplates } from './templates.js';
 
@@ -29,6 +29,8 @@ export interface Mailer {
   flush(): Promise<void>;
   /** Stops retrying and waits for the sends in flight. */
   close(): Promise<void>;
+  /** The delivery queue's figures, for metrics. */
+  stats(): DeliveryStats;
 }
 
 export function createMailer(deps: {
@@ -36,7 +38,7 @@ export function createMailer(deps: {
   from: string;
   templates?: Partial<MailTemplates>;
   appName: string;
-  delivery: DeliveryPolicy;
+  delivery: QueuePolicy;
   logger: Logger;
 }): Mailer {
   const templates: MailTemplates = { ...defaultMailTemplates, ...deps.templates };
@@ -68,6 +70,7 @@ export function createMailer(deps: {
     },
     flush: () => queue.flush(),
     close: () => queue.close(),
+    stats: () => queue.stats(),
   };
 }
 

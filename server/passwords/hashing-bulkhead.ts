@@ -10,6 +10,12 @@
  * A place with no client (the address is unknown) is a client of its own.
  */
 
+import { BucketCounts } from '../metrics/bucket-counts.js';
+import type { HistogramSnapshot } from '../metrics/bucket-counts.js';
+
+/** Upper bounds, in seconds, of the histogram of how long a hash waited for its slot. */
+const WAIT_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 export interface HashingBulkheadLimits {
   maxRunning: number;
   maxQueued: number;
@@ -24,9 +30,22 @@ export interface BulkheadPlace {
   leave(): void;
 }
 
+/** The bulkhead as read by metrics. */
+export interface HashingStats {
+  /** Hashes running now. */
+  running: number;
+  /** Hashes waiting for a slot now. */
+  waiting: number;
+  /** Places refused so far (a client at its share, or every place taken). */
+  refused: number;
+  /** How long each hash started so far waited for its slot. */
+  waitSeconds: HistogramSnapshot;
+}
+
 export interface HashingBulkhead {
   /** A place for `client`, or null when the client holds its share or every place is taken. */
   enter(client: string | null): BulkheadPlace | null;
+  stats(): HashingStats;
 }
 
 interface ClientState {
@@ -42,6 +61,9 @@ export function createHashingBulkhead(limits: HashingBulkheadLimits): HashingBul
   const turns = new Map<string | symbol, ClientState>();
   let places = 0;
   let running = 0;
+  let waiting = 0;
+  let refused = 0;
+  const waits = new BucketCounts(WAIT_BUCKETS_SECONDS);
 
   function start(state: ClientState): void {
     running++;
@@ -71,7 +93,10 @@ export function createHashingBulkhead(limits: HashingBulkheadLimits): HashingBul
     enter(client) {
       const key = client ?? Symbol('a client without an address');
       const state = clients.get(key) ?? { places: 0, running: 0, waiting: [] };
-      if (places >= limits.maxRunning + limits.maxQueued || state.places >= limits.maxPerClient) return null;
+      if (places >= limits.maxRunning + limits.maxQueued || state.places >= limits.maxPerClient) {
+        refused++;
+        return null;
+      }
       clients.set(key, state);
       places++;
       state.places++;
@@ -79,12 +104,18 @@ export function createHashingBulkhead(limits: HashingBulkheadLimits): HashingBul
 
       return {
         async run(work) {
-          if (running < limits.maxRunning && state.running < runningPerClient) start(state);
-          else {
+          if (running < limits.maxRunning && state.running < runningPerClient) {
+            start(state);
+            waits.observe(0);
+          } else {
+            const since = performance.now();
+            waiting++;
             await new Promise<void>((resolve) => {
               state.waiting.push(resolve);
               if (!turns.has(key)) turns.set(key, state);
             });
+            waiting--;
+            waits.observe((performance.now() - since) / 1000);
           }
           try {
             return await work();
@@ -104,5 +135,6 @@ export function createHashingBulkhead(limits: HashingBulkheadLimits): HashingBul
         },
       };
     },
+    stats: () => ({ running, waiting, refused, waitSeconds: waits.snapshot() }),
   };
 }

@@ -1,7 +1,7 @@
 import type { AuthRequest } from '../context.js';
 import { authError } from '../errors.js';
 import type { HashingBulkhead } from './hashing-bulkhead.js';
-import type { PasswordCheck, PasswordHasher } from './passwords.js';
+import type { PasswordCheck, PasswordHasher } from '../deps.js';
 import type { Throttles } from '../limits/throttles.js';
 import { clientOf } from '../limits/throttles.js';
 

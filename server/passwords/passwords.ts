@@ -1,5 +1,6 @@
 import argon2 from 'argon2';
-import type { ResolvedAuthOptions } from '../options.js';
+import type { PasswordHasher } from '../deps.js';
+import type { PasswordPolicy } from './password-options.js';
 
 /*
  * Passwords are hashed with argon2id at (or above) the OWASP parameters. Hashing is the one
@@ -8,22 +9,6 @@ import type { ResolvedAuthOptions } from '../options.js';
  * neither starve token checks nor exhaust memory (each hash holds `memoryCost` KiB while it runs).
  */
 
-export interface PasswordCheck {
-  valid: boolean;
-  /** The hash was made with weaker parameters than today's: store a new one. */
-  needsRehash: boolean;
-}
-
-export interface PasswordHasher {
-  hash(password: string): Promise<string>;
-  /**
-   * Checks a password against a stored hash. With no stored hash (no such account, or an account
-   * without a password) it still spends one full verification, so the answer's timing says nothing
-   * about whether the account exists.
-   */
-  verify(storedHash: string | null, password: string): Promise<PasswordCheck>;
-}
-
 /** True when the password is long enough; length counts code points, so an emoji is one. */
 export function isLongEnough(password: string, minLength: number): boolean {
   let codePoints = 0;
@@ -31,7 +16,8 @@ export function isLongEnough(password: string, minLength: number): boolean {
   return false;
 }
 
-export function createPasswordHasher(policy: Pick<ResolvedAuthOptions['password'], 'memoryCost' | 'timeCost'>): PasswordHasher {
+/** The kit's own hasher: argon2id at the configured parameters. */
+export function createPasswordHasher(policy: Pick<PasswordPolicy, 'memoryCost' | 'timeCost'>): PasswordHasher {
   const parameters = { type: argon2.argon2id, memoryCost: policy.memoryCost, timeCost: policy.timeCost, parallelism: 1 } as const;
   let dummyHash: Promise<string> | undefined;
 

@@ -3,7 +3,7 @@ import type { AuthRequest } from '../context.js';
 import { readCookie } from './cookie-header.js';
 import type { Clock } from '../deps.js';
 import { authError } from '../errors.js';
-import type { ResolvedAuthOptions } from '../options.js';
+import type { CookiePolicy } from './session-options.js';
 
 /*
  * Cookie mode: the refresh token travels in a cookie page scripts cannot read, so an injected script
@@ -38,7 +38,7 @@ export interface RefreshCookie {
   clear(request: AuthRequest): void;
 }
 
-export function createRefreshCookie(deps: { cookies: ResolvedAuthOptions['cookies']; clock: Clock }): RefreshCookie {
+export function createRefreshCookie(deps: { cookies: CookiePolicy; clock: Clock }): RefreshCookie {
   const { cookies, clock } = deps;
   const sameSite = cookies?.sameSite === 'lax' ? 'Lax' : 'Strict';
   const attributes = `Path=/; HttpOnly; Secure; SameSite=${sameSite}`;

@@ -11,7 +11,7 @@ import type { Revocation } from '../cache/revocation-notice.js';
 import type { TokenCache } from '../cache/token-cache.js';
 import type { AuthRequest } from '../context.js';
 import type { Clock, RandomSource } from '../deps.js';
-import type { ResolvedAuthOptions } from '../options.js';
+import type { TokenPolicy } from '../tokens/token-options.js';
 import { generateId, generateTokenParts, hashVerifier, openSuccessor, sealSuccessor } from '../tokens/secrets.js';
 
 /*
@@ -101,7 +101,7 @@ export function createSessions(deps: {
   accessTokens: AccessTokens;
   clock: Clock;
   random: RandomSource;
-  tokens: ResolvedAuthOptions['tokens'];
+  tokens: TokenPolicy;
   apiTokensEndWithCredentialChange: boolean;
   /** Counts a session about to start and throws when the limits refuse it (throttles.ts). */
   admit: (origin: SessionOrigin, userId: string) => Promise<void>;

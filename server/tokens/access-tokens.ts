@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../../db/connect.js';
 import { accessTokenTable, sessionTable } from '../../db/schema.js';
-import { TOKEN_PREFIXES, formatToken, parseToken } from '../../shared/token-format.js';
+import { formatToken } from '../../shared/token-format.js';
 import type { TokenParts } from '../../shared/token-format.js';
 import { SESSION_SCOPES } from '../cache/scope-sets.js';
 import type { CachedAccessToken, TokenCache } from '../cache/token-cache.js';
@@ -11,11 +11,11 @@ import { generateTokenParts, hashToken, hashVerifier } from './secrets.js';
 /*
  * Access tokens: `at_…`, five minutes by default, one database row each, tied to a session.
  *
- * A check hashes the whole token and reads the token cache, keyed by that hash: a hit is the answer,
- * with no await and no query. Only on a miss is the token parsed (a malformed one stops there, with
- * no query) and, once token-check.ts has let it through, looked up in the database, whose answer
- * fills the cache. Revoking a session removes its entries from the cache before the revoking call
- * returns (sessions.ts).
+ * The check (token-check.ts, shared with API tokens) hashes the whole token and reads the token
+ * cache, keyed by that hash: a hit is the answer, with no await and no query. Only on a miss, once
+ * the check has let it through, is the token looked up here in the database, whose answer fills the
+ * cache. Revoking a session removes its entries from the cache before the revoking call returns
+ * (sessions.ts).
  */
 
 /** What a valid access token grants. */
@@ -45,7 +45,6 @@ export interface IssuedAccessToken {
   revocationsBefore: number;
 }
 
-const ACCESS_TOKEN_LENGTH = formatToken('access', { selector: 'A'.repeat(16), verifier: 'A'.repeat(43) }).length;
 const INVALID: AccessCheck = { ok: false, code: 'TOKEN_INVALID' };
 const EXPIRED: AccessCheck = { ok: false, code: 'TOKEN_EXPIRED' };
 const REVOKED: AccessCheck = { ok: false, code: 'TOKEN_REVOKED' };
@@ -60,9 +59,7 @@ function grant(entry: CachedAccessToken): AccessCheck {
 export interface AccessTokens {
   /** Writes a new access token for a session; the caller fills the cache once its transaction commits. */
   issue(db: Queryable, owner: { sessionId: string; userId: string; sessionExpiresAt: Date | null }): Promise<IssuedAccessToken>;
-  /** The answer from memory (a malformed token, a cache hit), or what a database lookup needs. */
-  recall(token: string): AccessCheck | TokenLookup;
-  /** Looks the token up in the database and fills the cache with what it finds. */
+  /** Looks a token the cache does not know up in the database, and fills the cache with what it finds. */
   lookUp(lookup: TokenLookup): Promise<AccessCheck>;
 }
 
@@ -115,17 +112,6 @@ export function createAccessTokens(deps: {
       });
       const entry: CachedAccessToken = { tokenHash: hashToken(token), userId: owner.userId, sessionId: owner.sessionId, expiresAtMs, scopeSet: SESSION_SCOPES };
       return { token, expiresAt: new Date(expiresAtMs), entry, revocationsBefore };
-    },
-
-    recall(token) {
-      // A header-sized string is not hashed: only a token of the right length and prefix goes on.
-      if (token.length !== ACCESS_TOKEN_LENGTH || !token.startsWith(TOKEN_PREFIXES.access)) return INVALID;
-      const tokenHash = hashToken(token);
-      const cached = cache.get(tokenHash);
-      if (cached) return cached.expiresAtMs <= clock.now() ? EXPIRED : grant(cached);
-      // Parsed only on a miss, which keeps the checksum off the hot path.
-      const parts = parseToken('access', token);
-      return parts ? { tokenHash, parts } : INVALID;
     },
 
     lookUp,

@@ -9,7 +9,8 @@ import type { Revocation } from '../cache/revocation-notice.js';
  * (`TokenCache.forget`) once the transaction has committed.
  */
 export async function announceRevocation(tx: Queryable, revocation: Revocation): Promise<void> {
-  for (const payload of encodeRevocation(revocation)) {
+  // The wall clock, not the injected one: listeners compare it with theirs to measure propagation.
+  for (const payload of encodeRevocation(revocation, Date.now())) {
     await tx.execute(sql`SELECT pg_notify(${REVOCATION_CHANNEL}, ${payload})`);
   }
 }

@@ -1,7 +1,7 @@
 import { and, count, desc, eq, gt, inArray, isNotNull, isNull, lte, or } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../../db/connect.js';
 import { apiTokenTable, userTable } from '../../db/schema.js';
-import { TOKEN_PREFIXES, formatToken, parseToken } from '../../shared/token-format.js';
+import { formatToken } from '../../shared/token-format.js';
 import type { ApiTokenInfo } from '../../shared/types.js';
 import type { AccessCheck, TokenLookup } from './access-tokens.js';
 import { announceRevocation } from './announce-revocation.js';
@@ -10,21 +10,24 @@ import type { Revocation } from '../cache/revocation-notice.js';
 import type { ScopeSets } from '../cache/scope-sets.js';
 import type { CachedAccessToken, TokenCache } from '../cache/token-cache.js';
 import type { Clock, RandomSource } from '../deps.js';
-import { generateId, generateTokenParts, hashToken, hashVerifier } from './secrets.js';
+import { generateId, generateTokenParts, hashVerifier } from './secrets.js';
 
 /*
  * Personal API tokens: `pat_…`, made by a signed-in user for scripts and integrations, each with a
  * name, its scopes and an expiry (a year by default). The token is shown once; the database keeps
  * its selector and the SHA-256 of its verifier.
  *
- * A check works exactly like an access token's: the SHA-256 of the whole token is the cache key, and
- * a hit answers from shared memory with no await and no query; the entry's session id is the API
- * token's own id and its scopes travel as an interned number (cache/scope-sets.ts). Revoking one, or
+ * A check is an access token's (token-check.ts, one check for both): the SHA-256 of the whole token
+ * is the cache key, and a hit answers from shared memory with no await and no query; the entry's
+ * session id is the API token's own id and its scopes travel as an interned number
+ * (cache/scope-sets.ts). Only a miss comes here, to read the token's row. Revoking one, or
  * the password change that ends them all, announces their ids on the revocation channel like ended
  * sessions, so every node drops them from its cache at once.
  *
  * `lastUsedAt` is kept without a write per call: a node records a token's use at most once a minute,
- * after answering, in the background.
+ * after answering, in the background. It remembers when it last recorded each of the tokens used
+ * lately, up to MAX_TRACKED_USES of them, forgetting the oldest first; a forgotten one costs one more
+ * write, never a missed use.
  *
  * A user holds at most `maxPerUser` live tokens; past that, `create` makes none until one is revoked
  * or expires. The rows of ended tokens are kept for as many more (a presented one answers
@@ -39,16 +42,17 @@ export interface ApiTokens {
   list(userId: string): Promise<ApiTokenInfo[]>;
   /** Another user's id, or an unknown one, changes nothing. */
   revoke(userId: string, id: string): Promise<void>;
-  /** The answer from memory (a malformed token, a cache hit), or what a database lookup needs. */
-  recall(token: string): AccessCheck | TokenLookup;
-  /** Looks the token up in the database and fills the cache with what it finds. */
+  /** Looks a token the cache does not know up in the database, and fills the cache with what it finds. */
   lookUp(lookup: TokenLookup): Promise<AccessCheck>;
+  /** The scopes of a cached API token's interned set. */
+  scopesOf(scopeSet: number): readonly string[];
+  /** A cached API token was used: its `lastUsedAt` is written if it was not this minute. */
+  noteUse(id: string, nowMs: number): void;
 }
 
-const API_TOKEN_LENGTH = formatToken('apiToken', { selector: 'A'.repeat(16), verifier: 'A'.repeat(43) }).length;
 const LAST_USED_RESOLUTION_MS = 60_000;
-/** Bounds the memory of when each token was last recorded; forgetting only costs an extra write. */
-const MAX_TRACKED_USES = 10_000;
+/** Bounds the memory of when each token was last recorded (about 100 bytes each); forgetting only costs an extra write. */
+const MAX_TRACKED_USES = 100_000;
 const INVALID: AccessCheck = { ok: false, code: 'TOKEN_INVALID' };
 const EXPIRED: AccessCheck = { ok: false, code: 'TOKEN_EXPIRED' };
 const REVOKED: AccessCheck = { ok: false, code: 'TOKEN_REVOKED' };
@@ -88,16 +92,24 @@ export function createApiTokens(deps: {
   const { db, cache, scopeSets, clock, random, background } = deps;
   const lastRecordedUse = new Map<string, number>();
 
-  function grant(entry: CachedAccessToken): AccessCheck {
+  function scopesOf(scopeSet: number): readonly string[] {
     // An API token's entry always carries a set; were it ever 0, the token would get no scope rather than all.
-    const scopes = scopeSets.scopesOf(entry.scopeSet) ?? [];
-    return { ok: true, authorization: { userId: entry.userId, sessionId: entry.sessionId, expiresAt: new Date(entry.expiresAtMs), scopes } };
+    return scopeSets.scopesOf(scopeSet) ?? [];
+  }
+
+  function grant(entry: CachedAccessToken): AccessCheck {
+    return { ok: true, authorization: { userId: entry.userId, sessionId: entry.sessionId, expiresAt: new Date(entry.expiresAtMs), scopes: scopesOf(entry.scopeSet) } };
   }
 
   function recordUse(id: string, now: number): void {
     const last = lastRecordedUse.get(id);
     if (last !== undefined && now - last < LAST_USED_RESOLUTION_MS) return;
-    if (lastRecordedUse.size >= MAX_TRACKED_USES) lastRecordedUse.clear();
+    // Deleted first, so that the Map's order is the order of recording and its first entry the oldest.
+    lastRecordedUse.delete(id);
+    if (lastRecordedUse.size >= MAX_TRACKED_USES) {
+      const oldest = lastRecordedUse.keys().next();
+      if (!oldest.done) lastRecordedUse.delete(oldest.value);
+    }
     lastRecordedUse.set(id, now);
     background.run('record API token use', () => db.update(apiTokenTable).set({ lastUsedAt: new Date(now) }).where(eq(apiTokenTable.id, id)));
   }
@@ -177,21 +189,8 @@ export function createApiTokens(deps: {
       if (revocation) await cache.forget(revocation);
     },
 
-    recall(token) {
-      // A header-sized string is not hashed: only a token of the right length and prefix goes on.
-      if (token.length !== API_TOKEN_LENGTH || !token.startsWith(TOKEN_PREFIXES.apiToken)) return INVALID;
-      const tokenHash = hashToken(token);
-      const cached = cache.get(tokenHash);
-      if (!cached) {
-        const parts = parseToken('apiToken', token);
-        return parts ? { tokenHash, parts } : INVALID;
-      }
-      const now = clock.now();
-      if (cached.expiresAtMs <= now) return EXPIRED;
-      recordUse(cached.sessionId, now);
-      return grant(cached);
-    },
-
     lookUp,
+    scopesOf,
+    noteUse: recordUse,
   };
 }

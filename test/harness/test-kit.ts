@@ -4,18 +4,25 @@ import { createTRPCClient, httpLink } from '@trpc/client';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import superjson from 'superjson';
 import { createAuth } from '../../server/index.js';
-import type { AuthOptions } from '../../server/index.js';
+import type { AuthOptions, PasswordHasher } from '../../server/index.js';
 import { createManualClock } from './clock.js';
 import type { ManualClock } from './clock.js';
 import { DATABASE_KINDS, openTestDatabase } from './database.js';
 import type { DatabaseKind, TestDatabase } from './database.js';
 import { startSmtpServer } from './smtp.js';
 import type { SmtpServer } from './smtp.js';
+import { createTestHasher } from './test-hasher.js';
 
 export const APP_URL = 'https://app.example.test';
 
-/** `createAuth`'s options, but the parts the kit provides; of `mail`, what a test may vary. */
-type KitOptions = Omit<AuthOptions, 'db' | 'mail' | 'clock'> & { mail?: Pick<AuthOptions['mail'], 'delivery' | 'templates' | 'appName'> };
+/**
+ * `createAuth`'s options, but the parts the kit provides; of `mail`, what a test may vary. Passwords
+ * are hashed by the fast test hasher unless a test is about hashing and asks for `'argon2id'`.
+ */
+type KitOptions = Omit<AuthOptions, 'db' | 'mail' | 'clock' | 'passwordHasher'> & {
+  mail?: Pick<AuthOptions['mail'], 'delivery' | 'templates' | 'appName'>;
+  passwordHasher?: PasswordHasher | 'argon2id';
+};
 
 /**
  * Without a `clientIp` option every call of a test comes from one client, 127.0.0.1, many at once:
@@ -32,9 +39,13 @@ function perClientLimits(options: KitOptions): Pick<KitOptions, 'rateLimits' | '
 
 async function buildApp(parts: { database: TestDatabase; smtp: SmtpServer; clock: ManualClock }, options: KitOptions) {
   const { database, smtp, clock } = parts;
+  const { passwordHasher = createTestHasher(), ...kitOptions } = options;
   const auth = await createAuth({
-    ...options,
+    ...kitOptions,
     ...perClientLimits(options),
+    // No cleaning on a timer behind a test's back (a test that moved the clock on would see rows go); the cleanup tests ask for it.
+    cleanup: { intervalMs: 0, ...options.cleanup },
+    ...(passwordHasher !== 'argon2id' && { passwordHasher }),
     db: database.db,
     // The work after an answer starts within 20 ms rather than a second: the same spreading, and the tests wait for its mail.
     mail: { ...options.mail, delivery: { spreadMs: 20, ...options.mail?.delivery }, transport: smtp.transport, from: 'auth@app.example.test', appUrl: APP_URL },
@@ -87,6 +98,19 @@ export interface TestKit extends TestApp {
   smtp: SmtpServer;
   clock: ManualClock;
   variant(options: KitOptions): Promise<TestApp>;
+  /**
+   * An app of one test's own on the same database and SMTP server: its own clock, and all its calls
+   * from one client address no other app uses (unless `clientIp` says otherwise), so what it counts
+   * and the time it moves reach no other test.
+   */
+  ownApp(options?: KitOptions): Promise<TestApp & { clock: ManualClock }>;
+}
+
+let clientSequence = 0;
+/** An address of the benchmarking range (RFC 2544) no other app of this process uses. */
+function ownClientAddress(): string {
+  clientSequence++;
+  return `198.18.${clientSequence >> 8}.${clientSequence & 255}`;
 }
 
 async function startTestKit(kind: DatabaseKind, options: KitOptions): Promise<TestKit> {
@@ -105,6 +129,13 @@ async function startTestKit(kind: DatabaseKind, options: KitOptions): Promise<Te
       const app = await buildApp({ database, smtp, clock }, variantOptions);
       variants.push(app);
       return app;
+    },
+    async ownApp(appOptions = {}) {
+      const address = ownClientAddress();
+      const ownClock = createManualClock();
+      const app = await buildApp({ database, smtp, clock: ownClock }, { clientIp: () => address, ...appOptions });
+      variants.push(app);
+      return { ...app, clock: ownClock };
     },
     async close() {
       for (const app of [main, ...variants]) await app.close();

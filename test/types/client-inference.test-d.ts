@@ -57,3 +57,12 @@ expectTypeOf(sdk.trpc.todos.list.query).returns.resolves.toEqualTypeOf<{ id: num
 expectTypeOf(sdk.login).returns.resolves.toEqualTypeOf<PublicUser>();
 expectTypeOf(sdk.getState().status).toEqualTypeOf<'loading' | 'signed-in' | 'signed-out'>();
 expectTypeOf<AuthTokens['refreshToken']>().toEqualTypeOf<string | null>();
+
+// The SDK's own calls take what the auth router takes, and answer what it answers.
+expectTypeOf(sdk.register).parameter(0).toEqualTypeOf<Inputs['auth']['register']>();
+expectTypeOf(sdk.confirmEmail).parameter(0).toEqualTypeOf<Inputs['auth']['confirmEmail']>();
+expectTypeOf(sdk.acceptInvite).parameter(0).toEqualTypeOf<Inputs['auth']['acceptInvite']>();
+expectTypeOf(sdk.login).parameter(0).toEqualTypeOf<Inputs['auth']['login']>();
+expectTypeOf(sdk.register).returns.resolves.toEqualTypeOf<{ user: PublicUser | null; confirmationSent: boolean }>();
+// @ts-expect-error: a key the server's strict input refuses is refused here first.
+void sdk.login({ identifier: 'ada', password: 'pw', remember: true });

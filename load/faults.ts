@@ -1,0 +1,111 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import type { Cluster, ClusterNode } from '../test/harness/cluster.js';
+import type { Ledger } from '../test/harness/ledger.js';
+import { clientAddress, loopbackClient } from '../test/harness/loopback-client.js';
+import { paced } from '../test/harness/paced.js';
+import { seedSessions } from '../test/harness/seed-sessions.js';
+import type { EmbeddedDatabase } from './embedded-database.js';
+
+/** The faults `npm run load` can inject, named after SECURITY.md's table. */
+export const FAULTS = {
+  none: 'no fault',
+  restart: 'F1: PostgreSQL restarted (a real restart when the load run started the server, else every connection cut and refused)',
+  'kill-node': 'F7: node A killed (SIGKILL); its clients retry on the others',
+  'slow-db': 'F12: every byte from PostgreSQL 2 s late',
+  'revocation-storm': 'F4: a storm of revocations (--storm sessions signed out over the fault window)',
+} as const;
+
+export type FaultName = keyof typeof FAULTS;
+
+export interface FaultSetting {
+  cluster: Cluster;
+  database: EmbeddedDatabase | null;
+  databaseUrl: string;
+  ledger: Ledger;
+  /** How long the fault lasts, where it has a length. */
+  forMs: number;
+  stormSize: number;
+}
+
+/** Samples `pg_notification_queue_usage()` until `stop`; resolves with the highest. */
+function watchNotificationQueue(databaseUrl: string) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  let highest = 0;
+  let stopped = false;
+  const watching = (async () => {
+    await client.connect();
+    while (!stopped) {
+      const { rows } = await client.query<{ usage: number }>('SELECT pg_notification_queue_usage() AS usage');
+      highest = Math.max(highest, rows[0]?.usage ?? 0);
+      await sleep(100);
+    }
+    await client.end();
+  })();
+  return {
+    async stop(): Promise<number> {
+      stopped = true;
+      await watching;
+      return highest;
+    },
+  };
+}
+
+async function revocationStorm(setting: FaultSetting): Promise<string> {
+  const { cluster, ledger, databaseUrl } = setting;
+  const sessions = await seedSessions(databaseUrl, { users: Math.ceil(setting.stormSize / 10), sessionsPerUser: 10, label: 'storm' });
+  const revokers = Array.from({ length: 32 }, (_, index) => loopbackClient(clientAddress(20_000 + index)));
+  const queue = watchNotificationQueue(databaseUrl);
+  const endFault = ledger.fault(`${sessions.length} revocations`);
+  const started = performance.now();
+  let retried = 0;
+  const statuses = await paced(sessions, { ratePerSecond: sessions.length / (setting.forMs / 1000), concurrency: 32 }, async (session, index) => {
+    const node = cluster.nodes[index % cluster.nodes.length] as ClusterNode;
+    const revoker = revokers[index % revokers.length] as ReturnType<typeof loopbackClient>;
+    for (let attempt = 0; ; attempt++) {
+      const answer = await revoker.call(node.url, 'auth.logout', { input: {}, accessToken: session.accessToken });
+      if (answer.status !== 503 || attempt === 10) return answer.status;
+      retried++;
+    }
+  });
+  endFault();
+  const seconds = (performance.now() - started) / 1000;
+  const highest = await queue.stop();
+  for (const revoker of revokers) revoker.close();
+  const failed = statuses.filter((status) => status !== 200).length;
+  return `${sessions.length} revocations in ${seconds.toFixed(1)} s (${failed} failed, ${retried} sent again after a 503); pg_notification_queue_usage() at most ${(highest * 100).toFixed(4)} %`;
+}
+
+/** Injects the fault and resolves, once it is over, with what happened, in a line. */
+export async function injectFault(name: FaultName, setting: FaultSetting): Promise<string> {
+  const { cluster, database, ledger, forMs } = setting;
+  if (name === 'none') return 'no fault';
+  if (name === 'restart') {
+    const endFault = ledger.fault('PostgreSQL restart');
+    const started = performance.now();
+    if (database) await database.restart();
+    else {
+      await cluster.refuseAll();
+      await sleep(forMs);
+      await cluster.acceptAll();
+    }
+    endFault();
+    return `PostgreSQL ${database ? 'restarted' : 'unreachable'} for ${((performance.now() - started) / 1000).toFixed(1)} s`;
+  }
+  if (name === 'kill-node') {
+    const victim = cluster.nodes[0] as ClusterNode;
+    const endFault = ledger.fault(`node ${victim.name} killed`);
+    await victim.kill();
+    endFault();
+    return `node ${victim.name} (pid ${victim.pid}) killed with SIGKILL`;
+  }
+  if (name === 'slow-db') {
+    const endFault = ledger.fault('database 2 s slow');
+    for (const node of cluster.nodes) node.proxy.slow(2000);
+    await sleep(forMs);
+    for (const node of cluster.nodes) node.proxy.slow(0);
+    endFault();
+    return `every byte from PostgreSQL 2 s late for ${(forMs / 1000).toFixed(0)} s`;
+  }
+  return revocationStorm(setting);
+}

@@ -1,0 +1,89 @@
+import { inArray, lte, or, sql } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
+import type { Queryable } from '../../db/connect.js';
+import { accessTokenTable, linkTokenTable, rateLimitTable, sessionTable } from '../../db/schema.js';
+
+/*
+ * Which rows nothing will use again, table by table, and the statement that deletes a batch of them.
+ * Ended rows (a revoked or expired session, an expired access token or link) are kept a while first:
+ * a client that comes back with one is told it expired or was revoked, as before, rather than that
+ * it names nothing (which the client SDK takes for a signed-out session and the token limits count
+ * as a guess). A rate-limit counter goes once its window is over under the longest limit: a hit
+ * would start it afresh then anyway. A spent link is deleted when it is spent (link-tokens.ts).
+ */
+
+/** The tables the cleaner keeps small. */
+export const CLEANED_TABLES = ['sessions', 'accessTokens', 'links', 'rateLimits'] as const;
+export type CleanedTable = (typeof CLEANED_TABLES)[number];
+
+/** What makes a row stale. */
+export interface StalePolicy {
+  /** How long an ended row is kept after it ended. */
+  keepEndedSeconds: number;
+  accessTokenTtlSeconds: number;
+  refreshIdleTimeoutSeconds: number | null;
+  /** The longest window of any rate limit: a counter older than that counts for none. */
+  counterLifetimeSeconds: number;
+}
+
+const secondsBefore = (nowMs: number, seconds: number) => new Date(nowMs - seconds * 1000);
+
+function staleSessions(policy: StalePolicy, nowMs: number): SQL {
+  const endedBefore = secondsBefore(nowMs, policy.keepEndedSeconds);
+  const ended = [lte(sessionTable.revokedAt, endedBefore), lte(sessionTable.expiresAt, endedBefore)];
+  if (policy.refreshIdleTimeoutSeconds !== null) {
+    // An idle session's last access token may outlive its refresh token; it goes once both are over.
+    const keptSeconds = Math.max(policy.keepEndedSeconds, policy.accessTokenTtlSeconds);
+    ended.push(lte(sessionTable.lastUsedAt, secondsBefore(nowMs, policy.refreshIdleTimeoutSeconds + keptSeconds)));
+  }
+  return or(...ended) as SQL;
+}
+
+/** Deletes up to `limit` stale rows of `table` (rows another transaction holds are left for next time); returns how many went. */
+export async function deleteStaleBatch(tx: Queryable, table: CleanedTable, options: { policy: StalePolicy; nowMs: number; limit: number }): Promise<number> {
+  const { policy, nowMs, limit } = options;
+  const endedBefore = secondsBefore(nowMs, policy.keepEndedSeconds);
+  switch (table) {
+    case 'sessions': {
+      // The session's access tokens go with it (ON DELETE CASCADE).
+      const stale = tx.select({ id: sessionTable.id }).from(sessionTable).where(staleSessions(policy, nowMs)).limit(limit).for('update', { skipLocked: true });
+      return (await tx.delete(sessionTable).where(inArray(sessionTable.id, stale)).returning({ id: sessionTable.id })).length;
+    }
+    case 'accessTokens': {
+      const stale = tx
+        .select({ selector: accessTokenTable.selector })
+        .from(accessTokenTable)
+        .where(lte(accessTokenTable.expiresAt, endedBefore))
+        .limit(limit)
+        .for('update', { skipLocked: true });
+      return (await tx.delete(accessTokenTable).where(inArray(accessTokenTable.selector, stale)).returning({ selector: accessTokenTable.selector })).length;
+    }
+    case 'links': {
+      const stale = tx
+        .select({ selector: linkTokenTable.selector })
+        .from(linkTokenTable)
+        .where(lte(linkTokenTable.expiresAt, endedBefore))
+        .limit(limit)
+        .for('update', { skipLocked: true });
+      return (await tx.delete(linkTokenTable).where(inArray(linkTokenTable.selector, stale)).returning({ selector: linkTokenTable.selector })).length;
+    }
+    case 'rateLimits': {
+      const stale = tx
+        .select({ key: rateLimitTable.key })
+        .from(rateLimitTable)
+        .where(lte(rateLimitTable.windowStartedAt, secondsBefore(nowMs, policy.counterLifetimeSeconds)))
+        .limit(limit)
+        .for('update', { skipLocked: true });
+      return (await tx.delete(rateLimitTable).where(inArray(rateLimitTable.key, stale)).returning({ key: rateLimitTable.key })).length;
+    }
+  }
+}
+
+/** The advisory lock one cleaning batch holds, so that one node cleans at a time. */
+const CLEANUP_LOCK_SPACE = 0x636c;
+
+/** Takes the cleaning lock for the rest of the transaction, if no other node holds it; says whether it did. */
+export async function tryCleanupLock(tx: Queryable): Promise<boolean> {
+  const [row] = await tx.select({ locked: sql<boolean>`pg_try_advisory_xact_lock(${CLEANUP_LOCK_SPACE}, 0)` }).from(sql`(VALUES (1)) AS one (x)`);
+  return row?.locked === true;
+}
