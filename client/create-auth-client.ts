@@ -66,6 +66,9 @@ function underPath(prefix: string): TRPCLink<AuthRouter> {
     };
 }
 
+/** Where `oauth.start` leaves the provider's name for `oauth.complete`, on the callback page. */
+const OAUTH_PROVIDER_KEY = 'trpc-auth-kit:oauth-provider';
+
 function isBrowser(): boolean {
   return typeof window === 'object' && typeof document === 'object';
 }
@@ -184,6 +187,39 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
   }
 
   /**
+   * Sign-in with an OAuth provider, in two steps: `start` on the sign-in page, then `complete` on the
+   * callback page the provider sends the browser back to. The server binds the flow to this browser
+   * by a cookie, so the API must be on the page's origin or the client in cookie mode.
+   */
+  const oauth = {
+    /**
+     * `auth.oauth.start`: answers the provider's authorization URL; send the browser there
+     * (`location.assign(url)`). The provider's name is kept in `sessionStorage` for `complete`.
+     */
+    async start(provider: string, input: { redirectTo?: string } = {}): Promise<{ url: string }> {
+      const result = await calls.oauth.start.mutate({ provider, ...input }, { context: SKIP_AUTH });
+      globalThis.sessionStorage?.setItem(OAUTH_PROVIDER_KEY, provider);
+      return result;
+    },
+    /**
+     * `auth.oauth.callback` with the query the provider sent (`callbackUrl`, the page's own URL by
+     * default); signs in, and answers the user and where the flow was to return. A provider's
+     * refusal (`?error=…`) fails with `OAUTH_FAILED` without calling the server.
+     */
+    async complete(callbackUrl: string | URL = globalThis.location.href, input: { provider?: string } = {}): Promise<{ user: PublicUser; redirectTo: string }> {
+      const query = new URL(callbackUrl).searchParams;
+      const provider = input.provider ?? globalThis.sessionStorage?.getItem(OAUTH_PROVIDER_KEY) ?? null;
+      globalThis.sessionStorage?.removeItem(OAUTH_PROVIDER_KEY);
+      const code = query.get('code');
+      const state = query.get('state');
+      if (query.has('error') || !provider || !code || !state) throw new Error('OAUTH_FAILED');
+      const iss = query.get('iss');
+      const result = await calls.oauth.callback.mutate({ provider, code, state, ...(iss !== null && { iss }) }, { context: SKIP_AUTH });
+      return { user: await signedIn(result), redirectTo: result.redirectTo };
+    },
+  };
+
+  /**
    * `auth.logout`, then forgets the tokens here and in every tab, whatever the server answered:
    * a user who asked to sign out is signed out on this device. A session the server had already
    * ended is no error; any other failure (the server unreachable) is thrown after signing out here.
@@ -220,6 +256,7 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
     acceptInvite,
     login,
     logout,
+    oauth,
     /**
      * Ends the client for good: stops the refresh timer and the tab coordinator, fails the calls in
      * flight and aborts their requests and the refresh's, and resolves once the refresh has settled.

@@ -186,6 +186,54 @@ export const auditEventTable = authKitSchema.table(
   (table) => [index('auth_audit_events_user_id_idx').on(table.userId, table.id), index('auth_audit_events_at_idx').on(table.at)],
 );
 
+/**
+ * OAuth and OpenID Connect flows under way, one per `oauth.start` or `oauth.link`, spent by the
+ * callback (deleted as it is read) and good for ten minutes. The row is found by the SHA-256 of the
+ * `state` sent to the provider and of the browser's `__Host-auth-oauth` cookie together, so a flow
+ * started in one browser cannot be finished in another. The PKCE verifier and the nonce are not
+ * kept: they are derived from that cookie and the state (server/oauth/flow-secrets.ts).
+ */
+export const oauthFlowTable = authKitSchema.table(
+  'auth_oauth_flows',
+  {
+    stateHash: text('state_hash').primaryKey(),
+    browserHash: text('browser_hash').notNull(),
+    /** The provider's name in the options, and the issuer it had when the flow started. */
+    provider: text('provider').notNull(),
+    issuer: text('issuer').notNull(),
+    redirectUri: text('redirect_uri').notNull(),
+    /** Where the app sends the browser once signed in; already checked against the allowlist. */
+    returnTo: text('return_to').notNull(),
+    /** Set for `oauth.link`: the account the identity joins instead of signing in. */
+    linkUserId: text('link_user_id').references(() => userTable.userId, { onDelete: 'cascade' }),
+    createdAt: timestampTz('created_at').notNull(),
+    expiresAt: timestampTz('expires_at').notNull(),
+  },
+  (table) => [index('auth_oauth_flows_browser_hash_idx').on(table.browserHash), index('auth_oauth_flows_expires_at_idx').on(table.expiresAt)],
+);
+
+/**
+ * Identities at OAuth and OpenID Connect providers, each the provider's (issuer, subject): never an
+ * address, which a provider may let anyone claim. One account may hold several.
+ */
+export const oauthIdentityTable = authKitSchema.table(
+  'auth_oauth_identities',
+  {
+    issuer: text('issuer').notNull(),
+    subject: text('subject').notNull(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => userTable.userId, { onDelete: 'cascade' }),
+    /** The provider's name in the options when it was linked, as `oauth.identities` shows it. */
+    provider: text('provider').notNull(),
+    /** The address the provider gave at the last sign-in, for display only: nothing is matched by it. */
+    email: text('email'),
+    linkedAt: timestampTz('linked_at').notNull(),
+    lastSignedInAt: timestampTz('last_signed_in_at').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.issuer, table.subject] }), index('auth_oauth_identities_user_id_idx').on(table.userId)],
+);
+
 /** What a mailed link is for. */
 export type LinkPurpose = 'confirm-email' | 'reset-password' | 'magic-link' | 'change-email' | 'invite';
 
@@ -193,3 +241,5 @@ export type UserRow = typeof userTable.$inferSelect;
 export type SessionRow = typeof sessionTable.$inferSelect;
 export type ApiTokenRow = typeof apiTokenTable.$inferSelect;
 export type AuditEventRow = typeof auditEventTable.$inferSelect;
+export type OAuthFlowRow = typeof oauthFlowTable.$inferSelect;
+export type OAuthIdentityRow = typeof oauthIdentityTable.$inferSelect;

@@ -1,3 +1,4 @@
+import type { OAuthProviderOptions } from '../server/index.js';
 import type { ClientSecrets } from '../server/basic/basic-options.js';
 
 /** The reference server's settings, read from the environment (see the README's table). */
@@ -15,6 +16,8 @@ export interface ReferenceServerConfig {
   emailConfirmation: 'required' | 'optional' | 'off';
   /** `{ realm: { clientId: secret or [current, next] } }` from AUTH_BASIC_CLIENTS; the `admin` realm may invite. */
   basicClients: Record<string, Record<string, ClientSecrets>>;
+  /** OAuth providers by name from AUTH_OAUTH; `createAuth` checks each in full. */
+  oauthProviders: Record<string, OAuthProviderOptions>;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -45,6 +48,20 @@ function basicClients(raw: string | undefined): Record<string, Record<string, Cl
   return parsed as Record<string, Record<string, ClientSecrets>>;
 }
 
+function oauthProviders(raw: string | undefined): Record<string, OAuthProviderOptions> {
+  if (raw === undefined || raw === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error('AUTH_OAUTH must be JSON: { "<name>": { "preset"?: "google" | "github" | "gitlab" | "bitbucket" | "facebook", "issuer"?: "<url>", "clientId": "…", "clientSecret": "…", "endpoints"?: { … } } }');
+  }
+  const isTable = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (!isTable(parsed) || !Object.values(parsed as object).every(isTable)) throw new Error('AUTH_OAUTH must map each provider name to an object');
+  // The shape of each provider is createAuth's to check: it names the option that is wrong.
+  return parsed as Record<string, OAuthProviderOptions>;
+}
+
 export function readConfig(env: NodeJS.ProcessEnv): ReferenceServerConfig {
   const port = integer(env, 'PORT', 3000);
   const dataDir = env.AUTH_DATA_DIR ?? './.data';
@@ -69,5 +86,6 @@ export function readConfig(env: NodeJS.ProcessEnv): ReferenceServerConfig {
     refreshGraceSeconds: integer(env, 'AUTH_REFRESH_GRACE', 10),
     emailConfirmation,
     basicClients: basicClients(env.AUTH_BASIC_CLIENTS),
+    oauthProviders: oauthProviders(env.AUTH_OAUTH),
   };
 }

@@ -44,7 +44,7 @@ function referenceRouter(auth: Auth) {
 export type ReferenceRouter = ReturnType<typeof referenceRouter>;
 
 /** Paths that serve the demo page: its home, and the landing pages of mailed links. */
-const PAGE_ROUTES = new Set(['/', '/confirm-email', '/reset-password', '/magic-link', '/accept-invite']);
+const PAGE_ROUTES = new Set(['/', '/confirm-email', '/reset-password', '/magic-link', '/accept-invite', '/oauth/callback']);
 
 /**
  * `GET /dev/outbox`: `{ enabled, mails }`, the mails the outbox kept for the demo page while no SMTP
@@ -72,8 +72,9 @@ const MAX_BODY_BYTES = 64 * 1024;
 /**
  * The reference server: the auth router and `demo.whoami` at `/trpc`, and a demo page at `/` (also
  * served at `/confirm-email` and `/reset-password`, where the mailed links lead), and the page that
- * receives invitation links at `/accept-invite`; `/healthz`, `/readyz` and `/metrics` for operators.
- * `deps.clock` is a test's clock; by default the server runs on the system's.
+ * receives invitation links at `/accept-invite`, and where OAuth providers send the browser back at
+ * `/oauth/callback`; `/healthz`, `/readyz` and `/metrics` for operators. `deps.clock` is a test's
+ * clock; by default the server runs on the system's.
  */
 export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log, deps: { clock?: Clock } = {}) {
   // It listens from the start, so that probes hear from a node that still waits for its database;
@@ -107,6 +108,8 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
     // The demo page runs in cookie mode, opened at APP_URL or at the address the server listens on.
     cookies: { allowedOrigins: [config.appUrl, `http://localhost:${config.port}`, `http://127.0.0.1:${config.port}`] },
     basic: { clients: config.basicClients },
+    // The redirect URI to register at each provider is $APP_URL/oauth/callback, the demo page.
+    oauth: { providers: config.oauthProviders },
     // A test's clock, so that it moves time instead of waiting for it.
     ...(deps.clock && { clock: deps.clock }),
   });

@@ -1,5 +1,5 @@
 import type { AuthDatabase } from '../db/connect.js';
-import { auditEventTable } from '../db/schema.js';
+import { oauthIdentityTable } from '../db/schema.js';
 
 const UNDEFINED_TABLE = '42P01';
 
@@ -7,7 +7,7 @@ const UNDEFINED_TABLE = '42P01';
 export async function assertMigrated(db: AuthDatabase): Promise<void> {
   try {
     // The newest table: a database migrated by an older release of the kit lacks it.
-    await db.select({ id: auditEventTable.id }).from(auditEventTable).limit(1);
+    await db.select({ userId: oauthIdentityTable.userId }).from(oauthIdentityTable).limit(1);
   } catch (error) {
     const cause = (error as { cause?: { code?: unknown } }).cause;
     if (cause?.code !== UNDEFINED_TABLE) throw error;

@@ -13,6 +13,7 @@ import { loginProcedure } from './procedures/login.js';
 import { logoutProcedure } from './procedures/logout.js';
 import { magicLinkRouter } from './procedures/magic-link.js';
 import { meProcedure } from './procedures/me.js';
+import { oauthRouter } from './procedures/oauth/oauth-router.js';
 import { refreshProcedure } from './procedures/refresh.js';
 import { registerProcedure } from './procedures/register.js';
 import { resendConfirmationProcedure } from './procedures/resend-confirmation.js';
@@ -54,6 +55,11 @@ import { authT } from './trpc.js';
  * | `deleteAccount`            | signed in      | delete the account, end every token everywhere  |
  * | `admin.users.*`            | admin          | find, disable, enable, end sessions, roles, delete |
  * | `admin.events.list` (query) | admin         | the stored audit trail, newest first            |
+ * | `oauth.start`              | anyone         | a provider's authorization URL, for this browser |
+ * | `oauth.callback`           | anyone         | finish it in the same browser, sign in          |
+ * | `oauth.link`               | signed in      | the same, linking the identity to the account   |
+ * | `oauth.identities` (query) | signed in      | the linked identities                           |
+ * | `oauth.unlink`             | signed in      | unlink one, never the last way to sign in       |
  *
  * "Signed in" takes an API token too, except where the account changes (password, sessions, API
  * tokens): those refuse it with INSUFFICIENT_SCOPE.
@@ -89,6 +95,7 @@ export function createAuthRouter(kernel: AuthKernel) {
     acceptInvite: acceptInviteProcedure(kernel),
     deleteAccount: deleteAccountProcedure(kernel),
     admin: adminRouter(kernel),
+    oauth: oauthRouter(kernel),
   });
 }
 

@@ -10,6 +10,7 @@ export type { AuthRouter } from './auth-router.js';
 export type { AccessAuthorization } from './tokens/access-tokens.js';
 export type { AuthUser, AuthSession } from './middleware/bearer.js';
 export type { BasicClient } from './basic/basic-check.js';
+export type { OAuthOptions, OAuthProviderOptions } from './oauth/oauth-options.js';
 export type { BasicErrorVerbosity, BasicOptions, FindClientSecret } from './basic/basic-options.js';
 export type { AuthBaseContext, AuthContextOptions, AuthRequest } from './context.js';
 export type { Clock, Logger, PasswordCheck, PasswordHasher, RandomSource } from './deps.js';

@@ -11,6 +11,7 @@ import type { Clock, Logger, PasswordHasher, RandomSource } from './deps.js';
 import { consoleLogger, systemClock, systemRandom } from './deps.js';
 import { rateLimitOptionsSchema } from './limits/rate-limit-options.js';
 import { mailOptionsSchema } from './mail/mail-options.js';
+import { oauthOptionsSchema, resolveOAuthOptions } from './oauth/oauth-options.js';
 import { functionOption } from './option-types.js';
 import { passwordOptionsSchema } from './passwords/password-options.js';
 import { cookieOptionsSchema, deviceOptionsSchema, recentAuthOptionsSchema } from './sessions/session-options.js';
@@ -45,6 +46,8 @@ const optionsSchema = z
     devices: deviceOptionsSchema.prefault({}),
     /** HTTP Basic machine clients, per realm (`basicProcedure(realm)`, and the `admin` realm of `invite`). */
     basic: basicOptionsSchema,
+    /** Sign-in with OAuth and OpenID Connect providers (`auth.oauth.*`, oauth/oauth-options.ts); none unless set. */
+    oauth: oauthOptionsSchema,
     /** Every throttle's limit and window (limits/rate-limit-options.ts). */
     rateLimits: rateLimitOptionsSchema.prefault({}),
     /** Password rules, argon2id's cost and the hashing bulkhead (passwords/password-options.ts). */
@@ -83,8 +86,9 @@ const optionsSchema = z
     /** @default the console */
     logger: z.custom<Logger>((logger) => typeof (logger as Logger | null)?.error === 'function', 'expected a logger (an object with error)').default(consoleLogger),
   })
-  .transform(({ cookies, ...options }) => ({
+  .transform(({ cookies, oauth, ...options }) => ({
     ...options,
+    oauth: resolveOAuthOptions(oauth, { appUrl: options.mail.appUrl, signupEnabled: options.signup.enabled }),
     /** Null when cookie mode is off. */
     cookies: cookies ? { sameSite: cookies.sameSite, allowedOrigins: cookies.allowedOrigins ?? [new URL(options.mail.appUrl).origin] } : null,
   }));

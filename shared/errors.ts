@@ -42,6 +42,27 @@ export const AUTH_ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   /** The client asked for cookie mode, which the server has not enabled. */
   COOKIE_MODE_DISABLED: 'BAD_REQUEST',
+  /**
+   * An OAuth sign-in did not complete: the flow is unknown, expired, spent or was started in another
+   * browser, or the provider refused, failed or did not answer in time. Deliberately one code.
+   */
+  OAUTH_FAILED: 'UNAUTHORIZED',
+  /** `oauth.start`, `oauth.link` or `oauth.callback` named a provider the server does not have. */
+  OAUTH_PROVIDER_UNKNOWN: 'BAD_REQUEST',
+  /** A `redirectTo` outside `oauth.redirectAllowlist` (by default, outside `mail.appUrl`). */
+  REDIRECT_NOT_ALLOWED: 'BAD_REQUEST',
+  /**
+   * The provider's address belongs to an account this identity may not join by itself (the provider
+   * does not vouch for it, the account's address is unconfirmed, or linking is off): sign in to that
+   * account and link the provider (`oauth.link`).
+   */
+  OAUTH_EMAIL_IN_USE: 'CONFLICT',
+  /** A new identity whose provider vouches for no address cannot make an account (link it instead). */
+  OAUTH_EMAIL_UNVERIFIED: 'FORBIDDEN',
+  /** `oauth.link`: the identity already belongs to another account. */
+  OAUTH_IDENTITY_IN_USE: 'CONFLICT',
+  /** `oauth.unlink` of the account's last way to sign in: set a password or link another provider first. */
+  LAST_SIGN_IN_METHOD: 'FORBIDDEN',
   /** The database did not answer in time or is down; try again after `Retry-After` seconds (HTTP 503). */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
 } as const satisfies Record<string, TRPC_ERROR_CODE_KEY>;

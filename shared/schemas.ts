@@ -195,3 +195,35 @@ export const acceptInviteInput = z.strictObject({
   password: passwordSchema,
   username: usernameSchema.optional(),
 });
+
+/** A provider's name, as the server's `oauth.providers` gives it. */
+const providerNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'provider: 1-32 of a-z 0-9 _ -');
+
+/** `redirectTo`: where to go once signed in, within the server's allowlist (by default, under its app URL). */
+export const oauthStartInput = z.strictObject({ provider: providerNameSchema, redirectTo: textSchema(2048).min(1).optional() });
+
+/** `password` counts as a recent authentication, which linking needs. */
+export const oauthLinkInput = z.strictObject({ provider: providerNameSchema, redirectTo: textSchema(2048).min(1).optional(), password: passwordSchema.optional() });
+
+/** What the provider sent the callback page: `code`, `state` and, where it sends one, `iss` (RFC 9207). */
+export const oauthCallbackInput = z.strictObject({
+  provider: providerNameSchema,
+  code: textSchema(2048).min(1),
+  state: textSchema(128).min(1),
+  iss: textSchema(2048).min(1).optional(),
+});
+
+export const oauthUnlinkInput = z.strictObject({ provider: providerNameSchema });
+
+export const oauthStartOutput = z.object({ url: z.string() });
+
+export const oauthCallbackOutput = signedInSchema.extend({ redirectTo: z.string() });
+
+export const oauthIdentitySchema = z.object({
+  provider: z.string(),
+  issuer: z.string(),
+  subject: z.string(),
+  /** The address the provider gave at the last sign-in, if any. */
+  email: z.string().nullable(),
+  linkedAt: z.date(),
+});

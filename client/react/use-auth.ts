@@ -36,5 +36,6 @@ export function useAuth<TRouter extends AnyRouter>() {
     acceptInvite: client.acceptInvite,
     login: client.login,
     logout: client.logout,
+    oauth: client.oauth,
   };
 }

@@ -1,4 +1,4 @@
-import { useQuery } from '@tanstack/react-query';
+import { useMutation, useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { useAuth, useAuthClient } from '../../client/react/index.js';
 import type { AuthChange } from '../../client/index.js';
@@ -10,11 +10,42 @@ import { DevOutbox } from './outbox.js';
 import { Sessions } from './sessions.js';
 import { homeUrl } from './token-mode.js';
 
+/** The page a provider sends the browser back to: finishes the flow, then leaves for its return URL. */
+function OAuthCallback() {
+  const { oauth } = useAuth<ReferenceRouter>();
+  const [failure, setFailure] = useState<string | null>(null);
+  useEffect(() => {
+    oauth.complete().then(
+      ({ redirectTo }) => history.replaceState(null, '', new URL(redirectTo).pathname),
+      (error: unknown) => setFailure(messageFor(error)),
+    );
+  }, [oauth]);
+  return <p aria-label="oauth callback">{failure ? <span className="error">{failure}</span> : 'Signing in…'}</p>;
+}
+
+/** A button per provider the server has (`auth.settings`). */
+function ProviderButtons() {
+  const { oauth, trpc } = useAuth<ReferenceRouter>();
+  const settings = useQuery({ queryKey: ['settings'], queryFn: () => trpc.auth.settings.query() });
+  const start = useMutation({ mutationFn: async (provider: string) => location.assign((await oauth.start(provider)).url) });
+  if (!settings.data?.providers.length) return null;
+  return (
+    <section aria-label="providers">
+      <strong>Sign in with</strong>
+      {settings.data.providers.map((provider) => (
+        <button key={provider} onClick={() => start.mutate(provider)} disabled={start.isPending}>{provider}</button>
+      ))}
+      {start.isError && <span className="error">{messageFor(start.error)}</span>}
+    </section>
+  );
+}
+
 function SignedOut() {
   const { register, login, trpc } = useAuth<ReferenceRouter>();
   const [registered, setRegistered] = useState<string | null>(null);
   return (
     <>
+      <ProviderButtons />
       <Form name="register" title="Register" submit="Register" done={registered ? `We sent a confirmation link to ${registered}. Open it (in development, from the outbox on this page) to finish.` : 'Registered.'} onSubmit={async ({ email = '', password = '' }) => {
         const { confirmationSent } = await register({ email, password });
         if (confirmationSent) setRegistered(email);
@@ -123,6 +154,7 @@ export function App(props: { tokensInStorage: boolean }) {
       {signedOutWhy && <p className="notice" role="status">{signedOutWhy}</p>}
       {next && <p className="notice" role="status">{next}</p>}
       {landing && <Landing path={landing.path} token={landing.token} onDone={leaveLanding} onDismiss={() => leaveLanding(null)} />}
+      {location.pathname === '/oauth/callback' && <OAuthCallback />}
       {status === 'signed-in' && <SignedIn />}
       {status === 'signed-out' && <SignedOut />}
       <DevOutbox />

@@ -10,7 +10,7 @@ export function settingsProcedure(kernel: AuthKernel) {
     signupEnabled: signup.enabled,
     emailConfirmation: signup.emailConfirmation,
     magicLink: magicLink.enabled,
-    providers: [],
+    providers: Object.keys(kernel.options.oauth.providers),
     passwordMinLength: password.minLength,
     accessTokenTtlSeconds: tokens.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: tokens.refreshTokenTtlSeconds,

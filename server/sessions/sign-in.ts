@@ -21,7 +21,7 @@ import type { SignInFailureReason } from '../../shared/audit-events.js';
  */
 
 /** How the user proved who they are. */
-export type SignInMethod = 'password' | 'confirm-email' | 'magic-link' | 'invite' | 'registration';
+export type SignInMethod = 'password' | 'confirm-email' | 'magic-link' | 'invite' | 'registration' | 'oauth';
 
 export interface SignedIn {
   user: PublicUser;

@@ -1,0 +1,143 @@
+import { and, asc, eq, ne, sql } from 'drizzle-orm';
+import type { Queryable } from '../../db/connect.js';
+import { oauthIdentityTable, userTable } from '../../db/schema.js';
+import type { UserRow } from '../../db/schema.js';
+import { voidLinks } from '../accounts/link-tokens.js';
+import { findUserByEmail, findUserById } from '../accounts/users.js';
+import type { Revocation } from '../cache/revocation-notice.js';
+import { authError } from '../errors.js';
+import type { AuthKernel } from '../kernel.js';
+import { generateId } from '../tokens/secrets.js';
+import type { ProviderProfile } from './profiles.js';
+
+/*
+ * Identities are (issuer, subject): two providers that both say `sub=123` are two identities, and an
+ * address changed at the provider moves nothing. Which account an identity signs in to:
+ *
+ *  1. the account that holds it;
+ *  2. else, with `oauth.linkByEmail` on and an address the provider vouches for, the account with
+ *     that address: joined at once when its address is confirmed; when it is not, whoever signed up
+ *     with it never proved it, so it is proven now, as a mailed link proves it (address-proof.ts):
+ *     its password stops working and every session, API token, device and link it had ends;
+ *  3. else, when no account has the address, a new account, its address confirmed (sign-up allowed,
+ *     and an address the provider vouches for: anyone can claim one it does not);
+ *  4. an address some account has that the rules above do not let the identity join is refused
+ *     (`OAUTH_EMAIL_IN_USE`): its owner signs in and links the provider (`oauth.link`).
+ */
+
+/** An identity the provider just proved, under the name the options give the provider. */
+export interface ProvenIdentity extends ProviderProfile {
+  provider: string;
+  issuer: string;
+}
+
+/** The identities an account holds, oldest first. */
+export async function listIdentities(db: Queryable, userId: string) {
+  return db
+    .select({
+      provider: oauthIdentityTable.provider,
+      issuer: oauthIdentityTable.issuer,
+      subject: oauthIdentityTable.subject,
+      email: oauthIdentityTable.email,
+      linkedAt: oauthIdentityTable.linkedAt,
+    })
+    .from(oauthIdentityTable)
+    .where(eq(oauthIdentityTable.userId, userId))
+    .orderBy(asc(oauthIdentityTable.linkedAt));
+}
+
+async function holderOf(tx: Queryable, identity: ProvenIdentity): Promise<string | null> {
+  const [row] = await tx
+    .select({ userId: oauthIdentityTable.userId })
+    .from(oauthIdentityTable)
+    .where(and(eq(oauthIdentityTable.issuer, identity.issuer), eq(oauthIdentityTable.subject, identity.subject)))
+    .for('update');
+  return row?.userId ?? null;
+}
+
+async function link(tx: Queryable, identity: ProvenIdentity, to: { userId: string; at: Date }): Promise<void> {
+  const { userId, at: now } = to;
+  await tx
+    .insert(oauthIdentityTable)
+    .values({ issuer: identity.issuer, subject: identity.subject, userId, provider: identity.provider, email: identity.email, linkedAt: now, lastSignedInAt: now })
+    .onConflictDoUpdate({ target: [oauthIdentityTable.issuer, oauthIdentityTable.subject], set: { email: identity.email, lastSignedInAt: now } });
+}
+
+async function requireUser(tx: Queryable, userId: string): Promise<UserRow> {
+  const user = await findUserById(tx, userId);
+  if (!user) throw authError('OAUTH_FAILED');
+  return user;
+}
+
+/** Proves the unconfirmed address of `user` for the identity's owner (rule 2): see address-proof.ts. */
+async function proveUnconfirmed(kernel: AuthKernel, tx: Queryable, user: UserRow): Promise<{ user: UserRow; revocations: Revocation[] }> {
+  const now = new Date(kernel.clock.now());
+  const [proven] = await tx.update(userTable).set({ confirmed: true, passwordHash: null, updatedAt: now }).where(eq(userTable.userId, user.userId)).returning();
+  if (!proven) throw authError('OAUTH_FAILED');
+  await voidLinks(tx, user.userId);
+  await kernel.devices.forget(tx, user.userId, null);
+  const revocations = await kernel.sessions.revokeAllWithin(tx, user.userId, { reason: 'address-proven' });
+  return { user: proven, revocations };
+}
+
+/** The account the identity signs in to, by the rules above, made or joined in one transaction. */
+export async function accountForIdentity(kernel: AuthKernel, identity: ProvenIdentity): Promise<UserRow> {
+  const { allowSignUp, linkByEmail } = kernel.options.oauth;
+  let revocations: Revocation[] = [];
+  const account = await kernel.db.transaction(async (tx) => {
+    const now = new Date(kernel.clock.now());
+    const holder = await holderOf(tx, identity);
+    if (holder !== null) {
+      await link(tx, identity, { userId: holder, at: now });
+      return requireUser(tx, holder);
+    }
+    const local = identity.email === null ? null : await findUserByEmail(tx, identity.email);
+    if (local) {
+      if (!linkByEmail || !identity.emailVerified) throw authError('OAUTH_EMAIL_IN_USE');
+      let joined = local;
+      if (!local.confirmed) ({ user: joined, revocations } = await proveUnconfirmed(kernel, tx, local));
+      await link(tx, identity, { userId: joined.userId, at: now });
+      return joined;
+    }
+    if (!allowSignUp) throw authError('SIGNUP_DISABLED');
+    if (identity.email === null || !identity.emailVerified) throw authError('OAUTH_EMAIL_UNVERIFIED');
+    const [created] = await tx
+      .insert(userTable)
+      .values({ userId: generateId(kernel.random), email: identity.email, confirmed: true, passwordHash: null, insertedAt: now, updatedAt: now })
+      .returning();
+    if (!created) throw new Error('accountForIdentity: insert returned no row');
+    await link(tx, identity, { userId: created.userId, at: now });
+    return created;
+  });
+  await kernel.sessions.forget(revocations);
+  return account;
+}
+
+/** Links the identity to `userId` (`oauth.link`); refused when another account holds it. */
+export async function linkIdentity(kernel: AuthKernel, identity: ProvenIdentity, userId: string): Promise<UserRow> {
+  return kernel.db.transaction(async (tx) => {
+    const holder = await holderOf(tx, identity);
+    if (holder !== null && holder !== userId) throw authError('OAUTH_IDENTITY_IN_USE');
+    const user = await requireUser(tx, userId);
+    await link(tx, identity, { userId, at: new Date(kernel.clock.now()) });
+    return user;
+  });
+}
+
+/**
+ * Unlinks the account's identities at `provider`, unless that would leave it no way to sign in:
+ * no password and no identity at another provider (`LAST_SIGN_IN_METHOD`). The user row is locked,
+ * so two unlinks at once cannot each leave the other's identity as the last one and remove both.
+ */
+export async function unlinkProvider(kernel: AuthKernel, userId: string, provider: string): Promise<void> {
+  await kernel.db.transaction(async (tx) => {
+    const [user] = await tx.select({ passwordHash: userTable.passwordHash }).from(userTable).where(eq(userTable.userId, userId)).for('update');
+    if (!user) throw authError('TOKEN_REVOKED');
+    const [others] = await tx
+      .select({ count: sql<number>`count(*)::int` })
+      .from(oauthIdentityTable)
+      .where(and(eq(oauthIdentityTable.userId, userId), ne(oauthIdentityTable.provider, provider)));
+    if (user.passwordHash === null && (others?.count ?? 0) === 0) throw authError('LAST_SIGN_IN_METHOD');
+    await tx.delete(oauthIdentityTable).where(and(eq(oauthIdentityTable.userId, userId), eq(oauthIdentityTable.provider, provider)));
+  });
+}
