@@ -15,7 +15,8 @@ import pg from 'pg';
  * - goes back to the pool, to be discarded, as soon as its connection is lost, even if its borrower
  *   never releases it (drizzle does not when BEGIN fails), so lost connections cannot fill the pool;
  * - has an error listener: pg reports a connection lost between two statements as an `error` event,
- *   which with no listener would end the process.
+ *   which with no listener would end the process; a connection given back broken keeps it while the
+ *   pool ends it.
  */
 
 /** A connection lent for longer than a transaction may take; the connection is dropped. */
@@ -77,7 +78,10 @@ export class BoundedPool extends pg.Pool {
       clearTimeout(lease);
       socket?.setTimeout(0);
       socket?.off('timeout', onSilence);
-      client.off('error', onError);
+      // A connection given back broken is ended by the pool, and a server going down (a restart)
+      // may still report on it meanwhile: it keeps a listener until it is gone. A sound one goes
+      // back to the pool, which listens to its idle connections itself.
+      if (!error) client.off('error', onError);
       client.off('end', onEnd);
       release(error);
     }
