@@ -21,7 +21,7 @@ import { clientsHolding } from './harness/workload.js';
 import type { WorkloadClient } from './harness/workload.js';
 
 const CLIENTS = Number(process.env.FAULT_F7_CLIENTS ?? 300);
-const LIVENESS = { timeout: 120_000 };
+const LIVENESS = { timeout: 240_000 };
 
 async function rotatedSessions(databaseUrl: string): Promise<number> {
   const admin = new pg.Client({ connectionString: databaseUrl });
@@ -81,6 +81,7 @@ describeOnPostgres('F7: a node killed while clients refresh through it', (kit) =
       assert.ok(retried > 0, 'the kill landed after every refresh was answered');
 
       const results = await checkInvariants({ ledger, clients, nodes: cluster.nodes });
+      for (const client of clients) client.http.close();
       reportRun(t, ledger, results);
       assert.deepEqual(violations(results), []);
     } finally {
