@@ -1,6 +1,6 @@
 /*
  * F7 (SECURITY.md §2): a node SIGKILLed while clients refresh through it. Each client whose refresh
- * got no answer retries it once, with the same refresh token, on the other node, as the client SDK
+ * got no answer (or a 503) retries it once, with the same refresh token, on the other node, as the client SDK
  * does within the grace window. Whether the killed node had committed the rotation or not, the
  * client must end with a working session (no false theft detection, I4) and its lineage must have
  * one child (I3): presenting the token again returns the successor the retry got.
@@ -67,7 +67,8 @@ describeOnPostgres('F7: a node killed while clients refresh through it', (kit) =
           client.tokens = entry.issued;
           continue;
         }
-        assert.equal(entry.status, 0, `A answered ${entry.status} ${entry.authCode} before it died`);
+        // No answer (the kill), or 503: 300 refreshes at once can outwait A's pool before it dies.
+        assert.ok(entry.status === 0 || entry.status === 503, `A answered ${entry.status} ${entry.authCode} before it died`);
         retried++;
         const retry = await refresh(ledger, client, { node: b, refreshToken: presented });
         assert.equal(retry.status, 200, `the retry on B: ${retry.status} ${retry.authCode}`);
