@@ -14,9 +14,10 @@ import pg from 'pg';
  *   times as long (the server rolls back what the dropped connection left open);
  * - goes back to the pool, to be discarded, as soon as its connection is lost, even if its borrower
  *   never releases it (drizzle does not when BEGIN fails), so lost connections cannot fill the pool;
- * - has an error listener: pg reports a connection lost between two statements as an `error` event,
- *   which with no listener would end the process; a connection given back broken keeps it while the
- *   pool ends it.
+ * - has an error listener for the rest of its life: pg reports a connection lost between two
+ *   statements as an `error` event, which with no listener would end the process, and a server
+ *   going down (a restart: "terminating connection due to administrator command") reaches
+ *   connections at any point, lent, given back or being ended by the pool.
  */
 
 /** A connection lent for longer than a transaction may take; the connection is dropped. */
@@ -40,6 +41,8 @@ type ConnectCallback = (error: Error | undefined, client: pg.PoolClient | undefi
 export class BoundedPool extends pg.Pool {
   readonly #silenceMs: number;
   readonly #leaseMs: number;
+  /** The connections that already carry the error listener every lent connection gets. */
+  readonly #guarded = new WeakSet<pg.PoolClient>();
 
   constructor(config: pg.PoolConfig, limits: { silenceMs: number; leaseMs: number }) {
     super(config);
@@ -65,8 +68,6 @@ export class BoundedPool extends pg.Pool {
     const socket = stream instanceof Socket ? stream : null;
     const release = client.release.bind(client);
     let returned = false;
-    // The statement in flight, if any, carries the failure to its caller.
-    const onError = () => {};
     const onSilence = () => socket?.destroy(new DatabaseSilenceError(silenceMs));
     const onEnd = () => giveBack(true);
     const leaseMs = this.#leaseMs;
@@ -78,16 +79,16 @@ export class BoundedPool extends pg.Pool {
       clearTimeout(lease);
       socket?.setTimeout(0);
       socket?.off('timeout', onSilence);
-      // A connection given back broken is ended by the pool, and a server going down (a restart)
-      // may still report on it meanwhile: it keeps a listener until it is gone. A sound one goes
-      // back to the pool, which listens to its idle connections itself.
-      if (!error) client.off('error', onError);
       client.off('end', onEnd);
       release(error);
     }
     socket?.setTimeout(silenceMs);
     socket?.on('timeout', onSilence);
-    client.on('error', onError);
+    if (!this.#guarded.has(client)) {
+      // The statement in flight, if any, carries the failure to its caller.
+      client.on('error', () => {});
+      this.#guarded.add(client);
+    }
     client.once('end', onEnd);
     client.release = giveBack;
     return client;
