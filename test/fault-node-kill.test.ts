@@ -7,7 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import pg from 'pg';
+import { count, isNotNull } from 'drizzle-orm';
+import { closeDatabase, connectDatabase } from '../db/index.js';
+import { sessionTable } from '../db/schema.js';
 import { startCluster } from './harness/cluster.js';
 import type { ClusterNode } from './harness/cluster.js';
 import { reportRun } from './harness/fault-report.js';
@@ -24,11 +26,13 @@ const CLIENTS = Number(process.env.FAULT_F7_CLIENTS ?? 300);
 const LIVENESS = { timeout: 240_000 };
 
 async function rotatedSessions(databaseUrl: string): Promise<number> {
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
-  const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM auth_sessions WHERE rotated_at IS NOT NULL');
-  await admin.end();
-  return rows[0]?.n ?? 0;
+  const db = await connectDatabase(databaseUrl);
+  try {
+    const [row] = await db.select({ n: count() }).from(sessionTable).where(isNotNull(sessionTable.rotatedAt));
+    return row?.n ?? 0;
+  } finally {
+    await closeDatabase(db);
+  }
 }
 
 async function refresh(ledger: Ledger, client: WorkloadClient, call: { node: ClusterNode; refreshToken: string }) {
