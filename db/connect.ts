@@ -32,6 +32,13 @@ export interface DatabaseOptions {
    * ends the session (`idle_in_transaction_session_timeout`). @default 5000
    */
   idleInTransactionTimeoutMs?: number;
+  /**
+   * The longest a connection is lent, to one query or to a whole transaction: then it is dropped
+   * (the server rolls back what was open) and the request answers 503. A slow server answers each
+   * statement within the bounds above, but a transaction of several would otherwise take that long
+   * several times over. @default statementTimeoutMs + 500
+   */
+  transactionTimeoutMs?: number;
 }
 
 const POSTGRES_URL = /^postgres(ql)?:\/\//;
@@ -56,6 +63,7 @@ export async function connectDatabase(url: string = 'memory://', options: Databa
   const connectTimeoutMs = positiveMs(options, 'connectTimeoutMs', 3000);
   const statementTimeoutMs = positiveMs(options, 'statementTimeoutMs', 4000);
   const idleInTransactionTimeoutMs = positiveMs(options, 'idleInTransactionTimeoutMs', 5000);
+  const transactionTimeoutMs = positiveMs(options, 'transactionTimeoutMs', statementTimeoutMs + SERVER_CANCEL_GRACE_MS);
   if (POSTGRES_URL.test(url)) {
     const pool = new BoundedPool(
       {
@@ -65,7 +73,7 @@ export async function connectDatabase(url: string = 'memory://', options: Databa
         statement_timeout: statementTimeoutMs,
         idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
       },
-      { silenceMs: statementTimeoutMs + SERVER_CANCEL_GRACE_MS },
+      { silenceMs: statementTimeoutMs + SERVER_CANCEL_GRACE_MS, leaseMs: transactionTimeoutMs },
     );
     // An idle client that loses its server must not take the process down with it.
     pool.on('error', () => {});

@@ -15,7 +15,7 @@ const COLOURS: Record<Operation, string> = {
 
 const WIDTH = 960;
 const HEIGHT = 360;
-const MARGIN = { left: 56, right: 16, top: 16, bottom: 36 };
+const MARGIN = { left: 76, right: 16, top: 16, bottom: 36 };
 
 function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -119,6 +119,10 @@ try {
   for (const line of formatSummary(summaries)) console.log(line);
   console.log('');
   for (const result of invariants) console.log(`${result.name} ${result.holds ? 'holds   ' : 'VIOLATED'} ${result.detail}`);
+  for (const node of cluster?.nodes ?? []) {
+    const { exitCode, signalCode } = node.server.process;
+    if (!node.killed && (exitCode !== null || signalCode !== null)) console.log(`\nnode ${node.name} exited (${exitCode ?? signalCode}); its last output:\n${node.server.output().split('\n').slice(-40).join('\n')}`);
+  }
 
   if (values.html) {
     const settings = { nodes: nodes.map((node) => node.name).join(', '), rate: `${rate}/s`, duration: `${durationMs / 1000} s`, clients: clientCount, fault: `${FAULTS[fault]} — ${faultOutcome}` };

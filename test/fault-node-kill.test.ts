@@ -1,13 +1,15 @@
 /*
  * F7 (SECURITY.md §2): a node SIGKILLed while clients refresh through it. Each client whose refresh
- * got no answer retries it once, with the same refresh token, on the other node, as the client SDK
+ * got no answer (or a 503) retries it once, with the same refresh token, on the other node, as the client SDK
  * does within the grace window. Whether the killed node had committed the rotation or not, the
  * client must end with a working session (no false theft detection, I4) and its lineage must have
  * one child (I3): presenting the token again returns the successor the retry got.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import pg from 'pg';
+import { count, isNotNull } from 'drizzle-orm';
+import { closeDatabase, connectDatabase } from '../db/index.js';
+import { sessionTable } from '../db/schema.js';
 import { startCluster } from './harness/cluster.js';
 import type { ClusterNode } from './harness/cluster.js';
 import { reportRun } from './harness/fault-report.js';
@@ -21,14 +23,16 @@ import { clientsHolding } from './harness/workload.js';
 import type { WorkloadClient } from './harness/workload.js';
 
 const CLIENTS = Number(process.env.FAULT_F7_CLIENTS ?? 300);
-const LIVENESS = { timeout: 120_000 };
+const LIVENESS = { timeout: 240_000 };
 
 async function rotatedSessions(databaseUrl: string): Promise<number> {
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
-  const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM auth_sessions WHERE rotated_at IS NOT NULL');
-  await admin.end();
-  return rows[0]?.n ?? 0;
+  const db = await connectDatabase(databaseUrl);
+  try {
+    const [row] = await db.select({ n: count() }).from(sessionTable).where(isNotNull(sessionTable.rotatedAt));
+    return row?.n ?? 0;
+  } finally {
+    await closeDatabase(db);
+  }
 }
 
 async function refresh(ledger: Ledger, client: WorkloadClient, call: { node: ClusterNode; refreshToken: string }) {
@@ -67,7 +71,8 @@ describeOnPostgres('F7: a node killed while clients refresh through it', (kit) =
           client.tokens = entry.issued;
           continue;
         }
-        assert.equal(entry.status, 0, `A answered ${entry.status} ${entry.authCode} before it died`);
+        // No answer (the kill), or 503: 300 refreshes at once can outwait A's pool before it dies.
+        assert.ok(entry.status === 0 || entry.status === 503, `A answered ${entry.status} ${entry.authCode} before it died`);
         retried++;
         const retry = await refresh(ledger, client, { node: b, refreshToken: presented });
         assert.equal(retry.status, 200, `the retry on B: ${retry.status} ${retry.authCode}`);
@@ -81,6 +86,7 @@ describeOnPostgres('F7: a node killed while clients refresh through it', (kit) =
       assert.ok(retried > 0, 'the kill landed after every refresh was answered');
 
       const results = await checkInvariants({ ledger, clients, nodes: cluster.nodes });
+      for (const client of clients) client.http.close();
       reportRun(t, ledger, results);
       assert.deepEqual(violations(results), []);
     } finally {
