@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { hashClientSecret, generateClientSecret } from '../server/basic/client-secrets.js';
+import { hashClientSecret, generateClientSecret, readClientSecrets } from '../server/basic/client-secrets.js';
 import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
 import { readConfig } from '../reference-server/config.js';
 import { startReferenceServer } from '../reference-server/server.js';
@@ -84,17 +84,26 @@ program
       'Reads the secret from standard input; with --generate (or no input piped in), makes a strong one and prints it too.',
   )
   .option('--generate', 'generate a 256-bit secret instead of reading one')
+  .option(
+    '--rotate <current>',
+    'rotation: print ["<current>","<new>"], the pair to configure while callers move to the new secret (both work); then configure the new one alone',
+  )
   .addOption(
     new Option('--format <format>', 'argon2id for a secret a person chose; sha256 for a generated one (default: sha256 when generating, argon2id otherwise)').choices([
       'argon2id',
       'sha256',
     ]),
   )
-  .action(async (options: { generate?: boolean; format?: 'argon2id' | 'sha256' }) => {
+  .action(async (options: { generate?: boolean; format?: 'argon2id' | 'sha256'; rotate?: string }) => {
+    if (options.rotate !== undefined) {
+      const current = readClientSecrets(options.rotate);
+      if ('error' in current) fail(`hash-secret: --rotate takes the stored form of the current secret: ${current.error}`);
+    }
     const generate = options.generate === true || process.stdin.isTTY === true;
     const secret = generate ? generateClientSecret((length) => randomBytes(length)) : await readStdin();
     if (secret === '') fail("hash-secret: standard input was empty: pipe the secret in (printf %s 'the secret' | trpc-auth-kit hash-secret), or pass --generate");
-    const stored = await hashClientSecret(secret, options.format ?? (generate ? 'sha256' : 'argon2id'));
+    const hashed = await hashClientSecret(secret, options.format ?? (generate ? 'sha256' : 'argon2id'));
+    const stored = options.rotate === undefined ? hashed : JSON.stringify([options.rotate, hashed]);
     if (generate) console.log(`secret: ${secret}\nhash:   ${stored}`);
     else console.log(stored);
   });

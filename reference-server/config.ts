@@ -1,3 +1,5 @@
+import type { ClientSecrets } from '../server/basic/basic-options.js';
+
 /** The reference server's settings, read from the environment (see the README's table). */
 export interface ReferenceServerConfig {
   port: number;
@@ -11,8 +13,8 @@ export interface ReferenceServerConfig {
   refreshTokenTtlSeconds: number | null;
   refreshGraceSeconds: number;
   emailConfirmation: 'required' | 'optional' | 'off';
-  /** `{ realm: { clientId: secret } }` from AUTH_BASIC_CLIENTS; the `admin` realm may invite. */
-  basicClients: Record<string, Record<string, string>>;
+  /** `{ realm: { clientId: secret or [current, next] } }` from AUTH_BASIC_CLIENTS; the `admin` realm may invite. */
+  basicClients: Record<string, Record<string, ClientSecrets>>;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -23,7 +25,13 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number
   return value;
 }
 
-function basicClients(raw: string | undefined): Record<string, Record<string, string>> {
+/** A secret, or the two of a rotation. */
+function isClientSecrets(value: unknown): value is ClientSecrets {
+  if (typeof value === 'string') return true;
+  return Array.isArray(value) && value.length >= 1 && value.length <= 2 && value.every((secret) => typeof secret === 'string');
+}
+
+function basicClients(raw: string | undefined): Record<string, Record<string, ClientSecrets>> {
   if (raw === undefined || raw === '') return {};
   let parsed: unknown;
   try {
@@ -32,9 +40,9 @@ function basicClients(raw: string | undefined): Record<string, Record<string, st
     throw new Error('AUTH_BASIC_CLIENTS must be JSON: { "<realm>": { "<client_id>": "<hashed or cleartext secret>" } }');
   }
   const isTable = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
-  const valid = isTable(parsed) && Object.values(parsed as object).every((clients) => isTable(clients) && Object.values(clients as object).every((secret) => typeof secret === 'string'));
-  if (!valid) throw new Error('AUTH_BASIC_CLIENTS must map each realm to an object of client ids and secrets (strings)');
-  return parsed as Record<string, Record<string, string>>;
+  const valid = isTable(parsed) && Object.values(parsed as object).every((clients) => isTable(clients) && Object.values(clients as object).every(isClientSecrets));
+  if (!valid) throw new Error('AUTH_BASIC_CLIENTS must map each realm to an object of client ids and secrets (a string, or two in a list during a rotation)');
+  return parsed as Record<string, Record<string, ClientSecrets>>;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv): ReferenceServerConfig {

@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, it } from 'node:test';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import { createBasicCheck } from '../server/basic/basic-check.js';
+import type { BasicOutcome } from '../server/basic/basic-check.js';
+import { basicOptionsSchema } from '../server/basic/basic-options.js';
+import type { BasicOptions, ClientSecrets } from '../server/basic/basic-options.js';
 import { hashClientSecret } from '../server/basic/client-secrets.js';
+import type { AuthRequest } from '../server/context.js';
+import { createRateLimiter } from '../server/limits/rate-limits.js';
+import { createThrottles } from '../server/limits/throttles.js';
+import { createHashingBulkhead } from '../server/passwords/hashing-bulkhead.js';
+import { createHashingTurns } from '../server/passwords/hashing-turns.js';
+import { createPasswordHasher } from '../server/passwords/passwords.js';
+import { resolveOptions } from '../server/options.js';
 import { createAuth } from '../server/index.js';
 import type { AuthOptions, Logger } from '../server/index.js';
 import { registerConfirmed } from './harness/flows.js';
@@ -209,6 +220,85 @@ describeOnEachDatabase('HTTP Basic realms over raw HTTP', (kit) => {
     assert.deepEqual(errors, ['findClientSecret returned a malformed secret; the client is refused']);
   });
 
+  it('rotation: a client holding [current, next] is admitted with either; once the old one is taken out it is refused like any wrong secret', async () => {
+    const [oldSecret, newSecret] = ['old-generated-secret', 'new-generated-secret'];
+    const configuredPair = await start({
+      basic: { clients: { ops: { ...clients.ops, deployer: [await hashClientSecret(oldSecret, 'sha256'), await hashClientSecret(newSecret, 'argon2id')] } } },
+    });
+    for (const secret of [oldSecret, newSecret]) assert.equal((await configuredPair.get('/ops.ping', [basicHeader('deployer', secret)])).status, 200, secret);
+    assert.deepEqual(refusal(await configuredPair.get('/ops.ping', [basicHeader('deployer', 'neither')])), REFUSED);
+    // The other clients of the realm are untouched by the padding to two checks.
+    assert.equal((await configuredPair.get('/ops.ping', [basicHeader('ops', 'secret')])).status, 200);
+
+    // The same rotation through findClientSecret, as an operator runs it: one secret, both, then the new one alone.
+    let held: ClientSecrets = await hashClientSecret(oldSecret, 'sha256');
+    const server = await start({ basic: { clients, findClientSecret: (_realm, clientId) => (clientId === 'deployer' ? held : null) } });
+    const call = (secret: string) => server.get('/ops.ping', [basicHeader('deployer', secret)]);
+    assert.equal((await call(oldSecret)).status, 200);
+    assert.deepEqual(refusal(await call(newSecret)), REFUSED);
+    held = [held, await hashClientSecret(newSecret, 'sha256')];
+    assert.equal((await call(oldSecret)).status, 200);
+    assert.equal((await call(newSecret)).status, 200);
+    held = held[1];
+    assert.equal((await call(newSecret)).status, 200);
+    const removed = await call(oldSecret);
+    const unknown = await server.get('/ops.ping', [basicHeader('nobody', oldSecret)]);
+    assert.deepEqual(refusal(removed), REFUSED);
+    assert.deepEqual({ ...refusal(unknown), body: unknown.body }, { ...refusal(removed), body: removed.body }, 'the removed secret answers as an unknown client does');
+  });
+
+  it('rotation: an unknown id, a wrong secret, a client with one secret and one in mid-rotation spend the same argon2id checks', async () => {
+    const verifications: Array<'stored' | 'dummy'> = [];
+    const argon2id = createPasswordHasher({ memoryCost: 19_456, timeCost: 2 });
+    const countingHasher = {
+      hash: (password: string) => argon2id.hash(password),
+      verify(storedHash: string | null, password: string) {
+        verifications.push(storedHash === null ? 'dummy' : 'stored');
+        return argon2id.verify(storedHash, password);
+      },
+    };
+    const resolved = resolveOptions({ db: kit().database.db, mail: { transport: kit().smtp.transport, from: 'a@b.test', appUrl: APP_URL } });
+    const limiter = createRateLimiter({ db: kit().database.db, clock: kit().clock });
+    const hashing = createHashingTurns({
+      hasher: countingHasher,
+      bulkhead: createHashingBulkhead({ maxRunning: 2, maxQueued: 8, maxPerClient: 8 }),
+      throttles: createThrottles(limiter, resolved.rateLimits),
+    });
+    const options: BasicOptions = {
+      clients: {
+        ops: {
+          single: await hashClientSecret('single-secret', 'argon2id'),
+          rotating: [await hashClientSecret('old-secret', 'argon2id'), await hashClientSecret('new-secret', 'argon2id')],
+        },
+      },
+    };
+    const check = createBasicCheck({ policy: basicOptionsSchema.parse(options), windowSeconds: 60, limiter, hashing, logger: quiet });
+    const request = (clientId: string, secret: string): AuthRequest => ({
+      authorization: basicHeader(clientId, secret).slice('Authorization: '.length),
+      userAgent: null,
+      ip: null,
+      cookie: null,
+      origin: null,
+      contentType: null,
+      wantsCookie: false,
+      setHeader() {},
+      afterResponse() {},
+      appendHeader() {},
+    });
+    const spent = async (clientId: string, secret: string): Promise<{ outcome: BasicOutcome['ok']; checks: number }> => {
+      verifications.length = 0;
+      const outcome = await check.check(request(clientId, secret), 'ops');
+      return { outcome: outcome.ok, checks: verifications.length };
+    };
+    assert.deepEqual(await spent('nobody', 'old-secret'), { outcome: false, checks: 2 });
+    assert.deepEqual(await spent('single', 'wrong'), { outcome: false, checks: 2 });
+    assert.deepEqual(await spent('single', 'single-secret'), { outcome: true, checks: 2 });
+    assert.deepEqual(await spent('rotating', 'wrong'), { outcome: false, checks: 2 });
+    // A match on the first of the two does not cut the work short.
+    assert.deepEqual(await spent('rotating', 'old-secret'), { outcome: true, checks: 2 });
+    assert.deepEqual(await spent('rotating', 'new-secret'), { outcome: true, checks: 2 });
+  });
+
   it('a secret configured in clear works and is warned about at start, naming the client and never the secret', async () => {
     const warnings: Array<{ message: string; fields?: Record<string, unknown> }> = [];
     const server = await start({
@@ -228,6 +318,9 @@ describeOnEachDatabase('HTTP Basic realms over raw HTTP', (kit) => {
     await assert.rejects(createAuth({ ...base, basic: { clients: { ops: { x: '$argon2i$v=19$m=16,t=2,p=1$abc$def' } } } }), /only argon2id/);
     await assert.rejects(createAuth({ ...base, basic: { clients: { 'bad"realm': { x: 'y' } } } }), /basic\.clients\.bad"realm: Invalid key/);
     await assert.rejects(createAuth({ ...base, basic: { clients: { ops: { 'a:b': 'y' } } } }), /basic\.clients\.ops\.a:b: Invalid key/);
+    await assert.rejects(createAuth({ ...base, basic: { clients: { ops: { x: ['y', 'sha256:tooshort'] } } } }), /basic\.clients\.ops\.x: secret 2: a sha256: secret needs/);
+    const three = ['a', 'b', 'c'] as unknown as ClientSecrets;
+    await assert.rejects(createAuth({ ...base, basic: { clients: { ops: { x: three } } } }), /basic\.clients\.ops\.x/);
     const auth = await createAuth(base);
     try {
       assert.throws(() => auth.basicProcedure('say "hi"'), /not a realm name/);

@@ -73,6 +73,21 @@ describe('the CLI (npx trpc-auth-kit)', () => {
     assert.equal(stored, `sha256:${hash('sha256', secret, 'base64url')}`);
   });
 
+  it('hash-secret --rotate prints the pair to configure during a rotation: the current stored form, then the new one', async () => {
+    const current = `sha256:${hash('sha256', 'the old secret', 'base64url')}`;
+    const piped = await cli(['hash-secret', '--format', 'sha256', '--rotate', current], { stdin: 'the new secret' });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.deepEqual(JSON.parse(piped.stdout), [current, `sha256:${hash('sha256', 'the new secret', 'base64url')}`]);
+
+    const generated = await cli(['hash-secret', '--generate', '--rotate', current]);
+    const [, secret = '', pair = ''] = /^secret: (\S+)\nhash: +(\S+)\n$/.exec(generated.stdout) ?? [];
+    assert.deepEqual(JSON.parse(pair), [current, `sha256:${hash('sha256', secret, 'base64url')}`]);
+
+    const broken = await cli(['hash-secret', '--rotate', 'sha256:short'], { stdin: 'x' });
+    assert.notEqual(broken.code, 0);
+    assert.match(broken.stderr, /^hash-secret: --rotate takes the stored form of the current secret: a sha256: secret needs/);
+  });
+
   it('--version prints the version of the package', async () => {
     const { version } = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
     const printed = await cli(['--version']);

@@ -6,14 +6,16 @@ import { isRefusal } from '../passwords/hashing-turns.js';
 import type { RateLimiter } from '../limits/rate-limits.js';
 import { clientOf } from '../limits/throttles.js';
 import { parseBasicAuthorization } from './authorization-header.js';
-import { readStoredSecret, spendDummyCheck, verifyClientSecret } from './client-secrets.js';
+import { checkedFormats, matchClientSecret, readClientSecrets } from './client-secrets.js';
 import type { SecretFormat, StoredSecret } from './client-secrets.js';
 
 /*
  * Judging a Basic client of a realm. The secret comes from `findClientSecret` when it answers, from
  * the configured `clients` otherwise. An unknown client id costs what a wrong secret costs: it is
  * checked against a dummy of the realm's format (the format its configured secrets share, or the one
- * `findClientSecret` last returned for it; argon2id when unknown). Keep one format per realm.
+ * `findClientSecret` last returned for it; argon2id when unknown). Keep one format per realm. In a
+ * realm where a client holds two secrets (a rotation), every check compares two forms, padded with
+ * dummies, so the rotating client is not told apart from the others or from an unknown id.
  *
  * Every attempt counts against the client id and the caller's address before it is judged and is
  * given back when it succeeds, so a batch of guesses cannot all slip under the limit; beyond it the
@@ -45,39 +47,44 @@ export function createBasicCheck(deps: {
   logger: Logger;
 }): BasicCheck {
   const { policy, limiter, hashing, logger } = deps;
-  const configured = new Map<string, Map<string, StoredSecret>>();
+  const configured = new Map<string, Map<string, StoredSecret[]>>();
   const dummyFormats = new Map<string, SecretFormat>();
+  // Forms compared per check in a realm: 2 once any client of the realm has held two (a rotation), else 1.
+  const checksPerRealm = new Map<string, number>();
   for (const [realm, clients] of Object.entries(policy.clients)) {
-    const secrets = new Map<string, StoredSecret>();
+    const realmSecrets = new Map<string, StoredSecret[]>();
     for (const [clientId, stored] of Object.entries(clients)) {
-      const secret = readStoredSecret(stored);
-      if ('error' in secret) throw new Error(`createBasicCheck: basic.clients.${realm}.${clientId}: ${secret.error} (resolveOptions lets none through)`);
-      if (secret.format === 'cleartext') {
+      const secrets = readClientSecrets(stored);
+      if ('error' in secrets) throw new Error(`createBasicCheck: basic.clients.${realm}.${clientId}: ${secrets.error} (resolveOptions lets none through)`);
+      if (secrets.some((secret) => secret.format === 'cleartext')) {
         logger.warn('a Basic client secret is configured in clear; store its hash (npx trpc-auth-kit hash-secret)', { realm, clientId });
       }
-      secrets.set(clientId, secret);
+      realmSecrets.set(clientId, secrets);
     }
-    configured.set(realm, secrets);
-    const formats = new Set([...secrets.values()].map((secret) => secret.format));
+    configured.set(realm, realmSecrets);
+    const all = [...realmSecrets.values()];
+    const formats = new Set(all.flat().map((secret) => secret.format));
     dummyFormats.set(realm, formats.size === 1 ? ([...formats][0] as SecretFormat) : 'argon2id');
+    checksPerRealm.set(realm, Math.max(1, ...all.map((secrets) => secrets.length)));
   }
   const warnedInClear = new Set<string>();
   const limit = { max: policy.failuresPerClientAndSource, windowSeconds: deps.windowSeconds };
 
-  async function findSecret(realm: string, clientId: string): Promise<StoredSecret | null> {
+  async function findSecrets(realm: string, clientId: string): Promise<StoredSecret[] | null> {
     const found = policy.findClientSecret ? await policy.findClientSecret(realm, clientId) : null;
-    if (typeof found !== 'string') return configured.get(realm)?.get(clientId) ?? null;
-    const secret = readStoredSecret(found);
-    if ('error' in secret) {
-      logger.error('findClientSecret returned a malformed secret; the client is refused', { realm, clientId, error: secret.error });
+    if (typeof found !== 'string' && !Array.isArray(found)) return configured.get(realm)?.get(clientId) ?? null;
+    const secrets = readClientSecrets(found);
+    if ('error' in secrets) {
+      logger.error('findClientSecret returned a malformed secret; the client is refused', { realm, clientId, error: secrets.error });
       return null;
     }
-    dummyFormats.set(realm, secret.format);
-    if (secret.format === 'cleartext' && !warnedInClear.has(`${realm}:${clientId}`)) {
+    dummyFormats.set(realm, (secrets[0] as StoredSecret).format);
+    checksPerRealm.set(realm, Math.max(checksPerRealm.get(realm) ?? 1, secrets.length));
+    if (secrets.some((secret) => secret.format === 'cleartext') && !warnedInClear.has(`${realm}:${clientId}`)) {
       warnedInClear.add(`${realm}:${clientId}`);
       logger.warn('findClientSecret returned a secret in clear; return its hash', { realm, clientId });
     }
-    return secret;
+    return secrets;
   }
 
   return {
@@ -93,16 +100,18 @@ export function createBasicCheck(deps: {
       }
       if (credentials.kind === 'malformed') return { ok: false, reason: 'malformed', detail: credentials.reason };
 
-      const stored = await findSecret(realm, credentials.clientId);
-      const format = stored?.format ?? dummyFormats.get(realm) ?? 'argon2id';
-      const turn = format === 'argon2id' ? await hashing.take(request) : null;
+      const stored = await findSecrets(realm, credentials.clientId);
+      const secrets = stored ?? [];
+      const checks = checksPerRealm.get(realm) ?? 1;
+      const dummyFormat = dummyFormats.get(realm) ?? 'argon2id';
+      const turn = checkedFormats(secrets, checks, dummyFormat).includes('argon2id') ? await hashing.take(request) : null;
       if (turn && isRefusal(turn)) {
         if (turn.refused === 'busy' && key !== null) await limiter.release(key);
         return { ok: false, reason: 'rate limited', retryAfterSeconds: turn.retryAfterSeconds };
       }
       let valid: boolean;
       try {
-        valid = stored ? await verifyClientSecret(stored, credentials.secret, turn) : await spendDummyCheck(format, credentials.secret, turn);
+        valid = await matchClientSecret({ secrets, presented: credentials.secret, checks, dummyFormat, turn });
       } finally {
         turn?.end();
       }

@@ -1,20 +1,27 @@
 import { z } from 'zod';
-import { readStoredSecret } from './client-secrets.js';
+import { readClientSecrets } from './client-secrets.js';
 
 /** How much a refused Basic request tells the caller. */
 export type BasicErrorVerbosity = 'debug' | 'normal' | 'minimal';
 
-/** Looks a client's stored secret up at run time: a hash (or, discouraged, the secret itself), or null. */
-export type FindClientSecret = (realm: string, clientId: string) => string | null | undefined | Promise<string | null | undefined>;
+/**
+ * A client's stored secret, or, while it rotates, two: the current one and the next, both accepted
+ * until the old one is taken out.
+ */
+export type ClientSecrets = string | readonly [string] | readonly [string, string];
+
+/** Looks a client's stored secret(s) up at run time: a hash (or, discouraged, the secret itself), two during a rotation, or null. */
+export type FindClientSecret = (realm: string, clientId: string) => ClientSecrets | null | undefined | Promise<ClientSecrets | null | undefined>;
 
 export interface BasicOptions {
   /**
-   * `{ realm: { clientId: secret } }`. Each secret is an argon2id PHC string (`$argon2id$…`, for
-   * secrets a person chose), `sha256:<base64url digest>` (for generated, high-entropy secrets), or
-   * the secret in clear, which works but is warned about at start. `npx trpc-auth-kit hash-secret`
-   * prints the first two forms.
+   * `{ realm: { clientId: secret } }`, or `[current, next]` for a client whose secret is being
+   * rotated (both work; take the old one out when every caller has the new one). Each secret is an
+   * argon2id PHC string (`$argon2id$…`, for secrets a person chose), `sha256:<base64url digest>` (for
+   * generated, high-entropy secrets), or the secret in clear, which works but is warned about at
+   * start. `npx trpc-auth-kit hash-secret` prints the first two forms (`--rotate` the pair).
    */
-  clients?: Record<string, Record<string, string>>;
+  clients?: Record<string, Record<string, ClientSecrets>>;
   /**
    * Finds a client's secret at run time; what it returns takes precedence over `clients`, and
    * null or undefined falls back to them.
@@ -38,19 +45,22 @@ export const REALM_NAME = /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
 // eslint-disable-next-line no-control-regex -- refusing control characters is the point
 export const CLIENT_ID = /^[^:\x00-\x1f\x7f]{1,256}$/;
 
+const storedSecretSchema = z.string().min(1).max(1024);
+const clientSecretsSchema = z.union([storedSecretSchema, z.tuple([storedSecretSchema]), z.tuple([storedSecretSchema, storedSecretSchema])]);
+
 export const basicOptionsSchema = z
   .strictObject({
     clients: z
       .record(
         z.string().regex(REALM_NAME, 'a realm name: 1-64 printable ASCII characters, no " or \\'),
-        z.record(z.string().regex(CLIENT_ID, 'a client id: 1-256 characters, no ":" and no control characters'), z.string().min(1).max(1024)),
+        z.record(z.string().regex(CLIENT_ID, 'a client id: 1-256 characters, no ":" and no control characters'), clientSecretsSchema),
       )
       // Checked here, with the other options, so a broken secret stops createAuth before it starts anything.
       .superRefine((realms, context) => {
         for (const [realm, clients] of Object.entries(realms)) {
           for (const [clientId, stored] of Object.entries(clients)) {
-            const secret = readStoredSecret(stored);
-            if ('error' in secret) context.addIssue({ code: 'custom', path: [realm, clientId], message: secret.error });
+            const secrets = readClientSecrets(stored);
+            if ('error' in secrets) context.addIssue({ code: 'custom', path: [realm, clientId], message: secrets.error });
           }
         }
       })
