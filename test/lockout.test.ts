@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { eq } from 'drizzle-orm';
+import { deviceTable } from '../db/schema.js';
 import type { AuthContextOptions } from '../server/index.js';
 import { registerConfirmed } from './harness/flows.js';
 import type { TestApp } from './harness/test-kit.js';
@@ -34,6 +36,7 @@ interface Answer {
   setCookies: string[];
   retryAfter: string | null;
   accessToken: string | undefined;
+  userId: string | undefined;
 }
 
 /** A call from the client at `from`, with the cookie and the bearer token it holds. */
@@ -43,7 +46,7 @@ async function call(app: TestApp, path: string, request: { input: unknown; from:
   if (request.bearer) headers.authorization = `Bearer ${request.bearer}`;
   const response = await fetch(`${app.url}/${path}`, { method: 'POST', headers, body: JSON.stringify({ json: request.input }) });
   const body = (await response.json()) as {
-    result?: { data: { json: { tokens?: { accessToken: string } } } };
+    result?: { data: { json: { tokens?: { accessToken: string }; user?: { id: string } } } };
     error?: { json: { data: { authCode?: string; path?: string } } };
   };
   if (body.error) delete body.error.json.data.path;
@@ -57,6 +60,7 @@ async function call(app: TestApp, path: string, request: { input: unknown; from:
     setCookies,
     retryAfter: response.headers.get('retry-after'),
     accessToken: body.result?.data.json.tokens?.accessToken,
+    userId: body.result?.data.json.user?.id,
   };
 }
 
@@ -201,6 +205,34 @@ describeOnEachDatabase('a stranger cannot keep the owner locked out', (kit) => {
     assert.ok(signedIn(await login('192.0.2.60', NEW_PASSWORD, { cookie: ownerDevice })));
     // The attacker's device went with their sessions: even the right password from it is a stranger's.
     assert.equal(signedIn(await login('203.0.113.60', NEW_PASSWORD, { cookie: attackerDevice })), false);
+    kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
+  });
+
+  it('after the owner signs out everywhere, a thief\'s browser that once signed in is a stranger again, the right password or not', async () => {
+    const { app, login, signedIn, hammer } = await setUp({ rateLimits: { loginFailuresPerAccountFromUnknownClients: 4, loginFailuresPerAccountPerClient: 2 } });
+    const owner = await login('192.0.2.65', PASSWORD);
+    // The thief learnt the password and signed in from a browser of their own, which the account now knows.
+    const thiefDevice = (await login('203.0.113.65', PASSWORD)).deviceCookie;
+    await hammer(2, 2);
+    assert.ok(signedIn(await login('203.0.113.65', PASSWORD, { cookie: thiefDevice })), 'before: the thief\'s browser passes the strangers\' lock');
+
+    const everywhere = await call(app, 'auth.logout', { input: { scope: 'all' }, from: '192.0.2.65', cookie: owner.deviceCookie, bearer: owner.accessToken });
+    assert.equal(everywhere.status, 200, JSON.stringify(everywhere.body));
+    const remembered = await kit().database.db.select().from(deviceTable).where(eq(deviceTable.userId, owner.userId as string));
+    assert.deepEqual(remembered, []);
+
+    // The strangers' share is spent: the thief's browser, with the right password, gets in no more.
+    assert.equal(signedIn(await login('203.0.113.65', PASSWORD, { cookie: thiefDevice })), false);
+    // Nor does a guess from it count as a known device's: it spends nothing of the owner's share.
+    assert.equal(signedIn(await login('203.0.113.65', 'wrong guess!', { cookie: thiefDevice })), false);
+    // The owner's own browser was forgotten too (signing out everywhere needs no password); once the
+    // window ends it signs in and is known again, while the thief is held to the strangers' share.
+    kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
+    const back = await login('192.0.2.65', PASSWORD, { cookie: owner.deviceCookie });
+    assert.ok(signedIn(back));
+    await hammer(2, 2);
+    assert.ok(signedIn(await login('192.0.2.65', PASSWORD, { cookie: owner.deviceCookie })), 'the owner\'s browser is known again');
+    assert.equal(signedIn(await login('203.0.113.65', PASSWORD, { cookie: thiefDevice })), false);
     kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
   });
 

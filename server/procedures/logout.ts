@@ -13,8 +13,8 @@ const ALREADY_ENDED: ReadonlySet<AuthErrorCode> = new Set(['TOKEN_REVOKED', 'TOK
 
 /**
  * `auth.logout`: ends this session (`current`, the default), every other one (`others`), or
- * everything (`all`): every session, every API token and every pending link of the account, the
- * remedy of an owner who fears someone else got in. Their tokens stop working before the call
+ * everything (`all`): every session, every API token, every pending link and every known device of
+ * the account, the remedy of an owner who fears someone else got in. Their tokens stop working before the call
  * returns. Ending the others while staying signed in needs a recent authentication (a thief holding
  * one token must not be able to sign the owner out and stay). Called with an API token, `current`
  * revokes that token, and the other scopes are refused: a script cannot sign its user out. It is
@@ -46,7 +46,16 @@ export function logoutProcedure(kernel: AuthKernel) {
       else if (scope === 'others') {
         await requireRecentAuth(kernel, ctx, input?.password);
         await kernel.sessions.revokeAllOf(userId, { except: ctx.session.id, reason: 'logout' });
-      } else await kernel.sessions.revokeAllOf(userId, { reason: 'logout-everywhere', alongWith: (tx) => voidLinks(tx, userId) });
+      } else {
+        await kernel.sessions.revokeAllOf(userId, {
+          reason: 'logout-everywhere',
+          alongWith: async (tx) => {
+            await voidLinks(tx, userId);
+            // The caller's browser too: this needs no password, so it may be a thief's (devices.ts).
+            await kernel.devices.forget(tx, userId, null);
+          },
+        });
+      }
       if (scope !== 'others') kernel.refreshCookie.clear(ctx.authRequest);
       return { ok: true as const };
     });

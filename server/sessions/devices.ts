@@ -17,8 +17,8 @@ import type { Clock, RandomSource } from '../deps.js';
  * the `__Host-` prefix keeps sibling subdomains from setting or shadowing it. A browser keeps one
  * cookie for every account signed in on it. An account remembers its newest `devices.maxPerUser`
  * devices, and forgets the others when its credentials may have been someone else's: a password
- * change or reset keeps only the device that made it, an address proven against a password someone
- * else set keeps none.
+ * change or reset keeps only the device that made it; an address proven against a password someone
+ * else set, and "sign out everywhere" (which a stolen token can call), keep none.
  */
 
 const DEVICE_COOKIE = '__Host-auth-device';
