@@ -125,6 +125,11 @@ export interface AuthOptions<TAppContext extends object = object> {
   devices?: {
     /** Devices an account remembers, the newest; 0 sets no device cookie. @default 10 */
     maxPerUser?: number;
+    /**
+     * Addresses an account remembers, the newest, from sign-ins that brought no device cookie (a
+     * client that keeps none is known by its address); 0 remembers none. @default 10
+     */
+    addressesPerUser?: number;
   };
   /** HTTP Basic machine clients, per realm (`basicProcedure(realm)`, and the `admin` realm of `invite`). */
   basic?: BasicOptions;
@@ -316,7 +321,9 @@ const optionsSchema = z.strictObject({
       loginFailuresPerAccountFromUnknownClients: limits.loginFailuresPerAccountFromUnknownClients ?? Math.ceil(limits.loginFailuresPerAccount / 2),
     }))
     .prefault({}),
-  devices: z.strictObject({ maxPerUser: z.number().int().min(0).max(100).default(10) }).prefault({}),
+  devices: z
+    .strictObject({ maxPerUser: z.number().int().min(0).max(100).default(10), addressesPerUser: z.number().int().min(0).max(100).default(10) })
+    .prefault({}),
   passwordReset: z.strictObject({ linkTtlSeconds: positiveSeconds.max(86_400).default(3600) }).prefault({}),
   magicLink: z.strictObject({ enabled: z.boolean().default(true), linkTtlSeconds: positiveSeconds.max(600).default(600) }).prefault({}),
   emailChange: z.strictObject({ linkTtlSeconds: positiveSeconds.max(7 * 86_400).default(86_400) }).prefault({}),

@@ -72,7 +72,7 @@ function freshAddress(): string {
 }
 
 describeOnEachDatabase('a stranger cannot keep the owner locked out', (kit) => {
-  async function setUp(options: { rateLimits?: Record<string, number>; devices?: { maxPerUser: number } } = {}) {
+  async function setUp(options: { rateLimits?: Record<string, number>; devices?: { maxPerUser?: number; addressesPerUser?: number } } = {}) {
     const app = await kit().variant({ clientIp, ...options });
     const { email } = await registerConfirmed(kit(), app);
     const login = (from: string, password: string, extra: { cookie?: string | null; bearer?: string } = {}) =>
@@ -113,10 +113,10 @@ describeOnEachDatabase('a stranger cannot keep the owner locked out', (kit) => {
     }
     // The owner's sign-ins handed the guessers no fresh allowance.
     assert.equal(await strangerGetsIn(), false);
-    // Without the device cookie the owner is one more stranger, until the window ends.
-    assert.equal(signedIn(await login('192.0.2.10', PASSWORD)), false);
+    // Without the device cookie, from an address the account does not know, the owner is one more stranger, until the window ends.
+    assert.equal(signedIn(await login('192.0.2.11', PASSWORD)), false);
     kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
-    assert.ok(signedIn(await login('192.0.2.10', PASSWORD)));
+    assert.ok(signedIn(await login('192.0.2.11', PASSWORD)));
   });
 
   it('the owner without a device cookie signs in from their own address while the attacker hammers from others', async () => {
@@ -192,7 +192,7 @@ describeOnEachDatabase('a stranger cannot keep the owner locked out', (kit) => {
     // The attacker knew the old password once, and signed in from a browser of their own.
     const attackerDevice = (await login('203.0.113.60', PASSWORD)).deviceCookie;
     await hammer(2, 2);
-    assert.equal(signedIn(await login('192.0.2.60', PASSWORD)), false, 'the owner without the cookie is locked out');
+    assert.equal(signedIn(await login('192.0.2.61', PASSWORD)), false, 'the owner without the cookie, elsewhere, is locked out');
 
     await call(app, 'auth.forgotPassword', { input: { email }, from: '192.0.2.60', cookie: ownerDevice });
     const mail = await kit().smtp.waitForMail(email, (received) => received.subject === 'Reset your password');
@@ -236,6 +236,30 @@ describeOnEachDatabase('a stranger cannot keep the owner locked out', (kit) => {
     kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
   });
 
+  it('an owner whose client keeps no cookies is known by the address it signed in from; a guesser sharing it gets that address\'s count only', async () => {
+    const { app, login, signedIn, strangerGetsIn, hammer } = await setUp({ rateLimits: { loginFailuresPerAccountFromUnknownClients: 4, loginFailuresPerAccountPerClient: 2 } });
+    // A native app: it never sends the device cookie back.
+    const owner = await login('192.0.2.95', PASSWORD);
+    assert.equal(owner.status, 200);
+    await hammer(3, 2);
+    assert.equal(await strangerGetsIn(), false, 'strangers have spent their share');
+    assert.ok(signedIn(await login('192.0.2.95', PASSWORD)), 'the owner\'s address is known');
+    assert.ok(signedIn(await login('192.0.2.95', PASSWORD)), 'and stays known, sign-in after sign-in');
+    // The address is counted like a device: two guesses from it (a NAT the attacker shares) close it too.
+    await login('192.0.2.95', 'wrong guess!');
+    await login('192.0.2.95', 'wrong guess!');
+    assert.equal(signedIn(await login('192.0.2.95', PASSWORD)), false);
+    kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
+
+    // Signing out everywhere forgets the address with the devices: a thief's, the owner's too.
+    const again = await login('192.0.2.95', PASSWORD);
+    const everywhere = await call(app, 'auth.logout', { input: { scope: 'all' }, from: '192.0.2.95', bearer: again.accessToken });
+    assert.equal(everywhere.status, 200, JSON.stringify(everywhere.body));
+    await hammer(2, 2);
+    assert.equal(signedIn(await login('192.0.2.95', PASSWORD)), false);
+    kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
+  });
+
   it('an owner with no known device gets one from the reset itself', async () => {
     const { app, email, login, signedIn, hammer } = await setUp({ rateLimits: { loginFailuresPerAccountFromUnknownClients: 4, loginFailuresPerAccountPerClient: 2 } });
     await hammer(2, 2);
@@ -268,8 +292,11 @@ describeOnEachDatabase('a stranger cannot keep the owner locked out', (kit) => {
     kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
   });
 
-  it('an account remembers its newest devices only, and none when devices are off', async () => {
-    const { login, signedIn, hammer } = await setUp({ rateLimits: { loginFailuresPerAccountFromUnknownClients: 4, loginFailuresPerAccountPerClient: 2 }, devices: { maxPerUser: 2 } });
+  it('an account remembers its newest devices and addresses only, and none when devices are off', async () => {
+    const { login, signedIn, hammer } = await setUp({
+      rateLimits: { loginFailuresPerAccountFromUnknownClients: 4, loginFailuresPerAccountPerClient: 2 },
+      devices: { maxPerUser: 2, addressesPerUser: 2 },
+    });
     const devices: Array<string | null> = [];
     for (const from of ['192.0.2.80', '192.0.2.81', '192.0.2.82']) {
       devices.push((await login(from, PASSWORD)).deviceCookie);

@@ -42,7 +42,7 @@ export function resetPasswordProcedure(kernel: AuthKernel) {
           email = spent.user.email;
           // An intruder's devices go with their sessions.
           await kernel.devices.forget(tx, spent.user.userId, null);
-          if (deviceCookie !== null) await kernel.devices.remember(tx, deviceCookie, spent.user.userId);
+          await kernel.devices.remember(tx, ctx.authRequest, spent.user.userId);
         },
       });
       if (deviceCookie !== null) kernel.devices.handOver(ctx.authRequest, deviceCookie);

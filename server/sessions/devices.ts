@@ -1,10 +1,11 @@
 import { hash } from 'node:crypto';
-import { and, desc, eq, ne, notInArray } from 'drizzle-orm';
+import { and, desc, eq, inArray, like, ne, notInArray, notLike } from 'drizzle-orm';
 import type { Queryable } from '../../db/connect.js';
 import { deviceTable } from '../../db/schema.js';
 import type { AuthRequest } from '../context.js';
 import { readCookie } from './cookie-header.js';
 import type { Clock, RandomSource } from '../deps.js';
+import { clientOf } from '../limits/throttles.js';
 
 /*
  * Known devices. Every sign-in, whatever its method, leaves the browser a `__Host-auth-device` cookie:
@@ -15,10 +16,19 @@ import type { Clock, RandomSource } from '../deps.js';
  *
  * The cookie is `HttpOnly`, `Secure`, `SameSite=Strict` and lives 400 days, renewed by each sign-in;
  * the `__Host-` prefix keeps sibling subdomains from setting or shadowing it. A browser keeps one
- * cookie for every account signed in on it. An account remembers its newest `devices.maxPerUser`
- * devices, and forgets the others when its credentials may have been someone else's: a password
- * change or reset keeps only the device that made it; an address proven against a password someone
- * else set, and "sign out everywhere" (which a stolen token can call), keep none.
+ * cookie for every account signed in on it.
+ *
+ * A client that keeps no cookies (a native app, a script, a browser that drops them) never sends one
+ * back, so a sign-in that brought none also remembers the client's address (an IPv4 address or an
+ * IPv6 /64, as the limits count clients), in the same table under `address:<SHA-256>`. A later
+ * sign-in from that address is known by it. That is weaker than a cookie (a NAT is shared), so it
+ * spares the address the strangers' lock and no more: a guesser who shares it is held to that
+ * address's own count (`rateLimits.loginFailuresPerAccountPerClient`), as a device is.
+ *
+ * An account remembers its newest `devices.maxPerUser` devices and `devices.addressesPerUser`
+ * addresses, and forgets them when its credentials may have been someone else's: a password change
+ * or reset keeps only the device (and address) that made it; an address proven against a password
+ * someone else set, and "sign out everywhere" (which a stolen token can call), keep none.
  */
 
 const DEVICE_COOKIE = '__Host-auth-device';
@@ -26,21 +36,34 @@ const DEVICE_COOKIE_FORMAT = /^dv_[A-Za-z0-9_-]{43}$/;
 const DEVICE_COOKIE_BYTES = 32;
 /** Browsers cap a cookie's life at 400 days. */
 const COOKIE_SECONDS = 400 * 24 * 3600;
+/** Where an address's key starts; a cookie's hash (base64url) never holds a colon. */
+const ADDRESS_PREFIX = 'address:';
 
-/** The device a request's cookie names, and the accounts that signed in on it. */
+/** A device or address a request shows, and the accounts that signed in on it. */
 export interface KnownDevice {
   cookieHash: string;
   userIds: ReadonlySet<string>;
 }
 
+/** What a request shows of the clients accounts know: its device cookie, and its address. */
+export interface RecognisedClient {
+  /** The device of the request's cookie; null without one. */
+  device: KnownDevice | null;
+  /** The request's address; null when it has none or when no account signed in from it. */
+  address: KnownDevice | null;
+}
+
 export interface Devices {
-  /** The device of the request's cookie and the accounts it is known to; null without a cookie. */
-  recognise(db: Queryable, request: AuthRequest): Promise<KnownDevice | null>;
+  /** The device of the request's cookie and its address, each with the accounts it is known to. */
+  recognise(db: Queryable, request: AuthRequest): Promise<RecognisedClient>;
   /** The request's device cookie, or a new one for a browser without; null when devices are off (`devices.maxPerUser` 0). */
   cookieFor(request: AuthRequest): string | null;
-  /** Records a sign-in of `userId` on the device of `cookie`, in the caller's transaction, and keeps the user's newest devices. */
-  remember(tx: Queryable, cookie: string, userId: string): Promise<void>;
-  /** Forgets every device of the user but the request's own (every one, with `keep` null). */
+  /**
+   * Records a sign-in of `userId` on the request's device (and on its address, when the request
+   * brought no cookie), in the caller's transaction, and keeps the user's newest of each.
+   */
+  remember(tx: Queryable, request: AuthRequest, userId: string): Promise<void>;
+  /** Forgets every device and address of the user but the request's own (every one, with `keep` null). */
   forget(tx: Queryable, userId: string, keep: AuthRequest | null): Promise<void>;
   /** Sets the device cookie on the response. */
   handOver(request: AuthRequest, cookie: string): void;
@@ -55,51 +78,62 @@ function hashCookie(cookie: string): string {
   return hash('sha256', cookie, 'base64url');
 }
 
-export function createDevices(deps: { maxPerUser: number; clock: Clock; random: RandomSource }): Devices {
-  const { maxPerUser, clock, random } = deps;
+function addressKeyOf(request: AuthRequest): string | null {
+  return request.ip === null ? null : ADDRESS_PREFIX + hash('sha256', clientOf(request.ip), 'base64url');
+}
+
+export function createDevices(deps: { maxPerUser: number; addressesPerUser: number; clock: Clock; random: RandomSource }): Devices {
+  const { maxPerUser, addressesPerUser, clock, random } = deps;
   // The sign-ins of one batched request, on a browser that had no cookie yet, share one new device.
   const issued = new WeakMap<AuthRequest, string>();
 
+  function cookieFor(request: AuthRequest): string | null {
+    if (maxPerUser === 0) return null;
+    const cookie = cookieOf(request) ?? issued.get(request) ?? `dv_${Buffer.from(random(DEVICE_COOKIE_BYTES)).toString('base64url')}`;
+    issued.set(request, cookie);
+    return cookie;
+  }
+
+  /** Records `key` for the user and keeps the newest `kept` keys of its kind, this one among them. */
+  async function record(tx: Queryable, userId: string, entry: { key: string; kept: number }): Promise<void> {
+    const { key, kept } = entry;
+    const now = new Date(clock.now());
+    await tx
+      .insert(deviceTable)
+      .values({ cookieHash: key, userId, createdAt: now, lastSignedInAt: now })
+      .onConflictDoUpdate({ target: [deviceTable.cookieHash, deviceTable.userId], set: { lastSignedInAt: now } });
+    const ofKind = key.startsWith(ADDRESS_PREFIX) ? like(deviceTable.cookieHash, `${ADDRESS_PREFIX}%`) : notLike(deviceTable.cookieHash, `${ADDRESS_PREFIX}%`);
+    const others = and(eq(deviceTable.userId, userId), ofKind, ne(deviceTable.cookieHash, key));
+    // This one and the newest others are kept; by exclusion, since rows can share a time.
+    const newestOthers = tx.select({ cookieHash: deviceTable.cookieHash }).from(deviceTable).where(others).orderBy(desc(deviceTable.lastSignedInAt)).limit(kept - 1);
+    await tx.delete(deviceTable).where(and(others, notInArray(deviceTable.cookieHash, newestOthers)));
+  }
+
   return {
-    cookieFor(request) {
-      if (maxPerUser === 0) return null;
-      const cookie = cookieOf(request) ?? issued.get(request) ?? `dv_${Buffer.from(random(DEVICE_COOKIE_BYTES)).toString('base64url')}`;
-      issued.set(request, cookie);
-      return cookie;
-    },
+    cookieFor,
 
     async recognise(db, request) {
       const cookie = maxPerUser === 0 ? null : cookieOf(request);
-      if (cookie === null) return null;
-      const cookieHash = hashCookie(cookie);
-      const rows = await db.select({ userId: deviceTable.userId }).from(deviceTable).where(eq(deviceTable.cookieHash, cookieHash));
-      return { cookieHash, userIds: new Set(rows.map((row) => row.userId)) };
+      const cookieHash = cookie === null ? null : hashCookie(cookie);
+      const addressKey = addressesPerUser === 0 ? null : addressKeyOf(request);
+      const keys = [cookieHash, addressKey].filter((key) => key !== null);
+      const rows = keys.length === 0 ? [] : await db.select({ cookieHash: deviceTable.cookieHash, userId: deviceTable.userId }).from(deviceTable).where(inArray(deviceTable.cookieHash, keys));
+      const knownBy = (key: string): KnownDevice => ({ cookieHash: key, userIds: new Set(rows.filter((row) => row.cookieHash === key).map((row) => row.userId)) });
+      const address = addressKey === null ? null : knownBy(addressKey);
+      return { device: cookieHash === null ? null : knownBy(cookieHash), address: address && address.userIds.size > 0 ? address : null };
     },
 
-    async remember(tx, cookie, userId) {
-      const cookieHash = hashCookie(cookie);
-      const now = new Date(clock.now());
-      await tx
-        .insert(deviceTable)
-        .values({ cookieHash, userId, createdAt: now, lastSignedInAt: now })
-        .onConflictDoUpdate({ target: [deviceTable.cookieHash, deviceTable.userId], set: { lastSignedInAt: now } });
-      // This device and the newest others are kept; by exclusion, since devices can share a time.
-      const newestOthers = tx
-        .select({ cookieHash: deviceTable.cookieHash })
-        .from(deviceTable)
-        .where(and(eq(deviceTable.userId, userId), ne(deviceTable.cookieHash, cookieHash)))
-        .orderBy(desc(deviceTable.lastSignedInAt))
-        .limit(maxPerUser - 1);
-      await tx
-        .delete(deviceTable)
-        .where(and(eq(deviceTable.userId, userId), ne(deviceTable.cookieHash, cookieHash), notInArray(deviceTable.cookieHash, newestOthers)));
+    async remember(tx, request, userId) {
+      const cookie = cookieFor(request);
+      if (cookie !== null) await record(tx, userId, { key: hashCookie(cookie), kept: maxPerUser });
+      const addressKey = addressesPerUser === 0 ? null : addressKeyOf(request);
+      if (cookieOf(request) === null && addressKey !== null) await record(tx, userId, { key: addressKey, kept: addressesPerUser });
     },
 
     async forget(tx, userId, keep) {
-      const kept = keep === null ? null : cookieOf(keep);
-      await tx
-        .delete(deviceTable)
-        .where(and(eq(deviceTable.userId, userId), kept === null ? undefined : ne(deviceTable.cookieHash, hashCookie(kept))));
+      const cookie = keep === null ? null : cookieOf(keep);
+      const kept = [cookie === null ? null : hashCookie(cookie), keep === null ? null : addressKeyOf(keep)].filter((key) => key !== null);
+      await tx.delete(deviceTable).where(and(eq(deviceTable.userId, userId), kept.length === 0 ? undefined : notInArray(deviceTable.cookieHash, kept)));
     },
 
     handOver(request, cookie) {

@@ -16,6 +16,7 @@ import type { AccountAttempt } from '../limits/throttles.js';
 /** What a request shows of the accounts it is known to. */
 export interface SignInClient {
   device: KnownDevice | null;
+  address: KnownDevice | null;
   session: { id: string; userId: string } | null;
   ip: string | null;
 }
@@ -27,9 +28,9 @@ export interface SignInClient {
  */
 export async function identifyClient(kernel: AuthKernel, request: AuthRequest, session?: SignInClient['session']): Promise<SignInClient> {
   const token = session === undefined ? bearerTokenOf(request.authorization) : null;
-  const [device, check] = await Promise.all([kernel.devices.recognise(kernel.db, request), token === null ? null : kernel.checkToken(token, request.ip)]);
+  const [{ device, address }, check] = await Promise.all([kernel.devices.recognise(kernel.db, request), token === null ? null : kernel.checkToken(token, request.ip)]);
   const bearer = check?.ok && check.authorization.scopes === null ? { id: check.authorization.sessionId, userId: check.authorization.userId } : null;
-  return { device, session: session ?? bearer, ip: request.ip };
+  return { device, address, session: session ?? bearer, ip: request.ip };
 }
 
 /**
@@ -43,6 +44,8 @@ export function passwordAttempt(client: SignInClient, target: UserRow | { unknow
     ? `device:${client.device.cookieHash}`
     : client.session?.userId === userId
       ? `session:${client.session.id}`
-      : null;
+      : client.address?.userIds.has(userId)
+        ? client.address.cookieHash
+        : null;
   return { account: `${userId}:${passwordHash ?? 'no password'}`, knownAs, ip: client.ip };
 }

@@ -48,7 +48,7 @@ export async function signIn(
     const fresher = guard ? await guard(tx) : user;
     if (!fresher) return false;
     user = fresher;
-    if (deviceCookie !== null) await kernel.devices.remember(tx, deviceCookie, user.userId);
+    await kernel.devices.remember(tx, request, user.userId);
     return true;
   });
   if (!started) throw authError('INVALID_CREDENTIALS');
