@@ -119,10 +119,11 @@ export async function createAuth<TAppContext extends object = object>(options: A
     checkToken,
     basic,
     throttles,
+    tokenFailures,
     linkTokenGuard: createLinkTokenGuard({ failures: tokenFailures, clock }),
     background,
     refreshCookie: createRefreshCookie({ cookies: resolved.cookies, clock }),
-    devices: createDevices({ maxPerUser: resolved.devices.maxPerUser, clock, random }),
+    devices: createDevices({ ...resolved.devices, clock, random }),
   };
 
   type Context = AuthBaseContext & TAppContext;

@@ -15,6 +15,7 @@ import type { RefreshCookie } from './sessions/refresh-cookie.js';
 import type { Sessions } from './sessions/sessions.js';
 import type { Throttles } from './limits/throttles.js';
 import type { TokenCheck } from './tokens/token-check.js';
+import type { TokenFailures } from './tokens/token-failures.js';
 
 /** Everything a procedure of the auth router works with, built once by `createAuth`. */
 export interface AuthKernel {
@@ -36,6 +37,8 @@ export interface AuthKernel {
   checkToken: TokenCheck;
   basic: BasicMiddlewares;
   throttles: Throttles;
+  /** Each client's failed token lookups, bearer, link and refresh tokens together (token-failures.ts). */
+  tokenFailures: TokenFailures;
   /** In front of every procedure that spends a mailed link (link-token-guard.ts). */
   linkTokenGuard: LinkTokenGuard;
   background: BackgroundTasks;

@@ -154,14 +154,52 @@ describeOnEachDatabase('a flood of made-up tokens', (kit) => {
     kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
   });
 
-  it('bearer and link failures share one allowance per client', async () => {
-    const app = await kit().variant({ clientIp, rateLimits: { tokenFailuresPerIp: 4 } });
+  it('rt_ tokens: a flood writes nothing of its own and reads a bounded number of rows; a real token still rotates, and reuse is still theft', async () => {
+    const limit = 20;
+    const app = await kit().variant({ clientIp, rateLimits: { tokenFailuresPerIp: limit } });
+    const original = (await registerConfirmed(kit(), app)).tokens.refreshToken;
+    assert.ok(original, 'outside cookie mode the refresh token is in the body');
+    const refresh = (client: string, refreshToken: string) => call(app, { client, path: 'auth.refresh', body: { refreshToken } });
+
+    const counter = countQueries(kit().database.db);
+    const { answers, count } = await flood(300, 8, () => refresh('attacker', madeUp('refresh')));
+    counter.stop();
+    assert.equal(count('TOKEN_INVALID') + count('RATE_LIMITED'), 300);
+    assert.ok(count('TOKEN_INVALID') <= limit, `${count('TOKEN_INVALID')} lookups for a limit of ${limit}`);
+    assert.ok(answers.filter((answer) => answer.authCode === 'RATE_LIMITED').every((answer) => answer.status === 429 && Number(answer.retryAfter) > 0));
+    const writes = counter.statements.filter((statement) => /^\s*(insert|update|delete)\b/i.test(statement));
+    // No session row is touched; the only writes are the tally's batches (a tenth of the limit each) to the shared counter.
+    assert.deepEqual(writes.filter((statement) => !/"auth_rate_limits"/.test(statement)), []);
+    assert.ok(writes.length <= limit / (limit / 10), `${writes.length} writes for 300 made-up refresh tokens`);
+    // One read (in its transaction) per admitted token, nothing for a refused one.
+    const reads = counter.statements.filter((statement) => /^\s*select\b/i.test(statement));
+    assert.ok(reads.length <= limit, `${reads.length} reads for 300 made-up refresh tokens`);
+
+    // The victim, elsewhere, refreshes as ever: the token rotates.
+    const rotated = (await app.client().auth.refresh.mutate({ refreshToken: original })).tokens.refreshToken;
+    assert.ok(rotated && rotated !== original);
+    // Past the grace window the replaced token is reuse: the session ends, the successor with it.
+    kit().clock.advanceSeconds(11);
+    assert.equal((await refresh('thief', original)).authCode, 'REFRESH_TOKEN_REUSED');
+    assert.equal((await refresh('victim', rotated)).authCode, 'TOKEN_REVOKED');
+    // Sent again, by anyone, the reused token is refused from memory.
+    const repeats = countQueries(kit().database.db);
+    for (let client = 0; client < 10; client++) assert.equal((await refresh(`replayer-${client}`, original)).authCode, 'TOKEN_REVOKED');
+    assert.equal(repeats.queries, 0);
+    repeats.stop();
+    kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
+  });
+
+  it('bearer, link and refresh failures share one allowance per client', async () => {
+    const app = await kit().variant({ clientIp, rateLimits: { tokenFailuresPerIp: 5 } });
     for (let attempt = 0; attempt < 2; attempt++) assert.equal((await whoami(app, 'mixed', madeUp('access'))).authCode, 'TOKEN_INVALID');
+    assert.equal((await call(app, { client: 'mixed', path: 'auth.refresh', body: { refreshToken: madeUp('refresh') } })).authCode, 'TOKEN_INVALID');
     for (let attempt = 0; attempt < 2; attempt++) {
       assert.equal((await call(app, { client: 'mixed', path: 'auth.resetPassword', body: { token: madeUp('link'), password: 'a new long passphrase' } })).authCode, 'LINK_INVALID');
     }
     assert.equal((await whoami(app, 'mixed', madeUp('apiToken'))).authCode, 'RATE_LIMITED');
     assert.equal((await call(app, { client: 'mixed', path: 'auth.magicLink.verify', body: { token: madeUp('link') } })).authCode, 'RATE_LIMITED');
+    assert.equal((await call(app, { client: 'mixed', path: 'auth.refresh', body: { refreshToken: madeUp('refresh') } })).authCode, 'RATE_LIMITED');
     kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
   });
 

@@ -6,7 +6,8 @@ import type { RateLimiter, RateVerdict } from './rate-limits.js';
 /*
  * The kit's throttles, on the shared rate-limit counters:
  *   - per client (the connection's peer, or what the `clientIp` option says; an IPv6 client counts
- *     by its /64, which one client usually holds whole): sign-in and refresh attempts that fail;
+ *     by its /64, which one client usually holds whole): sign-in attempts that fail (refresh tokens
+ *     count with the other tokens, token-failures.ts);
  *     beyond the limit every such call answers RATE_LIMITED with Retry-After;
  *   - per account (its user id and current password, whichever identifier was typed; an unknown
  *     identifier counts by itself): wrong passwords, three ways. Per client (a device or a session
@@ -48,9 +49,6 @@ export interface Throttles {
   countAccountAttempt(attempt: AccountAttempt): Promise<{ locked: boolean }>;
   /** The password was right: the attempt is given back and its client's failures on the account forgotten. */
   signInSucceeded(request: AuthRequest, attempt: AccountAttempt): Promise<void>;
-  /** Counts a refresh attempt; throws RATE_LIMITED when the client is over its allowance. */
-  beginRefresh(request: AuthRequest): Promise<void>;
-  refreshSucceeded(request: AuthRequest): Promise<void>;
   /** Counts a call that may send mail; throws RATE_LIMITED when the client is over its allowance. */
   beginMail(request: AuthRequest): Promise<void>;
   /** Counts a mail to `email` and says whether it may go. */
@@ -113,8 +111,6 @@ export function createThrottles(limiter: RateLimiter, policy: ResolvedAuthOption
       const ownKey = accountClientKey(attempt);
       await Promise.all([limiter.release(accountKey(attempt)), ownKey === null ? null : limiter.reset(ownKey), releaseClient(request)]);
     },
-    beginRefresh: countClient,
-    refreshSucceeded: releaseClient,
     async beginMail(request) {
       const key = clientKey('mail-ip', request);
       const verdict = key === null ? null : await limiter.hit(key, mailsPerClient);

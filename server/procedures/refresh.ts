@@ -4,26 +4,32 @@ import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { authProcedure } from '../trpc.js';
 import { findUserById, localeOf } from '../accounts/users.js';
+import { createRefreshGuard } from '../sessions/refresh-guard.js';
 
 /**
  * `auth.refresh`: trades a refresh token for new tokens, rotating it. A token this session has moved
  * past ends the session (`REFRESH_TOKEN_REUSED`); see sessions.ts for the grace window. Without a
  * token in the input, the one in the cookie is used (cookie mode), and its successor goes back there.
+ * A made-up token costs a lookup of the client's allowance and writes nothing (refresh-guard.ts).
  */
 export function refreshProcedure(kernel: AuthKernel) {
+  const guard = createRefreshGuard({ sessions: kernel.sessions, failures: kernel.tokenFailures, clock: kernel.clock });
   return authProcedure
     .input(refreshInput)
     .output(z.object({ tokens: authTokensSchema }))
     .mutation(async ({ input, ctx }) => {
-      // Guessing refresh tokens costs the guesser its allowance; a refresh that works costs nothing.
       const { refreshCookie } = kernel;
       refreshCookie.admit(ctx.authRequest);
       const cameInCookie = !input.refreshToken;
       const refreshToken = input.refreshToken || refreshCookie.take(ctx.authRequest);
       if (!refreshToken) throw authError('TOKEN_MISSING');
-      await kernel.throttles.beginRefresh(ctx.authRequest);
-      const outcome = await kernel.sessions.refresh(refreshToken);
+      const outcome = await guard.refresh(refreshToken, ctx.authRequest.ip);
       if (!outcome.ok) {
+        if (outcome.code === 'RATE_LIMITED') {
+          // Nothing was judged: the cookie's token may still be good once the wait is over.
+          ctx.authRequest.setHeader('Retry-After', String(outcome.retryAfterSeconds));
+          throw authError('RATE_LIMITED');
+        }
         if (cameInCookie) refreshCookie.clear(ctx.authRequest);
         if (outcome.code === 'REFRESH_TOKEN_REUSED') {
           const { userId, sessionId } = outcome;
@@ -39,7 +45,6 @@ export function refreshProcedure(kernel: AuthKernel) {
         }
         throw authError(outcome.code);
       }
-      await kernel.throttles.refreshSucceeded(ctx.authRequest);
       return { tokens: refreshCookie.deliver(ctx.authRequest, outcome.tokens, { cameInCookie }) };
     });
 }

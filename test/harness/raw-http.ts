@@ -10,12 +10,22 @@ export interface RawResponse {
   json<T = unknown>(): T;
 }
 
+/** What `rawRequest` sends. */
+export interface RawRequest {
+  method?: string;
+  path: string;
+  headers?: string[];
+  body?: string;
+  /** The local address to send from: another loopback address is a client of its own to the server. */
+  from?: string;
+}
+
 /**
  * Sends an HTTP/1.1 request byte for byte as given (header lines included, so tests can send what
  * a well-behaved client never would: two Authorization headers, odd spacing, raw UTF-8) and reads
  * the response until the server closes the connection.
  */
-export async function rawRequest(url: string, request: { method?: string; path: string; headers?: string[]; body?: string }): Promise<RawResponse> {
+export async function rawRequest(url: string, request: RawRequest): Promise<RawResponse> {
   const { hostname, port } = new URL(url);
   const body = request.body ?? '';
   const lines = [
@@ -27,7 +37,7 @@ export async function rawRequest(url: string, request: { method?: string; path: 
   ];
   const raw = await new Promise<Buffer>((resolve, reject) => {
     // Written, not ended: the server closes the connection once it has answered (Connection: close).
-    const socket = connect(Number(port), hostname, () => socket.write(Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`, 'utf8')));
+    const socket = connect({ port: Number(port), host: hostname, localAddress: request.from }, () => socket.write(Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`, 'utf8')));
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('end', () => resolve(Buffer.concat(chunks)));
