@@ -7,7 +7,7 @@ import { hashNewPassword } from '../passwords/new-password.js';
 import { generateId } from '../tokens/secrets.js';
 import { admitSignIn, signIn } from '../sessions/sign-in.js';
 import { authProcedure } from '../trpc.js';
-import { findUserByUsername, uniqueViolation } from '../accounts/users.js';
+import { findUserByEmail, findUserByUsername, uniqueViolation } from '../accounts/users.js';
 
 /**
  * `auth.register`: creates the account and mails the confirmation link. Where confirmation is
@@ -25,8 +25,12 @@ export function registerProcedure(kernel: AuthKernel) {
       // Decided on the username alone, before the address is involved: which of two taken values
       // the database would report first must not tell whether the address has an account.
       if (input.username && (await findUserByUsername(kernel.db, input.username))) throw authError('USERNAME_TAKEN');
-      // Hashed before anything else, so that a taken address costs the same time as a new one. A
-      // sign-up proves nothing, so its count on the client's hash allowance is never given back.
+      // Outside `required` mode the answer names a taken address (EMAIL_TAKEN), so hashing first would
+      // hide nothing; refused here, a flood of sign-ups for someone's address costs one read each
+      // instead of keeping the hashing bulkhead busy (and every other call waiting for the cores).
+      if (signup.emailConfirmation !== 'required' && (await findUserByEmail(kernel.db, input.email))) throw authError('EMAIL_TAKEN');
+      // Hashed before the address is tried, so that in `required` mode a taken address costs the
+      // same time as a new one. A sign-up proves nothing, so its count on the client's hash allowance is never given back.
       const passwordHash = await hashNewPassword(kernel, ctx.authRequest, { password: input.password, knownWords: [input.email, input.username] });
       if (signup.emailConfirmation !== 'off') await kernel.throttles.beginMail(ctx.authRequest);
 
