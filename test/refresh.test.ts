@@ -88,6 +88,23 @@ describeOnEachDatabase('refresh tokens', (kit) => {
     await expectAuthError(fresh.client(tokens.accessToken).demo.whoami.query(), 'TOKEN_EXPIRED');
   });
 
+  it('a call still in flight with the token a refresh replaced is told TOKEN_EXPIRED, so the client refreshes and replays it', async () => {
+    const { tokens } = await registerConfirmed(kit());
+    kit().clock.advanceSeconds(300);
+    // The client refreshes; a call it sent just before arrives after, at a node that never cached the token.
+    const { tokens: first } = await kit().client().auth.refresh.mutate({ refreshToken: tokens.refreshToken });
+    const otherNode = await kit().variant({});
+    await expectAuthError(otherNode.client(tokens.accessToken).demo.whoami.query(), 'TOKEN_EXPIRED');
+    // A whole lifetime after it expired, the next refresh deletes its row: a session keeps no trail of them.
+    kit().clock.advanceSeconds(300);
+    await kit().client().auth.refresh.mutate({ refreshToken: withBodyRefreshToken(first).refreshToken });
+    const selectorOf = (token: string) => parseToken('access', token)?.selector ?? '';
+    const rows = await kit().database.db.select({ selector: accessTokenTable.selector }).from(accessTokenTable);
+    const selectors = new Set(rows.map(({ selector }) => selector));
+    assert.equal(selectors.has(selectorOf(tokens.accessToken)), false);
+    assert.equal(selectors.has(selectorOf(first.accessToken)), true);
+  });
+
   it('a token issued by one app is honoured by another that shares the database', async () => {
     const { tokens, user } = await registerConfirmed(kit());
     const other = await kit().variant({});

@@ -214,8 +214,11 @@ export function createSessions(deps: {
             lastUsedAt: new Date(now),
           })
           .where(eq(sessionTable.id, session.id));
-        // Spent access tokens of this session are of no further use to anyone.
-        await tx.delete(accessTokenTable).where(and(eq(accessTokenTable.sessionId, session.id), lte(accessTokenTable.expiresAt, new Date(now))));
+        // Access tokens of this session that expired a lifetime ago are of no further use to anyone.
+        // One that expired since is kept: a call still in flight with it must hear TOKEN_EXPIRED (and
+        // be replayed after the refresh), not TOKEN_INVALID, on a node that never cached it.
+        const spentBefore = new Date(now - policy.accessTokenTtlSeconds * 1000);
+        await tx.delete(accessTokenTable).where(and(eq(accessTokenTable.sessionId, session.id), lte(accessTokenTable.expiresAt, spentBefore)));
       } else if (
         presentedHash === session.previousVerifierHash &&
         session.successorSeal !== null &&
