@@ -5,12 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
-import { createAuth } from '../server/index.js';
 import { createPasswordHasher } from '../server/passwords/passwords.js';
+import { createBenchAuth } from './bench-auth.js';
 import { roundRobin } from './interleaved.js';
 
 const PASSWORD = 'correct horse battery staple';
-const PLENTY = 1_000_000;
 /** The kit's default on two cores: one hash a core, two of libuv's four threads left free. */
 const CONCURRENCY = 2;
 const ARGON2 = { memoryCost: 19_456, timeCost: 2 };
@@ -43,17 +42,7 @@ async function perSecond(once: () => Promise<void>, options: { concurrency: numb
 export async function loginThroughput(options: { rounds: number; secondsPerRun: number }): Promise<LoginFigures> {
   const db = await connectDatabase();
   await migrate(db);
-  const transport = { sendMail: () => Promise.resolve({}) };
-  const quiet = { info() {}, warn() {}, error() {} };
-  const auth = await createAuth({
-    db,
-    mail: { transport, from: 'bench@example.test', appUrl: 'http://localhost' },
-    signup: { emailConfirmation: 'off' },
-    // One client signs in over and over: only the hashing bound may hold it back.
-    rateLimits: { hashesPerIp: PLENTY, sessionsPerIp: PLENTY, sessionsPerAccount: PLENTY },
-    password: { ...ARGON2, maxConcurrentHashes: CONCURRENCY },
-    logger: quiet,
-  });
+  const auth = await createBenchAuth(db, { password: { ...ARGON2, maxConcurrentHashes: CONCURRENCY } });
   const concurrency = CONCURRENCY;
   const router = auth.router({ auth: auth.authRouter });
   const server = createHTTPServer({ router, createContext: auth.createContext });

@@ -6,11 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import pg from 'pg';
 import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
-import { createAuth } from '../server/index.js';
+import { createBenchAuth } from './bench-auth.js';
 import { roundRobin } from './interleaved.js';
 
 const PASSWORD = 'correct horse battery staple';
-const PLENTY = 1_000_000;
 /** node-postgres's default pool size, which the kit's pool keeps. */
 const POOL_SIZE = 10;
 
@@ -45,15 +44,7 @@ async function p99Of(once: (client: number) => Promise<void>, options: { clients
 export async function refreshAgainstRotation(url: string, options: { clients: number; seconds: number; rounds: number }): Promise<RefreshFigures> {
   const db = await connectDatabase(url);
   await migrate(db);
-  const transport = { sendMail: () => Promise.resolve({}) };
-  const quiet = { info() {}, warn() {}, error() {} };
-  const auth = await createAuth({
-    db,
-    mail: { transport, from: 'bench@example.test', appUrl: 'http://localhost' },
-    signup: { emailConfirmation: 'off' },
-    rateLimits: { hashesPerIp: PLENTY, sessionsPerIp: PLENTY, sessionsPerAccount: PLENTY },
-    logger: quiet,
-  });
+  const auth = await createBenchAuth(db);
   const server = createHTTPServer({ router: auth.router({ auth: auth.authRouter }), createContext: auth.createContext });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import type { Cluster, ClusterNode } from '../test/harness/cluster.js';
 import type { Ledger } from '../test/harness/ledger.js';
 import { clientAddress, loopbackClient } from '../test/harness/loopback-client.js';
 import { paced } from '../test/harness/paced.js';
 import { seedSessions } from '../test/harness/seed-sessions.js';
 import type { EmbeddedDatabase } from './embedded-database.js';
+import { NOTIFICATION_QUEUE_USAGE, sampleHighest } from '../test/harness/database-sampler.js';
 
 /** The faults `npm run load` can inject, named after SECURITY.md's table. */
 export const FAULTS = {
@@ -28,34 +28,11 @@ export interface FaultSetting {
   stormSize: number;
 }
 
-/** Samples `pg_notification_queue_usage()` until `stop`; resolves with the highest. */
-function watchNotificationQueue(databaseUrl: string) {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  let highest = 0;
-  let stopped = false;
-  const watching = (async () => {
-    await client.connect();
-    while (!stopped) {
-      const { rows } = await client.query<{ usage: number }>('SELECT pg_notification_queue_usage() AS usage');
-      highest = Math.max(highest, rows[0]?.usage ?? 0);
-      await sleep(100);
-    }
-    await client.end();
-  })();
-  return {
-    async stop(): Promise<number> {
-      stopped = true;
-      await watching;
-      return highest;
-    },
-  };
-}
-
 async function revocationStorm(setting: FaultSetting): Promise<string> {
   const { cluster, ledger, databaseUrl } = setting;
   const sessions = await seedSessions(databaseUrl, { users: Math.ceil(setting.stormSize / 10), sessionsPerUser: 10, label: 'storm' });
   const revokers = Array.from({ length: 32 }, (_, index) => loopbackClient(clientAddress(20_000 + index)));
-  const queue = watchNotificationQueue(databaseUrl);
+  const queue = sampleHighest(databaseUrl, NOTIFICATION_QUEUE_USAGE, 100);
   const endFault = ledger.fault(`${sessions.length} revocations`);
   const started = performance.now();
   let retried = 0;

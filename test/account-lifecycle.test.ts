@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { hashClientSecret } from '../server/basic/client-secrets.js';
-import { expectAuthError, registerConfirmed } from './harness/flows.js';
+import { accepts, expectAuthError, registerConfirmed } from './harness/flows.js';
 import { basicHeader, rawRequest } from './harness/raw-http.js';
 import { PASSWORD, describeOnEachDatabase, uniqueEmail } from './harness/test-kit.js';
 import type { TestApp, TestKit } from './harness/test-kit.js';
+import { userTable } from '../db/index.js';
 
 /*
  * The account lifecycle through the public API: administrators find users, look at them, disable,
@@ -13,7 +14,8 @@ import type { TestApp, TestKit } from './harness/test-kit.js';
  * who may not, and with garbage.
  */
 
-const basic = { clients: { admin: { ops: await hashClientSecret('secret', 'argon2id') } } };
+// A sha256: secret: this suite is about the admin API, and its app hashes with the tests' fast hasher.
+const basic = { clients: { admin: { ops: await hashClientSecret('secret', 'sha256') } } };
 
 /** A signed-in user with the admin role. */
 async function signedInAdmin(kit: TestKit) {
@@ -28,17 +30,6 @@ async function userWithEveryToken(kit: TestKit, app: TestApp = kit) {
   const second = await app.client().auth.login.mutate({ identifier: email, password: PASSWORD });
   const apiToken = (await app.client(tokens.accessToken).auth.apiTokens.create.mutate({ name: 'script' })).token;
   return { email, user, tokens, second: second.tokens, apiToken };
-}
-
-/** Whether `app` takes `token` for a protected call. */
-async function accepts(app: TestApp, token: string): Promise<boolean> {
-  return app
-    .client(token)
-    .auth.me.query()
-    .then(
-      () => true,
-      () => false,
-    );
 }
 
 describeOnEachDatabase(
@@ -232,8 +223,8 @@ describeOnEachDatabase(
       const cached = [deleted, disabled].flatMap(({ tokens, apiToken }) => [tokens.accessToken, apiToken]);
       for (const token of cached) assert.ok(await accepts(app, token));
       // Out of band: nothing announces these.
-      await kit().database.db.execute(sql`DELETE FROM users WHERE user_id = ${deleted.user.id}`);
-      await kit().database.db.execute(sql`UPDATE users SET disabled_at = now() WHERE user_id = ${disabled.user.id}`);
+      await kit().database.db.execute(sql`DELETE FROM ${userTable} WHERE user_id = ${deleted.user.id}`);
+      await kit().database.db.execute(sql`UPDATE ${userTable} SET disabled_at = now() WHERE user_id = ${disabled.user.id}`);
       kit().clock.advanceSeconds(31);
       for (const token of [deleted.tokens.accessToken, deleted.apiToken]) await expectAuthError(app.client(token).auth.me.query(), 'TOKEN_INVALID');
       for (const token of [disabled.tokens.accessToken, disabled.apiToken]) await expectAuthError(app.client(token).auth.me.query(), 'TOKEN_REVOKED');

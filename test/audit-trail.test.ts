@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import type { AuditEvent } from '../shared/index.js';
 import { expectAuthError, registerConfirmed, withBodyRefreshToken } from './harness/flows.js';
 import { PASSWORD, describeOnEachDatabase, uniqueEmail } from './harness/test-kit.js';
+import { auditEventTable } from '../db/index.js';
 
 /*
  * The audit trail, end to end: the events of a whole flow reach the application's hook and the
@@ -95,7 +96,7 @@ describeOnEachDatabase(
       );
 
       // Grey box: no token, no password, not even a token's secret half, in any event or any row.
-      const rows = await kit().database.db.execute(sql`SELECT * FROM auth_audit_events`);
+      const rows = await kit().database.db.execute(sql`SELECT * FROM ${auditEventTable}`);
       const haystacks = [...heard.map((event) => JSON.stringify(event)), JSON.stringify(rows)];
       for (const secret of secrets) {
         for (const needle of [secret, secret.slice(-20)]) {

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +13,7 @@ import type { TestDatabase } from './harness/database.js';
 import { PASSWORD, uniqueEmail } from './harness/test-kit.js';
 import { launchChromium, withoutChromium } from './harness/chromium.js';
 import { until } from './harness/poll.js';
+import { freePort } from './harness/free-port.js';
 
 /*
  * The demo page of `npm start` in Debian's Chromium: the flow a new user tries first, tabs that share
@@ -23,14 +22,6 @@ import { until } from './harness/poll.js';
  */
 
 const SCREENSHOTS = 'test-results/browser';
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 /**
  * Every token-looking string a page script could read: storage, IndexedDB, and cookies. Sent as

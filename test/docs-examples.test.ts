@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -10,6 +8,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { readDocBlocks } from './harness/doc-blocks.js';
 import type { DocBlock } from './harness/doc-blocks.js';
 import { openTestDatabase } from './harness/database.js';
+import { freePort } from './harness/free-port.js';
 
 // The blocks are written where the repository's node_modules and tsconfig (whose `paths` map
 // `trpc-auth-kit/*` to the sources) apply, as they would in an application that installed the kit.
@@ -30,14 +29,6 @@ function moduleOf(block: DocBlock, dir: string): string {
   const from = relative(dir, GIVEN_MODULE);
   const given = block.given.length > 0 ? `import { ${block.given.join(', ')} } from './${from}';` : '';
   return `${given}\n${block.code}export {};\n`;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Runs one block as `npx tsx` would, in the environment `env`; resolves with how it ended. */

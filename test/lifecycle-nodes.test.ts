@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { registerConfirmed } from './harness/flows.js';
+import { accepts, registerConfirmed } from './harness/flows.js';
 import type { TestApp, TestKit } from './harness/test-kit.js';
 import { PASSWORD, describeOnPostgres } from './harness/test-kit.js';
 import { until } from './harness/poll.js';
@@ -11,16 +11,6 @@ import { until } from './harness/poll.js';
  */
 
 const PROP_BOUND_MS = 1000;
-
-async function accepts(app: TestApp, token: string): Promise<boolean> {
-  return app
-    .client(token)
-    .auth.me.query()
-    .then(
-      () => true,
-      () => false,
-    );
-}
 
 /** A user with two sessions and an API token, each cached on both nodes. */
 async function warmUser(kit: TestKit, b: TestApp) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { createAuthClient, getAuthErrorCode } from '../client/index.js';
 import { CookieJar } from './harness/cookie-jar.js';
-import { API_CLIENT, startProviderApis } from './harness/provider-apis.js';
+import { startGithubApp } from './harness/github-app.js';
 import type { ProviderApis } from './harness/provider-apis.js';
 import { APP_URL, describeOnEachDatabase, uniqueEmail } from './harness/test-kit.js';
 import type { TestApp } from './harness/test-kit.js';
@@ -16,10 +16,7 @@ describeOnEachDatabase('the client SDK signs in with an OAuth provider', (kit) =
   let apis: ProviderApis;
   let app: TestApp;
 
-  before(async () => {
-    apis = await startProviderApis();
-    app = await kit().variant({ oauth: { providers: { github: { preset: 'github', ...API_CLIENT, endpoints: apis.endpoints('github') } } } });
-  });
+  before(async () => ({ apis, app } = await startGithubApp(kit())));
 
   after(async () => {
     await apis.close();

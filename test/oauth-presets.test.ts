@@ -7,6 +7,7 @@ import { API_CLIENT, startProviderApis } from './harness/provider-apis.js';
 import type { ApiUser, ProviderApi, ProviderApis } from './harness/provider-apis.js';
 import { APP_URL, PASSWORD, describeOnEachDatabase, uniqueEmail } from './harness/test-kit.js';
 import type { TestApp } from './harness/test-kit.js';
+import type { AuditEvent } from '../server/index.js';
 
 /*
  * The GitHub, GitLab (a self-managed instance, by its base URL), Bitbucket and Facebook presets
@@ -19,10 +20,12 @@ const newUser = (email: string | null, verified: boolean): ApiUser => ({ id: Str
 describeOnEachDatabase('OAuth sign-in with the GitHub, GitLab, Bitbucket and Facebook presets', (kit) => {
   let apis: ProviderApis;
   let app: TestApp;
+  const heard: AuditEvent[] = [];
 
   before(async () => {
     apis = await startProviderApis();
     app = await kit().variant({
+      audit: { onEvent: (event) => void heard.push(event) },
       // Shorter than an access token's life, so a session can be signed in long ago with a live token.
       recentAuth: { windowSeconds: 60 },
       oauth: {
@@ -129,6 +132,26 @@ describeOnEachDatabase('OAuth sign-in with the GitHub, GitLab, Bitbucket and Fac
     const browser = browserAt(app.url);
     browser.signIn(other.tokens.accessToken);
     await expectAuthError(browser.client.auth.oauth.callback.mutate(await consent(browser, 'gitlab', { ...held, link: true })), 'OAUTH_IDENTITY_IN_USE');
+  });
+
+  it('the audit trail tells of an account an identity made, of each identity linked and unlinked, and of the sign-in', async () => {
+    const signedIn = await signInWith('github', newUser(uniqueEmail('audited'), true));
+    const browser = browserAt(app.url);
+    browser.signIn(signedIn.tokens.accessToken);
+    await browser.client.auth.oauth.callback.mutate(await consent(browser, 'bitbucket', { ...newUser(null, false), link: true }));
+    await browser.client.auth.oauth.unlink.mutate({ provider: 'github' });
+    await app.auth.settled();
+    const told = heard
+      .filter((event) => event.userId === signedIn.user.id)
+      .map((event) => [event.type, 'provider' in event ? event.provider : 'method' in event ? event.method : null]);
+    assert.deepEqual(told, [
+      ['signed-up', null],
+      ['oauth-linked', 'github'],
+      ['signed-in', 'oauth'],
+      ['oauth-linked', 'bitbucket'],
+      ['signed-in', 'oauth'],
+      ['oauth-unlinked', 'github'],
+    ]);
   });
 
   it('unlinking never removes the last way to sign in', async () => {

@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { openTestDatabase } from './harness/database.js';
 import { startSmtpServer } from './harness/smtp.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from './harness/free-port.js';
 
 // test/docs-examples.test.ts runs it without SMTP_URL (signed up, confirmed, signed in); here it sends real mail.
 describe("the README's quickstart (examples/quickstart.ts)", () => {

@@ -84,6 +84,8 @@ async function proveUnconfirmed(kernel: AuthKernel, tx: Queryable, user: UserRow
 export async function accountForIdentity(kernel: AuthKernel, identity: ProvenIdentity): Promise<UserRow> {
   const { allowSignUp, linkByEmail } = kernel.options.oauth;
   let revocations: Revocation[] = [];
+  // What became of the account, for the audit trail once the transaction has committed.
+  let outcome = 'held' as 'held' | 'joined' | 'created';
   const account = await kernel.db.transaction(async (tx) => {
     const now = new Date(kernel.clock.now());
     const holder = await holderOf(tx, identity);
@@ -97,6 +99,7 @@ export async function accountForIdentity(kernel: AuthKernel, identity: ProvenIde
       let joined = local;
       if (!local.confirmed) ({ user: joined, revocations } = await proveUnconfirmed(kernel, tx, local));
       await link(tx, identity, { userId: joined.userId, at: now });
+      outcome = 'joined';
       return joined;
     }
     if (!allowSignUp) throw authError('SIGNUP_DISABLED');
@@ -107,21 +110,28 @@ export async function accountForIdentity(kernel: AuthKernel, identity: ProvenIde
       .returning();
     if (!created) throw new Error('accountForIdentity: insert returned no row');
     await link(tx, identity, { userId: created.userId, at: now });
+    outcome = 'created';
     return created;
   });
   await kernel.sessions.forget(revocations);
+  if (outcome === 'created') kernel.audit.emit({ type: 'signed-up', userId: account.userId, sessionId: null });
+  if (outcome !== 'held') kernel.audit.emit({ type: 'oauth-linked', userId: account.userId, sessionId: null, provider: identity.provider });
   return account;
 }
 
 /** Links the identity to `userId` (`oauth.link`); refused when another account holds it. */
 export async function linkIdentity(kernel: AuthKernel, identity: ProvenIdentity, userId: string): Promise<UserRow> {
-  return kernel.db.transaction(async (tx) => {
+  let newlyLinked = false as boolean;
+  const user = await kernel.db.transaction(async (tx) => {
     const holder = await holderOf(tx, identity);
     if (holder !== null && holder !== userId) throw authError('OAUTH_IDENTITY_IN_USE');
-    const user = await requireUser(tx, userId);
+    const account = await requireUser(tx, userId);
     await link(tx, identity, { userId, at: new Date(kernel.clock.now()) });
-    return user;
+    newlyLinked = holder === null;
+    return account;
   });
+  if (newlyLinked) kernel.audit.emit({ type: 'oauth-linked', userId, sessionId: null, provider: identity.provider });
+  return user;
 }
 
 /**
@@ -130,7 +140,7 @@ export async function linkIdentity(kernel: AuthKernel, identity: ProvenIdentity,
  * so two unlinks at once cannot each leave the other's identity as the last one and remove both.
  */
 export async function unlinkProvider(kernel: AuthKernel, userId: string, provider: string): Promise<void> {
-  await kernel.db.transaction(async (tx) => {
+  const unlinked = await kernel.db.transaction(async (tx) => {
     const [user] = await tx.select({ passwordHash: userTable.passwordHash }).from(userTable).where(eq(userTable.userId, userId)).for('update');
     if (!user) throw authError('TOKEN_REVOKED');
     const [others] = await tx
@@ -138,6 +148,11 @@ export async function unlinkProvider(kernel: AuthKernel, userId: string, provide
       .from(oauthIdentityTable)
       .where(and(eq(oauthIdentityTable.userId, userId), ne(oauthIdentityTable.provider, provider)));
     if (user.passwordHash === null && (others?.count ?? 0) === 0) throw authError('LAST_SIGN_IN_METHOD');
-    await tx.delete(oauthIdentityTable).where(and(eq(oauthIdentityTable.userId, userId), eq(oauthIdentityTable.provider, provider)));
+    const removed = await tx
+      .delete(oauthIdentityTable)
+      .where(and(eq(oauthIdentityTable.userId, userId), eq(oauthIdentityTable.provider, provider)))
+      .returning({ subject: oauthIdentityTable.subject });
+    return removed.length > 0;
   });
+  if (unlinked) kernel.audit.emit({ type: 'oauth-unlinked', userId, sessionId: null, provider });
 }

@@ -7,7 +7,7 @@
 import type { ReactElement } from 'react';
 import type { TRPCClient } from '@trpc/client';
 import type { AuthDatabase } from '../../db/index.js';
-import type { Auth, AuthOptions, MailTransport } from '../../server/index.js';
+import type { AuditEvent, Auth, AuthOptions, MailTransport } from '../../server/index.js';
 
 /** The database from `connectDatabase()`, migrated. */
 export declare const db: AuthDatabase;
@@ -43,5 +43,10 @@ export declare const userId: string;
 /** The application's own queries. */
 export declare function listTodos(userId: string): Promise<Array<{ title: string }>>;
 export declare function listNotes(userId: string): Promise<Array<{ text: string }>>;
+/** An OAuth client's credentials, from the provider's console. */
+export declare const clientId: string;
+export declare const clientSecret: string;
+/** The application's security log, which takes audit events. */
+export declare const siem: { send(event: AuditEvent): void };
 /** The application's sign-in form. */
 export declare function SignIn(): ReactElement;

@@ -37,3 +37,14 @@ export function withBodyRefreshToken<T extends { refreshToken: string | null }>(
   assert.ok(tokens.refreshToken, 'outside cookie mode the refresh token comes in the body');
   return { ...tokens, refreshToken: tokens.refreshToken };
 }
+
+/** Whether `app` takes `token` for a protected call (`auth.me`). */
+export async function accepts(app: TestApp, token: string): Promise<boolean> {
+  return app
+    .client(token)
+    .auth.me.query()
+    .then(
+      () => true,
+      () => false,
+    );
+}
