@@ -3,6 +3,8 @@ import { after, before, it } from 'node:test';
 import { expectAuthError, registerConfirmed } from './harness/flows.js';
 import { browserAt } from './harness/kit-browser.js';
 import { startGithubApp } from './harness/github-app.js';
+import { API_CLIENT } from './harness/provider-apis.js';
+import { oauthFlowTable } from '../db/index.js';
 import type { ProviderApis } from './harness/provider-apis.js';
 import { APP_URL, describeOnEachDatabase } from './harness/test-kit.js';
 import type { TestApp } from './harness/test-kit.js';
@@ -45,6 +47,23 @@ describeOnEachDatabase('OAuth procedures under attack', (kit) => {
       const { url } = await browser.client.auth.oauth.start.mutate({ provider: 'github', redirectTo });
       assert.ok(url.startsWith(`${apis.base}/github/login/oauth/authorize?`));
     }
+  });
+
+  it('a client starting flows without end is refused past its allowance, and writes no flow for it; another client goes on', async () => {
+    let clientIp = '203.0.113.9';
+    const limited = await kit().variant({
+      clientIp: () => clientIp,
+      rateLimits: { oauthFlowsPerIp: 3 },
+      oauth: { providers: { github: { preset: 'github', ...API_CLIENT, endpoints: apis.endpoints('github') } } },
+    });
+    const flows = async () => (await kit().database.db.select({ stateHash: oauthFlowTable.stateHash }).from(oauthFlowTable)).length;
+    // Without a cookie every start is a new browser: the per-browser bound alone would not hold it.
+    for (let start = 0; start < 3; start++) await browserAt(limited.url).client.auth.oauth.start.mutate({ provider: 'github' });
+    const stored = await flows();
+    await expectAuthError(browserAt(limited.url).client.auth.oauth.start.mutate({ provider: 'github' }), 'RATE_LIMITED');
+    assert.equal(await flows(), stored);
+    clientIp = '198.51.100.4';
+    await browserAt(limited.url).client.auth.oauth.start.mutate({ provider: 'github' });
   });
 
   it('a provider the server does not have is refused, on a server with providers and on one without', async () => {

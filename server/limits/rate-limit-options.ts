@@ -47,6 +47,8 @@ export const rateLimitOptionsSchema = z
     sessionsPerIp: z.number().int().min(1).default(60),
     /** Sessions started per account per window, from all clients together; beyond it `RATE_LIMITED`. @default 100 */
     sessionsPerAccount: z.number().int().min(1).default(100),
+    /** OAuth flows started (`oauth.start`, `oauth.link`) per client IP per window; beyond it `RATE_LIMITED`. @default 30 */
+    oauthFlowsPerIp: z.number().int().min(1).default(30),
   })
   .refine((limits) => (limits.loginFailuresPerAccountFromUnknownClients ?? 0) <= limits.loginFailuresPerAccount, {
     message: 'loginFailuresPerAccountFromUnknownClients is a part of loginFailuresPerAccount and cannot exceed it',

@@ -62,6 +62,8 @@ export interface Throttles {
    * when the client or the account has started too many this window.
    */
   admitSession(request: Pick<AuthRequest, 'ip' | 'setHeader'>, userId: string): Promise<void>;
+  /** Counts an OAuth flow started from the request's client; throws RATE_LIMITED beyond its allowance. */
+  beginOAuthFlow(request: AuthRequest): Promise<void>;
 }
 
 /** The window of the per-address and per-client mail limits. */
@@ -82,6 +84,7 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
   const hashesPerIp = { max: policy.hashesPerIp, windowSeconds: policy.windowSeconds };
   const sessionsPerIp = { max: policy.sessionsPerIp, windowSeconds: policy.windowSeconds };
   const sessionsPerAccount = { max: policy.sessionsPerAccount, windowSeconds: policy.windowSeconds };
+  const oauthFlowsPerIp = { max: policy.oauthFlowsPerIp, windowSeconds: policy.windowSeconds };
   const clientKey = (kind: string, request: Pick<AuthRequest, 'ip'>) => (request.ip === null ? null : `${kind}:${clientOf(request.ip)}`);
   const ipKey = (request: AuthRequest) => clientKey('failures-ip', request);
   const accountKey = (attempt: AccountAttempt) => `login-account:${attempt.account}`;
@@ -134,6 +137,11 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
     async hashingSucceeded(request) {
       const key = clientKey('hashes-ip', request);
       if (key !== null) await limiter.release(key);
+    },
+    async beginOAuthFlow(request) {
+      const key = clientKey('oauth-flows-ip', request);
+      const verdict = key === null ? null : await limiter.hit(key, oauthFlowsPerIp);
+      if (verdict && !verdict.allowed) refuse(request, verdict);
     },
     async admitSession(request, userId) {
       // The client first: a client refused here adds nothing to the account's count.

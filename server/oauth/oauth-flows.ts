@@ -61,6 +61,9 @@ export function createOAuthFlows(kernel: AuthKernel): OAuthFlows {
       const provider = providerNamed(flow.provider);
       const returnTo = allowedRedirect(flow.redirectTo, { allowlist: oauth.redirectAllowlist, appUrl: mail.appUrl });
       if (returnTo === null) throw authError('REDIRECT_NOT_ALLOWED');
+      // Each start stores a flow: a client without a cookie is a new browser every time, so it is
+      // counted by its address, before anything is asked of the provider or written.
+      await kernel.throttles.beginOAuthFlow(request);
       const signal = AbortSignal.timeout(oauth.timeoutMs);
       const metadata = await atProvider(provider, 'discovery', () => provider.metadata(signal));
       const browser = bindFlowBrowser(request, random);

@@ -32,7 +32,7 @@ type KitOptions = Omit<AuthOptions, 'db' | 'mail' | 'clock' | 'passwordHasher'> 
 function perClientLimits(options: KitOptions): Pick<KitOptions, 'rateLimits' | 'password'> {
   if (options.clientIp) return {};
   return {
-    rateLimits: { mailsPerClientPerHour: 100_000, sessionsPerIp: 100_000, hashesPerIp: 100_000, ...options.rateLimits },
+    rateLimits: { mailsPerClientPerHour: 100_000, sessionsPerIp: 100_000, hashesPerIp: 100_000, oauthFlowsPerIp: 100_000, ...options.rateLimits },
     password: { maxHashesPerClient: 64, ...options.password },
   };
 }
