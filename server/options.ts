@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { AuthDatabase } from '../db/connect.js';
 import { emailChangeOptionsSchema, invitationOptionsSchema, magicLinkOptionsSchema, passwordResetOptionsSchema, signupOptionsSchema } from './accounts/account-options.js';
-import type { BasicOptions } from './basic/basic-options.js';
 import { basicOptionsSchema } from './basic/basic-options.js';
 import { auditOptionsSchema } from './audit/audit-options.js';
 import { revocationListenerOptionsSchema, tokenCacheOptionsSchema } from './cache/cache-options.js';
@@ -100,11 +99,7 @@ interface AppContextOption<TAppContext extends object> {
 }
 
 /** What `createAuth` takes. Only `db` and `mail` are required. */
-export type AuthOptions<TAppContext extends object = object> = Omit<z.input<typeof optionsSchema>, 'context' | 'basic'> &
-  AppContextOption<TAppContext> & {
-    /** HTTP Basic machine clients, per realm (`basicProcedure(realm)`, and the `admin` realm of `invite`). */
-    basic?: BasicOptions;
-  };
+export type AuthOptions<TAppContext extends object = object> = Omit<z.input<typeof optionsSchema>, 'context'> & AppContextOption<TAppContext>;
 
 /** The options with every default filled in. */
 export type ResolvedAuthOptions<TAppContext extends object = object> = Omit<z.output<typeof optionsSchema>, 'context'> & AppContextOption<TAppContext>;
