@@ -51,6 +51,12 @@ export interface Throttles {
   signInSucceeded(request: AuthRequest, attempt: AccountAttempt): Promise<void>;
   /** Counts a call that may send mail; throws RATE_LIMITED when the client is over its allowance. */
   beginMail(request: AuthRequest): Promise<void>;
+  /**
+   * `beginMail` for the client, then `mayMail` for the address: a call that mails one address
+   * (forgot, resend, magic link) asks both. Throws RATE_LIMITED for the client; false when the
+   * address had its share (the call then answers as if it had mailed).
+   */
+  admitMailTo(request: AuthRequest, email: string): Promise<boolean>;
   /** Counts a mail to `email` and says whether it may go. */
   mayMail(email: string): Promise<boolean>;
   /** Counts a call that is about to hash against its client's allowance. */
@@ -104,6 +110,16 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
     if (!verdict.allowed) refuse(request, verdict);
   }
 
+  async function beginMail(request: AuthRequest): Promise<void> {
+    const key = clientKey('mail-ip', request);
+    const verdict = key === null ? null : await limiter.hit(key, mailsPerClient);
+    if (verdict && !verdict.allowed) refuse(request, verdict);
+  }
+
+  async function mayMail(email: string): Promise<boolean> {
+    return (await limiter.hit(`mail:${email}`, perAddress)).allowed;
+  }
+
   async function releaseClient(request: AuthRequest): Promise<void> {
     const key = ipKey(request);
     if (key !== null) await limiter.release(key);
@@ -122,13 +138,11 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
       const ownKey = accountClientKey(attempt);
       await Promise.all([limiter.release(accountKey(attempt)), ownKey === null ? null : limiter.reset(ownKey), releaseClient(request)]);
     },
-    async beginMail(request) {
-      const key = clientKey('mail-ip', request);
-      const verdict = key === null ? null : await limiter.hit(key, mailsPerClient);
-      if (verdict && !verdict.allowed) refuse(request, verdict);
-    },
-    async mayMail(email) {
-      return (await limiter.hit(`mail:${email}`, perAddress)).allowed;
+    beginMail,
+    mayMail,
+    async admitMailTo(request, email) {
+      await beginMail(request);
+      return mayMail(email);
     },
     async countHashing(request) {
       const key = clientKey('hashes-ip', request);

@@ -16,29 +16,13 @@ type Labels = Record<string, string>;
 /** A counter or gauge whose samples are read from the figures at scrape time. */
 function sampled(registry: Registry, kind: 'counter' | 'gauge', spec: { name: string; help: string; labelNames?: string[]; samples: () => Array<[Labels, number]> }): void {
   const { name, help, labelNames = [], samples } = spec;
+  const metric = { name, help, labelNames, registers: [registry] };
+  // Read afresh on every scrape: a gauge is set to each sample, a counter counts up to it from zero.
   if (kind === 'gauge') {
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [labels, value] of samples()) this.set(labels, value);
-      },
-    });
-    return;
+    new Gauge({ ...metric, collect() { this.reset(); for (const [labels, value] of samples()) this.set(labels, value); } });
+  } else {
+    new Counter({ ...metric, collect() { this.reset(); for (const [labels, value] of samples()) this.inc(labels, value); } });
   }
-  new Counter({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [labels, value] of samples()) this.inc(labels, value);
-    },
-  });
 }
 
 // prom-client's typings declare the type a numeric enum; at run time it is the string the text

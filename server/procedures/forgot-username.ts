@@ -15,8 +15,7 @@ export function forgotUsernameProcedure(kernel: AuthKernel) {
     .input(emailOnlyInput)
     .output(okOutput)
     .mutation(async ({ input, ctx }) => {
-      await kernel.throttles.beginMail(ctx.authRequest);
-      if (!(await kernel.throttles.mayMail(input.email))) return { ok: true as const };
+      if (!(await kernel.throttles.admitMailTo(ctx.authRequest, input.email))) return { ok: true as const };
       // After the answer, like every mail that tells an account exists, and the same work whether
       // one does or not: the mail is rendered either way, and sent only to a confirmed address.
       kernel.background.run(

@@ -2,11 +2,9 @@ import { emailOnlyInput, magicLinkVerifyInput, okOutput, signedInSchema } from '
 import { proveAddress } from '../accounts/address-proof.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { issueLinkByAddress } from '../accounts/link-tokens.js';
-import { buildLink } from '../mail/mailer.js';
+import { mailLinkByAddress } from '../accounts/link-by-address.js';
 import { admitSignIn, signIn } from '../sessions/sign-in.js';
 import { authProcedure, authT } from '../trpc.js';
-import { localeOf } from '../accounts/users.js';
 
 /**
  * `auth.magicLink.request` and `auth.magicLink.verify`: sign-in by a link mailed to an account's
@@ -23,10 +21,9 @@ export function magicLinkRouter(kernel: AuthKernel) {
       .output(okOutput)
       .mutation(async ({ input, ctx }) => {
         if (!kernel.options.magicLink.enabled) throw authError('MAGIC_LINK_DISABLED');
-        await kernel.throttles.beginMail(ctx.authRequest);
-        if (!(await kernel.throttles.mayMail(input.email))) return { ok: true as const };
+        if (!(await kernel.throttles.admitMailTo(ctx.authRequest, input.email))) return { ok: true as const };
         // After the answer, and the same work whether the address has an account or not.
-        kernel.background.run('magicLink', () => mailSignInLink(kernel, input.email), ctx.authRequest);
+        kernel.background.run('magicLink', () => mailLinkByAddress(kernel, 'magicLink', { email: input.email, ttlSeconds: kernel.options.magicLink.linkTtlSeconds }), ctx.authRequest);
         return { ok: true as const };
       }),
 
@@ -41,18 +38,4 @@ export function magicLinkRouter(kernel: AuthKernel) {
         return signIn(kernel, ctx, { user, method: 'magic-link' });
       }),
   });
-}
-
-async function mailSignInLink(kernel: AuthKernel, email: string): Promise<void> {
-  const ttlSeconds = kernel.options.magicLink.linkTtlSeconds;
-  const { account, token } = await kernel.db.transaction((tx) => issueLinkByAddress(tx, kernel, { purpose: 'magic-link', address: email, ttlSeconds }));
-  const { appUrl, paths } = kernel.options.mail;
-  const mail = {
-    email,
-    link: buildLink(appUrl, paths.magicLink, token),
-    expiresInMinutes: Math.round(ttlSeconds / 60),
-    locale: account ? localeOf(account) : undefined,
-  };
-  if (account) kernel.mailer.send('magicLink', email, mail);
-  else kernel.mailer.rehearse('magicLink', mail);
 }

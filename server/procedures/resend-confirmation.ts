@@ -13,8 +13,7 @@ export function resendConfirmationProcedure(kernel: AuthKernel) {
     .output(okOutput)
     .mutation(async ({ input, ctx }) => {
       if (kernel.options.signup.emailConfirmation === 'off') return { ok: true as const };
-      await kernel.throttles.beginMail(ctx.authRequest);
-      if (!(await kernel.throttles.mayMail(input.email))) return { ok: true as const };
+      if (!(await kernel.throttles.admitMailTo(ctx.authRequest, input.email))) return { ok: true as const };
       // After the answer, and the same work whether an unconfirmed account has the address or not.
       kernel.background.run(
         'resendConfirmation',
