@@ -63,7 +63,8 @@ async function terminateListeners(url: string): Promise<number> {
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
   const { rowCount } = await admin.query(
-    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'trpc-auth-kit-listener' AND pid <> pg_backend_pid()",
+    // Only this test's database: the server is shared with the test files running beside this one.
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'trpc-auth-kit-listener' AND datname = current_database() AND pid <> pg_backend_pid()",
   );
   await admin.end();
   return rowCount ?? 0;
