@@ -48,8 +48,8 @@ export function databaseClock(options: { local?: Clock; calibrateEverySeconds?: 
   return { kind: 'database-clock', local, calibrateEverySeconds };
 }
 
-export function isDatabaseClockRequest(clock: Clock | DatabaseClockRequest): clock is DatabaseClockRequest {
-  return (clock as DatabaseClockRequest).kind === 'database-clock';
+export function isDatabaseClockRequest(clock: unknown): clock is DatabaseClockRequest {
+  return typeof clock === 'object' && clock !== null && (clock as DatabaseClockRequest).kind === 'database-clock';
 }
 
 /** What this node knows of its clocks, for metrics. */

@@ -78,7 +78,7 @@ const optionsSchema = z
      * @default databaseClock()
      */
     clock: z
-      .custom<Clock | DatabaseClockRequest>((clock) => isDatabaseClockRequest(clock as Clock) || typeof (clock as Clock | null)?.now === 'function', 'expected databaseClock() or a clock (an object with now)')
+      .custom<Clock | DatabaseClockRequest>((clock) => isDatabaseClockRequest(clock) || typeof (clock as Clock | null)?.now === 'function', 'expected a clock (an object with now) or databaseClock()')
       .default(() => databaseClock()),
     /** @default the operating system's random bytes */
     // A function default is a factory to zod, hence the arrow returning the function itself.
