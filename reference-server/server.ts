@@ -53,7 +53,7 @@ const MAX_BODY_BYTES = 64 * 1024;
  * served at `/confirm-email` and `/reset-password`, where the mailed links lead), and the page that
  * receives invitation links at `/accept-invite`, and where OAuth providers send the browser back at
  * `/oauth/callback`; `/healthz`, `/readyz` and `/metrics` for operators. `deps.clock` is a test's
- * clock; by default the server runs on the system's.
+ * clock; by default the server runs on the database's (docs/time.md).
  */
 export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log, deps: { clock?: Clock } = {}) {
   // It listens from the start, so that probes hear from a node that still waits for its database;
