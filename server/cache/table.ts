@@ -70,8 +70,8 @@ const HEX_DIGIT_CODES = Uint8Array.from('0123456789abcdef', (digit) => digit.cha
 const DASH = 0x2d;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** The value of the base64url character at `index` of a token hash. */
-function sextet(tokenHash: string, index: number): number {
+/** The value of the base64url character at `index` of a token hash (0 for any other character). */
+export function base64urlValueAt(tokenHash: string, index: number): number {
   return BASE64URL_VALUES[tokenHash.charCodeAt(index) & 127] as number;
 }
 
@@ -80,12 +80,12 @@ function sextet(tokenHash: string, index: number): number {
  * Written into `into`, so that a lookup allocates nothing for them.
  */
 function keyWordsOf(tokenHash: string, into: Int32Array): void {
-  const v5 = sextet(tokenHash, 5);
-  const v10 = sextet(tokenHash, 10);
-  into[0] = (sextet(tokenHash, 0) << 26) | (sextet(tokenHash, 1) << 20) | (sextet(tokenHash, 2) << 14) | (sextet(tokenHash, 3) << 8) | (sextet(tokenHash, 4) << 2) | (v5 >>> 4);
-  into[1] = ((v5 & 15) << 28) | (sextet(tokenHash, 6) << 22) | (sextet(tokenHash, 7) << 16) | (sextet(tokenHash, 8) << 10) | (sextet(tokenHash, 9) << 4) | (v10 >>> 2);
-  into[2] = ((v10 & 3) << 30) | (sextet(tokenHash, 11) << 24) | (sextet(tokenHash, 12) << 18) | (sextet(tokenHash, 13) << 12) | (sextet(tokenHash, 14) << 6) | sextet(tokenHash, 15);
-  into[3] = (sextet(tokenHash, 16) << 26) | (sextet(tokenHash, 17) << 20) | (sextet(tokenHash, 18) << 14) | (sextet(tokenHash, 19) << 8) | (sextet(tokenHash, 20) << 2) | (sextet(tokenHash, 21) >>> 4);
+  const v5 = base64urlValueAt(tokenHash, 5);
+  const v10 = base64urlValueAt(tokenHash, 10);
+  into[0] = (base64urlValueAt(tokenHash, 0) << 26) | (base64urlValueAt(tokenHash, 1) << 20) | (base64urlValueAt(tokenHash, 2) << 14) | (base64urlValueAt(tokenHash, 3) << 8) | (base64urlValueAt(tokenHash, 4) << 2) | (v5 >>> 4);
+  into[1] = ((v5 & 15) << 28) | (base64urlValueAt(tokenHash, 6) << 22) | (base64urlValueAt(tokenHash, 7) << 16) | (base64urlValueAt(tokenHash, 8) << 10) | (base64urlValueAt(tokenHash, 9) << 4) | (v10 >>> 2);
+  into[2] = ((v10 & 3) << 30) | (base64urlValueAt(tokenHash, 11) << 24) | (base64urlValueAt(tokenHash, 12) << 18) | (base64urlValueAt(tokenHash, 13) << 12) | (base64urlValueAt(tokenHash, 14) << 6) | base64urlValueAt(tokenHash, 15);
+  into[3] = (base64urlValueAt(tokenHash, 16) << 26) | (base64urlValueAt(tokenHash, 17) << 20) | (base64urlValueAt(tokenHash, 18) << 14) | (base64urlValueAt(tokenHash, 19) << 8) | (base64urlValueAt(tokenHash, 20) << 2) | (base64urlValueAt(tokenHash, 21) >>> 4);
 }
 
 /** The two hex digits of the byte at `shift` of `word`, as character codes. */
