@@ -172,11 +172,11 @@ const hotPathOnly = process.argv.includes('--hot-path');
 const floodOnly = process.argv.find((argument) => argument === '--flood' || argument.startsWith('--flood='));
 if (floodOnly) {
   const postgres = await startPostgres();
-  const flood = { PostgreSQL: await victimUnderFlood(await createDatabase(postgres.url, 'flood_victim')) };
+  const flood: Record<string, Awaited<ReturnType<typeof victimUnderFlood>>> = { PostgreSQL: await victimUnderFlood(await createDatabase(postgres.url, 'flood_victim')) };
   await postgres.stop();
-  const pglite = floodOnly === '--flood=postgres' ? {} : { PGlite: await victimUnderFlood(undefined) };
-  const rows = Object.entries({ ...flood, ...pglite }).flatMap(([database, seen]) => Object.entries(victimRows(database, seen)));
-  if (asJson) console.log(JSON.stringify({ ...flood, ...pglite }));
+  if (floodOnly !== '--flood=postgres') flood.PGlite = await victimUnderFlood(undefined);
+  const rows = Object.entries(flood).flatMap(([database, seen]) => Object.entries(victimRows(database, seen)));
+  if (asJson) console.log(JSON.stringify(flood));
   else console.table(Object.fromEntries(rows));
   process.exit(0);
 }
