@@ -72,7 +72,7 @@ function freshAddress(): string {
 }
 
 describeOnEachDatabase('a stranger cannot keep the owner locked out', (kit) => {
-  async function setUp(options: { rateLimits?: Record<string, number>; devices?: { maxPerUser?: number; addressesPerUser?: number } } = {}) {
+  async function setUp(options: { rateLimits?: Record<string, number>; devices?: { maxPerUser?: number; addressesPerUser?: number }; recentAuth?: { windowSeconds: number } } = {}) {
     const app = await kit().variant({ clientIp, ...options });
     const { email } = await registerConfirmed(kit(), app);
     const login = (from: string, password: string, extra: { cookie?: string | null; bearer?: string } = {}) =>
@@ -234,6 +234,24 @@ describeOnEachDatabase('a stranger cannot keep the owner locked out', (kit) => {
     assert.ok(signedIn(await login('192.0.2.65', PASSWORD, { cookie: owner.deviceCookie })), 'the owner\'s browser is known again');
     assert.equal(signedIn(await login('203.0.113.65', PASSWORD, { cookie: thiefDevice })), false);
     kit().clock.advanceSeconds(WINDOW_SECONDS + 1);
+  });
+
+  it("a thief holding one old token signs the owner out everywhere, but cannot make the owner's browser a stranger to the lock", async () => {
+    const { app, login, signedIn, hammer } = await setUp({
+      rateLimits: { loginFailuresPerAccountFromUnknownClients: 4, loginFailuresPerAccountPerClient: 2 },
+      // Shorter than an access token's life, so the owner's live token can come from a sign-in long ago.
+      recentAuth: { windowSeconds: 60 },
+    });
+    const owner = await login('192.0.2.66', PASSWORD);
+    kit().clock.advanceSeconds(61);
+    try {
+      const everywhere = await call(app, 'auth.logout', { input: { scope: 'all' }, from: '203.0.113.66', bearer: owner.accessToken });
+      assert.equal(everywhere.status, 200, JSON.stringify(everywhere.body));
+      await hammer(2, 2);
+      assert.ok(signedIn(await login('192.0.2.66', PASSWORD, { cookie: owner.deviceCookie })), "the owner's browser is still known");
+    } finally {
+      kit().clock.advanceSeconds(-61);
+    }
   });
 
   it('an owner whose client keeps no cookies is known by the address it signed in from; a guesser sharing it gets that address\'s count only', async () => {

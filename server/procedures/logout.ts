@@ -4,7 +4,7 @@ import type { Authenticated } from '../middleware/bearer.js';
 import { AuthError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { voidLinks } from '../accounts/link-tokens.js';
-import { requireRecentAuth } from '../sessions/recent-auth.js';
+import { isRecentlyAuthenticated, requireRecentAuth } from '../sessions/recent-auth.js';
 import { insufficientScope } from '../tokens/scopes.js';
 import { authProcedure } from '../trpc.js';
 
@@ -13,8 +13,8 @@ const ALREADY_ENDED: ReadonlySet<AuthErrorCode> = new Set(['TOKEN_REVOKED', 'TOK
 
 /**
  * `auth.logout`: ends this session (`current`, the default), every other one (`others`), or
- * everything (`all`): every session, every API token, every pending link and every known device of
- * the account, the remedy of an owner who fears someone else got in. Their tokens stop working before the call
+ * everything (`all`): every session, every API token and every pending link of the account (and,
+ * with a recent authentication, every known device), the remedy of an owner who fears someone else got in. Their tokens stop working before the call
  * returns. Ending the others while staying signed in needs a recent authentication (a thief holding
  * one token must not be able to sign the owner out and stay). Called with an API token, `current`
  * revokes that token, and the other scopes are refused: a script cannot sign its user out. It is
@@ -47,12 +47,17 @@ export function logoutProcedure(kernel: AuthKernel) {
         await requireRecentAuth(kernel, ctx, input?.password);
         await kernel.sessions.revokeAllOf(userId, { except: ctx.session.id, reason: 'logout' });
       } else {
+        // Forgetting the known devices leaves the owner a stranger to the lockout, which strangers'
+        // failures can close (lockout.ts): a thief holding one old token must not be able to arrange
+        // that, so only a recent authentication forgets them, the caller's browser too. A device is
+        // known only by a sign-in that proved the password, and the remedies of a known password
+        // (changePassword, resetPassword) forget the devices anyway.
+        const forgetDevices = await isRecentlyAuthenticated(kernel, ctx, input?.password);
         await kernel.sessions.revokeAllOf(userId, {
           reason: 'logout-everywhere',
           alongWith: async (tx) => {
             await voidLinks(tx, userId);
-            // The caller's browser too: this needs no password, so it may be a thief's (devices.ts).
-            await kernel.devices.forget(tx, userId, null);
+            if (forgetDevices) await kernel.devices.forget(tx, userId, null);
           },
         });
       }

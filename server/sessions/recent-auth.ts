@@ -15,17 +15,25 @@ import { findUserById } from '../accounts/users.js';
  * so, since a session is refreshed for days. Otherwise the call must carry the password.
  */
 
-/** Throws RECENT_AUTH_REQUIRED unless the caller's session signed in recently or `password` is the account's. */
-export async function requireRecentAuth(kernel: AuthKernel, ctx: AuthBaseContext & Authenticated, password: string | undefined): Promise<void> {
+/**
+ * Whether the caller's session signed in recently, or `password` is the account's (a wrong one is
+ * INVALID_CREDENTIALS, not false: it was a guess).
+ */
+export async function isRecentlyAuthenticated(kernel: AuthKernel, ctx: AuthBaseContext & Authenticated, password: string | undefined): Promise<boolean> {
   if (password !== undefined) {
     const user = await findUserById(kernel.db, ctx.user.id);
     if (!user || !(await checkAccountPassword(kernel, ctx, { user, password }))) throw authError('INVALID_CREDENTIALS');
-    return;
+    return true;
   }
   const [session] = await kernel.db
     .select({ createdAt: sessionTable.createdAt })
     .from(sessionTable)
     .where(and(eq(sessionTable.id, ctx.session.id), eq(sessionTable.userId, ctx.user.id)));
   const recentSince = kernel.clock.now() - kernel.options.recentAuth.windowSeconds * 1000;
-  if (!session || session.createdAt.getTime() < recentSince) throw authError('RECENT_AUTH_REQUIRED');
+  return session !== undefined && session.createdAt.getTime() >= recentSince;
+}
+
+/** Throws RECENT_AUTH_REQUIRED unless the caller's session signed in recently or `password` is the account's. */
+export async function requireRecentAuth(kernel: AuthKernel, ctx: AuthBaseContext & Authenticated, password: string | undefined): Promise<void> {
+  if (!(await isRecentlyAuthenticated(kernel, ctx, password))) throw authError('RECENT_AUTH_REQUIRED');
 }
