@@ -30,6 +30,19 @@ describeOnEachDatabase('refresh tokens', (kit) => {
     await kit().client(onward.accessToken).demo.whoami.query();
   });
 
+  it('a replaced token retried past 20 times within the grace window is reuse: nobody mints access tokens by the hundred', async () => {
+    const { tokens } = await registerConfirmed(kit());
+    // A second after the sign-in: its access token was issued before the rotation, not as a retry.
+    kit().clock.advanceSeconds(1);
+    const { tokens: first } = await kit().client().auth.refresh.mutate({ refreshToken: tokens.refreshToken });
+    for (let retry = 0; retry < 20; retry++) {
+      const { tokens: again } = await kit().client().auth.refresh.mutate({ refreshToken: tokens.refreshToken });
+      assert.equal(again.refreshToken, first.refreshToken);
+    }
+    await expectAuthError(kit().client().auth.refresh.mutate({ refreshToken: tokens.refreshToken }), 'REFRESH_TOKEN_REUSED');
+    await expectAuthError(kit().client().auth.refresh.mutate({ refreshToken: first.refreshToken }), 'TOKEN_REVOKED');
+  });
+
   it('concurrent refreshes with one token converge on one successor', async () => {
     const { tokens } = await registerConfirmed(kit());
     const results = await Promise.all(

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, lte, ne } from 'drizzle-orm';
+import { and, desc, eq, gte, isNull, lte, ne, sql } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../../db/connect.js';
 import { accessTokenTable, sessionTable } from '../../db/schema.js';
 import type { SessionRow } from '../../db/schema.js';
@@ -24,13 +24,20 @@ import { generateId, generateTokenParts, hashVerifier, openSuccessor, sealSucces
  *   - the current one: the session rotates to a new verifier and keeps the old one's hash, with the
  *     time, and the successor sealed under the old verifier (see secrets.ts);
  *   - the one just replaced, within the grace window: the sealed successor is returned again (a lost
- *     response, or two tabs refreshing at once) and nothing forks;
+ *     response, or two tabs refreshing at once) and nothing forks; each such retry mints an access
+ *     token, so past `MAX_GRACE_RETRIES` of them the token counts as reused (below);
  *   - anything else: someone holds a token this family has moved past. The session (or, by option,
  *     every session of the user) is revoked, and that revocation commits although the call fails.
  *
  * Every revocation announces itself to the other nodes in its own transaction (revocation-notice.ts)
  * and clears this node's cache once committed.
  */
+
+/**
+ * Retries of a replaced refresh token one rotation answers: enough for every tab of a browser and a
+ * lost answer or two; a client past it is not retrying but minting access tokens by the hundred.
+ */
+const MAX_GRACE_RETRIES = 20;
 
 /**
  * Who is signing in, as the session list later shows it, and the answer a refused start sets
@@ -192,6 +199,16 @@ export function createSessions(deps: {
     return [sessions, apiTokens].filter((revocation) => revocation !== null);
   };
 
+  /** Access tokens the session was issued since `rotatedAt` (each lives a full lifetime, unless the session ends sooner). */
+  async function issuedSince(tx: Queryable, sessionId: string, rotatedAt: Date): Promise<number> {
+    const lifeFromThen = new Date(rotatedAt.getTime() + policy.accessTokenTtlSeconds * 1000);
+    const [row] = await tx
+      .select({ count: sql<number>`count(*)::int` })
+      .from(accessTokenTable)
+      .where(and(eq(accessTokenTable.sessionId, sessionId), gte(accessTokenTable.expiresAt, lifeFromThen)));
+    return row?.count ?? 0;
+  }
+
   function rotate(presented: { selector: string; verifier: string }): Promise<RotationResult> {
     return db.transaction(async (tx): Promise<RotationResult> => {
       const [session] = await tx.select().from(sessionTable).where(eq(sessionTable.refreshSelector, presented.selector)).for('update');
@@ -223,7 +240,8 @@ export function createSessions(deps: {
         presentedHash === session.previousVerifierHash &&
         session.successorSeal !== null &&
         session.rotatedAt !== null &&
-        now - session.rotatedAt.getTime() < policy.refreshGraceSeconds * 1000
+        now - session.rotatedAt.getTime() < policy.refreshGraceSeconds * 1000 &&
+        (await issuedSince(tx, session.id, session.rotatedAt)) <= MAX_GRACE_RETRIES
       ) {
         refreshVerifier = openSuccessor(session.successorSeal, presented.verifier);
         await tx.update(sessionTable).set({ lastUsedAt: new Date(now) }).where(eq(sessionTable.id, session.id));
