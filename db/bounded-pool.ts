@@ -135,14 +135,13 @@ export class BoundedPool extends pg.Pool {
 
   /** Lends `client` until the lease ends, or the borrowing request's deadline (`performance.now()` time) if sooner. */
   #lend(client: pg.PoolClient, deadlineAt: number): pg.PoolClient {
-    const { silenceMs, requestDeadlineMs } = this.#limits;
+    const { silenceMs, leaseMs, requestDeadlineMs } = this.#limits;
     const stream = client instanceof pg.Client ? client.connection.stream : null;
     const socket = stream instanceof Socket ? stream : null;
     const release = client.release.bind(client);
     let returned = false;
     const onSilence = () => socket?.destroy(new DatabaseSilenceError(silenceMs));
     const onEnd = () => giveBack(true);
-    const { leaseMs } = this.#limits;
     const timeLeftMs = deadlineAt - performance.now();
     const lease =
       timeLeftMs < leaseMs

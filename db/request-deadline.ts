@@ -25,16 +25,14 @@ const currentRequest = new AsyncLocalStorage<DatabaseRequest>();
  * `connectDatabase` is bounded by the pool's `requestDeadlineMs`, counted from now. Inside a request
  * already open it adds nothing: the outer request's deadline stands.
  */
-export async function runAsDatabaseRequest<T>(work: () => Promise<T>): Promise<T> {
+export function runAsDatabaseRequest<T>(work: () => Promise<T>): Promise<T> {
   if (currentRequest.getStore()?.open) return work();
   const request: DatabaseRequest = { startedAt: performance.now(), open: true };
-  return currentRequest.run(request, async () => {
-    try {
-      return await work();
-    } finally {
+  return currentRequest.run(request, () =>
+    work().finally(() => {
       request.open = false;
-    }
-  });
+    }),
+  );
 }
 
 /** When the current request began (`performance.now()`), or null outside one. */
