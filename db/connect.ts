@@ -14,8 +14,9 @@ export type Queryable = PgDatabase<PgQueryResultHKT, typeof schema>;
 export type AuthDatabase = Queryable & { $client: pg.Pool | PGlite };
 
 /**
- * How long a PostgreSQL pool waits on the server before a request fails (and answers 503). PGlite
- * runs in the process and has nothing to wait for, so it ignores them.
+ * How long a PostgreSQL pool waits on the server before a request fails (and answers 503), and how
+ * many requests may wait for it. PGlite runs in the process and has nothing to wait for, so it
+ * ignores them.
  */
 export interface DatabaseOptions {
   /** The longest wait for a connection: a new one to be made, or a busy pool to free one. @default 3000 */
@@ -39,6 +40,19 @@ export interface DatabaseOptions {
    * several times over. @default statementTimeoutMs + 500
    */
   transactionTimeoutMs?: number;
+  /**
+   * A request's whole time on the database, counted from when its procedure began: each wait for a
+   * connection and each statement or transaction gets only what is left of it, and past it the
+   * request answers 503 (an open transaction is dropped, so the server rolls it back). Work outside
+   * a procedure of the kit (a migration, a cleanup run, an application's own script) has no deadline
+   * but the bounds above. @default 5000
+   */
+  requestDeadlineMs?: number;
+  /**
+   * How many requests may wait for a connection when every connection of the pool is lent; one more
+   * answers 503 at once instead of queueing behind a database that does not keep up. @default 100
+   */
+  connectionQueueLimit?: number;
 }
 
 const POSTGRES_URL = /^postgres(ql)?:\/\//;
@@ -48,6 +62,12 @@ const SERVER_CANCEL_GRACE_MS = 500;
 function positiveMs(options: DatabaseOptions, name: keyof DatabaseOptions, fallback: number): number {
   const value = options[name] ?? fallback;
   if (!Number.isInteger(value) || value <= 0) throw new Error(`connectDatabase: ${name} must be a positive whole number of milliseconds, got ${value}`);
+  return value;
+}
+
+function wholeNumber(options: DatabaseOptions, name: keyof DatabaseOptions, fallback: number): number {
+  const value = options[name] ?? fallback;
+  if (!Number.isInteger(value) || value < 0) throw new Error(`connectDatabase: ${name} must be a whole number, got ${value}`);
   return value;
 }
 
@@ -64,6 +84,8 @@ export async function connectDatabase(url: string = 'memory://', options: Databa
   const statementTimeoutMs = positiveMs(options, 'statementTimeoutMs', 4000);
   const idleInTransactionTimeoutMs = positiveMs(options, 'idleInTransactionTimeoutMs', 5000);
   const transactionTimeoutMs = positiveMs(options, 'transactionTimeoutMs', statementTimeoutMs + SERVER_CANCEL_GRACE_MS);
+  const requestDeadlineMs = positiveMs(options, 'requestDeadlineMs', 5000);
+  const connectionQueueLimit = wholeNumber(options, 'connectionQueueLimit', 100);
   if (POSTGRES_URL.test(url)) {
     const pool = new BoundedPool(
       {
@@ -73,7 +95,7 @@ export async function connectDatabase(url: string = 'memory://', options: Databa
         statement_timeout: statementTimeoutMs,
         idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
       },
-      { silenceMs: statementTimeoutMs + SERVER_CANCEL_GRACE_MS, leaseMs: transactionTimeoutMs },
+      { silenceMs: statementTimeoutMs + SERVER_CANCEL_GRACE_MS, leaseMs: transactionTimeoutMs, requestDeadlineMs, queueLimit: connectionQueueLimit },
     );
     // An idle client that loses its server must not take the process down with it.
     pool.on('error', () => {});

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { DatabaseLeaseExpiredError, DatabaseSilenceError } from './bounded-pool.js';
+import { DatabaseDeadlineError, DatabaseLeaseExpiredError, DatabaseQueueFullError, DatabaseSilenceError } from './bounded-pool.js';
 
 /*
  * Which failures mean "the database cannot answer now", as opposed to "this request went wrong":
@@ -34,7 +34,7 @@ function isUnavailableState(code: string): boolean {
 }
 
 function isUnavailableHere(error: Error): boolean {
-  if (error instanceof DatabaseSilenceError || error instanceof DatabaseLeaseExpiredError) return true;
+  if (error instanceof DatabaseSilenceError || error instanceof DatabaseLeaseExpiredError || error instanceof DatabaseDeadlineError || error instanceof DatabaseQueueFullError) return true;
   const { code } = error as { code?: unknown };
   if (error instanceof pg.DatabaseError) return typeof code === 'string' && isUnavailableState(code);
   if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;

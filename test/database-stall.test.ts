@@ -13,20 +13,28 @@ import type { AddressInfo } from 'node:net';
 import { it } from 'node:test';
 import { initTRPC } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
-import { sql } from 'drizzle-orm';
-import { closeDatabase, connectDatabase } from '../db/index.js';
+import { and, eq, inArray, notExists, sql } from 'drizzle-orm';
+import { accessTokenTable, closeDatabase, connectDatabase, sessionTable, userTable } from '../db/index.js';
+import type { DatabaseOptions } from '../db/index.js';
 import { authErrorFormatter, authTransformer, createAuth } from '../server/index.js';
 import type { AuthBaseContext, Clock } from '../server/index.js';
 import { startTcpProxy } from './harness/tcp-proxy.js';
 import { PASSWORD, describeOnPostgres, uniqueEmail } from './harness/test-kit.js';
 import type { TestKit } from './harness/test-kit.js';
 import { until } from './harness/poll.js';
+import pg from 'pg';
 
 const quiet = { info() {}, warn() {}, error() {} };
 /** A generous bound on the time to a 503: the defaults answer within 5 s (3 s connect, 4.5 s silence). */
 const ANSWER_BOUND_MS = 8000;
 /** How long recovery may take once the database is back. */
 const RECOVERY_BOUND_MS = 15_000;
+/** A request's time on the database by default (`requestDeadlineMs`). */
+const DEADLINE_MS = 5000;
+/** A generous allowance past the deadline, for a loaded machine to get the answer out. */
+const DEADLINE_MARGIN_MS = 2000;
+/** The proxy's latency, per byte from the server: every round trip takes at least this long. */
+const SLOW_MS = 2000;
 /** A test that hangs fails instead (a leaked connection makes closing the pool wait for ever). */
 const LIVENESS = { timeout: 60_000 };
 
@@ -47,8 +55,8 @@ interface TokenPair {
  * An app on `databaseUrl`, served over HTTP, listening for revocations on `listenerUrl`; at
  * `ownInstanceUrl` the same kit mounted in an application that keeps its own tRPC instance.
  */
-async function startApp(setup: { databaseUrl: string; listenerUrl: string; clock: Clock; listener?: { heartbeatIntervalMs: number; staleAfterMs: number } }) {
-  const db = await connectDatabase(setup.databaseUrl);
+async function startApp(setup: { databaseUrl: string; listenerUrl: string; clock: Clock; listener?: { heartbeatIntervalMs: number; staleAfterMs: number }; database?: DatabaseOptions }) {
+  const db = await connectDatabase(setup.databaseUrl, setup.database);
   const auth = await createAuth({
     db,
     mail: { transport: { sendMail: () => Promise.resolve({}) }, from: 'auth@app.example.test', appUrl: 'https://app.example.test' },
@@ -64,6 +72,10 @@ async function startApp(setup: { databaseUrl: string; listenerUrl: string; clock
     auth: auth.authRouter,
     demo: auth.router({
       whoami: auth.protectedProcedure.query(({ ctx }) => ({ userId: ctx.user.id })),
+      ping: auth.publicProcedure.query(async () => {
+        await db.execute(sql`SELECT 1`);
+        return 'pong';
+      }),
       // A query that fails for a reason other than the database's availability.
       divideByZero: auth.publicProcedure.query(async () => {
         await db.execute(sql`SELECT 1 / 0`);
@@ -203,9 +215,10 @@ describeOnPostgres('a database that stalls or goes down', (kit) => {
   });
 
   it('refuses a timeout that is not a positive whole number of milliseconds', async () => {
-    for (const options of [{ connectTimeoutMs: 0 }, { statementTimeoutMs: -1 }, { idleInTransactionTimeoutMs: 1.5 }, { statementTimeoutMs: Number.NaN }]) {
+    for (const options of [{ connectTimeoutMs: 0 }, { statementTimeoutMs: -1 }, { idleInTransactionTimeoutMs: 1.5 }, { statementTimeoutMs: Number.NaN }, { requestDeadlineMs: 0 }]) {
       await assert.rejects(connectDatabase(kit().database.url as string, options), /must be a positive whole number of milliseconds/);
     }
+    await assert.rejects(connectDatabase(kit().database.url as string, { connectionQueueLimit: -1 }), /connectionQueueLimit must be a whole number/);
   });
 
   it('answers any other unexpected failure with a generic 500 and no Retry-After', LIVENESS, async () => {
@@ -306,6 +319,105 @@ describeOnPostgres('a database that stalls or goes down', (kit) => {
 
       proxy.restore();
       await untilOk(whoami, 'the cached token after the database came back');
+    } finally {
+      await app.close();
+      await proxy.close();
+    }
+  });
+
+  it('answers a sign-in, a refresh and a register within its deadline on a database 2 s slow per round trip, half-writes nothing and recovers', LIVENESS, async (t) => {
+    const { proxy, direct, viaProxy } = await proxyToDatabase(kit());
+    const app = await startApp({ databaseUrl: viaProxy, listenerUrl: direct, clock: kit().clock });
+    const db = kit().database.db;
+    try {
+      const [signingIn, refreshing, cached] = (await Promise.all(Array.from({ length: 3 }, () => register(app)))) as [Awaited<ReturnType<typeof register>>, Awaited<ReturnType<typeof register>>, Awaited<ReturnType<typeof register>>];
+      const newEmails = [uniqueEmail('slow'), uniqueEmail('slow')];
+      const calls = {
+        login: () => call(app, 'auth.login', { input: { identifier: signingIn.email, password: PASSWORD } }),
+        refresh: () => call(app, 'auth.refresh', { input: { refreshToken: refreshing.tokens.refreshToken } }),
+        register: (email: string) => call(app, 'auth.register', { input: { email, password: PASSWORD } }),
+      };
+
+      proxy.slow(SLOW_MS);
+      let slowAnswered = 0;
+      const counted = (answer: Promise<Answer>) => answer.finally(() => slowAnswered++);
+      const slow = Promise.all([
+        counted(calls.login()).then((answer) => ['login', answer] as const),
+        counted(calls.refresh()).then((answer) => ['refresh', answer] as const),
+        ...newEmails.map((email) => counted(calls.register(email)).then((answer) => ['register', answer] as const)),
+      ]);
+      const whileSlow = await call(app, 'demo.whoami', { accessToken: cached.tokens.accessToken });
+      assert.equal(whileSlow.status, 200, 'a cached token answers from memory while the database is slow');
+      assert.equal(slowAnswered, 0, 'the cached token waited for none of the slow calls');
+      for (const [name, answer] of await slow) {
+        assertUnavailable(answer, `${name} (slow)`);
+        assert.ok(answer.ms < DEADLINE_MS + DEADLINE_MARGIN_MS, `${name} answered after ${Math.round(answer.ms)} ms`);
+      }
+
+      proxy.slow(0);
+      const fastFrom = performance.now();
+      const recovery: Record<string, number> = {};
+      await untilOk(calls.login, 'a sign-in');
+      recovery.login = performance.now() - fastFrom;
+      // Refreshed under the latency or not, the client's retry of its token finds the session whole.
+      const refreshed = tokensOf((await untilOk(calls.refresh, 'a refresh')).answer);
+      recovery.refresh = performance.now() - fastFrom;
+      await untilOk(() => calls.register(uniqueEmail('after')), 'a registration');
+      recovery.register = performance.now() - fastFrom;
+      for (const [name, ms] of Object.entries(recovery)) assert.ok(ms < 10_000, `${name} answered 200 only ${Math.round(ms)} ms after the latency went`);
+      assert.equal((await call(app, 'demo.whoami', { accessToken: refreshed.accessToken })).status, 200);
+      assert.equal((await call(app, 'auth.refresh', { input: { refreshToken: refreshed.refreshToken } })).status, 200);
+
+      // Nothing by halves: each transaction cut at the deadline was rolled back by the server...
+      await until(async () => {
+        const [open] = await db
+          .select({ count: sql<number>`count(*)::int` })
+          .from(sql`pg_stat_activity`)
+          .where(sql`datname = current_database() AND state LIKE 'idle in transaction%'`);
+        return open?.count === 0;
+      }, 'no transaction left open');
+      // ...no session lacks its access token, and an account a registration made signs in.
+      const emails = [signingIn.email, refreshing.email, ...newEmails];
+      const bare = await db
+        .select({ id: sessionTable.id })
+        .from(sessionTable)
+        .innerJoin(userTable, eq(userTable.userId, sessionTable.userId))
+        .where(and(inArray(userTable.email, emails), notExists(db.select().from(accessTokenTable).where(eq(accessTokenTable.sessionId, sessionTable.id)))));
+      assert.deepEqual(bare, [], 'a session without its access token');
+      for (const email of newEmails) {
+        const made = await db.select({ userId: userTable.userId }).from(userTable).where(eq(userTable.email, email));
+        if (made.length > 0) assert.equal((await call(app, 'auth.login', { input: { identifier: email, password: PASSWORD } })).status, 200, `${email} was made but cannot sign in`);
+      }
+      const figures = (await slow).map(([name, answer]) => `${name} ${Math.round(answer.ms)}`).join(', ');
+      t.diagnostic(`ms to 503 with ${SLOW_MS} ms latency: ${figures}; cached token ${whileSlow.ms.toFixed(1)} ms; first 200 after the latency went, ms: ${JSON.stringify(Object.fromEntries(Object.entries(recovery).map(([name, ms]) => [name, Math.round(ms)])))}`);
+    } finally {
+      await app.close();
+      await proxy.close();
+    }
+  });
+
+  it('answers 503 at once to a request that would wait past the pool\'s queue limit', LIVENESS, async () => {
+    const queueLimit = 2;
+    const poolSize = 10;
+    const { proxy, direct, viaProxy } = await proxyToDatabase(kit());
+    const app = await startApp({ databaseUrl: viaProxy, listenerUrl: direct, clock: kit().clock, database: { connectionQueueLimit: queueLimit } });
+    try {
+      const pool = app.db.$client;
+      assert.ok(pool instanceof pg.Pool);
+      // Every connection of the pool open, then each lent to a request the stalled server never answers.
+      await Promise.all(Array.from({ length: poolSize }, () => app.db.execute(sql`SELECT pg_sleep(0.05)`)));
+      proxy.blackHole();
+      let heldAnswered = 0;
+      const held = Array.from({ length: poolSize + queueLimit }, () => call(app, 'demo.ping').finally(() => heldAnswered++));
+      await until(() => pool.waitingCount >= queueLimit, 'the queue to fill');
+
+      const refused = await Promise.all(Array.from({ length: 5 }, () => call(app, 'demo.ping')));
+      assert.equal(heldAnswered, 0, 'a request past the queue limit waited for the ones ahead of it');
+      for (const answer of refused) assertUnavailable(answer, 'a request past the queue limit');
+      for (const answer of await Promise.all(held)) assertUnavailable(answer, 'a request the stalled database held');
+
+      proxy.restore();
+      await untilOk(() => call(app, 'demo.ping'), 'a request after the stall');
     } finally {
       await app.close();
       await proxy.close();

@@ -99,6 +99,28 @@ async function revokeUntilDone(ledger: Ledger, revocation: { node: ClusterNode; 
   }
 }
 
+/**
+ * The nodes' propagation histograms (`auth_revocation_propagation_seconds`: a notice's sending to its
+ * arrival, SECURITY.md's measure for F4), summed: the cumulative count under each upper bound.
+ */
+async function propagationBuckets(nodes: readonly ClusterNode[]): Promise<Map<string, number>> {
+  const buckets = new Map<string, number>();
+  for (const node of nodes) {
+    const text = await (await fetch(`${node.url}/metrics`)).text();
+    for (const [, le, count] of text.matchAll(/^auth_revocation_propagation_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\d+)$/gm)) {
+      buckets.set(le as string, (buckets.get(le as string) ?? 0) + Number(count));
+    }
+  }
+  return buckets;
+}
+
+/** The smallest bucket bound under which a `q` share of the notices heard between two readings arrived. */
+function bucketQuantile(before: Map<string, number>, after: Map<string, number>, q: number): string {
+  const heard = (after.get('+Inf') ?? 0) - (before.get('+Inf') ?? 0);
+  for (const [le, count] of after) if (count - (before.get(le) ?? 0) >= q * heard) return `≤ ${le} s`;
+  return 'none heard';
+}
+
 function payloadTrouble(cluster: Cluster): string[] {
   return cluster.nodes.filter((node) => /payload string too long|too long/i.test(node.server.output())).map((node) => node.name);
 }
@@ -135,6 +157,7 @@ describeOnPostgres('F4/F5: revocation storms while three nodes validate', (kit) 
     const baseline = ledger.entries.slice(0, baselineCalls).map((entry) => entry.endedAt - entry.startedAt);
 
     const queue = sampleHighest(url, NOTIFICATION_QUEUE_USAGE, 50);
+    const heardBefore = await propagationBuckets(cluster.nodes);
     const endFault = ledger.fault('revocation storm');
     const stormStart = ledger.now();
     const lags: Array<Promise<number>> = [];
@@ -152,11 +175,13 @@ describeOnPostgres('F4/F5: revocation storms while three nodes validate', (kit) 
     stormOver = true;
     await validating;
     const highestUsage = await queue.stop();
+    const heardAfter = await propagationBuckets(cluster.nodes);
 
     const during = ledger.entries.filter((entry) => entry.op === 'whoami' && entry.startedAt >= stormStart && entry.startedAt <= stormEnd).map((entry) => entry.endedAt - entry.startedAt);
     t.diagnostic(`${storm.length} revocations in ${((stormEnd - stormStart) / 1000).toFixed(1)} s over ${cluster.nodes.length} nodes`);
     t.diagnostic(`${retries} revocations answered 503 first and were sent again`);
     t.diagnostic(`propagation to the other nodes' caches (${propagation.length} sampled): p50 ${quantile(propagation, 0.5).toFixed(0)} ms, p99 ${quantile(propagation, 0.99).toFixed(0)} ms, max ${Math.max(...propagation).toFixed(0)} ms`);
+    t.diagnostic(`notice sent → heard, every node's listener (${(heardAfter.get('+Inf') ?? 0) - (heardBefore.get('+Inf') ?? 0)} notices): p50 ${bucketQuantile(heardBefore, heardAfter, 0.5)}, p99 ${bucketQuantile(heardBefore, heardAfter, 0.99)}`);
     t.diagnostic(`pg_notification_queue_usage() at most ${(highestUsage * 100).toFixed(4)} %`);
     t.diagnostic(`validations p99: ${quantile(baseline, 0.99).toFixed(1)} ms before, ${quantile(during, 0.99).toFixed(1)} ms during the storm (${during.length} calls)`);
 

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ListenerStats } from '../metrics/listener-stats.js';
+import { batchRevocations } from './revocation-batch.js';
 import { startRevocationListener } from './revocation-listener.js';
 import { TokenTable } from './table.js';
 import type { CacheWorkerData, FromCacheWorker, ToCacheWorker } from './worker-messages.js';
@@ -23,6 +24,9 @@ function send(message: FromCacheWorker): void {
   port?.postMessage(message);
 }
 
+// Revocations that arrive together cost one pass over the table between them (revocation-batch.ts).
+const forget = batchRevocations((revocation) => table.forget(revocation));
+
 const log = (level: 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) => send({ type: 'log', level, message, fields });
 
 const listener = data.listener
@@ -30,7 +34,7 @@ const listener = data.listener
       connection: { connectionString: data.listener.connectionString },
       heartbeatIntervalMs: data.listener.heartbeatIntervalMs,
       staleAfterMs: data.listener.staleAfterMs,
-      onRevocation: (revocation) => table.forget(revocation),
+      onRevocation: (revocation) => forget(revocation),
       // Notices missed while deaf are gone for good: whatever the table held then is not to be trusted.
       onTrustChange: (trusted) => table.reset(trusted),
       logger: { info: log('info'), warn: log('warn'), error: log('error') },
@@ -48,8 +52,7 @@ port.on('message', (message: ToCacheWorker) => {
       if (table.revocations === message.revocationsBefore) table.insert(message.entry, message.nowMs);
       break;
     case 'forget':
-      table.forget(message.revocation);
-      send({ type: 'forgotten', id: message.id });
+      forget(message.revocation, () => send({ type: 'forgotten', id: message.id }));
       break;
     case 'listScopeSets':
       send({ type: 'scopeSets', id: message.id, inUse: table.scopeSetsInUse() });

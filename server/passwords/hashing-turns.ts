@@ -1,3 +1,4 @@
+import { offDatabaseClock } from '../../db/request-deadline.js';
 import type { AuthRequest } from '../context.js';
 import { authError } from '../errors.js';
 import type { HashingBulkhead } from './hashing-bulkhead.js';
@@ -66,8 +67,9 @@ export function createHashingTurns(deps: { hasher: PasswordHasher; bulkhead: Has
       throw error;
     }
     return {
-      hash: (password) => place.run(() => hasher.hash(password)),
-      verify: (storedHash, password) => place.run(() => hasher.verify(storedHash, password)),
+      // Waiting for the hashing threads is not time on the database (db/request-deadline.ts).
+      hash: (password) => offDatabaseClock(() => place.run(() => hasher.hash(password))),
+      verify: (storedHash, password) => offDatabaseClock(() => place.run(() => hasher.verify(storedHash, password))),
       end: () => place.leave(),
     };
   }
