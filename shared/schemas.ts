@@ -101,8 +101,11 @@ export const revokeSessionInput = z.strictObject({ sessionId: textSchema(64).min
 export const publicUserSchema = z.object({
   id: z.string(),
   username: z.string().nullable(),
-  email: z.string(),
+  /** Null for an anonymous account until it adds an address. */
+  email: z.string().nullable(),
   emailConfirmed: z.boolean(),
+  /** Made by `signInAnonymously` and not yet upgraded (an address confirmed, or an OAuth identity linked). */
+  isAnonymous: z.boolean(),
   meta: z.record(z.string(), z.unknown()),
   createdAt: z.date(),
   updatedAt: z.date(),

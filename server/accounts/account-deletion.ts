@@ -33,6 +33,7 @@ export async function deleteUser(kernel: AuthKernel, userId: string, by: Deleter
   await kernel.sessions.forget([{ userId }]);
   kernel.audit.emit({ type: 'user-deleted', userId, sessionId: null, by });
   const { email } = deleted;
-  if (await kernel.throttles.mayMail(email)) kernel.mailer.send('accountDeleted', email, { email, locale: localeOf(deleted) });
+  // An anonymous account has no address to tell.
+  if (email !== null && (await kernel.throttles.mayMail(email))) kernel.mailer.send('accountDeleted', email, { email, locale: localeOf(deleted) });
   return true;
 }

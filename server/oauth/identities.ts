@@ -96,7 +96,7 @@ export async function accountForIdentity(kernel: AuthKernel, identity: ProvenIde
     const local = identity.email === null ? null : await findUserByEmail(tx, identity.email);
     if (local) {
       if (!linkByEmail || !identity.emailVerified) throw authError('OAUTH_EMAIL_IN_USE');
-      let joined = local;
+      let joined: UserRow = local;
       if (!local.confirmed) ({ user: joined, revocations } = await proveUnconfirmed(kernel, tx, local));
       await link(tx, identity, { userId: joined.userId, at: now });
       outcome = 'joined';
