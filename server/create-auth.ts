@@ -42,6 +42,7 @@ import type { AuthMetrics } from './metrics/auth-metrics.js';
 import { createMetricsRegistry } from './metrics/prometheus.js';
 import { createReadinessCheck } from './health/readiness.js';
 import { startCleaner } from './cleanup/cleaner.js';
+import { deleteUnusedAnonymousUsers } from './anonymous/unused-anonymous.js';
 import { longestWindowSeconds } from './limits/throttles.js';
 
 /** How the application builds its own fields of every request's context. */
@@ -186,6 +187,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
       refreshIdleTimeoutSeconds: resolved.tokens.refreshIdleTimeoutSeconds,
       counterLifetimeSeconds: longestWindowSeconds(resolved.rateLimits),
     },
+    sweepAnonymous: (batch) => deleteUnusedAnonymousUsers(kernel, batch),
   });
   let closed = false;
   const readiness = createReadinessCheck({ db, cacheTrusted: () => cache.trusted, closed: () => closed });

@@ -123,6 +123,9 @@ export const authTokensSchema = z.object({
 
 export const signedInSchema = z.object({ user: publicUserSchema, tokens: authTokensSchema });
 
+/** `signInAnonymously` takes nothing: no input, or an empty object. */
+export const signInAnonymouslyInput = z.strictObject({}).optional();
+
 /** A sign-up's confirmation signs in; an email change's does not (`tokens` absent). */
 export const confirmEmailOutput = z.object({ user: publicUserSchema, tokens: authTokensSchema.optional() });
 
@@ -150,6 +153,8 @@ export const authSettingsSchema = z.object({
   signupEnabled: z.boolean(),
   emailConfirmation: z.enum(['required', 'optional', 'off']),
   magicLink: z.boolean(),
+  /** Whether `signInAnonymously` is on. */
+  anonymousSignIn: z.boolean(),
   providers: z.array(z.string()),
   passwordMinLength: z.number(),
   accessTokenTtlSeconds: z.number(),

@@ -1,4 +1,5 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import { userTable } from '../../db/schema.js';
 import type { AuditActor } from '../../shared/audit-events.js';
 import type { AuthKernel } from '../kernel.js';
@@ -22,9 +23,22 @@ import { localeOf } from './users.js';
 export type Deleter = AuditActor | { kind: 'self' };
 
 /** Deletes the user and everything of theirs; false when there is no such user. */
-export async function deleteUser(kernel: AuthKernel, userId: string, by: Deleter): Promise<boolean> {
+export function deleteUser(kernel: AuthKernel, userId: string, by: Deleter): Promise<boolean> {
+  return deleteUserIf(kernel, userId, { by });
+}
+
+/**
+ * `deleteUser`, only while the user's row meets `onlyIf`, judged in the deleting statement itself:
+ * the cleaner deletes an account it found unused only if it still is. False when it is not, or
+ * there is no such user.
+ */
+export async function deleteUserIf(kernel: AuthKernel, userId: string, deletion: { by: Deleter; onlyIf?: SQL }): Promise<boolean> {
+  const { by, onlyIf } = deletion;
   const deleted = await kernel.db.transaction(async (tx) => {
-    const [row] = await tx.delete(userTable).where(eq(userTable.userId, userId)).returning();
+    const [row] = await tx
+      .delete(userTable)
+      .where(and(eq(userTable.userId, userId), onlyIf))
+      .returning();
     if (!row) return null;
     await announceRevocation(tx, { userId });
     return row;

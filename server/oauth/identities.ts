@@ -4,6 +4,7 @@ import { oauthIdentityTable, userTable } from '../../db/schema.js';
 import type { UserRow } from '../../db/schema.js';
 import { voidLinks } from '../accounts/link-tokens.js';
 import { findUserByEmail, findUserById } from '../accounts/users.js';
+import { endAnonymity } from '../anonymous/anonymous-users.js';
 import type { Revocation } from '../cache/revocation-notice.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
@@ -119,16 +120,18 @@ export async function accountForIdentity(kernel: AuthKernel, identity: ProvenIde
   return account;
 }
 
-/** Links the identity to `userId` (`oauth.link`); refused when another account holds it. */
+/** Links the identity to `userId` (`oauth.link`), which upgrades an anonymous account; refused when another account holds it. */
 export async function linkIdentity(kernel: AuthKernel, identity: ProvenIdentity, userId: string): Promise<UserRow> {
   let newlyLinked = false as boolean;
   const user = await kernel.db.transaction(async (tx) => {
     const holder = await holderOf(tx, identity);
     if (holder !== null && holder !== userId) throw authError('OAUTH_IDENTITY_IN_USE');
-    const account = await requireUser(tx, userId);
+    await requireUser(tx, userId);
     await link(tx, identity, { userId, at: new Date(kernel.clock.now()) });
+    // An anonymous account now has a way in of its own: it is upgraded, keeping its id and meta.
+    await endAnonymity(tx, userId);
     newlyLinked = holder === null;
-    return account;
+    return requireUser(tx, userId);
   });
   if (newlyLinked) kernel.audit.emit({ type: 'oauth-linked', userId, sessionId: null, provider: identity.provider });
   return user;
@@ -136,18 +139,24 @@ export async function linkIdentity(kernel: AuthKernel, identity: ProvenIdentity,
 
 /**
  * Unlinks the account's identities at `provider`, unless that would leave it no way to sign in:
- * no password and no identity at another provider (`LAST_SIGN_IN_METHOD`). The user row is locked,
+ * no password it can use (one needs an address or a username to be typed with) and no identity at
+ * another provider (`LAST_SIGN_IN_METHOD`). The user row is locked,
  * so two unlinks at once cannot each leave the other's identity as the last one and remove both.
  */
 export async function unlinkProvider(kernel: AuthKernel, userId: string, provider: string): Promise<void> {
   const unlinked = await kernel.db.transaction(async (tx) => {
-    const [user] = await tx.select({ passwordHash: userTable.passwordHash }).from(userTable).where(eq(userTable.userId, userId)).for('update');
+    const [user] = await tx
+      .select({ passwordHash: userTable.passwordHash, email: userTable.email, username: userTable.username })
+      .from(userTable)
+      .where(eq(userTable.userId, userId))
+      .for('update');
     if (!user) throw authError('TOKEN_REVOKED');
     const [others] = await tx
       .select({ count: sql<number>`count(*)::int` })
       .from(oauthIdentityTable)
       .where(and(eq(oauthIdentityTable.userId, userId), ne(oauthIdentityTable.provider, provider)));
-    if (user.passwordHash === null && (others?.count ?? 0) === 0) throw authError('LAST_SIGN_IN_METHOD');
+    const passwordUsable = user.passwordHash !== null && (user.email !== null || user.username !== null);
+    if (!passwordUsable && (others?.count ?? 0) === 0) throw authError('LAST_SIGN_IN_METHOD');
     const removed = await tx
       .delete(oauthIdentityTable)
       .where(and(eq(oauthIdentityTable.userId, userId), eq(oauthIdentityTable.provider, provider)))
