@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { count, eq } from 'drizzle-orm';
 import { getAuthErrorCode } from '../client/index.js';
 import { userTable } from '../db/schema.js';
@@ -7,6 +10,7 @@ import { accepts, expectAuthError, registerConfirmed, withBodyRefreshToken } fro
 import { browserAt } from './harness/kit-browser.js';
 import { OIDC_CLIENTS, startOidcIssuer } from './harness/oidc-issuer.js';
 import type { OidcIssuer } from './harness/oidc-issuer.js';
+import { call, startServer } from './harness/reference-server.js';
 import { APP_URL, PASSWORD, describeOnEachDatabase, uniqueEmail } from './harness/test-kit.js';
 import type { TestApp, TestKit } from './harness/test-kit.js';
 
@@ -248,5 +252,29 @@ describeOnEachDatabase('anonymous users upgraded by OAuth', (kit) => {
     // Its only way in is the identity: unlinking it is refused.
     elsewhere.signIn(signedIn.tokens.accessToken);
     await expectAuthError(elsewhere.client.auth.oauth.unlink.mutate({ provider: 'corp' }), 'LAST_SIGN_IN_METHOD');
+  });
+});
+
+describe('the reference server with AUTH_ANONYMOUS', () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  it('=on answers signInAnonymously, with a token demo.whoami takes; unset, it is refused', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'trpc-auth-kit-anonymous-ref-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const off = await startServer({ AUTH_DATA_DIR: dataDir });
+    assert.equal((await call(off, 'auth.signInAnonymously', { input: {} })).authCode, 'ANONYMOUS_SIGN_IN_DISABLED');
+    await off.stop();
+
+    const on = await startServer({ AUTH_DATA_DIR: dataDir, AUTH_ANONYMOUS: 'on' });
+    cleanups.push(() => on.stop());
+    assert.equal((await call(on, 'auth.settings')).data?.anonymousSignIn, true);
+    const signedIn = await call(on, 'auth.signInAnonymously', { input: {} });
+    assert.equal(signedIn.status, 200);
+    const { user, tokens } = signedIn.data as unknown as { user: { id: string; isAnonymous: boolean }; tokens: { accessToken: string } };
+    assert.equal(user.isAnonymous, true);
+    assert.equal((await call(on, 'demo.whoami', { accessToken: tokens.accessToken })).data?.userId, user.id);
   });
 });
