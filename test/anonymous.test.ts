@@ -143,6 +143,16 @@ describeOnEachDatabase(
       assert.deepEqual(await client.auth.apiTokens.list.query(), []);
     });
 
+    it('its session, however old, is the recent authentication it can give: it deletes itself a week on', async () => {
+      const app = await kit().ownApp(ON);
+      const { user, tokens } = await signInAnonymously(app);
+      app.clock.advanceSeconds(7 * 86_400);
+      const { tokens: later } = await app.client().auth.refresh.mutate({ refreshToken: tokens.refreshToken });
+      assert.deepEqual(await app.client(later.accessToken).auth.deleteAccount.mutate(), { ok: true });
+      assert.equal(await userRow(kit(), user.id), null);
+      assert.equal(await accepts(app, later.accessToken), false);
+    });
+
     it('garbage input is a typed error, never a 500, and makes no account', async () => {
       const before = await anonymousRows(kit());
       const bodies = ['{"json":{"x":1}}', '{"json":5}', '{"json":"anonymous"}', '{"json":null}', '{"json":[]}', '{"json":', 'not json', '{"json":{"": 0}}'];
