@@ -20,6 +20,8 @@ export interface ReferenceServerConfig {
   oauthProviders: Record<string, OAuthProviderOptions>;
   /** AUTH_ANONYMOUS=on: `signInAnonymously` answers. */
   anonymous: boolean;
+  /** METRICS_TOKEN: the bearer token `GET /metrics` wants (null: this machine only, undeployed). */
+  metricsToken: string | null;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -92,5 +94,6 @@ export function readConfig(env: NodeJS.ProcessEnv): ReferenceServerConfig {
     basicClients: basicClients(env.AUTH_BASIC_CLIENTS),
     oauthProviders: oauthProviders(env.AUTH_OAUTH),
     anonymous: anonymous === 'on',
+    metricsToken: env.METRICS_TOKEN || null,
   };
 }

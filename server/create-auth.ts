@@ -44,6 +44,8 @@ import { createReadinessCheck } from './health/readiness.js';
 import { startCleaner } from './cleanup/cleaner.js';
 import { deleteUnusedAnonymousUsers } from './anonymous/unused-anonymous.js';
 import { longestWindowSeconds } from './limits/throttles.js';
+import { isDatabaseClockRequest, startDatabaseClock } from './database-clock.js';
+import type { Clock } from './deps.js';
 
 /** How the application builds its own fields of every request's context. */
 export type AppContextBuilder<TAppContext extends object> = NonNullable<AuthOptions<TAppContext>['context']>;
@@ -67,8 +69,14 @@ export function createAuth<TAppContext extends object>(options: AuthOptions<TApp
 
 async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppContext>, appContextFor: AppContextBuilder<TAppContext>) {
   const resolved = resolveOptions(options);
-  const { db, clock, random, logger, ...policy } = resolved;
+  const { db, clock: clockOption, random, logger, ...policy } = resolved;
   await assertMigrated(db);
+  // Read only once the cache exists; the clock must exist before it, since the cache reads the time.
+  let listenerConnects = () => 0;
+  const databaseTime = isDatabaseClockRequest(clockOption)
+    ? await startDatabaseClock({ db, request: clockOption, logger, listenerConnects: () => listenerConnects() })
+    : null;
+  const clock: Clock = databaseTime ?? (clockOption as Clock);
   const cache = await startTokenCache({
     capacity: resolved.tokenCache.capacity,
     listener: revocationListenerFor(resolved),
@@ -77,6 +85,8 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
     logger,
     now: () => clock.now(),
   });
+
+  listenerConnects = () => cache.listenerStats(Date.now())?.connects ?? 0;
 
   const audit = createAuditTrail({
     db,
@@ -200,6 +210,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
       rateLimitRefusals,
       mail: () => mailer.stats(),
       cleanup: () => cleaner.stats(),
+      clock: () => databaseTime?.stats() ?? null,
     });
 
   async function settled(): Promise<void> {
@@ -298,6 +309,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
       await audit.drain();
       await mailer.close();
       await cache.close();
+      databaseTime?.stop();
     },
   };
 }
