@@ -187,6 +187,15 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
   }
 
   /**
+   * `auth.signInAnonymously`: a new account with no address, signed in (`user.isAnonymous`); the
+   * server must enable it. Upgrade it later, keeping its id: `changePassword` then `changeEmail`, or
+   * `oauth.link`.
+   */
+  async function signInAnonymously(): Promise<PublicUser> {
+    return signedIn(await calls.signInAnonymously.mutate(undefined, { context: SKIP_AUTH }));
+  }
+
+  /**
    * Sign-in with an OAuth provider, in two steps: `start` on the sign-in page, then `complete` on the
    * callback page the provider sends the browser back to. The server binds the flow to this browser
    * by a cookie, so the API must be on the page's origin or the client in cookie mode.
@@ -255,6 +264,7 @@ export function createAuthClient<TRouter extends AnyRouter>(options: CreateAuthC
     verifyMagicLink,
     acceptInvite,
     login,
+    signInAnonymously,
     logout,
     oauth,
     /**

@@ -23,8 +23,8 @@ export const userTable = authKitSchema.table(
     userId: text('user_id').primaryKey(),
     username: varchar('username', { length: 20 }),
     meta: jsonb('meta').$type<Record<string, unknown>>().notNull().default({}),
-    /** Stored trimmed and lower-cased; lookups use the same form. */
-    email: text('email').notNull().unique(),
+    /** Stored trimmed and lower-cased; lookups use the same form. Null for an anonymous account until it adds one. */
+    email: text('email').unique(),
     /** argon2id PHC string; null for an account that has no password (invited, OAuth). */
     passwordHash: text('password_hash'),
     successfulLoginAttempts: integer('successful_login_attempts').notNull().default(0),
@@ -39,6 +39,11 @@ export const userTable = authKitSchema.table(
      * (`auth.grantRole`): no procedure's input reaches it, unlike `meta`, which the user edits.
      */
     roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
+    /**
+     * An account `signInAnonymously` made, until it is upgraded: its address confirmed through the
+     * mailed link (`changeEmail`), or an OAuth identity linked (server/anonymous/).
+     */
+    isAnonymous: boolean('is_anonymous').notNull().default(false),
     /** Set while an administrator keeps the account out: no token works and no sign-in succeeds. */
     disabledAt: timestampTz('disabled_at'),
     insertedAt: timestampTz('inserted_at').notNull().defaultNow(),
@@ -46,7 +51,11 @@ export const userTable = authKitSchema.table(
   },
   // Unique by a key that folds what looks alike (`Admin`, `admin.`, `adm1n`): the function, written
   // by hand in the first migration, says which.
-  (table) => [uniqueIndex('users_username_key_unique').on(sql`auth_kit.auth_username_key(${table.username})`)],
+  (table) => [
+    uniqueIndex('users_username_key_unique').on(sql`auth_kit.auth_username_key(${table.username})`),
+    // The cleaner looks for anonymous accounts left unused (server/anonymous/unused-anonymous.ts).
+    index('users_anonymous_updated_at_idx').on(table.updatedAt).where(sql`${table.isAnonymous}`),
+  ],
 );
 
 /**

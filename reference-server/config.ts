@@ -18,6 +18,8 @@ export interface ReferenceServerConfig {
   basicClients: Record<string, Record<string, ClientSecrets>>;
   /** OAuth providers by name from AUTH_OAUTH; `createAuth` checks each in full. */
   oauthProviders: Record<string, OAuthProviderOptions>;
+  /** AUTH_ANONYMOUS=on: `signInAnonymously` answers. */
+  anonymous: boolean;
   /** METRICS_TOKEN: the bearer token `GET /metrics` wants (null: this machine only, undeployed). */
   metricsToken: string | null;
 }
@@ -71,6 +73,8 @@ export function readConfig(env: NodeJS.ProcessEnv): ReferenceServerConfig {
   if (emailConfirmation !== 'required' && emailConfirmation !== 'optional' && emailConfirmation !== 'off') {
     throw new Error(`AUTH_EMAIL_CONFIRMATION must be required, optional or off, got "${emailConfirmation}"`);
   }
+  const anonymous = env.AUTH_ANONYMOUS ?? '';
+  if (anonymous !== '' && anonymous !== 'on' && anonymous !== 'off') throw new Error(`AUTH_ANONYMOUS must be on or off, got "${anonymous}"`);
   const refreshTtl = env.AUTH_REFRESH_TTL;
   const host = env.HOST ?? '127.0.0.1';
   // Mailed links lead where the server says it listens (an address for every interface names this machine).
@@ -89,6 +93,7 @@ export function readConfig(env: NodeJS.ProcessEnv): ReferenceServerConfig {
     emailConfirmation,
     basicClients: basicClients(env.AUTH_BASIC_CLIENTS),
     oauthProviders: oauthProviders(env.AUTH_OAUTH),
+    anonymous: anonymous === 'on',
     metricsToken: env.METRICS_TOKEN || null,
   };
 }

@@ -89,6 +89,7 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
     basic: { clients: config.basicClients },
     // The redirect URI to register at each provider is $APP_URL/oauth/callback, the demo page.
     oauth: { providers: config.oauthProviders },
+    anonymous: { enabled: config.anonymous },
     // A test's clock, so that it moves time instead of waiting for it.
     ...(deps.clock && { clock: deps.clock }),
   });

@@ -19,6 +19,7 @@ import { registerProcedure } from './procedures/register.js';
 import { resendConfirmationProcedure } from './procedures/resend-confirmation.js';
 import { resetPasswordProcedure } from './procedures/reset-password.js';
 import { settingsProcedure } from './procedures/settings.js';
+import { signInAnonymouslyProcedure } from './procedures/sign-in-anonymously.js';
 import { listSessionsProcedure, revokeSessionProcedure } from './procedures/sessions.js';
 import { updateUserProcedure } from './procedures/update-user.js';
 import { authT } from './trpc.js';
@@ -39,6 +40,7 @@ import { authT } from './trpc.js';
  * | `forgotUsername`           | anyone         | mail the username to the confirmed address      |
  * | `magicLink.request`        | anyone         | mail a sign-in link to an account's address     |
  * | `magicLink.verify`         | anyone         | spend the link, sign in                         |
+ * | `signInAnonymously`        | anyone         | a new account with no address, signed in (if on) |
  * | `logout`                   | signed in      | end this, every other, or every session         |
  * | `me` (query)               | signed in      | the user                                        |
  * | `updateUser`               | signed in      | change username, meta                           |
@@ -76,6 +78,7 @@ export function createAuthRouter(kernel: AuthKernel) {
     resetPassword: resetPasswordProcedure(kernel),
     forgotUsername: forgotUsernameProcedure(kernel),
     magicLink: magicLinkRouter(kernel),
+    signInAnonymously: signInAnonymouslyProcedure(kernel),
     logout: logoutProcedure(kernel),
     me: meProcedure(kernel),
     updateUser: updateUserProcedure(kernel),

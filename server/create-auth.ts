@@ -43,6 +43,7 @@ import type { AuthMetrics } from './metrics/auth-metrics.js';
 import { createMetricsRegistry } from './metrics/prometheus.js';
 import { createReadinessCheck } from './health/readiness.js';
 import { startCleaner } from './cleanup/cleaner.js';
+import { deleteUnusedAnonymousUsers } from './anonymous/unused-anonymous.js';
 import { longestWindowSeconds } from './limits/throttles.js';
 import { isDatabaseClockRequest, startDatabaseClock } from './database-clock.js';
 import type { Clock } from './deps.js';
@@ -198,6 +199,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
       refreshIdleTimeoutSeconds: resolved.tokens.refreshIdleTimeoutSeconds,
       counterLifetimeSeconds: longestWindowSeconds(resolved.rateLimits),
     },
+    sweepAnonymous: (batch) => deleteUnusedAnonymousUsers(kernel, batch),
   });
   let closed = false;
   const readiness = createReadinessCheck({ db, cacheTrusted: () => cache.trusted, closed: () => closed });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AuthDatabase } from '../db/connect.js';
 import { emailChangeOptionsSchema, invitationOptionsSchema, magicLinkOptionsSchema, passwordResetOptionsSchema, signupOptionsSchema } from './accounts/account-options.js';
+import { anonymousOptionsSchema } from './anonymous/anonymous-options.js';
 import { basicOptionsSchema } from './basic/basic-options.js';
 import { auditOptionsSchema } from './audit/audit-options.js';
 import { revocationListenerOptionsSchema, tokenCacheOptionsSchema } from './cache/cache-options.js';
@@ -39,6 +40,8 @@ const optionsSchema = z
     magicLink: magicLinkOptionsSchema.prefault({}),
     emailChange: emailChangeOptionsSchema.prefault({}),
     invitations: invitationOptionsSchema.prefault({}),
+    /** Anonymous users (`auth.signInAnonymously`); off unless enabled (anonymous/anonymous-options.ts). */
+    anonymous: anonymousOptionsSchema.prefault({}),
     /** Personal API tokens (`auth.apiTokens.*`). */
     apiTokens: apiTokenOptionsSchema.prefault({}),
     /** The window in which a sign-in counts as recent (sessions/session-options.ts). */

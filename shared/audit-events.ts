@@ -15,7 +15,7 @@ export const auditActorSchema = z.discriminatedUnion('kind', [
 ]);
 export type AuditActor = z.infer<typeof auditActorSchema>;
 
-const signInMethod = z.enum(['password', 'confirm-email', 'magic-link', 'invite', 'registration', 'oauth']);
+const signInMethod = z.enum(['password', 'confirm-email', 'magic-link', 'invite', 'registration', 'oauth', 'anonymous']);
 /** Why a sign-in failed; `unknown-account` has no user. */
 const signInFailure = z.enum(['unknown-account', 'wrong-password', 'locked', 'email-not-confirmed', 'disabled', 'credentials-changed']);
 

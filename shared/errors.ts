@@ -63,6 +63,13 @@ export const AUTH_ERROR_CODES = {
   OAUTH_IDENTITY_IN_USE: 'CONFLICT',
   /** `oauth.unlink` of the account's last way to sign in: set a password or link another provider first. */
   LAST_SIGN_IN_METHOD: 'FORBIDDEN',
+  /** `signInAnonymously` on a server with anonymous users off (`settings.anonymousSignIn` says so). */
+  ANONYMOUS_SIGN_IN_DISABLED: 'FORBIDDEN',
+  /**
+   * An anonymous account asked for what only an upgraded one may have (an API token, a username):
+   * add an address (`changePassword`, then `changeEmail`) or link an OAuth identity first.
+   */
+  ANONYMOUS_NOT_ALLOWED: 'FORBIDDEN',
   /** The database did not answer in time or is down; try again after `Retry-After` seconds (HTTP 503). */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
 } as const satisfies Record<string, TRPC_ERROR_CODE_KEY>;

@@ -101,8 +101,11 @@ export const revokeSessionInput = z.strictObject({ sessionId: textSchema(64).min
 export const publicUserSchema = z.object({
   id: z.string(),
   username: z.string().nullable(),
-  email: z.string(),
+  /** Null for an anonymous account until it adds an address. */
+  email: z.string().nullable(),
   emailConfirmed: z.boolean(),
+  /** Made by `signInAnonymously` and not yet upgraded (an address confirmed, or an OAuth identity linked). */
+  isAnonymous: z.boolean(),
   meta: z.record(z.string(), z.unknown()),
   createdAt: z.date(),
   updatedAt: z.date(),
@@ -119,6 +122,9 @@ export const authTokensSchema = z.object({
 });
 
 export const signedInSchema = z.object({ user: publicUserSchema, tokens: authTokensSchema });
+
+/** `signInAnonymously` takes nothing: no input, or an empty object. */
+export const signInAnonymouslyInput = z.strictObject({}).optional();
 
 /** A sign-up's confirmation signs in; an email change's does not (`tokens` absent). */
 export const confirmEmailOutput = z.object({ user: publicUserSchema, tokens: authTokensSchema.optional() });
@@ -147,6 +153,8 @@ export const authSettingsSchema = z.object({
   signupEnabled: z.boolean(),
   emailConfirmation: z.enum(['required', 'optional', 'off']),
   magicLink: z.boolean(),
+  /** Whether `signInAnonymously` is on. */
+  anonymousSignIn: z.boolean(),
   providers: z.array(z.string()),
   passwordMinLength: z.number(),
   accessTokenTtlSeconds: z.number(),

@@ -174,6 +174,7 @@ describeOnEachDatabase('register under other policies', (kit) => {
       signupEnabled: false,
       emailConfirmation: 'required',
       magicLink: true,
+      anonymousSignIn: false,
       providers: [],
       passwordMinLength: 12,
       accessTokenTtlSeconds: 300,

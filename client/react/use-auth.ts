@@ -35,6 +35,7 @@ export function useAuth<TRouter extends AnyRouter>() {
     verifyMagicLink: client.verifyMagicLink,
     acceptInvite: client.acceptInvite,
     login: client.login,
+    signInAnonymously: client.signInAnonymously,
     logout: client.logout,
     oauth: client.oauth,
   };

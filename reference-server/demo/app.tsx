@@ -40,12 +40,27 @@ function ProviderButtons() {
   );
 }
 
+/** "Continue without an account", when the server has anonymous users on (AUTH_ANONYMOUS=on). */
+function ContinueAnonymously() {
+  const { signInAnonymously, trpc } = useAuth<ReferenceRouter>();
+  const settings = useQuery({ queryKey: ['settings'], queryFn: () => trpc.auth.settings.query() });
+  const start = useMutation({ mutationFn: () => signInAnonymously() });
+  if (!settings.data?.anonymousSignIn) return null;
+  return (
+    <section aria-label="anonymous">
+      <button onClick={() => start.mutate()} disabled={start.isPending}>Continue without an account</button>
+      {start.isError && <span className="error">{messageFor(start.error)}</span>}
+    </section>
+  );
+}
+
 function SignedOut() {
   const { register, login, trpc } = useAuth<ReferenceRouter>();
   const [registered, setRegistered] = useState<string | null>(null);
   return (
     <>
       <ProviderButtons />
+      <ContinueAnonymously />
       <Form name="register" title="Register" submit="Register" done={registered ? `We sent a confirmation link to ${registered}. Open it (in development, from the outbox on this page) to finish.` : 'Registered.'} onSubmit={async ({ email = '', password = '' }) => {
         const { confirmationSent } = await register({ email, password });
         if (confirmationSent) setRegistered(email);
@@ -95,7 +110,7 @@ function SignedIn() {
   return (
     <>
       <section aria-label="account">
-        <strong>Signed in as {user?.email ?? '…'}</strong>
+        <strong>{user?.isAnonymous ? 'Signed in without an account (add an address to keep it)' : `Signed in as ${user?.email ?? '…'}`}</strong>
         <TokenLife />
         <div>
           <button onClick={() => void whoami.refetch()}>Call demo.whoami</button> <button onClick={() => void logout()}>Log out</button>

@@ -32,6 +32,8 @@ const MESSAGES: Record<AuthErrorCode, string> = {
   RATE_LIMITED: 'Too many attempts. Wait a few minutes and try again.',
   RECENT_AUTH_REQUIRED: 'For this, sign in again (or give your password): your sign-in is not recent enough.',
   MAGIC_LINK_DISABLED: 'Sign-in links are turned off on this server.',
+  ANONYMOUS_SIGN_IN_DISABLED: 'Trying the app without an account is turned off on this server.',
+  ANONYMOUS_NOT_ALLOWED: 'Add an email address to your account first.',
   ORIGIN_NOT_ALLOWED: 'This page may not use the sign-in cookie: open it at the address the server printed.',
   UNSUPPORTED_MEDIA_TYPE: 'The request was refused (wrong content type).',
   COOKIE_MODE_DISABLED: 'The server does not keep sessions in cookies: open the page with ?tokens=local.',

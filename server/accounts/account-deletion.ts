@@ -1,4 +1,5 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import { userTable } from '../../db/schema.js';
 import type { AuditActor } from '../../shared/audit-events.js';
 import type { AuthKernel } from '../kernel.js';
@@ -22,9 +23,22 @@ import { localeOf } from './users.js';
 export type Deleter = AuditActor | { kind: 'self' };
 
 /** Deletes the user and everything of theirs; false when there is no such user. */
-export async function deleteUser(kernel: AuthKernel, userId: string, by: Deleter): Promise<boolean> {
+export function deleteUser(kernel: AuthKernel, userId: string, by: Deleter): Promise<boolean> {
+  return deleteUserIf(kernel, userId, { by });
+}
+
+/**
+ * `deleteUser`, only while the user's row meets `onlyIf`, judged in the deleting statement itself:
+ * the cleaner deletes an account it found unused only if it still is. False when it is not, or
+ * there is no such user.
+ */
+export async function deleteUserIf(kernel: AuthKernel, userId: string, deletion: { by: Deleter; onlyIf?: SQL }): Promise<boolean> {
+  const { by, onlyIf } = deletion;
   const deleted = await kernel.db.transaction(async (tx) => {
-    const [row] = await tx.delete(userTable).where(eq(userTable.userId, userId)).returning();
+    const [row] = await tx
+      .delete(userTable)
+      .where(and(eq(userTable.userId, userId), onlyIf))
+      .returning();
     if (!row) return null;
     await announceRevocation(tx, { userId });
     return row;
@@ -33,6 +47,7 @@ export async function deleteUser(kernel: AuthKernel, userId: string, by: Deleter
   await kernel.sessions.forget([{ userId }]);
   kernel.audit.emit({ type: 'user-deleted', userId, sessionId: null, by });
   const { email } = deleted;
-  if (await kernel.throttles.mayMail(email)) kernel.mailer.send('accountDeleted', email, { email, locale: localeOf(deleted) });
+  // An anonymous account has no address to tell.
+  if (email !== null && (await kernel.throttles.mayMail(email))) kernel.mailer.send('accountDeleted', email, { email, locale: localeOf(deleted) });
   return true;
 }

@@ -12,6 +12,7 @@ export function toPublicUser(row: UserRow): PublicUser {
     username: row.username,
     email: row.email,
     emailConfirmed: row.confirmed,
+    isAnonymous: row.isAnonymous,
     meta: withoutForbiddenKeys(row.meta),
     createdAt: row.insertedAt,
     updatedAt: row.updatedAt,
@@ -23,10 +24,13 @@ export async function findUserById(db: Queryable, userId: string): Promise<UserR
   return row ?? null;
 }
 
+/** A user that has an address: any but an anonymous account that has not added one. */
+export type UserWithAddress = UserRow & { email: string };
+
 /** Expects the stored form of the address (trimmed, lower-cased), as `emailSchema` produces it. */
-export async function findUserByEmail(db: Queryable, email: string): Promise<UserRow | null> {
+export async function findUserByEmail(db: Queryable, email: string): Promise<UserWithAddress | null> {
   const [row] = await db.select().from(userTable).where(eq(userTable.email, email));
-  return row ?? null;
+  return row ? { ...row, email } : null;
 }
 
 /**

@@ -12,6 +12,10 @@ import type { CleanedTable, StalePolicy } from './stale-rows.js';
  * (a first run on an old database) never makes one long burst of work. Times come from the injected
  * clock; the first run of a node waits a random part of the interval, so nodes started together
  * spread out.
+ *
+ * Last, unused anonymous accounts (anonymous/unused-anonymous.ts), as `anonymousUsers`: a batch is
+ * found while the lock is free, and each account goes in a transaction of its own through the
+ * deletion verb, which announces the end of its tokens to every node.
  */
 
 export interface CleanupPolicy extends StalePolicy {
@@ -21,8 +25,11 @@ export interface CleanupPolicy extends StalePolicy {
   maxBatchesPerRun: number;
 }
 
-/** Rows deleted, by table. */
-export type CleanedRows = Record<CleanedTable, number>;
+/** Rows deleted, by table (`anonymousUsers`: accounts, each with everything of theirs). */
+export type CleanedRows = Record<CleanedTable | 'anonymousUsers', number>;
+
+/** Deletes up to `limit` unused anonymous accounts and says how many went. */
+export type AnonymousSweep = (batch: { nowMs: number; limit: number }) => Promise<number>;
 
 /** What one run did: rows deleted by table, and whether another node was cleaning (this run then stopped). */
 export interface CleanupRun {
@@ -50,9 +57,16 @@ export interface Cleaner {
   stop(): Promise<void>;
 }
 
-const noRows = (): CleanedRows => ({ sessions: 0, accessTokens: 0, links: 0, rateLimits: 0 });
+const noRows = (): CleanedRows => ({ sessions: 0, accessTokens: 0, links: 0, rateLimits: 0, anonymousUsers: 0 });
 
-export function startCleaner(deps: { db: AuthDatabase; clock: Clock; random: RandomSource; logger: Logger; policy: CleanupPolicy }): Cleaner {
+export function startCleaner(deps: {
+  db: AuthDatabase;
+  clock: Clock;
+  random: RandomSource;
+  logger: Logger;
+  policy: CleanupPolicy;
+  sweepAnonymous: AnonymousSweep;
+}): Cleaner {
   const { db, clock, logger, policy } = deps;
   const stats: CleanupStats = { runs: 0, failures: 0, deleted: noRows(), lastRunAtMs: null };
   let running: Promise<CleanupRun> | null = null;
@@ -69,11 +83,23 @@ export function startCleaner(deps: { db: AuthDatabase; clock: Clock; random: Ran
         deleted[table] += count;
         stats.deleted[table] += count;
         if (count < policy.batchSize) break;
-        // Between batches, the requests waiting on this thread go first.
-        await new Promise((resolve) => setImmediate(resolve));
+        await betweenBatches();
       }
     }
+    for (let batch = 0; batch < policy.maxBatchesPerRun; batch++) {
+      if (!(await db.transaction(tryCleanupLock))) return { deleted, yielded: true };
+      const count = await deps.sweepAnonymous({ nowMs: clock.now(), limit: policy.batchSize });
+      deleted.anonymousUsers += count;
+      stats.deleted.anonymousUsers += count;
+      if (count < policy.batchSize) break;
+      await betweenBatches();
+    }
     return { deleted, yielded: false };
+  }
+
+  // Between batches, the requests waiting on this thread go first.
+  function betweenBatches(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
   }
 
   function run(): Promise<CleanupRun> {

@@ -49,6 +49,8 @@ export const rateLimitOptionsSchema = z
     sessionsPerAccount: z.number().int().min(1).default(100),
     /** OAuth flows started (`oauth.start`, `oauth.link`) per client IP per window; beyond it `RATE_LIMITED`. @default 30 */
     oauthFlowsPerIp: z.number().int().min(1).default(30),
+    /** Anonymous accounts made (`signInAnonymously`) per client IP per hour; beyond it `RATE_LIMITED`. @default 10 */
+    anonymousSignInsPerIpPerHour: z.number().int().min(1).default(10),
   })
   .refine((limits) => (limits.loginFailuresPerAccountFromUnknownClients ?? 0) <= limits.loginFailuresPerAccount, {
     message: 'loginFailuresPerAccountFromUnknownClients is a part of loginFailuresPerAccount and cannot exceed it',

@@ -26,6 +26,8 @@ import type { RateLimiter, RateVerdict } from './rate-limits.js';
  *   - per address: every kind of mail; beyond the limit none is sent, and the answer does not
  *     change. (The confirmation of a new sign-up is bounded by its nature: an address signs up
  *     once, and a second sign-up to it sends the capped notice instead.)
+ *   - per client, anonymous accounts made (`signInAnonymously`), per hour: each is a row that stays
+ *     until the cleaner finds it unused;
  *   - per client, calls that hash (hashing-turns.ts counts them, before any hashing), given back when
  *     the call proves a secret; and sessions started, per client and per account, whatever the way
  *     in. Beyond either, RATE_LIMITED with Retry-After.
@@ -77,14 +79,18 @@ export interface Throttles {
   admitSession(request: Pick<AuthRequest, 'ip' | 'setHeader'>, userId: string): Promise<void>;
   /** Counts an OAuth flow started from the request's client; throws RATE_LIMITED beyond its allowance. */
   beginOAuthFlow(request: AuthRequest): Promise<void>;
+  /** Counts an anonymous account about to be made for the request's client; throws RATE_LIMITED beyond its allowance. */
+  beginAnonymousSignIn(request: AuthRequest): Promise<void>;
 }
 
 /** The window of the per-address and per-client mail limits. */
 export const MAIL_WINDOW_SECONDS = 3600;
+/** The window of the per-client limit on anonymous accounts. */
+const ANONYMOUS_WINDOW_SECONDS = 3600;
 
 /** The longest window of any limit: a counter older than this counts for none of them. */
 export function longestWindowSeconds(policy: Pick<RateLimitPolicy, 'windowSeconds'>): number {
-  return Math.max(policy.windowSeconds, MAIL_WINDOW_SECONDS);
+  return Math.max(policy.windowSeconds, MAIL_WINDOW_SECONDS, ANONYMOUS_WINDOW_SECONDS);
 }
 
 export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): Throttles {
@@ -98,6 +104,7 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
   const sessionsPerIp = { max: policy.sessionsPerIp, windowSeconds: policy.windowSeconds };
   const sessionsPerAccount = { max: policy.sessionsPerAccount, windowSeconds: policy.windowSeconds };
   const oauthFlowsPerIp = { max: policy.oauthFlowsPerIp, windowSeconds: policy.windowSeconds };
+  const anonymousPerIp = { max: policy.anonymousSignInsPerIpPerHour, windowSeconds: ANONYMOUS_WINDOW_SECONDS };
   const clientKey = (kind: string, request: Pick<AuthRequest, 'ip'>) => (request.ip === null ? null : `${kind}:${clientOf(request.ip)}`);
   const ipKey = (request: AuthRequest) => clientKey('failures-ip', request);
   const accountKey = (attempt: AccountAttempt) => `login-account:${attempt.account}`;
@@ -172,6 +179,11 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
     async beginOAuthFlow(request) {
       const key = clientKey('oauth-flows-ip', request);
       const verdict = key === null ? null : await limiter.hit(key, oauthFlowsPerIp);
+      if (verdict && !verdict.allowed) refuse(request, verdict);
+    },
+    async beginAnonymousSignIn(request) {
+      const key = clientKey('anonymous-ip', request);
+      const verdict = key === null ? null : await limiter.hit(key, anonymousPerIp);
       if (verdict && !verdict.allowed) refuse(request, verdict);
     },
     async admitSession(request, userId) {

@@ -5,6 +5,7 @@ import type { UserRow } from '../../db/schema.js';
 import { lockActiveUser } from '../accounts/account-status.js';
 import { voidLinks } from '../accounts/link-tokens.js';
 import { findUserByEmail, findUserById, localeOf } from '../accounts/users.js';
+import { endAnonymity } from '../anonymous/anonymous-users.js';
 import type { Revocation } from '../cache/revocation-notice.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
@@ -78,7 +79,9 @@ async function requireActiveUser(tx: Queryable, userId: string): Promise<UserRow
 /** Records a new identity on the account in the audit trail, and tells the owner: it is a new way in. */
 async function announceLinked(kernel: AuthKernel, user: UserRow, provider: string): Promise<void> {
   kernel.audit.emit({ type: 'oauth-linked', userId: user.userId, sessionId: null, provider });
-  if (await kernel.throttles.mayMail(user.email)) kernel.mailer.send('identityLinked', user.email, { email: user.email, provider, locale: localeOf(user) });
+  // An anonymous account has no address to tell.
+  const { email } = user;
+  if (email !== null && (await kernel.throttles.mayMail(email))) kernel.mailer.send('identityLinked', email, { email, provider, locale: localeOf(user) });
 }
 
 /** Proves the unconfirmed address of `user` for the identity's owner (rule 2): see address-proof.ts. */
@@ -132,7 +135,7 @@ export async function accountForIdentity(kernel: AuthKernel, identity: ProvenIde
   return account;
 }
 
-/** Links the identity to `userId` (`oauth.link`); refused when another account holds it. */
+/** Links the identity to `userId` (`oauth.link`), which upgrades an anonymous account; refused when another account holds it. */
 export async function linkIdentity(kernel: AuthKernel, identity: ProvenIdentity, userId: string): Promise<UserRow> {
   let newlyLinked = false as boolean;
   const user = await kernel.db.transaction(async (tx) => {
@@ -140,8 +143,10 @@ export async function linkIdentity(kernel: AuthKernel, identity: ProvenIdentity,
     if (holder !== null && holder !== userId) throw authError('OAUTH_IDENTITY_IN_USE');
     const account = await requireActiveUser(tx, userId);
     await link(tx, identity, { userId, at: new Date(kernel.clock.now()) });
+    // An anonymous account now has a way in of its own: it is upgraded, keeping its id and meta.
+    await endAnonymity(tx, userId);
     newlyLinked = holder === null;
-    return account;
+    return { ...account, isAnonymous: false };
   });
   if (newlyLinked) await announceLinked(kernel, user, identity.provider);
   return user;
@@ -149,18 +154,24 @@ export async function linkIdentity(kernel: AuthKernel, identity: ProvenIdentity,
 
 /**
  * Unlinks the account's identities at `provider`, unless that would leave it no way to sign in:
- * no password and no identity at another provider (`LAST_SIGN_IN_METHOD`). The user row is locked,
+ * no password it can use (one needs an address or a username to be typed with) and no identity at
+ * another provider (`LAST_SIGN_IN_METHOD`). The user row is locked,
  * so two unlinks at once cannot each leave the other's identity as the last one and remove both.
  */
 export async function unlinkProvider(kernel: AuthKernel, userId: string, provider: string): Promise<void> {
   const unlinked = await kernel.db.transaction(async (tx) => {
-    const [user] = await tx.select({ passwordHash: userTable.passwordHash }).from(userTable).where(eq(userTable.userId, userId)).for('update');
+    const [user] = await tx
+      .select({ passwordHash: userTable.passwordHash, email: userTable.email, username: userTable.username })
+      .from(userTable)
+      .where(eq(userTable.userId, userId))
+      .for('update');
     if (!user) throw authError('TOKEN_REVOKED');
     const [others] = await tx
       .select({ count: sql<number>`count(*)::int` })
       .from(oauthIdentityTable)
       .where(and(eq(oauthIdentityTable.userId, userId), ne(oauthIdentityTable.provider, provider)));
-    if (user.passwordHash === null && (others?.count ?? 0) === 0) throw authError('LAST_SIGN_IN_METHOD');
+    const passwordUsable = user.passwordHash !== null && (user.email !== null || user.username !== null);
+    if (!passwordUsable && (others?.count ?? 0) === 0) throw authError('LAST_SIGN_IN_METHOD');
     const removed = await tx
       .delete(oauthIdentityTable)
       .where(and(eq(oauthIdentityTable.userId, userId), eq(oauthIdentityTable.provider, provider)))

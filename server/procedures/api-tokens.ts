@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { apiTokenInfoSchema, createApiTokenInput, createApiTokenOutput, okOutput, revokeApiTokenInput } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
+import { refuseAnonymous } from '../anonymous/anonymous-users.js';
 import { requireRecentAuth } from '../sessions/recent-auth.js';
 import { protectedAuthProcedure, sessionAuthProcedure } from '../trpc.js';
 
@@ -10,12 +11,15 @@ import { protectedAuthProcedure, sessionAuthProcedure } from '../trpc.js';
  * token (an API token cannot mint another) and a recent authentication: a token outlives the
  * session, so a stolen access token must not be able to mint one. A user holding
  * `apiTokens.maxPerUser` live tokens gets `API_TOKEN_LIMIT_REACHED` until one is revoked or expires.
+ * An anonymous account gets none (`ANONYMOUS_NOT_ALLOWED`): a token would outlive the sessions that
+ * are all it has, and the cleaner's judgement of it as unused.
  */
 export function createApiTokenProcedure(kernel: AuthKernel) {
   return sessionAuthProcedure(kernel)
     .input(createApiTokenInput)
     .output(createApiTokenOutput)
     .mutation(async ({ input, ctx }) => {
+      await refuseAnonymous(kernel.db, ctx.user.id);
       await requireRecentAuth(kernel, ctx, input.password);
       const made = await kernel.apiTokens.create(ctx.user.id, { name: input.name, scopes: input.scopes ?? [], expiresInDays: input.expiresInDays });
       if (!made) throw authError('API_TOKEN_LIMIT_REACHED');

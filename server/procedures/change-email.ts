@@ -41,8 +41,9 @@ export function changeEmailProcedure(kernel: AuthKernel) {
           locale: localeOf(user),
         });
       }
-      if (await kernel.throttles.mayMail(user.email)) {
-        kernel.mailer.send('emailChangeNotice', user.email, { email: user.email, newEmail: input.newEmail, locale: localeOf(user) });
+      const oldEmail = user.email;
+      if (oldEmail !== null && (await kernel.throttles.mayMail(oldEmail))) {
+        kernel.mailer.send('emailChangeNotice', oldEmail, { email: oldEmail, newEmail: input.newEmail, locale: localeOf(user) });
       }
       return { ok: true as const };
     });

@@ -52,7 +52,8 @@ export function changePasswordProcedure(kernel: AuthKernel) {
           await kernel.devices.forget(tx, user.userId, ctx.authRequest);
         },
       });
-      if (await kernel.throttles.mayMail(user.email)) kernel.mailer.send('passwordChanged', user.email, { email: user.email, sessionsEnded: 'others', resetLink: pageLink(kernel.options.mail.appUrl, kernel.options.mail.paths.resetPassword), locale: localeOf(user) });
+      const { email } = user;
+      if (email !== null && (await kernel.throttles.mayMail(email))) kernel.mailer.send('passwordChanged', email, { email, sessionsEnded: 'others', resetLink: pageLink(kernel.options.mail.appUrl, kernel.options.mail.paths.resetPassword), locale: localeOf(user) });
       return { ok: true as const };
     });
 }

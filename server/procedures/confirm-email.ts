@@ -65,7 +65,8 @@ async function changeEmail(kernel: AuthKernel, change: { userId: string; token: 
       await voidLinks(tx, link.userId);
       [changed] = await tx
         .update(userTable)
-        .set({ email: link.email, confirmed: true, updatedAt: new Date(kernel.clock.now()) })
+        // An anonymous account is upgraded by it, keeping its id and meta (server/anonymous/).
+        .set({ email: link.email, confirmed: true, isAnonymous: false, updatedAt: new Date(kernel.clock.now()) })
         .where(eq(userTable.userId, link.userId))
         .returning();
     },

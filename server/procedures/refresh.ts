@@ -38,7 +38,8 @@ export function refreshProcedure(kernel: AuthKernel) {
             'refreshTokenReused',
             async () => {
               const user = await findUserById(kernel.db, userId);
-              if (user && (await kernel.throttles.mayMail(user.email))) kernel.mailer.send('refreshTokenReused', user.email, { email: user.email, locale: localeOf(user) });
+              const email = user?.email ?? null;
+              if (user && email !== null && (await kernel.throttles.mayMail(email))) kernel.mailer.send('refreshTokenReused', email, { email, locale: localeOf(user) });
             },
             ctx.authRequest,
           );

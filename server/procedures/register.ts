@@ -59,7 +59,7 @@ export function registerProcedure(kernel: AuthKernel) {
             })
             .returning();
           if (!user) throw new Error('register: insert returned no row');
-          const confirmation = signup.emailConfirmation === 'off' ? null : await prepareConfirmationMail(kernel, tx, user);
+          const confirmation = signup.emailConfirmation === 'off' ? null : await prepareConfirmationMail(kernel, tx, { userId: user.userId, email: input.email });
           return { user, confirmation };
         });
       } catch (error) {

@@ -40,7 +40,7 @@ export function resetPasswordProcedure(kernel: AuthKernel) {
             .update(userTable)
             .set({ passwordHash, confirmed: true, updatedAt: new Date(kernel.clock.now()) })
             .where(eq(userTable.userId, spent.user.userId));
-          email = spent.user.email;
+          email = spent.link.email;
           // An intruder's devices go with their sessions.
           await kernel.devices.forget(tx, spent.user.userId, null);
           await kernel.devices.remember(tx, ctx.authRequest, spent.user.userId);

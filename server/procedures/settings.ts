@@ -5,11 +5,12 @@ import { authProcedure } from '../trpc.js';
 
 /** `auth.settings`: what a client needs to know to draw its sign-in and sign-up forms. */
 export function settingsProcedure(kernel: AuthKernel) {
-  const { signup, password, tokens, magicLink } = kernel.options;
+  const { signup, password, tokens, magicLink, anonymous } = kernel.options;
   const settings: AuthSettings = {
     signupEnabled: signup.enabled,
     emailConfirmation: signup.emailConfirmation,
     magicLink: magicLink.enabled,
+    anonymousSignIn: anonymous.enabled,
     providers: Object.keys(kernel.options.oauth.providers),
     passwordMinLength: password.minLength,
     accessTokenTtlSeconds: tokens.accessTokenTtlSeconds,

@@ -1,5 +1,5 @@
 import { and, eq } from 'drizzle-orm';
-import { sessionTable } from '../../db/schema.js';
+import { sessionTable, userTable } from '../../db/schema.js';
 import { checkAccountPassword } from '../accounts/account-password.js';
 import type { AuthBaseContext } from '../context.js';
 import type { Authenticated } from '../middleware/bearer.js';
@@ -13,6 +13,11 @@ import { findUserById } from '../accounts/users.js';
  * in cookie mode that can refresh one, must not turn into a credential that outlives the session. A
  * session that signed in within `recentAuth.windowSeconds` is recent; refreshing it does not make it
  * so, since a session is refreshed for days. Otherwise the call must carry the password.
+ *
+ * An anonymous account's session is recent however old: the account has no password and no address,
+ * so no fresher proof exists, and without this it could not upgrade (`changePassword`, `oauth.link`)
+ * or delete itself once the window passed. Its sessions are its only credential, so one that holds
+ * them may already do all the account can.
  */
 
 /**
@@ -26,11 +31,12 @@ export async function isRecentlyAuthenticated(kernel: AuthKernel, ctx: AuthBaseC
     return true;
   }
   const [session] = await kernel.db
-    .select({ createdAt: sessionTable.createdAt })
+    .select({ createdAt: sessionTable.createdAt, anonymous: userTable.isAnonymous })
     .from(sessionTable)
+    .innerJoin(userTable, eq(userTable.userId, sessionTable.userId))
     .where(and(eq(sessionTable.id, ctx.session.id), eq(sessionTable.userId, ctx.user.id)));
   const recentSince = kernel.clock.now() - kernel.options.recentAuth.windowSeconds * 1000;
-  return session !== undefined && session.createdAt.getTime() >= recentSince;
+  return session !== undefined && (session.anonymous || session.createdAt.getTime() >= recentSince);
 }
 
 /** Throws RECENT_AUTH_REQUIRED unless the caller's session signed in recently or `password` is the account's. */

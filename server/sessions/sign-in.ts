@@ -21,7 +21,7 @@ import type { SignInFailureReason } from '../../shared/audit-events.js';
  */
 
 /** How the user proved who they are. */
-export type SignInMethod = 'password' | 'confirm-email' | 'magic-link' | 'invite' | 'registration' | 'oauth';
+export type SignInMethod = 'password' | 'confirm-email' | 'magic-link' | 'invite' | 'registration' | 'oauth' | 'anonymous';
 
 export interface SignedIn {
   user: PublicUser;
@@ -37,18 +37,21 @@ export function admitSignIn(kernel: AuthKernel, ctx: AuthBaseContext): void {
  * Starts a session for `user`. A `guard` runs first in the session's own transaction and may refuse
  * (null) or answer a fresher row of the user: a sign-in by password passes only if that password is
  * still the account's, so one racing a password change loses, and answers INVALID_CREDENTIALS.
+ * `creates` writes the account itself, earlier still in that transaction (an anonymous sign-in):
+ * a session the limits refuse then leaves no account behind, and the sign-up is reported with the sign-in.
  */
 export async function signIn(
   kernel: AuthKernel,
   ctx: AuthBaseContext,
-  signingIn: { user: UserRow; method: SignInMethod; guard?: (tx: Queryable) => Promise<UserRow | null> },
+  signingIn: { user: UserRow; method: SignInMethod; guard?: (tx: Queryable) => Promise<UserRow | null>; creates?: (tx: Queryable) => Promise<void> },
 ): Promise<SignedIn> {
-  const { method, guard } = signingIn;
+  const { method, guard, creates } = signingIn;
   const request = ctx.authRequest;
   let user = signingIn.user;
   const deviceCookie = kernel.devices.cookieFor(request);
   let refusal: SignInFailureReason = 'credentials-changed';
   const started = await kernel.sessions.startIf(user.userId, request, async (tx) => {
+    if (creates) await creates(tx);
     if (!(await lockActiveUser(tx, user.userId))) {
       refusal = 'disabled';
       return false;
@@ -65,6 +68,7 @@ export async function signIn(
   }
   if (deviceCookie !== null) kernel.devices.handOver(request, deviceCookie);
   kernel.logger.info('signed in', { userId: user.userId, sessionId: started.sessionId, method });
+  if (creates) kernel.audit.emit({ type: 'signed-up', userId: user.userId, sessionId: null });
   kernel.audit.emit({ type: 'signed-in', userId: user.userId, sessionId: started.sessionId, method });
   return { user: toPublicUser(user), tokens: kernel.refreshCookie.deliver(request, started.tokens) };
 }
