@@ -133,6 +133,29 @@ describe('OAuth sign-in on the demo page in Chromium', { skip: withoutChromium }
     apis.signIn('github', null);
   });
 
+  it('a user who declines at the issuer is back on the page, told in words, with nothing of the answer run or sent on', async () => {
+    const context = await browser.newContext();
+    const page = await openDemo(context);
+    const callbacks: string[] = [];
+    const landings: string[] = [];
+    context.on('request', (request) => {
+      if (request.url().includes('auth.oauth.callback')) callbacks.push(request.url());
+      if (request.url().includes('/oauth/callback?')) landings.push(request.url());
+    });
+    await page.getByRole('region', { name: 'providers' }).getByRole('button', { name: 'Sign in with corp' }).click();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('alert').getByText(FAILED).waitFor();
+    assert.equal(landings.length, 1);
+    assert.equal(new URL(landings[0] as string).searchParams.get('error'), 'access_denied');
+    assert.equal(new URL(page.url()).search, '', 'the answer left the address bar');
+    assert.equal(await page.evaluate(() => (window as unknown as { issuerScriptRan?: number }).issuerScriptRan), undefined);
+    assert.deepEqual(callbacks, [], 'a refusal is not sent to the server');
+    assert.equal(await page.getByTestId('status').innerText(), 'signed-out');
+    // The buttons are there to try again.
+    await page.getByRole('button', { name: 'Sign in with corp' }).waitFor();
+    await context.close();
+  });
+
   it('a callback URL opened in another browser signs nobody in there, before and after its own browser used it', async () => {
     const email = uniqueEmail('oidc-foreign');
     issuer.setAccount('browser-user-2', { email, email_verified: true });

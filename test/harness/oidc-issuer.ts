@@ -9,7 +9,8 @@ import { CookieJar } from './cookie-jar.js';
 /*
  * A real OpenID Connect issuer (oidc-provider) on loopback, for the kit to sign in with. A test logs a
  * user in without any form, through oidc-provider's interaction API (`authorize`); a browser gets a
- * login form (an account name, no password) that finishes the interaction the same way. In front of its
+ * login form (an account name, no password) that finishes the interaction the same way, or declines
+ * (`access_denied`, with markup in its description). In front of its
  * token endpoint the harness can misbehave as a hostile or broken issuer would: rewrite the ID token
  * (`tamper`, re-signed with the issuer's own key unless the tamper signs otherwise), hang, or fail.
  */
@@ -50,6 +51,7 @@ function loginPage(uid: string): string {
 <body style="font: 15px system-ui, sans-serif; max-width: 24rem; margin: 3rem auto">
 <h1 style="font-size: 1.2rem">Test issuer</h1><p>Sign in to continue to the application.</p>
 <form action="${action}" method="get" aria-label="issuer login"><label>Account <input name="sub" required></label> <button>Sign in</button></form>
+<form action="/interaction/${encodeURIComponent(uid)}/cancel" method="get"><button>Cancel</button></form>
 </body></html>`;
 }
 
@@ -83,6 +85,12 @@ export async function startOidcIssuer(options: { redirectUri: string; claimsInId
     const page = /^\/interaction\/([^/]+)$/.exec(url.pathname);
     if (req.method === 'GET' && page) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(loginPage(decodeURIComponent(page[1] ?? '')));
+      return;
+    }
+    if (/^\/interaction\/[^/]+\/cancel$/.test(url.pathname)) {
+      // The user declines; the description is markup, as a hostile issuer's could be.
+      const refusal = { error: 'access_denied', error_description: '<img src=x onerror="window.issuerScriptRan=1">' };
+      await instance.interactionFinished(req, res, refusal, { mergeWithLastSubmission: false });
       return;
     }
     if (url.pathname.startsWith('/test-login/') || /^\/interaction\/[^/]+\/login$/.test(url.pathname)) {
