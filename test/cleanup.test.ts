@@ -1,15 +1,15 @@
 /*
  * The cleaner (issue #14 part 4): revoked and expired sessions, expired access tokens and links,
- * and rate-limit counters whose window is over are deleted in bounded batches, one node at a time,
+ * rate-limit counters whose window is over and expired OAuth flows (issue #13) are deleted in bounded batches, one node at a time,
  * by the kit's clock; under a steady load the tables stop growing, and nothing still of use goes.
  */
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { count, like } from 'drizzle-orm';
 import pg from 'pg';
-import { accessTokenTable, linkTokenTable, rateLimitTable, sessionTable } from '../db/schema.js';
+import { accessTokenTable, linkTokenTable, oauthFlowTable, rateLimitTable, sessionTable } from '../db/schema.js';
 import type { AuthDatabase } from '../db/index.js';
 import { createAuth } from '../server/index.js';
 import type { AuthOptions } from '../server/index.js';
@@ -17,11 +17,21 @@ import { createManualClock } from './harness/clock.js';
 import type { ManualClock } from './harness/clock.js';
 import { openTestDatabase } from './harness/database.js';
 import type { DatabaseKind, TestDatabase } from './harness/database.js';
+import { browserAt } from './harness/kit-browser.js';
 import { until } from './harness/poll.js';
+import { API_CLIENT, startProviderApis } from './harness/provider-apis.js';
+import type { ProviderApis } from './harness/provider-apis.js';
 import { PASSWORD, describeOnEachDatabase, describeOnPostgres } from './harness/test-kit.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
 const HOUR = 3600;
+
+// A GitHub-shaped provider on loopback, so that the apps can start (and finish) OAuth flows.
+let apis: ProviderApis;
+before(async () => {
+  apis = await startProviderApis();
+});
+after(() => apis.close());
 
 /** An app on its own database, whose client address is the `x-client-ip` header, and whose mail is kept. */
 async function startApp(kind: DatabaseKind, options: Partial<AuthOptions> = {}, shared?: { database: TestDatabase; clock: ManualClock }) {
@@ -35,6 +45,7 @@ async function startApp(kind: DatabaseKind, options: Partial<AuthOptions> = {}, 
     tokens: { refreshIdleTimeoutSeconds: 2 * HOUR },
     cleanup: { intervalMs: 0, keepEndedSeconds: 2 * HOUR },
     password: { maxHashesPerClient: 64 },
+    oauth: { providers: { github: { preset: 'github', ...API_CLIENT, endpoints: apis.endpoints('github') } } },
     clientIp: ({ req }) => (req.headers instanceof Headers ? req.headers.get('x-client-ip') : String(req.headers['x-client-ip'] ?? '127.0.0.1')),
     clock,
     logger: quiet,
@@ -65,6 +76,7 @@ async function startApp(kind: DatabaseKind, options: Partial<AuthOptions> = {}, 
     clock,
     database,
     sent,
+    url,
     rpc,
     async signIn(email: string, ip?: string) {
       const answer = await rpc('auth.login', { input: { identifier: email, password: PASSWORD }, ip });
@@ -86,7 +98,8 @@ async function rowCounts(db: AuthDatabase) {
   const [accessTokens] = await db.select({ n: count() }).from(accessTokenTable);
   const [links] = await db.select({ n: count() }).from(linkTokenTable);
   const [rateLimits] = await db.select({ n: count() }).from(rateLimitTable);
-  return { sessions: sessions?.n ?? 0, accessTokens: accessTokens?.n ?? 0, links: links?.n ?? 0, rateLimits: rateLimits?.n ?? 0 };
+  const [oauthFlows] = await db.select({ n: count() }).from(oauthFlowTable);
+  return { sessions: sessions?.n ?? 0, accessTokens: accessTokens?.n ?? 0, links: links?.n ?? 0, rateLimits: rateLimits?.n ?? 0, oauthFlows: oauthFlows?.n ?? 0 };
 }
 
 /** The token of the last mail to `to`. */
@@ -111,10 +124,11 @@ describeOnEachDatabase('the cleaner', (kit) => {
       const regulars = ['steady@example.test'];
       for (const email of regulars) assert.equal((await app.rpc('auth.register', { input: { email, password: PASSWORD } })).status, 200);
       const history: Array<Awaited<ReturnType<typeof rowCounts>>> = [];
-      const deleted = { sessions: 0, accessTokens: 0, links: 0, rateLimits: 0 };
+      const deleted = { sessions: 0, accessTokens: 0, links: 0, rateLimits: 0, oauthFlows: 0 };
       for (let hour = 0; hour < 9; hour++) {
         // An hour of traffic: sign-ins that refresh and sign out, sign-ins left to idle out,
-        // sign-ups whose confirmation is never used, reset links, wrong passwords from new addresses.
+        // sign-ups whose confirmation is never used, reset links, wrong passwords from new addresses,
+        // OAuth sign-ins abandoned at the provider.
         for (const email of regulars) {
           const kept = await app.signIn(email);
           const refreshed = (await app.rpc('auth.refresh', { input: { refreshToken: kept.refreshToken } })).data?.tokens as { accessToken: string };
@@ -124,6 +138,7 @@ describeOnEachDatabase('the cleaner', (kit) => {
         }
         for (let i = 0; i < 2; i++) await app.rpc('auth.register', { input: { email: `steady-${hour}-${i}@example.test`, password: PASSWORD }, ip: `10.2.${hour}.${i}` });
         for (let i = 0; i < 2; i++) await app.rpc('auth.login', { input: { identifier: regulars[0], password: 'not the password at all' }, ip: `10.3.${hour}.${i}` });
+        for (let i = 0; i < 2; i++) await app.rpc('auth.oauth.start', { input: { provider: 'github' }, ip: `10.4.${hour}.${i}` });
         await app.auth.settled();
         const run = await app.auth.cleanUp();
         assert.equal(run.yielded, false);
@@ -187,6 +202,30 @@ describeOnEachDatabase('the cleaner', (kit) => {
     }
   });
 
+  it('deletes OAuth flows once expired, and only those: a flow still under way finishes after the run', async () => {
+    const app = await startApp(kit().kind, {}, { database: kit().database, clock: kit().clock });
+    try {
+      const abandoned = await Promise.all(['10.5.0.1', '10.5.0.2', '10.5.0.3'].map((ip) => app.rpc('auth.oauth.start', { input: { provider: 'github' }, ip })));
+      for (const start of abandoned) assert.equal(start.status, 200, `oauth.start: ${start.authCode}`);
+      // Five minutes on, a browser starts the flow it will finish; six more, the first three are past their ten minutes.
+      app.clock.advanceSeconds(5 * 60);
+      const browser = browserAt(app.url);
+      const { url } = await browser.client.auth.oauth.start.mutate({ provider: 'github' });
+      app.clock.advanceSeconds(6 * 60);
+      assert.equal((await rowCounts(app.database.db)).oauthFlows, 4);
+
+      const run = await app.auth.cleanUp();
+      assert.equal(run.deleted.oauthFlows, 3);
+      assert.equal((await rowCounts(app.database.db)).oauthFlows, 1);
+      const query = apis.authorize('github', url, { id: '4242', email: 'flows@example.test', verified: true });
+      const signedIn = await browser.client.auth.oauth.callback.mutate({ provider: 'github', code: query.get('code') ?? '', state: query.get('state') ?? '' });
+      assert.equal(signedIn.user.email, 'flows@example.test');
+      assert.equal((await rowCounts(app.database.db)).oauthFlows, 0, 'the callback spent its flow');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('deletes in batches of batchSize, at most maxBatchesPerRun per table in a run, and runs on its schedule', async () => {
     const shared = { database: kit().database, clock: kit().clock };
     const app = await startApp(kit().kind, { cleanup: { intervalMs: 0, batchSize: 100, maxBatchesPerRun: 3 } }, shared);
@@ -220,7 +259,7 @@ describeOnPostgres('the cleaner on several nodes', () => {
       // Another node in the middle of a batch holds the lock.
       await other.query('BEGIN');
       await other.query('SELECT pg_advisory_xact_lock($1, 0)', [0x636c]);
-      assert.deepEqual(await a.auth.cleanUp(), { yielded: true, deleted: { sessions: 0, accessTokens: 0, links: 0, rateLimits: 0, anonymousUsers: 0 } });
+      assert.deepEqual(await a.auth.cleanUp(), { yielded: true, deleted: { sessions: 0, accessTokens: 0, links: 0, rateLimits: 0, oauthFlows: 0, anonymousUsers: 0 } });
       await other.query('COMMIT');
 
       const [first, second] = await Promise.all([a.auth.cleanUp(), b.auth.cleanUp()]);

@@ -1,5 +1,5 @@
 import { useMutation, useQuery } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { useAuth, useAuthClient } from '../../client/react/index.js';
 import type { AuthChange } from '../../client/index.js';
 import type { ReferenceRouter } from '../server.js';
@@ -10,18 +10,37 @@ import { DevOutbox } from './outbox.js';
 import { Sessions } from './sessions.js';
 import { homeUrl } from './token-mode.js';
 
-/** The page a provider sends the browser back to: finishes the flow, then leaves for its return URL. */
-function OAuthCallback() {
+/** Where the flow was to return, on this page: its path, or the page's home (in its token mode). */
+function returnTo(redirectTo: string): string {
+  const target = new URL(redirectTo);
+  if (target.origin !== location.origin || (target.pathname === '/' && target.search === '' && target.hash === '')) return homeUrl();
+  return `${target.pathname}${target.search}${target.hash}`;
+}
+
+/**
+ * The page a provider sends the browser back to: finishes the flow, and either way takes the code
+ * and state out of the address bar (and the history entry) before `onDone` says how it went.
+ */
+function OAuthCallback(props: { onDone: (failure: string | null) => void }) {
   const { oauth } = useAuth<ReferenceRouter>();
-  const [failure, setFailure] = useState<string | null>(null);
+  const { onDone } = props;
   useEffect(() => {
     oauth.complete().then(
-      ({ redirectTo }) => history.replaceState(null, '', new URL(redirectTo).pathname),
-      (error: unknown) => setFailure(messageFor(error)),
+      ({ redirectTo }) => {
+        history.replaceState(null, '', returnTo(redirectTo));
+        onDone(null);
+      },
+      (error: unknown) => {
+        history.replaceState(null, '', homeUrl());
+        onDone(messageFor(error));
+      },
     );
-  }, [oauth]);
-  return <p aria-label="oauth callback">{failure ? <span className="error">{failure}</span> : 'Signing in…'}</p>;
+  }, [oauth, onDone]);
+  return <p aria-label="oauth callback" role="status">Signing in with the provider…</p>;
 }
+
+/** What the page shows for a provider's name: the usual spelling of the presets' services, else the name as configured. */
+const PROVIDER_LABELS: Record<string, string> = { google: 'Google', github: 'GitHub', gitlab: 'GitLab', bitbucket: 'Bitbucket', facebook: 'Facebook' };
 
 /** A button per provider the server has (`auth.settings`). */
 function ProviderButtons() {
@@ -31,9 +50,9 @@ function ProviderButtons() {
   if (!settings.data?.providers.length) return null;
   return (
     <section aria-label="providers">
-      <strong>Sign in with</strong>
+      <strong>Sign in with a provider</strong>
       {settings.data.providers.map((provider) => (
-        <button key={provider} onClick={() => start.mutate(provider)} disabled={start.isPending}>{provider}</button>
+        <button key={provider} onClick={() => start.mutate(provider)} disabled={start.isPending}>Sign in with {PROVIDER_LABELS[provider] ?? provider}</button>
       ))}
       {start.isError && <span className="error">{messageFor(start.error)}</span>}
     </section>
@@ -140,10 +159,20 @@ export function App(props: { tokensInStorage: boolean }) {
   // What a used link leads to next, and why the page signed out by itself; a sign-in clears the second.
   const [next, setNext] = useState<string | null>(null);
   const [signedOutWhy, setSignedOutWhy] = useState<string | null>(null);
+  // On the provider's way back, until the flow is finished; then why it failed, if it did.
+  const [callback, setCallback] = useState(location.pathname === '/oauth/callback');
+  const [oauthFailure, setOAuthFailure] = useState<string | null>(null);
+  const finishCallback = useCallback((failure: string | null) => {
+    setCallback(false);
+    setOAuthFailure(failure);
+  }, []);
   useEffect(
     () =>
       auth.onChange((_, change) => {
-        if (change.type === 'signed-in') setSignedOutWhy(null);
+        if (change.type === 'signed-in') {
+          setSignedOutWhy(null);
+          setOAuthFailure(null);
+        }
         const why = signedOutBecause(change);
         if (why) {
           setSignedOutWhy(why);
@@ -169,9 +198,10 @@ export function App(props: { tokensInStorage: boolean }) {
       {signedOutWhy && <p className="notice" role="status">{signedOutWhy}</p>}
       {next && <p className="notice" role="status">{next}</p>}
       {landing && <Landing path={landing.path} token={landing.token} onDone={leaveLanding} onDismiss={() => leaveLanding(null)} />}
-      {location.pathname === '/oauth/callback' && <OAuthCallback />}
+      {oauthFailure && <p className="notice error" role="alert">{oauthFailure}</p>}
+      {callback && <OAuthCallback onDone={finishCallback} />}
       {status === 'signed-in' && <SignedIn />}
-      {status === 'signed-out' && <SignedOut />}
+      {status === 'signed-out' && !callback && <SignedOut />}
       <DevOutbox />
     </>
   );

@@ -7,19 +7,23 @@
 const MODE_KEY = 'trpc-auth-kit-demo:tokens';
 const SESSION_KEY = 'trpc-auth-kit-demo:cookie-session';
 
-/** `?tokens=local`, or, on a page a mailed link opened (it has `?token=`), the mode last used here. */
+/**
+ * `?tokens=local`, or, on a page a mailed link opened (it has `?token=`) or a provider sent the
+ * browser back to, the mode last used here.
+ */
 export function chooseTokenMode(): 'local' | 'cookie' {
   const params = new URLSearchParams(location.search);
   if (params.get('tokens') === 'local') {
     localStorage.setItem(MODE_KEY, 'local');
     return 'local';
   }
-  if (params.has('token') && localStorage.getItem(MODE_KEY) === 'local') {
+  const arrived = params.has('token') || location.pathname === '/oauth/callback';
+  if (arrived && localStorage.getItem(MODE_KEY) === 'local') {
     params.set('tokens', 'local');
     history.replaceState(null, '', `${location.pathname}?${params.toString()}`);
     return 'local';
   }
-  if (!params.has('token')) localStorage.setItem(MODE_KEY, 'cookie');
+  if (!arrived) localStorage.setItem(MODE_KEY, 'cookie');
   return 'cookie';
 }
 

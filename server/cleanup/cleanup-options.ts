@@ -2,8 +2,8 @@ import { z } from 'zod';
 
 /**
  * Deleting what nothing will use again: revoked and expired sessions, expired access tokens and
- * links, rate-limit counters whose window is over, anonymous accounts left unused
- * (`anonymous.deleteUnusedAfterSeconds`). Every node tries every `intervalMs`; one cleans
+ * links, rate-limit counters whose window is over, expired OAuth flows, anonymous accounts left
+ * unused (`anonymous.deleteUnusedAfterSeconds`). Every node tries every `intervalMs`; one cleans
  * at a time (an advisory lock), in batches. `auth.cleanUp()` runs it at once.
  */
 export const cleanupOptionsSchema = z.strictObject({

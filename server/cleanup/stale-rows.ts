@@ -1,7 +1,7 @@
 import { inArray, lte, or, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { Queryable } from '../../db/connect.js';
-import { accessTokenTable, linkTokenTable, rateLimitTable, sessionTable } from '../../db/schema.js';
+import { accessTokenTable, linkTokenTable, oauthFlowTable, rateLimitTable, sessionTable } from '../../db/schema.js';
 
 /*
  * Which rows nothing will use again, table by table, and the statement that deletes a batch of them.
@@ -9,16 +9,19 @@ import { accessTokenTable, linkTokenTable, rateLimitTable, sessionTable } from '
  * a client that comes back with one is told it expired or was revoked, as before, rather than that
  * it names nothing (which the client SDK takes for a signed-out session and the token limits count
  * as a guess). A rate-limit counter goes once its window is over under the longest limit: a hit
- * would start it afresh then anyway. A spent link is deleted when it is spent (link-tokens.ts).
+ * would start it afresh then anyway. A spent link is deleted when it is spent (link-tokens.ts), a
+ * finished OAuth flow when its callback comes (flow-store.ts); an expired flow goes at once, since a
+ * callback that finds it expired is refused just as one that finds nothing.
  *
  * No column here has an index for the cleaner: a run reads each table about once, every
  * `cleanup.intervalMs`, while an index on `last_used_at` or `expires_at` would be written by every
  * refresh (and would cost the session row its in-place updates). Where the rows are few, the scan
- * is cheap; where they are many, the refreshes that made them are what must stay cheap.
+ * is cheap; where they are many, the refreshes that made them are what must stay cheap. (An OAuth
+ * flow is written once and never updated, so its `expires_at` index costs no refresh anything.)
  */
 
 /** The tables the cleaner keeps small. */
-export const CLEANED_TABLES = ['sessions', 'accessTokens', 'links', 'rateLimits'] as const;
+export const CLEANED_TABLES = ['sessions', 'accessTokens', 'links', 'rateLimits', 'oauthFlows'] as const;
 export type CleanedTable = (typeof CLEANED_TABLES)[number];
 
 /** What makes a row stale. */
@@ -80,6 +83,15 @@ export async function deleteStaleBatch(tx: Queryable, table: CleanedTable, optio
         .limit(limit)
         .for('update', { skipLocked: true });
       return (await tx.delete(rateLimitTable).where(inArray(rateLimitTable.key, stale)).returning({ key: rateLimitTable.key })).length;
+    }
+    case 'oauthFlows': {
+      const stale = tx
+        .select({ stateHash: oauthFlowTable.stateHash })
+        .from(oauthFlowTable)
+        .where(lte(oauthFlowTable.expiresAt, new Date(nowMs)))
+        .limit(limit)
+        .for('update', { skipLocked: true });
+      return (await tx.delete(oauthFlowTable).where(inArray(oauthFlowTable.stateHash, stale)).returning({ stateHash: oauthFlowTable.stateHash })).length;
     }
   }
 }

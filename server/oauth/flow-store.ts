@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, ne, notInArray } from 'drizzle-orm';
+import { and, desc, eq, ne, notInArray } from 'drizzle-orm';
 import type { AuthDatabase } from '../../db/connect.js';
 import { oauthFlowTable } from '../../db/schema.js';
 import type { OAuthFlowRow } from '../../db/schema.js';
@@ -8,10 +8,9 @@ export const FLOW_TTL_MS = 10 * 60 * 1000;
 /** Flows one browser may have under way; starting another forgets the oldest. */
 const FLOWS_PER_BROWSER = 5;
 
-/** Records a flow; forgets every expired one and this browser's oldest beyond its allowance. */
+/** Records a flow; forgets this browser's oldest beyond its allowance (the cleaner deletes expired ones). */
 export async function saveFlow(db: AuthDatabase, flow: OAuthFlowRow): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.delete(oauthFlowTable).where(lt(oauthFlowTable.expiresAt, flow.createdAt));
     await tx.insert(oauthFlowTable).values(flow);
     // This flow and the newest others are kept; by exclusion, since flows can share a time.
     const others = and(eq(oauthFlowTable.browserHash, flow.browserHash), ne(oauthFlowTable.stateHash, flow.stateHash));

@@ -1,4 +1,4 @@
-import { and, asc, eq, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { Queryable } from '../../db/connect.js';
 import { oauthIdentityTable, userTable } from '../../db/schema.js';
 import type { UserRow } from '../../db/schema.js';
@@ -84,6 +84,22 @@ async function announceLinked(kernel: AuthKernel, user: UserRow, provider: strin
   if (email !== null && (await kernel.throttles.mayMail(email))) kernel.mailer.send('identityLinked', email, { email, provider, locale: localeOf(user) });
 }
 
+/**
+ * Rule 1 for a returning user of an account that is not disabled, in two statements and no
+ * transaction: the update notes the sign-in; null when no such account holds the identity (the
+ * transaction below then decides, and answers a disabled account before writing anything). Nothing
+ * new is linked here, and the sign-in itself checks the account again in its own transaction.
+ */
+async function heldActiveAccount(db: Queryable, identity: ProvenIdentity, now: Date): Promise<UserRow | null> {
+  const active = db.select({ userId: userTable.userId }).from(userTable).where(isNull(userTable.disabledAt));
+  const [held] = await db
+    .update(oauthIdentityTable)
+    .set({ email: identity.email, lastSignedInAt: now })
+    .where(and(eq(oauthIdentityTable.issuer, identity.issuer), eq(oauthIdentityTable.subject, identity.subject), inArray(oauthIdentityTable.userId, active)))
+    .returning({ userId: oauthIdentityTable.userId });
+  return held ? findUserById(db, held.userId) : null;
+}
+
 /** Proves the unconfirmed address of `user` for the identity's owner (rule 2): see address-proof.ts. */
 async function proveUnconfirmed(kernel: AuthKernel, tx: Queryable, user: UserRow): Promise<{ user: UserRow; revocations: Revocation[] }> {
   const now = new Date(kernel.clock.now());
@@ -98,11 +114,14 @@ async function proveUnconfirmed(kernel: AuthKernel, tx: Queryable, user: UserRow
 /** The account the identity signs in to, by the rules above, made or joined in one transaction. */
 export async function accountForIdentity(kernel: AuthKernel, identity: ProvenIdentity): Promise<UserRow> {
   const { allowSignUp, linkByEmail } = kernel.options.oauth;
+  const held = await heldActiveAccount(kernel.db, identity, new Date(kernel.clock.now()));
+  if (held) return held;
   let revocations: Revocation[] = [];
   // What became of the account, for the audit trail once the transaction has committed.
   let outcome = 'held' as 'held' | 'joined' | 'created';
   const account = await kernel.db.transaction(async (tx) => {
     const now = new Date(kernel.clock.now());
+    // Held by a disabled account, or meanwhile: another callback of the identity made or joined its account first.
     const holder = await holderOf(tx, identity);
     if (holder !== null) {
       const account = await requireActiveUser(tx, holder);

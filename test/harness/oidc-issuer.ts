@@ -8,7 +8,9 @@ import { CookieJar } from './cookie-jar.js';
 
 /*
  * A real OpenID Connect issuer (oidc-provider) on loopback, for the kit to sign in with. A test logs a
- * user in without any form, through oidc-provider's interaction API (`authorize`). In front of its
+ * user in without any form, through oidc-provider's interaction API (`authorize`); a browser gets a
+ * login form (an account name, no password) that finishes the interaction the same way, or declines
+ * (`access_denied`, with markup in its description). In front of its
  * token endpoint the harness can misbehave as a hostile or broken issuer would: rewrite the ID token
  * (`tamper`, re-signed with the issuer's own key unless the tamper signs otherwise), hang, or fail.
  */
@@ -42,6 +44,17 @@ function decodeJwt(token: string): IdTokenParts {
   return { header: JSON.parse(Buffer.from(header ?? '', 'base64url').toString()) as Record<string, unknown>, payload: JSON.parse(Buffer.from(payload ?? '', 'base64url').toString()) as Record<string, unknown> };
 }
 
+/** The issuer's login page, at the interaction's own path (where its cookie is sent). */
+function loginPage(uid: string): string {
+  const action = `/interaction/${encodeURIComponent(uid)}/login`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Test issuer: sign in</title></head>
+<body style="font: 15px system-ui, sans-serif; max-width: 24rem; margin: 3rem auto">
+<h1 style="font-size: 1.2rem">Test issuer</h1><p>Sign in to continue to the application.</p>
+<form action="${action}" method="get" aria-label="issuer login"><label>Account <input name="sub" required></label> <button>Sign in</button></form>
+<form action="/interaction/${encodeURIComponent(uid)}/cancel" method="get"><button>Cancel</button></form>
+</body></html>`;
+}
+
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -69,7 +82,18 @@ export async function startOidcIssuer(options: { redirectUri: string; claimsInId
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', issuer);
-    if (url.pathname.startsWith('/test-login/')) {
+    const page = /^\/interaction\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'GET' && page) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(loginPage(decodeURIComponent(page[1] ?? '')));
+      return;
+    }
+    if (/^\/interaction\/[^/]+\/cancel$/.test(url.pathname)) {
+      // The user declines; the description is markup, as a hostile issuer's could be.
+      const refusal = { error: 'access_denied', error_description: '<img src=x onerror="window.issuerScriptRan=1">' };
+      await instance.interactionFinished(req, res, refusal, { mergeWithLastSubmission: false });
+      return;
+    }
+    if (url.pathname.startsWith('/test-login/') || /^\/interaction\/[^/]+\/login$/.test(url.pathname)) {
       // What a login form would do once the user typed their password: finish the interaction.
       await instance.interactionFinished(req, res, { login: { accountId: url.searchParams.get('sub') } }, { mergeWithLastSubmission: false });
       return;

@@ -7,7 +7,9 @@ import type { AddressInfo } from 'node:net';
  * GitHub, GitLab, Bitbucket and Facebook on loopback: their documented token endpoints and user APIs,
  * each under its own path (`/github`, `/gitlab`, …), with the kit's presets pointed at them. The user
  * "consents" through `authorize`, which reads the authorization URL the kit built as the provider
- * would (client, redirect URI, PKCE) and answers the code it would send back. Their quirks are kept:
+ * would (client, redirect URI, PKCE) and answers the code it would send back; a browser sent to the
+ * authorization endpoint is redirected back with it at once, as for an app the user authorized before,
+ * when a test has signed a user in there (`signIn`). Their quirks are kept:
  * GitHub answers a bad code with 200 and an error body, Bitbucket takes the client secret by Basic.
  */
 
@@ -22,6 +24,13 @@ export interface ApiUser {
 }
 
 export const API_CLIENT = { clientId: 'kit-client', clientSecret: 'kit-client-secret-0123456789' } as const;
+
+const AUTHORIZATION_PATHS: Record<ProviderApi, string> = {
+  github: '/github/login/oauth/authorize',
+  gitlab: '/gitlab/oauth/authorize',
+  bitbucket: '/bitbucket/site/oauth2/authorize',
+  facebook: '/facebook/dialog/oauth',
+};
 
 interface IssuedCode {
   api: ProviderApi;
@@ -65,6 +74,7 @@ export async function startProviderApis() {
   const codes = new Map<string, IssuedCode>();
   const accessTokens = new Map<string, ApiUser>();
   const state = { tokenRequests: 0 };
+  const signedIn = new Map<ProviderApi, ApiUser>();
 
   const server = createServer((req, res) => {
     void route(req, res).catch((error: unknown) => json(res, 500, { error: String(error) }));
@@ -76,12 +86,33 @@ export async function startProviderApis() {
     const url = new URL(req.url ?? '/', base);
     const api = url.pathname.split('/')[1] as ProviderApi;
     if (req.method === 'POST' && (url.pathname === `/${api}/token` || url.pathname === '/gitlab/oauth/token')) return token(api, req, res);
+    if (req.method === 'GET' && url.pathname === AUTHORIZATION_PATHS[api]) return consented(api, url, res);
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const user = bearer === undefined ? undefined : accessTokens.get(bearer);
     if (!user) return json(res, 401, { message: 'Bad credentials' });
     const answer = userApis(user)[url.pathname];
     if (answer === undefined) return json(res, 404, { message: 'Not Found' });
     json(res, 200, answer);
+  }
+
+  /** The browser at the authorization endpoint: back to the app with a code, for the user signed in here. */
+  function consented(api: ProviderApi, url: URL, res: ServerResponse): void {
+    const user = signedIn.get(api);
+    if (!user) return void res.writeHead(401, { 'content-type': 'text/plain' }).end('nobody is signed in here');
+    const back = new URL(url.searchParams.get('redirect_uri') ?? '');
+    for (const [name, value] of authorize(api, url.href, user)) back.searchParams.set(name, value);
+    res.writeHead(302, { location: back.href }).end();
+  }
+
+  /** The user consents at `api`: answers the callback's query, as the provider's redirect carries it. */
+  function authorize(api: ProviderApi, authorizationUrl: string, user: ApiUser): URLSearchParams {
+    const query = new URL(authorizationUrl).searchParams;
+    if (query.get('client_id') !== API_CLIENT.clientId || query.get('response_type') !== 'code') throw new Error('not an authorization request of the kit');
+    const method = query.get('code_challenge_method');
+    if (method !== null && method !== 'S256') throw new Error(`PKCE ${method}`);
+    const code = randomBytes(16).toString('hex');
+    codes.set(code, { api, user, redirectUri: query.get('redirect_uri') ?? '', challenge: query.get('code_challenge') });
+    return new URLSearchParams({ code, state: query.get('state') ?? '' });
   }
 
   async function token(api: ProviderApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -114,21 +145,17 @@ export async function startProviderApis() {
     /** The kit's `endpoints` for a preset pointed here (GitLab is pointed by its base URL instead). */
     endpoints(api: Exclude<ProviderApi, 'gitlab'>) {
       const paths = {
-        github: { authorization: '/github/login/oauth/authorize', token: '/github/token', userinfo: '/github/user', emails: '/github/user/emails' },
-        bitbucket: { authorization: '/bitbucket/site/oauth2/authorize', token: '/bitbucket/token', userinfo: '/bitbucket/2.0/user', emails: '/bitbucket/2.0/user/emails' },
-        facebook: { authorization: '/facebook/dialog/oauth', token: '/facebook/token', userinfo: '/facebook/me?fields=id,name,email' },
+        github: { authorization: AUTHORIZATION_PATHS.github, token: '/github/token', userinfo: '/github/user', emails: '/github/user/emails' },
+        bitbucket: { authorization: AUTHORIZATION_PATHS.bitbucket, token: '/bitbucket/token', userinfo: '/bitbucket/2.0/user', emails: '/bitbucket/2.0/user/emails' },
+        facebook: { authorization: AUTHORIZATION_PATHS.facebook, token: '/facebook/token', userinfo: '/facebook/me?fields=id,name,email' },
       }[api];
       return Object.fromEntries(Object.entries(paths).map(([name, path]) => [name, `${base}${path}`]));
     },
-    /** The user consents at `api`: answers the callback's query, as the provider's redirect carries it. */
-    authorize(api: ProviderApi, authorizationUrl: string, user: ApiUser): URLSearchParams {
-      const query = new URL(authorizationUrl).searchParams;
-      if (query.get('client_id') !== API_CLIENT.clientId || query.get('response_type') !== 'code') throw new Error('not an authorization request of the kit');
-      const method = query.get('code_challenge_method');
-      if (method !== null && method !== 'S256') throw new Error(`PKCE ${method}`);
-      const code = randomBytes(16).toString('hex');
-      codes.set(code, { api, user, redirectUri: query.get('redirect_uri') ?? '', challenge: query.get('code_challenge') });
-      return new URLSearchParams({ code, state: query.get('state') ?? '' });
+    authorize,
+    /** `user` is signed in at `api`, for the browsers sent to its authorization endpoint; null: nobody. */
+    signIn(api: ProviderApi, user: ApiUser | null): void {
+      if (user) signedIn.set(api, user);
+      else signedIn.delete(api);
     },
     get tokenRequests(): number {
       return state.tokenRequests;
