@@ -50,7 +50,7 @@ export interface Cleaner {
   stop(): Promise<void>;
 }
 
-const noRows = (): CleanedRows => ({ sessions: 0, accessTokens: 0, links: 0, rateLimits: 0 });
+const noRows = (): CleanedRows => ({ sessions: 0, accessTokens: 0, links: 0, apiTokens: 0, rateLimits: 0 });
 
 export function startCleaner(deps: { db: AuthDatabase; clock: Clock; random: RandomSource; logger: Logger; policy: CleanupPolicy }): Cleaner {
   const { db, clock, logger, policy } = deps;

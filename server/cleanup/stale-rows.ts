@@ -1,19 +1,19 @@
 import { inArray, lte, or, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { Queryable } from '../../db/connect.js';
-import { accessTokenTable, linkTokenTable, rateLimitTable, sessionTable } from '../../db/schema.js';
+import { accessTokenTable, apiTokenTable, linkTokenTable, rateLimitTable, sessionTable } from '../../db/schema.js';
 
 /*
  * Which rows nothing will use again, table by table, and the statement that deletes a batch of them.
- * Ended rows (a revoked or expired session, an expired access token or link) are kept a while first:
- * a client that comes back with one is told it expired or was revoked, as before, rather than that
- * it names nothing (which the client SDK takes for a signed-out session and the token limits count
- * as a guess). A rate-limit counter goes once its window is over under the longest limit: a hit
+ * Ended rows (a revoked or expired session or API token, an expired access token or link) are kept
+ * a while first: a client that comes back with one is told it expired or was revoked, as before,
+ * rather than that it names nothing (which the client SDK takes for a signed-out session and the
+ * token limits count as a guess). A rate-limit counter goes once its window is over under the longest limit: a hit
  * would start it afresh then anyway. A spent link is deleted when it is spent (link-tokens.ts).
  */
 
 /** The tables the cleaner keeps small. */
-export const CLEANED_TABLES = ['sessions', 'accessTokens', 'links', 'rateLimits'] as const;
+export const CLEANED_TABLES = ['sessions', 'accessTokens', 'links', 'apiTokens', 'rateLimits'] as const;
 export type CleanedTable = (typeof CLEANED_TABLES)[number];
 
 /** What makes a row stale. */
@@ -66,6 +66,15 @@ export async function deleteStaleBatch(tx: Queryable, table: CleanedTable, optio
         .limit(limit)
         .for('update', { skipLocked: true });
       return (await tx.delete(linkTokenTable).where(inArray(linkTokenTable.selector, stale)).returning({ selector: linkTokenTable.selector })).length;
+    }
+    case 'apiTokens': {
+      const stale = tx
+        .select({ id: apiTokenTable.id })
+        .from(apiTokenTable)
+        .where(or(lte(apiTokenTable.revokedAt, endedBefore), lte(apiTokenTable.expiresAt, endedBefore)))
+        .limit(limit)
+        .for('update', { skipLocked: true });
+      return (await tx.delete(apiTokenTable).where(inArray(apiTokenTable.id, stale)).returning({ id: apiTokenTable.id })).length;
     }
     case 'rateLimits': {
       const stale = tx
