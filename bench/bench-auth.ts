@@ -8,7 +8,7 @@ const PLENTY = 1_000_000;
  * The kit as the bench drives it: no mail leaves, sign-up needs no confirmation, nothing is logged,
  * and one client may sign in over and over (only the bound the bench measures may hold it back).
  */
-export function createBenchAuth(db: AuthDatabase, options: Pick<AuthOptions, 'password'> = {}) {
+export function createBenchAuth(db: AuthDatabase, options: Pick<AuthOptions, 'password' | 'clientIp'> = {}) {
   return createAuth({
     db,
     mail: { transport: { sendMail: () => Promise.resolve({}) }, from: 'bench@example.test', appUrl: 'http://localhost' },

@@ -113,9 +113,9 @@ async function fillCache(cache: TokenCache, tokens: { kind: TokenKind; count: nu
     cache.fill({ tokenHash: live.tokenHash, userId: live.userId, sessionId: live.sessionId, expiresAtMs: live.expiresAtMs, scopeSet }, cache.revocations);
     made.push(live);
   }
-  // Fills reach the worker in order: once the last has landed, all have (or were evicted).
-  const last = made.at(-1) as LiveToken;
-  while (cache.get(last.tokenHash) === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+  // The worker answers in order: once it has listed its scope sets, every fill sent before has
+  // landed (or was evicted, which waiting for the last fill's entry would wait for in vain).
+  await cache.scopeSetsInUse();
   return made;
 }
 

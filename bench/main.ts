@@ -1,4 +1,5 @@
-// `npm run bench` (add `-- --json` for one JSON object, `-- --hot-path` for issue 15's rows alone):
+// `npm run bench` (add `-- --json` for one JSON object, `-- --hot-path` for issue 15's rows alone, or name the
+// sections to run: `-- hits pat slower throughput login refresh rest`):
 // what a protected call's token check costs, as ratios against baselines measured in the same
 // process (hot-path.ts: random access over every live token, A and B interleaved, the median of
 // the per-round ratios): a SHA-256 plus a Map lookup, a jose HS256 JWT verify, a `pg` primary-key
@@ -147,106 +148,123 @@ async function argon2Verify(): Promise<number> {
   return medianNanoseconds(() => hasher.verify(hash, 'correct horse battery staple'), { batches: 7, perBatch: 5 });
 }
 
-log('measuring…');
+/**
+ * The sections to run: named ones (`npm run bench -- pat login`), issue 15's goal sections alone
+ * (`--hot-path`), or all of them.
+ */
+const GOAL_SECTIONS = ['hits', 'pat', 'slower', 'throughput', 'login', 'refresh'] as const;
+const SECTIONS = [...GOAL_SECTIONS, 'rest'] as const;
+type Section = (typeof SECTIONS)[number];
+const named = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+for (const name of named) if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`bench: no section ${name} (there are ${SECTIONS.join(', ')})`);
 const hotPathOnly = process.argv.includes('--hot-path');
-const [hit1k, hit100k, hit1m] = (await cacheHitAtSizes([1_000, 100_000, 1_000_000])) as [HitAtSize, HitAtSize, HitAtSize];
-for (const [name, hit] of [['1k', hit1k], ['100k', hit100k], ['1m', hit1m]] as const) {
-  figures[`cacheHit${name}Ns`] = hit.comparison.a;
-  figures[`hashMapLookup${name}Ns`] = hit.comparison.b;
-  figures[`cacheHitToHashMap${name}`] = hit.comparison.ratio;
-  figures[`cacheHit${name}SampledNs`] = hit.sampledNs;
-  figures[`liveTokens${name}`] = hit.liveTokens;
-}
-figures.fullGcPauseWith1kCachedMs = hit1k.gcPauseMs;
-figures.fullGcPauseWith1mCachedMs = hit1m.gcPauseMs;
-const apiVsAccess = await apiTokenAgainstAccessToken(50_000);
-figures.apiTokenHitNs = apiVsAccess.a;
-figures.accessTokenHitNs = apiVsAccess.b;
-figures.apiTokenToAccessTokenHit = apiVsAccess.ratio;
-// A PostgreSQL server of the bench's own, for the baselines that need one.
-const postgres = await startEmbeddedPostgres('bench');
-const pgBaseline = await pgLookup(postgres.url);
-const slower = await hitAgainstSlower(100_000, { jose: await joseVerify(), pg: pgBaseline.run });
-await pgBaseline.end();
-const throughput = await protectedThroughput({ rounds: 5, secondsPerRun: 2 });
-figures.publicProcedureRps = throughput.publicRps;
-figures.protectedProcedureRps = throughput.protectedRps;
-figures.mapLookupProcedureRps = throughput.mapLookupRps;
-figures.protectedToPublicThroughput = throughput.protectedToPublic;
-figures.protectedToMapLookupThroughput = throughput.protectedToMapLookup;
-const logins = await loginThroughput({ rounds: 3, secondsPerRun: 3 });
-figures.loginsPerSecond = logins.loginsPerSecond;
-figures.argon2idVerifiesPerSecond = logins.verifiesPerSecond;
-figures.loginToArgon2idVerify = logins.loginToVerify;
-figures.eventLoopP99DuringLoginsMs = logins.eventLoopP99Ms;
-const refreshes = await refreshAgainstRotation(await createDatabase(postgres.url, 'refresh_latency'), { clients: 100, seconds: 3, rounds: 3 });
-figures.refreshP99Ms = refreshes.refreshP99Ms;
-figures.bareRotationP99Ms = refreshes.rotationP99Ms;
-figures.refreshToBareRotationP99 = refreshes.refreshToRotation;
-const speedupVsJose = (figures.speedupVsJose = slower.jose as number);
-const speedupVsPg = (figures.speedupVsPg = slower.pg as number);
-const hit1mTo1k = (figures.hit1mTo1k = hit1m.comparison.a / hit1k.comparison.a);
-const fullGcPause1mTo1k = (figures.fullGcPause1mTo1k = hit1m.gcPauseMs / hit1k.gcPauseMs);
-const tableBytesPerToken = (figures.tableBytesPerToken = allocateTableBuffer(1_000_000).byteLength / 1_000_000);
+const runs = (section: Section) => (named.length > 0 ? named.includes(section) : !hotPathOnly || section !== 'rest');
 
 /** Issue 15's goals, each with what this run measured and whether it met the goal. */
-function goalRows(): Array<{ figure: string; goal: string; measured: string; met: string }> {
-  const us = (ns: number) => `${(ns / 1000).toFixed(2)} µs`;
-  const verdict = (met: boolean) => (met ? 'met' : 'missed');
+const goalRows: Array<{ figure: string; goal: string; measured: string; met: string }> = [];
+const us = (ns: number) => `${(ns / 1000).toFixed(2)} µs`;
+const verdict = (met: boolean) => (met ? 'met' : 'missed');
+
+log('measuring…');
+if (runs('hits')) {
+  const [hit1k, hit100k, hit1m] = (await cacheHitAtSizes([1_000, 100_000, 1_000_000])) as [HitAtSize, HitAtSize, HitAtSize];
+  for (const [name, hit] of [['1k', hit1k], ['100k', hit100k], ['1m', hit1m]] as const) {
+    figures[`cacheHit${name}Ns`] = hit.comparison.a;
+    figures[`hashMapLookup${name}Ns`] = hit.comparison.b;
+    figures[`cacheHitToHashMap${name}`] = hit.comparison.ratio;
+    figures[`cacheHit${name}SampledNs`] = hit.sampledNs;
+    figures[`liveTokens${name}`] = hit.liveTokens;
+  }
+  figures.fullGcPauseWith1kCachedMs = hit1k.gcPauseMs;
+  figures.fullGcPauseWith1mCachedMs = hit1m.gcPauseMs;
+  const hit1mTo1k = (figures.hit1mTo1k = hit1m.comparison.a / hit1k.comparison.a);
+  const fullGcPause1mTo1k = (figures.fullGcPause1mTo1k = hit1m.gcPauseMs / hit1k.gcPauseMs);
+  const tableBytesPerToken = (figures.tableBytesPerToken = allocateTableBuffer(1_000_000).byteLength / 1_000_000);
   const hitRow = (size: string, hit: HitAtSize) => ({
     figure: `cache-hit check, ${size} live tokens (${hit.liveTokens} cached), against SHA-256 + Map.get + expiry`,
     goal: size === '100 k' ? '≤ 1.0×, ≤ 1 µs' : '≤ 1.0×',
     measured: `${us(hit.comparison.a)} against ${us(hit.comparison.b)}: ${hit.comparison.ratio.toFixed(2)}× (before issue 15's method: ${us(hit.sampledNs)}, 1 000 sampled tokens cycled)`,
     met: verdict(hit.comparison.ratio <= 1 && (size !== '100 k' || hit.comparison.a <= 1000)),
   });
-  return [
-    hitRow('1 k', hit1k),
-    hitRow('100 k', hit100k),
-    hitRow('1 M', hit1m),
-    {
-      figure: 'cache hit at 100 k against jose HS256 jwtVerify (pre-imported key) / a pg primary-key SELECT (interleaved)',
-      goal: '≥ 100× faster',
-      measured: `${speedupVsJose.toFixed(0)}× / ${speedupVsPg.toFixed(0)}× faster`,
-      met: verdict(speedupVsJose >= 100 && speedupVsPg >= 100),
-    },
-    { figure: 'cache hit at 1 M against 1 k', goal: '≤ 2×', measured: `${hit1mTo1k.toFixed(2)}×`, met: verdict(hit1mTo1k <= 2) },
-    {
-      figure: 'pat_ hit against at_ hit (50 k of each cached)',
-      goal: '≤ 1.1×',
-      measured: `${us(apiVsAccess.a)} against ${us(apiVsAccess.b)}: ${apiVsAccess.ratio.toFixed(2)}×`,
-      met: verdict(apiVsAccess.ratio <= 1.1),
-    },
-    {
-      figure: 'protected tRPC query over HTTP against the public one / against a plain Map-lookup middleware (10 connections)',
-      goal: '≥ 0.97× / ≥ 0.99×',
-      measured: `${throughput.protectedRps.toFixed(0)} against ${throughput.publicRps.toFixed(0)} / ${throughput.mapLookupRps.toFixed(0)} req/s: ${throughput.protectedToPublic.toFixed(3)}× / ${throughput.protectedToMapLookup.toFixed(3)}×`,
-      met: verdict(throughput.protectedToPublic >= 0.97 && throughput.protectedToMapLookup >= 0.99),
-    },
-    {
-      figure: `login throughput over HTTP against raw argon2id verifies, ${logins.concurrency} at a time (m=19456, t=2, p=1); event-loop p99 delay meanwhile`,
-      goal: '≥ 0.9×; < 20 ms',
-      measured: `${logins.loginsPerSecond.toFixed(1)} against ${logins.verifiesPerSecond.toFixed(1)} a second: ${logins.loginToVerify.toFixed(2)}×; ${logins.eventLoopP99Ms.toFixed(1)} ms`,
-      met: verdict(logins.loginToVerify >= 0.9 && logins.eventLoopP99Ms < 20),
-    },
-    {
-      figure: 'refresh over HTTP, 100 concurrent clients on PostgreSQL: p99 against a bare rotation transaction (lock, compare, update; pool of 10)',
-      goal: '≤ 2×',
-      measured: `${refreshes.refreshP99Ms.toFixed(1)} against ${refreshes.rotationP99Ms.toFixed(1)} ms: ${refreshes.refreshToRotation.toFixed(2)}×`,
-      met: verdict(refreshes.refreshToRotation <= 2),
-    },
-    {
-      figure: 'full GC pause with 1 M tokens cached against 1 k (the bench\'s own data gone)',
-      goal: '≤ 1.1×',
-      measured: `${hit1m.gcPauseMs.toFixed(1)} against ${hit1k.gcPauseMs.toFixed(1)} ms: ${fullGcPause1mTo1k.toFixed(2)}×; table ${tableBytesPerToken.toFixed(0)} B a token, off-heap (goal ≤ 96 B)`,
-      met: verdict(fullGcPause1mTo1k <= 1.1 && tableBytesPerToken <= 96.001),
-    },
-  ];
+  goalRows.push(hitRow('1 k', hit1k), hitRow('100 k', hit100k), hitRow('1 M', hit1m));
+  goalRows.push({ figure: 'cache hit at 1 M against 1 k', goal: '≤ 2×', measured: `${hit1mTo1k.toFixed(2)}×`, met: verdict(hit1mTo1k <= 2) });
+  goalRows.push({
+    figure: "full GC pause with 1 M tokens cached against 1 k (the bench's own data gone)",
+    goal: '≤ 1.1×',
+    measured: `${hit1m.gcPauseMs.toFixed(1)} against ${hit1k.gcPauseMs.toFixed(1)} ms: ${fullGcPause1mTo1k.toFixed(2)}×; table ${tableBytesPerToken.toFixed(0)} B a token, off-heap (goal ≤ 96 B)`,
+    met: verdict(fullGcPause1mTo1k <= 1.1 && tableBytesPerToken <= 96.001),
+  });
+}
+if (runs('pat')) {
+  const apiVsAccess = await apiTokenAgainstAccessToken(50_000);
+  figures.apiTokenHitNs = apiVsAccess.a;
+  figures.accessTokenHitNs = apiVsAccess.b;
+  figures.apiTokenToAccessTokenHit = apiVsAccess.ratio;
+  goalRows.push({
+    figure: 'pat_ hit against at_ hit (50 k of each cached)',
+    goal: '≤ 1.1×',
+    measured: `${us(apiVsAccess.a)} against ${us(apiVsAccess.b)}: ${apiVsAccess.ratio.toFixed(2)}×`,
+    met: verdict(apiVsAccess.ratio <= 1.1),
+  });
+}
+const postgres = runs('slower') || runs('refresh') || runs('rest') ? await startEmbeddedPostgres('bench') : null;
+if (runs('slower') && postgres) {
+  const pgBaseline = await pgLookup(postgres.url);
+  const slower = await hitAgainstSlower(100_000, { jose: await joseVerify(), pg: pgBaseline.run });
+  await pgBaseline.end();
+  const speedupVsJose = (figures.speedupVsJose = slower.jose as number);
+  const speedupVsPg = (figures.speedupVsPg = slower.pg as number);
+  goalRows.push({
+    figure: 'cache hit at 100 k against jose HS256 jwtVerify (pre-imported key) / a pg primary-key SELECT (interleaved)',
+    goal: '≥ 100× faster',
+    measured: `${speedupVsJose.toFixed(0)}× / ${speedupVsPg.toFixed(0)}× faster`,
+    met: verdict(speedupVsJose >= 100 && speedupVsPg >= 100),
+  });
+}
+if (runs('throughput')) {
+  const throughput = await protectedThroughput({ rounds: 5, secondsPerRun: 2 });
+  figures.publicProcedureRps = throughput.publicRps;
+  figures.protectedProcedureRps = throughput.protectedRps;
+  figures.mapLookupProcedureRps = throughput.mapLookupRps;
+  figures.protectedToPublicThroughput = throughput.protectedToPublic;
+  figures.protectedToMapLookupThroughput = throughput.protectedToMapLookup;
+  goalRows.push({
+    figure: 'protected tRPC query over HTTP against the public one / against a plain Map-lookup middleware (10 connections)',
+    goal: '≥ 0.97× / ≥ 0.99×',
+    measured: `${throughput.protectedRps.toFixed(0)} against ${throughput.publicRps.toFixed(0)} / ${throughput.mapLookupRps.toFixed(0)} req/s: ${throughput.protectedToPublic.toFixed(3)}× / ${throughput.protectedToMapLookup.toFixed(3)}×`,
+    met: verdict(throughput.protectedToPublic >= 0.97 && throughput.protectedToMapLookup >= 0.99),
+  });
+}
+if (runs('login')) {
+  const logins = await loginThroughput({ rounds: 3, secondsPerRun: 3 });
+  figures.loginsPerSecond = logins.loginsPerSecond;
+  figures.argon2idVerifiesPerSecond = logins.verifiesPerSecond;
+  figures.loginToArgon2idVerify = logins.loginToVerify;
+  figures.eventLoopP99DuringLoginsMs = logins.eventLoopP99Ms;
+  goalRows.push({
+    figure: `login throughput over HTTP against raw argon2id verifies, ${logins.concurrency} at a time (m=19456, t=2, p=1); event-loop p99 delay meanwhile`,
+    goal: '≥ 0.9×; < 20 ms',
+    measured: `${logins.loginsPerSecond.toFixed(1)} against ${logins.verifiesPerSecond.toFixed(1)} a second: ${logins.loginToVerify.toFixed(2)}×; ${logins.eventLoopP99Ms.toFixed(1)} ms`,
+    met: verdict(logins.loginToVerify >= 0.9 && logins.eventLoopP99Ms < 20),
+  });
+}
+if (runs('refresh') && postgres) {
+  const refreshes = await refreshAgainstRotation(await createDatabase(postgres.url, 'refresh_latency'), { clients: 100, seconds: 3, rounds: 3 });
+  figures.refreshP99Ms = refreshes.refreshP99Ms;
+  figures.bareRotationP99Ms = refreshes.rotationP99Ms;
+  figures.refreshToBareRotationP99 = refreshes.refreshToRotation;
+  goalRows.push({
+    figure: 'refresh over HTTP, 100 concurrent clients on PostgreSQL: p99 against a bare rotation transaction (lock, compare, update; pool of 10)',
+    goal: '≤ 2×',
+    measured: `${refreshes.refreshP99Ms.toFixed(1)} against ${refreshes.rotationP99Ms.toFixed(1)} ms: ${refreshes.refreshToRotation.toFixed(2)}×`,
+    met: verdict(refreshes.refreshToRotation <= 2),
+  });
 }
 
-if (hotPathOnly) {
-  await postgres.stop();
+if (!runs('rest') || !postgres) {
+  await postgres?.stop();
   if (asJson) console.log(JSON.stringify(figures));
-  else console.table(goalRows());
+  else console.table(goalRows);
   process.exit(0);
 }
 const propagation = await revocationPropagation(postgres.url, 1000);
@@ -338,5 +356,5 @@ if (asJson) {
     ...victimRows('PGlite', floodOnPglite),
     'client call, plain httpBatchLink / createAuthClient': `${(figures.plainBatchLinkCallUs / 1000).toFixed(2)} / ${(figures.authClientCallUs / 1000).toFixed(2)} ms (${figures.authClientToPlainLink.toFixed(3)}x)`,
   });
-  console.table(goalRows());
+  console.table(goalRows);
 }

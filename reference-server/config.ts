@@ -18,6 +18,8 @@ export interface ReferenceServerConfig {
   basicClients: Record<string, Record<string, ClientSecrets>>;
   /** OAuth providers by name from AUTH_OAUTH; `createAuth` checks each in full. */
   oauthProviders: Record<string, OAuthProviderOptions>;
+  /** METRICS_TOKEN: the bearer token `GET /metrics` wants (null: this machine only, undeployed). */
+  metricsToken: string | null;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, expected: { fallback: number; unit?: 'seconds' }): number {
@@ -88,5 +90,6 @@ export function readConfig(env: NodeJS.ProcessEnv): ReferenceServerConfig {
     emailConfirmation,
     basicClients: basicClients(env.AUTH_BASIC_CLIENTS),
     oauthProviders: oauthProviders(env.AUTH_OAUTH),
+    metricsToken: env.METRICS_TOKEN || null,
   };
 }

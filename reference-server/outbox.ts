@@ -1,6 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { MailTransport } from '../server/index.js';
+import { fromThisMachine, servesThisMachineOnly } from './this-machine.js';
 
 /** A mail the outbox kept, as the demo page lists it. */
 export interface OutboxMail {
@@ -37,4 +39,22 @@ export function createOutboxTransport(dir: string, log: (line: string) => void):
     },
     recent: () => [...kept],
   };
+}
+
+/**
+ * `GET /dev/outbox`: `{ enabled, mails }`, the mails the outbox kept for the demo page while no SMTP
+ * server is set (`enabled: false` with one). They hold live link tokens for every address, so only
+ * this machine may read them, and only while the server is not deployed (this-machine.ts), naming
+ * this server in `Host` (a page of another site that had its name resolve here is refused).
+ */
+export function serveOutbox(req: IncomingMessage, res: ServerResponse, served: { outbox: { recent(): OutboxMail[] } | null; appUrl: string }): void {
+  const { outbox, appUrl } = served;
+  const port = req.socket.localPort;
+  const hosts = new Set([`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, new URL(appUrl).host]);
+  if (req.method !== 'GET' || !servesThisMachineOnly(appUrl) || !fromThisMachine(req) || !hosts.has(req.headers.host ?? '')) {
+    res.writeHead(404).end();
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
+  res.end(JSON.stringify({ enabled: outbox !== null, mails: outbox?.recent() ?? [] }));
 }

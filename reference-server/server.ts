@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
@@ -10,8 +10,7 @@ import { createAuth } from '../server/index.js';
 import type { Auth, Clock } from '../server/index.js';
 import type { ReferenceServerConfig } from './config.js';
 import { loadDemoPage } from './demo-build.js';
-import { createOutboxTransport } from './outbox.js';
-import type { OutboxMail } from './outbox.js';
+import { createOutboxTransport, serveOutbox } from './outbox.js';
 import { serveOperations } from './operations.js';
 
 /**
@@ -46,26 +45,6 @@ export type ReferenceRouter = ReturnType<typeof referenceRouter>;
 /** Paths that serve the demo page: its home, and the landing pages of mailed links. */
 const PAGE_ROUTES = new Set(['/', '/confirm-email', '/reset-password', '/magic-link', '/accept-invite', '/oauth/callback']);
 
-/**
- * `GET /dev/outbox`: `{ enabled, mails }`, the mails the outbox kept for the demo page while no SMTP
- * server is set (`enabled: false` with one). They hold live link tokens for every address, so only
- * this machine may read them: a loopback peer, naming this server in `Host` (a page of another site
- * that had its name resolve here is refused).
- */
-function serveOutbox(req: IncomingMessage, res: ServerResponse, served: { outbox: { recent(): OutboxMail[] } | null; appUrl: string }): void {
-  const { outbox, appUrl } = served;
-  const peer = req.socket.remoteAddress ?? '';
-  const loopback = peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.');
-  const port = req.socket.localPort;
-  const hosts = new Set([`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, new URL(appUrl).host]);
-  if (req.method !== 'GET' || !loopback || !hosts.has(req.headers.host ?? '')) {
-    res.writeHead(404).end();
-    return;
-  }
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
-  res.end(JSON.stringify({ enabled: outbox !== null, mails: outbox?.recent() ?? [] }));
-}
-
 /** The largest request body the server reads; auth inputs are far smaller. */
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -74,14 +53,14 @@ const MAX_BODY_BYTES = 64 * 1024;
  * served at `/confirm-email` and `/reset-password`, where the mailed links lead), and the page that
  * receives invitation links at `/accept-invite`, and where OAuth providers send the browser back at
  * `/oauth/callback`; `/healthz`, `/readyz` and `/metrics` for operators. `deps.clock` is a test's
- * clock; by default the server runs on the system's.
+ * clock; by default the server runs on the database's (docs/time.md).
  */
 export async function startReferenceServer(config: ReferenceServerConfig, log: (line: string) => void = console.log, deps: { clock?: Clock } = {}) {
   // It listens from the start, so that probes hear from a node that still waits for its database;
   // everything but the probes answers 503 until the kit is built.
   let app: { auth: Auth; handle: RequestListener } | null = null;
   const server = createServer((req, res) => {
-    if (serveOperations(req, res, app?.auth ?? null)) return;
+    if (serveOperations(req, res, { auth: app?.auth ?? null, metrics: { token: config.metricsToken, appUrl: config.appUrl } })) return;
     if (!app) return res.writeHead(503, { 'retry-after': '5' }).end();
     return app.handle(req, res);
   });

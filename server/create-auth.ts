@@ -43,6 +43,8 @@ import { createMetricsRegistry } from './metrics/prometheus.js';
 import { createReadinessCheck } from './health/readiness.js';
 import { startCleaner } from './cleanup/cleaner.js';
 import { longestWindowSeconds } from './limits/throttles.js';
+import { isDatabaseClockRequest, startDatabaseClock } from './database-clock.js';
+import type { Clock } from './deps.js';
 
 /** How the application builds its own fields of every request's context. */
 export type AppContextBuilder<TAppContext extends object> = NonNullable<AuthOptions<TAppContext>['context']>;
@@ -66,8 +68,14 @@ export function createAuth<TAppContext extends object>(options: AuthOptions<TApp
 
 async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppContext>, appContextFor: AppContextBuilder<TAppContext>) {
   const resolved = resolveOptions(options);
-  const { db, clock, random, logger, ...policy } = resolved;
+  const { db, clock: clockOption, random, logger, ...policy } = resolved;
   await assertMigrated(db);
+  // Read only once the cache exists; the clock must exist before it, since the cache reads the time.
+  let listenerConnects = () => 0;
+  const databaseTime = isDatabaseClockRequest(clockOption)
+    ? await startDatabaseClock({ db, request: clockOption, logger, listenerConnects: () => listenerConnects() })
+    : null;
+  const clock: Clock = databaseTime ?? (clockOption as Clock);
   const cache = await startTokenCache({
     capacity: resolved.tokenCache.capacity,
     listener: revocationListenerFor(resolved),
@@ -76,6 +84,8 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
     logger,
     now: () => clock.now(),
   });
+
+  listenerConnects = () => cache.listenerStats(Date.now())?.connects ?? 0;
 
   const audit = createAuditTrail({
     db,
@@ -198,6 +208,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
       rateLimitRefusals,
       mail: () => mailer.stats(),
       cleanup: () => cleaner.stats(),
+      clock: () => databaseTime?.stats() ?? null,
     });
 
   async function settled(): Promise<void> {
@@ -296,6 +307,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
       await audit.drain();
       await mailer.close();
       await cache.close();
+      databaseTime?.stop();
     },
   };
 }

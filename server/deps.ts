@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 
-/** The kit's source of time. Injected so tests move time instead of waiting for it. */
+/**
+ * A source of time. The kit's own is the database's (`databaseClock`); one passed as `clock` is
+ * trusted as it is, so that tests move time instead of waiting for it.
+ */
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
   now(): number;

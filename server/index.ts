@@ -14,6 +14,8 @@ export type { OAuthOptions, OAuthProviderOptions } from './oauth/oauth-options.j
 export type { BasicErrorVerbosity, BasicOptions, FindClientSecret } from './basic/basic-options.js';
 export type { AuthBaseContext, AuthContextOptions, AuthRequest } from './context.js';
 export type { Clock, Logger, PasswordCheck, PasswordHasher, RandomSource } from './deps.js';
+export { CLOCK_SKEW_BOUND_MS, databaseClock } from './database-clock.js';
+export type { ClockStats, DatabaseClockRequest } from './database-clock.js';
 export type { MailTemplates, MailTransport, RenderedMail } from './mail/mailer.js';
 export type { CachedAccessToken, TokenCache } from './cache/token-cache.js';
 export type { AuthMetrics } from './metrics/auth-metrics.js';

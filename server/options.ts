@@ -7,7 +7,9 @@ import { revocationListenerOptionsSchema, tokenCacheOptionsSchema } from './cach
 import { cleanupOptionsSchema } from './cleanup/cleanup-options.js';
 import type { AuthContextOptions } from './context.js';
 import type { Clock, Logger, PasswordHasher, RandomSource } from './deps.js';
-import { consoleLogger, systemClock, systemRandom } from './deps.js';
+import { consoleLogger, systemRandom } from './deps.js';
+import { databaseClock, isDatabaseClockRequest } from './database-clock.js';
+import type { DatabaseClockRequest } from './database-clock.js';
 import { rateLimitOptionsSchema } from './limits/rate-limit-options.js';
 import { mailOptionsSchema } from './mail/mail-options.js';
 import { oauthOptionsSchema, resolveOAuthOptions } from './oauth/oauth-options.js';
@@ -69,8 +71,15 @@ const optionsSchema = z
     cleanup: cleanupOptionsSchema.prefault({}),
     /** An event for every sign-in, refresh, revocation and account change (audit/audit-options.ts). */
     audit: auditOptionsSchema.prefault({}),
-    /** The kit's source of time; injected so tests move time instead of waiting for it. @default the system clock */
-    clock: z.custom<Clock>((clock) => typeof (clock as Clock | null)?.now === 'function', 'expected a clock (an object with now)').default(systemClock),
+    /**
+     * The kit's time: every expiry, grace window and rate-limit window is judged by it (docs/time.md).
+     * `databaseClock()` is the database's time as this node measures it; a plain `{ now }` is trusted
+     * as it is, for tests that move time instead of waiting for it.
+     * @default databaseClock()
+     */
+    clock: z
+      .custom<Clock | DatabaseClockRequest>((clock) => isDatabaseClockRequest(clock) || typeof (clock as Clock | null)?.now === 'function', 'expected a clock (an object with now) or databaseClock()')
+      .default(() => databaseClock()),
     /** @default the operating system's random bytes */
     // A function default is a factory to zod, hence the arrow returning the function itself.
     random: functionOption<RandomSource>().default(() => systemRandom),

@@ -9,6 +9,8 @@ import { apiTokenInfoSchema, passwordSchema, publicUserSchema, sessionInfoSchema
 
 const userIdSchema = textSchema(64).min(1);
 const pageLimit = z.number().int().min(1).max(100);
+/** A moment to search by: within the years PostgreSQL and ISO 8601's four digits both carry. */
+const searchDate = z.date().min(new Date('1970-01-01T00:00:00Z')).max(new Date('9999-12-31T23:59:59Z'));
 
 /** A role name: `admin`, `support`, `billing:read`. */
 export const roleSchema = z.string().regex(/^[a-z][a-z0-9_:.-]{0,31}$/, 'role: 1-32 of a-z 0-9 _ : . -, starting with a letter');
@@ -20,16 +22,16 @@ export const adminListUsersInput = z
   .strictObject({
     /** Part of an address or a username, or a whole user id. */
     query: textSchema(254).trim().min(1).optional(),
-    createdAfter: z.date().optional(),
-    createdBefore: z.date().optional(),
+    createdAfter: searchDate.optional(),
+    createdBefore: searchDate.optional(),
     /** Last seen: the latest use of any of the user's sessions. */
-    lastSeenAfter: z.date().optional(),
-    lastSeenBefore: z.date().optional(),
+    lastSeenAfter: searchDate.optional(),
+    lastSeenBefore: searchDate.optional(),
     disabled: z.boolean().optional(),
-    /** The `nextCursor` of the page before. */
+    /** The `nextCursor` of the page before: a creation time in microseconds (a bigint) and an id. */
     cursor: z
       .string()
-      .regex(/^\d{1,20}\.[A-Za-z0-9-]{1,64}$/)
+      .regex(/^\d{1,18}\.[A-Za-z0-9-]{1,64}$/)
       .optional(),
     /** @default 50 */
     limit: pageLimit.optional(),
@@ -38,14 +40,16 @@ export const adminListUsersInput = z
 
 export const adminUserIdInput = z.strictObject({ userId: userIdSchema });
 
-export const adminRoleInput = z.strictObject({ userId: userIdSchema, role: roleSchema });
+/** `password` counts as the recent authentication a user administrator needs to change roles. */
+export const adminRoleInput = z.strictObject({ userId: userIdSchema, role: roleSchema, password: passwordSchema.optional() });
 
 export const adminListEventsInput = z
   .strictObject({
     userId: userIdSchema.optional(),
+    /** The `nextCursor` of the page before: an event's id, within JavaScript's exact integers. */
     cursor: z
       .string()
-      .regex(/^\d{1,20}$/)
+      .regex(/^\d{1,15}$/)
       .optional(),
     /** @default 50 */
     limit: pageLimit.optional(),

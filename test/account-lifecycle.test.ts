@@ -230,13 +230,43 @@ describeOnEachDatabase(
       for (const token of [disabled.tokens.accessToken, disabled.apiToken]) await expectAuthError(app.client(token).auth.me.query(), 'TOKEN_REVOKED');
     });
 
+    it('a role outlives the session: a user administrator changes one only within a recent authentication, never with an API token', async () => {
+      // Shorter than an access token's life, so an admin's live token can come from a sign-in long ago.
+      const app = await kit().variant({ basic, recentAuth: { windowSeconds: 60 } });
+      const { user } = await registerConfirmed(kit(), app);
+      const signedIn = await registerConfirmed(kit(), app);
+      assert.equal(await app.auth.grantRole(signedIn.user.id, 'admin'), true);
+      const admin = app.client(signedIn.tokens.accessToken);
+      const script = (await admin.auth.apiTokens.create.mutate({ name: 'admin script', scopes: ['users:admin'] })).token;
+      kit().clock.advanceSeconds(61);
+      try {
+        // A thief holding the admin's access token, or the script's, cannot make anyone an admin for good.
+        await expectAuthError(admin.auth.admin.users.grantRole.mutate({ userId: user.id, role: 'admin' }), 'RECENT_AUTH_REQUIRED');
+        await expectAuthError(app.client(script).auth.admin.users.grantRole.mutate({ userId: user.id, role: 'admin' }), 'RECENT_AUTH_REQUIRED');
+        await expectAuthError(app.client(script).auth.admin.users.revokeRole.mutate({ userId: signedIn.user.id, role: 'admin' }), 'RECENT_AUTH_REQUIRED');
+        assert.deepEqual((await admin.auth.admin.users.get.query({ userId: user.id })).user.roles, []);
+        await admin.auth.admin.users.grantRole.mutate({ userId: user.id, role: 'admin', password: PASSWORD });
+        assert.deepEqual((await admin.auth.admin.users.get.query({ userId: user.id })).user.roles, ['admin']);
+        // A Basic client of the admin realm is a machine with its own secret: it has no session to be recent.
+        const revoked = await rawRequest(app.url, {
+          path: '/auth.admin.users.revokeRole',
+          headers: [basicHeader('ops', 'secret')],
+          body: JSON.stringify({ json: { userId: user.id, role: 'admin' } }),
+        });
+        assert.equal(revoked.status, 200, revoked.body);
+        assert.deepEqual((await admin.auth.admin.users.get.query({ userId: user.id })).user.roles, []);
+      } finally {
+        kit().clock.advanceSeconds(-61);
+      }
+    });
+
     it('garbage to every new procedure is INVALID_INPUT and changes nothing', async () => {
       const { user, tokens } = await registerConfirmed(kit());
       const { admin } = await signedInAdmin(kit());
       const users = admin.auth.admin.users;
       const garbage: Array<[string, () => Promise<unknown>]> = [];
       const as = <T>(value: unknown) => value as T;
-      for (const input of [{ limit: 0 }, { limit: 101 }, { limit: 1.5 }, { cursor: 'x' }, { cursor: `1.${'a'.repeat(65)}` }, { query: 'a\u0000' }, { query: '' }, { createdAfter: 'yesterday' }, { disabled: 'yes' }, { extra: 1 }]) {
+      for (const input of [{ limit: 0 }, { limit: 101 }, { limit: 1.5 }, { cursor: 'x' }, { cursor: `1.${'a'.repeat(65)}` }, { query: 'a\u0000' }, { query: '' }, { createdAfter: 'yesterday' }, { disabled: 'yes' }, { extra: 1 }, { cursor: `${'9'.repeat(20)}.${user.id}` }, { createdAfter: new Date(-8.64e15) }, { lastSeenBefore: new Date(8.64e15) }]) {
         garbage.push([`users.list ${JSON.stringify(input)}`, () => users.list.query(as(input))]);
       }
       for (const input of [{}, { userId: '' }, { userId: 5 }, { userId: 'a'.repeat(65) }, { userId: '\ud800' }, { userId: user.id, extra: true }, null]) {
@@ -247,7 +277,7 @@ describeOnEachDatabase(
         garbage.push([`users.grantRole ${JSON.stringify(input)}`, () => users.grantRole.mutate(as(input))]);
         garbage.push([`users.revokeRole ${JSON.stringify(input)}`, () => users.revokeRole.mutate(as(input))]);
       }
-      for (const input of [{ cursor: 'abc' }, { cursor: '-1' }, { limit: -1 }, { userId: 3 }, { extra: 1 }]) {
+      for (const input of [{ cursor: 'abc' }, { cursor: '-1' }, { cursor: '9'.repeat(20) }, { limit: -1 }, { userId: 3 }, { extra: 1 }]) {
         garbage.push([`events.list ${JSON.stringify(input)}`, () => admin.auth.admin.events.list.query(as(input))]);
       }
       const me = kit().client(tokens.accessToken);

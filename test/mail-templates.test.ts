@@ -28,6 +28,7 @@ const SAMPLES: { [K in keyof MailTemplates]: Omit<Parameters<MailTemplates[K]>[0
   invite: { email: 'ada@example.test', link: LINK, expiresInDays: 7 },
   inviteExistingAccount: { email: 'ada@example.test' },
   accountDeleted: { email: 'ada@example.test' },
+  identityLinked: { email: 'ada@example.test', provider: 'github' },
 };
 
 describe('the default mail templates', { skip: withoutChromium }, () => {

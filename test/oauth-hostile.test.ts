@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import { expectAuthError, registerConfirmed } from './harness/flows.js';
 import { browserAt } from './harness/kit-browser.js';
@@ -6,7 +7,7 @@ import { startGithubApp } from './harness/github-app.js';
 import { API_CLIENT } from './harness/provider-apis.js';
 import { oauthFlowTable } from '../db/index.js';
 import type { ProviderApis } from './harness/provider-apis.js';
-import { APP_URL, describeOnEachDatabase } from './harness/test-kit.js';
+import { APP_URL, describeOnEachDatabase, uniqueEmail } from './harness/test-kit.js';
 import type { TestApp } from './harness/test-kit.js';
 
 /*
@@ -64,6 +65,27 @@ describeOnEachDatabase('OAuth procedures under attack', (kit) => {
     assert.equal(await flows(), stored);
     clientIp = '198.51.100.4';
     await browserAt(limited.url).client.auth.oauth.start.mutate({ provider: 'github' });
+  });
+
+  it('a client guessing states is refused past its allowance of failed lookups; a real flow of another client finishes', async () => {
+    let clientIp = '203.0.113.10';
+    const limited = await kit().variant({
+      clientIp: () => clientIp,
+      rateLimits: { tokenFailuresPerIp: 5 },
+      oauth: { providers: { github: { preset: 'github', ...API_CLIENT, endpoints: apis.endpoints('github') } } },
+    });
+    const guesser = browserAt(limited.url);
+    // A flow of its own gives the guesser a flow cookie: the guesses get as far as the flows' table.
+    await guesser.client.auth.oauth.start.mutate({ provider: 'github' });
+    const guess = () => guesser.client.auth.oauth.callback.mutate({ provider: 'github', code: 'x', state: randomBytes(32).toString('base64url') });
+    for (let attempt = 0; attempt < 5; attempt++) await expectAuthError(guess(), 'OAUTH_FAILED');
+    await expectAuthError(guess(), 'RATE_LIMITED');
+    clientIp = '198.51.100.5';
+    const browser = browserAt(limited.url);
+    const { url } = await browser.client.auth.oauth.start.mutate({ provider: 'github' });
+    const query = apis.authorize('github', url, { id: '77077', email: uniqueEmail('guessed'), verified: true });
+    const signedIn = await browser.client.auth.oauth.callback.mutate({ provider: 'github', code: query.get('code') ?? '', state: query.get('state') ?? '' });
+    assert.ok(signedIn.tokens.accessToken);
   });
 
   it('a provider the server does not have is refused, on a server with providers and on one without', async () => {

@@ -134,6 +134,40 @@ describeOnEachDatabase('OAuth sign-in with the GitHub, GitLab, Bitbucket and Fac
     await expectAuthError(browser.client.auth.oauth.callback.mutate(await consent(browser, 'gitlab', { ...held, link: true })), 'OAUTH_IDENTITY_IN_USE');
   });
 
+  it("a thief's link flow, started with a stolen fresh token, dies with the owner's remedy or a disable", async () => {
+    const remedies = {
+      'sign out everywhere': (owner: { tokens: { accessToken: string } }) => kit().client(owner.tokens.accessToken).auth.logout.mutate({ scope: 'all' }),
+      'a new password': (owner: { tokens: { accessToken: string } }) =>
+        kit().client(owner.tokens.accessToken).auth.changePassword.mutate({ currentPassword: PASSWORD, newPassword: `${PASSWORD}-new` }),
+      'a disable, then an enable': async (owner: { user: { id: string } }) => {
+        await app.auth.admin.users.disable(owner.user.id);
+        await app.auth.admin.users.enable(owner.user.id);
+      },
+    };
+    for (const [remedy, apply] of Object.entries(remedies)) {
+      const owner = await registerConfirmed(kit(), app);
+      const thief = browserAt(app.url);
+      thief.signIn(owner.tokens.accessToken);
+      const callback = await consent(thief, 'github', { ...newUser(uniqueEmail('thief'), true), link: true });
+      await apply(owner);
+      await expectAuthError(thief.client.auth.oauth.callback.mutate(callback), 'OAUTH_FAILED');
+      assert.deepEqual((await app.auth.admin.users.get(owner.user.id))?.identities, [], remedy);
+    }
+  });
+
+  it('a link reaches the owner by mail, and an administrator sees it', async () => {
+    const owner = await registerConfirmed(kit(), app);
+    const browser = browserAt(app.url);
+    browser.signIn(owner.tokens.accessToken);
+    await browser.client.auth.oauth.callback.mutate(await consent(browser, 'bitbucket', { ...newUser(null, false), link: true }));
+    const notice = await kit().smtp.waitForMail(owner.email, (mail) => mail.subject === 'A sign-in method was added to your account');
+    assert.match(notice.text, /bitbucket/);
+    assert.deepEqual(
+      (await app.auth.admin.users.get(owner.user.id))?.identities.map((identity) => identity.provider),
+      ['bitbucket'],
+    );
+  });
+
   it('the audit trail tells of an account an identity made, of each identity linked and unlinked, and of the sign-in', async () => {
     const signedIn = await signInWith('github', newUser(uniqueEmail('audited'), true));
     const browser = browserAt(app.url);

@@ -112,7 +112,7 @@ async function probe(url: string, path: '/healthz' | '/readyz'): Promise<{ statu
 describeOnPostgres('GET /healthz and /readyz on the reference server', (kit) => {
   it('a node started while PostgreSQL is unreachable is live, not ready, then ready, and serves no entry from before its restart', LIVENESS, async () => {
     const direct = kit().database.url as string;
-    const env = { AUTH_EMAIL_CONFIRMATION: 'off' };
+    const env = { AUTH_EMAIL_CONFIRMATION: 'off', METRICS_TOKEN: 'scrape-secret' };
     const a = await startServer({ ...env, DATABASE_URL: direct });
     const { proxy, viaProxy } = await proxied(kit());
     let b: RunningServer | null = await startServer({ ...env, DATABASE_URL: viaProxy });
@@ -155,7 +155,10 @@ describeOnPostgres('GET /healthz and /readyz on the reference server', (kit) => 
       assert.equal(stale.status, 401);
       assert.equal(stale.authCode, 'TOKEN_REVOKED');
       assert.equal((await call(restarted, 'demo.whoami', { accessToken: live.accessToken })).status, 200);
-      const metrics = await fetch(`${restarted.url}/metrics`);
+      // The metrics tell which addresses have accounts (mails sent): only the token's bearer reads them.
+      assert.equal((await fetch(`${restarted.url}/metrics`)).status, 401);
+      assert.equal((await fetch(`${restarted.url}/metrics`, { headers: { authorization: 'Bearer scrape-secreT' } })).status, 401);
+      const metrics = await fetch(`${restarted.url}/metrics`, { headers: { authorization: 'Bearer scrape-secret' } });
       assert.equal(metrics.status, 200);
       assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain/);
       const text = await metrics.text();

@@ -31,6 +31,28 @@ describe('the shared token table', () => {
     assert.equal(table.lookup(entry().tokenHash), undefined);
   });
 
+  it('a reader that found an entry before sees what the slot holds now: a refill, a revocation, a new owner', () => {
+    const buffer = allocateTableBuffer(64);
+    const writer = new TokenTable(buffer);
+    const reader = new TokenTable(buffer);
+    writer.reset(true);
+    const first = entry();
+    writer.insert(first, NOW);
+    assert.deepEqual(reader.lookup(first.tokenHash), first);
+    assert.deepEqual(reader.lookup(first.tokenHash), first);
+    const refilled = { ...first, expiresAtMs: first.expiresAtMs + 60_000 };
+    writer.insert(refilled, NOW);
+    assert.deepEqual(reader.lookup(first.tokenHash), refilled);
+    writer.forget({ sessionIds: [first.sessionId] });
+    assert.equal(reader.lookup(first.tokenHash), undefined);
+    // The same key written again for someone else (the slot is rewritten, never recalled).
+    const other = { ...first, userId: randomUUID(), sessionId: randomUUID() };
+    writer.insert(other, NOW);
+    assert.deepEqual(reader.lookup(first.tokenHash), other);
+    writer.reset(true);
+    assert.equal(reader.lookup(first.tokenHash), undefined);
+  });
+
   it('forgets a session, or every session of a user, and counts each revocation', () => {
     const table = trustedTable(64);
     const userId = randomUUID();

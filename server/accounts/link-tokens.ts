@@ -1,7 +1,7 @@
 import { and, eq, inArray, lte, or, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { Queryable } from '../../db/connect.js';
-import { linkTokenTable, userTable } from '../../db/schema.js';
+import { linkTokenTable, oauthFlowTable, userTable } from '../../db/schema.js';
 import type { LinkPurpose, UserRow } from '../../db/schema.js';
 import { formatToken, parseToken } from '../../shared/token-format.js';
 import type { Clock, RandomSource } from '../deps.js';
@@ -177,9 +177,15 @@ export async function spendLink(db: Queryable, clock: Clock, presented: { purpos
   return { ok: true, link: { selector: row.selector, purpose: row.purpose, userId: row.userId, email: row.email }, user: { ...user, ...mirrored } };
 }
 
-/** Voids the account's pending links of `purposes` (by default `ACCOUNT_LINKS`). */
+/**
+ * Voids the account's pending links of `purposes` (by default `ACCOUNT_LINKS`). An `oauth.link` flow
+ * under way is a pending way in as a reset link is: whatever voids the reset links (a new password,
+ * signing out everywhere, a proven address, a disable) voids it too, so a thief who started one with
+ * a stolen token cannot finish it after the owner's remedy.
+ */
 export async function voidLinks(db: Queryable, userId: string, purposes: readonly LinkPurpose[] = ACCOUNT_LINKS): Promise<void> {
   await db.delete(linkTokenTable).where(and(eq(linkTokenTable.userId, userId), inArray(linkTokenTable.purpose, [...purposes])));
+  if (purposes.includes('reset-password')) await db.delete(oauthFlowTable).where(eq(oauthFlowTable.linkUserId, userId));
   const mirrored = Object.assign({}, ...purposes.map((purpose) => mirrorColumns(purpose, null))) as Partial<UserRow>;
   if (Object.keys(mirrored).length > 0) await db.update(userTable).set(mirrored).where(eq(userTable.userId, userId));
 }

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { adminListUsersInput, adminUserDetailOutput, adminUserSchema } from '../../shared/admin-schemas.js';
 import type { AuthKernel } from '../kernel.js';
 import { toPublicUser } from '../accounts/users.js';
+import { listIdentities } from '../oauth/identities.js';
 
 /*
  * Finding users, for administrators: a search over address, username and id, with ranges of creation
@@ -76,11 +77,10 @@ export async function listUsers(db: Queryable, search: UserSearch): Promise<{ us
   };
 }
 
-/** One user with their live sessions and API tokens; null when there is no such user. */
+/** One user with their live sessions, API tokens and linked identities; null when there is no such user. */
 export async function getUser(kernel: AuthKernel, userId: string): Promise<UserDetail | null> {
   const [row] = await kernel.db.select({ user: userTable, lastSignInAt, lastSeenAt }).from(userTable).where(eq(userTable.userId, userId));
   if (!row) return null;
-  const [sessions, apiTokens] = await Promise.all([kernel.sessions.list(userId, ''), kernel.apiTokens.list(userId)]);
-  // Linked OAuth identities plug in here once `auth_oauth_identities` exists.
-  return { user: toAdminUser(row.user, row), sessions, apiTokens, identities: [] };
+  const [sessions, apiTokens, identities] = await Promise.all([kernel.sessions.list(userId, ''), kernel.apiTokens.list(userId), listIdentities(kernel.db, userId)]);
+  return { user: toAdminUser(row.user, row), sessions, apiTokens, identities };
 }

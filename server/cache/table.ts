@@ -50,6 +50,12 @@ const PROBE_WINDOW = 16;
 const SLOTS_PER_ENTRY = 1.5;
 /** A reader that keeps meeting a slot mid-write gives up and lets the database answer. */
 const MAX_RETRIES = 64;
+/**
+ * Entries a reader remembers, each under its slot's index modulo this (a power of two), so that a
+ * token checked again while its slot is unchanged gets the entry it got before, without its ids
+ * spelled again: what a hit costs most after the hash. 4096 entries are about 1 MB of the heap.
+ */
+const RECENT_HITS = 4096;
 
 /** What the table knows of a token. */
 export interface TableEntry {
@@ -70,8 +76,8 @@ const HEX_DIGIT_CODES = Uint8Array.from('0123456789abcdef', (digit) => digit.cha
 const DASH = 0x2d;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** The value of the base64url character at `index` of a token hash. */
-function sextet(tokenHash: string, index: number): number {
+/** The value of the base64url character at `index` of a token hash (0 for any other character). */
+export function base64urlValueAt(tokenHash: string, index: number): number {
   return BASE64URL_VALUES[tokenHash.charCodeAt(index) & 127] as number;
 }
 
@@ -80,12 +86,12 @@ function sextet(tokenHash: string, index: number): number {
  * Written into `into`, so that a lookup allocates nothing for them.
  */
 function keyWordsOf(tokenHash: string, into: Int32Array): void {
-  const v5 = sextet(tokenHash, 5);
-  const v10 = sextet(tokenHash, 10);
-  into[0] = (sextet(tokenHash, 0) << 26) | (sextet(tokenHash, 1) << 20) | (sextet(tokenHash, 2) << 14) | (sextet(tokenHash, 3) << 8) | (sextet(tokenHash, 4) << 2) | (v5 >>> 4);
-  into[1] = ((v5 & 15) << 28) | (sextet(tokenHash, 6) << 22) | (sextet(tokenHash, 7) << 16) | (sextet(tokenHash, 8) << 10) | (sextet(tokenHash, 9) << 4) | (v10 >>> 2);
-  into[2] = ((v10 & 3) << 30) | (sextet(tokenHash, 11) << 24) | (sextet(tokenHash, 12) << 18) | (sextet(tokenHash, 13) << 12) | (sextet(tokenHash, 14) << 6) | sextet(tokenHash, 15);
-  into[3] = (sextet(tokenHash, 16) << 26) | (sextet(tokenHash, 17) << 20) | (sextet(tokenHash, 18) << 14) | (sextet(tokenHash, 19) << 8) | (sextet(tokenHash, 20) << 2) | (sextet(tokenHash, 21) >>> 4);
+  const v5 = base64urlValueAt(tokenHash, 5);
+  const v10 = base64urlValueAt(tokenHash, 10);
+  into[0] = (base64urlValueAt(tokenHash, 0) << 26) | (base64urlValueAt(tokenHash, 1) << 20) | (base64urlValueAt(tokenHash, 2) << 14) | (base64urlValueAt(tokenHash, 3) << 8) | (base64urlValueAt(tokenHash, 4) << 2) | (v5 >>> 4);
+  into[1] = ((v5 & 15) << 28) | (base64urlValueAt(tokenHash, 6) << 22) | (base64urlValueAt(tokenHash, 7) << 16) | (base64urlValueAt(tokenHash, 8) << 10) | (base64urlValueAt(tokenHash, 9) << 4) | (v10 >>> 2);
+  into[2] = ((v10 & 3) << 30) | (base64urlValueAt(tokenHash, 11) << 24) | (base64urlValueAt(tokenHash, 12) << 18) | (base64urlValueAt(tokenHash, 13) << 12) | (base64urlValueAt(tokenHash, 14) << 6) | base64urlValueAt(tokenHash, 15);
+  into[3] = (base64urlValueAt(tokenHash, 16) << 26) | (base64urlValueAt(tokenHash, 17) << 20) | (base64urlValueAt(tokenHash, 18) << 14) | (base64urlValueAt(tokenHash, 19) << 8) | (base64urlValueAt(tokenHash, 20) << 2) | (base64urlValueAt(tokenHash, 21) >>> 4);
 }
 
 /** The two hex digits of the byte at `shift` of `word`, as character codes. */
@@ -141,6 +147,14 @@ export class TokenTable {
   /** Maps 32 bits of a key onto the slots (a multiply, not a mask: the count is no power of two). */
   readonly #homeScale: number;
   readonly #key = new Int32Array(4);
+  /*
+   * The entries this reader last read, by slot: which slot (its first word) and its sequence number
+   * then. A slot's sequence changes with every write of it, so an equal one means the slot still holds
+   * what the entry was read from. (It would come round again only after 2^31 writes of one slot.)
+   */
+  readonly #recentBases = new Int32Array(RECENT_HITS);
+  readonly #recentSequences = new Int32Array(RECENT_HITS);
+  readonly #recentEntries: Array<Readonly<TableEntry> | undefined> = new Array<undefined>(RECENT_HITS).fill(undefined);
   readonly slotCount: number;
 
   constructor(buffer: SharedArrayBuffer) {
@@ -187,8 +201,11 @@ export class TokenTable {
     return Atomics.load(this.#int32, base + EXPIRES) * 2 ** 32 + (Atomics.load(this.#int32, base + EXPIRES + 1) >>> 0);
   }
 
-  /** The entry for a token hash, or undefined; never waits, never allocates on a miss. */
-  lookup(tokenHash: string): TableEntry | undefined {
+  /**
+   * The entry for a token hash, or undefined; never waits, never allocates on a miss, nor on a hit
+   * of a slot this reader read last time unchanged (the entry it got then, frozen).
+   */
+  lookup(tokenHash: string): Readonly<TableEntry> | undefined {
     const int32 = this.#int32;
     const key = this.#key;
     keyWordsOf(tokenHash, key);
@@ -201,17 +218,30 @@ export class TokenTable {
         if (before & 1) continue;
         const stateAndScope = Atomics.load(int32, base + STATE_AND_SCOPE);
         const state = stateAndScope & STATE_MASK;
-        let found: TableEntry | undefined;
+        const recent = (base >>> 4) & (RECENT_HITS - 1);
+        let found: Readonly<TableEntry> | undefined;
+        let fresh = false;
         if (state === LIVE && this.#keyMatches(base, key)) {
-          found = {
-            tokenHash,
-            expiresAtMs: this.#expiresAt(base),
-            scopeSet: stateAndScope >>> 16,
-            userId: idAt(int32, base + USER),
-            sessionId: idAt(int32, base + SESSION),
-          };
+          if (this.#recentBases[recent] === base && this.#recentSequences[recent] === before) {
+            found = this.#recentEntries[recent];
+          } else {
+            fresh = true;
+            found = Object.freeze({
+              tokenHash,
+              expiresAtMs: this.#expiresAt(base),
+              scopeSet: stateAndScope >>> 16,
+              userId: idAt(int32, base + USER),
+              sessionId: idAt(int32, base + SESSION),
+            });
+          }
         }
         if (Atomics.load(int32, base + SEQUENCE) !== before) continue;
+        if (fresh) {
+          // Only an entry read whole is remembered.
+          this.#recentBases[recent] = base;
+          this.#recentSequences[recent] = before;
+          this.#recentEntries[recent] = found;
+        }
         if (found) return found;
         if (state === EMPTY) return undefined;
         break;

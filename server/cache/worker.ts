@@ -16,6 +16,8 @@ const data = workerData as CacheWorkerData;
 const port = parentPort;
 if (!port) throw new Error('the cache worker runs in a worker thread');
 const table = new TokenTable(data.buffer);
+/** How far the kit's clock stands from this thread's `Date.now()`, as the last fill said. */
+let kitClockAheadMs = 0;
 
 function send(message: FromCacheWorker): void {
   port?.postMessage(message);
@@ -40,6 +42,8 @@ if (!listener) table.reset(true);
 port.on('message', (message: ToCacheWorker) => {
   switch (message.type) {
     case 'fill':
+      // Entries expire by the kit's clock (the database's time by default), which every fill carries.
+      kitClockAheadMs = message.nowMs - Date.now();
       // A revocation applied since the request thread read the database may concern this entry.
       if (table.revocations === message.revocationsBefore) table.insert(message.entry, message.nowMs);
       break;
@@ -57,4 +61,4 @@ port.on('message', (message: ToCacheWorker) => {
   }
 });
 
-const sweeper = setInterval(() => table.sweep(Date.now()), data.sweepIntervalMs);
+const sweeper = setInterval(() => table.sweep(Date.now() + kitClockAheadMs), data.sweepIntervalMs);

@@ -8,8 +8,14 @@ import { accessTokenTable, apiTokenTable, linkTokenTable, rateLimitTable, sessio
  * Ended rows (a revoked or expired session or API token, an expired access token or link) are kept
  * a while first: a client that comes back with one is told it expired or was revoked, as before,
  * rather than that it names nothing (which the client SDK takes for a signed-out session and the
- * token limits count as a guess). A rate-limit counter goes once its window is over under the longest limit: a hit
- * would start it afresh then anyway. A spent link is deleted when it is spent (link-tokens.ts).
+ * token limits count as a guess). A rate-limit counter goes once its window is over under the
+ * longest limit: a hit would start it afresh then anyway. A spent link is deleted when it is spent
+ * (link-tokens.ts).
+ *
+ * No column here has an index for the cleaner: a run reads each table about once, every
+ * `cleanup.intervalMs`, while an index on `last_used_at` or `expires_at` would be written by every
+ * refresh (and would cost the session row its in-place updates). Where the rows are few, the scan
+ * is cheap; where they are many, the refreshes that made them are what must stay cheap.
  */
 
 /** The tables the cleaner keeps small. */

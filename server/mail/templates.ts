@@ -45,6 +45,8 @@ export interface MailTemplates {
   inviteExistingAccount(data: MailContext & { email: string }): RenderedMail;
   /** The account at this address was deleted, by its owner or an administrator. */
   accountDeleted(data: MailContext & { email: string }): RenderedMail;
+  /** A provider's identity was linked to the account (`oauth.link`, or joined by a vouched address): a new way in. */
+  identityLinked(data: MailContext & { email: string; provider: string }): RenderedMail;
 }
 
 export type MailKind = keyof MailTemplates;
@@ -166,6 +168,11 @@ export const defaultMailTemplates: MailTemplates = {
     plain(appName, 'Your account was deleted', [
       'The account at this email address was deleted, and every device signed in to it was signed out.',
       'If you did not expect this, contact us. You can create a new account with this address at any time.',
+    ]),
+  identityLinked: ({ provider, appName }) =>
+    plain(appName, 'A sign-in method was added to your account', [
+      `Your account can now be signed in to with ${provider}.`,
+      'If this was not you, reset your password now (it ends every session) and remove it from your account.',
     ]),
   refreshTokenReused: ({ appName }) =>
     plain(appName, 'A session of yours was ended', [

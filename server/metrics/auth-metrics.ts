@@ -1,5 +1,6 @@
 import type { TokenCache } from '../cache/token-cache.js';
 import type { CleanupStats } from '../cleanup/cleaner.js';
+import type { ClockStats } from '../database-clock.js';
 import type { DeliveryStats } from '../mail/delivery-queue.js';
 import type { HashingStats } from '../passwords/hashing-bulkhead.js';
 import type { ListenerSnapshot } from './listener-stats.js';
@@ -30,6 +31,8 @@ export interface AuthMetrics {
   /** The mail delivery queue. */
   mail: DeliveryStats;
   cleanup: CleanupStats;
+  /** The database clock (docs/time.md): this node's offset from it and how precisely it knows it; null for an injected clock. */
+  clock: ClockStats | null;
 }
 
 /** Where each figure is read from. */
@@ -41,6 +44,7 @@ export interface MetricSources {
   rateLimitRefusals: RateLimitRefusals;
   mail: () => DeliveryStats;
   cleanup: () => CleanupStats;
+  clock: () => ClockStats | null;
 }
 
 /** A copy of every figure now: later counting does not change it. */
@@ -55,5 +59,6 @@ export function readAuthMetrics(sources: MetricSources): AuthMetrics {
     rateLimitRefusals: { ...sources.rateLimitRefusals },
     mail: sources.mail(),
     cleanup: sources.cleanup(),
+    clock: sources.clock(),
   };
 }

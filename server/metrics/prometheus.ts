@@ -139,6 +139,19 @@ export function createMetricsRegistry(read: Read): Registry {
     labelNames: ['table'],
     samples: () => Object.entries(cleanup().deleted).map(([table, value]): [Labels, number] => [{ table }, value]),
   });
+
+  const clock = () => read().clock;
+  gauge({
+    name: 'auth_clock_offset_seconds',
+    help: "The database's time minus this node's own clock at the last calibration; the kit judges by the database's (absent for an injected clock).",
+    samples: () => optional(clock(), (c) => c.offsetMs / 1000),
+  });
+  gauge({
+    name: 'auth_clock_uncertainty_seconds',
+    help: "How far this node's reading of the database's time may be off: half the round trip of its measurement.",
+    samples: () => optional(clock(), (c) => c.uncertaintyMs / 1000),
+  });
+  counter({ name: 'auth_clock_calibrations_total', help: "Measurements of the database's time taken into use.", samples: () => optional(clock(), (c) => c.calibrations) });
   return registry;
 }
 

@@ -2,8 +2,9 @@ import { and, asc, eq, ne, sql } from 'drizzle-orm';
 import type { Queryable } from '../../db/connect.js';
 import { oauthIdentityTable, userTable } from '../../db/schema.js';
 import type { UserRow } from '../../db/schema.js';
+import { lockActiveUser } from '../accounts/account-status.js';
 import { voidLinks } from '../accounts/link-tokens.js';
-import { findUserByEmail, findUserById } from '../accounts/users.js';
+import { findUserByEmail, findUserById, localeOf } from '../accounts/users.js';
 import type { Revocation } from '../cache/revocation-notice.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
@@ -63,10 +64,21 @@ async function link(tx: Queryable, identity: ProvenIdentity, to: { userId: strin
     .onConflictDoUpdate({ target: [oauthIdentityTable.issuer, oauthIdentityTable.subject], set: { email: identity.email, lastSignedInAt: now } });
 }
 
-async function requireUser(tx: Queryable, userId: string): Promise<UserRow> {
-  const user = await findUserById(tx, userId);
-  if (!user) throw authError('OAUTH_FAILED');
+/**
+ * The account an identity is about to join or sign in to, its row locked against a disable. A
+ * disabled account is answered as a sign-in to it is, before anything is written: an identity linked
+ * to it now would be a way in again the moment it is enabled.
+ */
+async function requireActiveUser(tx: Queryable, userId: string): Promise<UserRow> {
+  const user = (await lockActiveUser(tx, userId)) ? await findUserById(tx, userId) : undefined;
+  if (!user) throw authError('INVALID_CREDENTIALS');
   return user;
+}
+
+/** Records a new identity on the account in the audit trail, and tells the owner: it is a new way in. */
+async function announceLinked(kernel: AuthKernel, user: UserRow, provider: string): Promise<void> {
+  kernel.audit.emit({ type: 'oauth-linked', userId: user.userId, sessionId: null, provider });
+  if (await kernel.throttles.mayMail(user.email)) kernel.mailer.send('identityLinked', user.email, { email: user.email, provider, locale: localeOf(user) });
 }
 
 /** Proves the unconfirmed address of `user` for the identity's owner (rule 2): see address-proof.ts. */
@@ -90,14 +102,15 @@ export async function accountForIdentity(kernel: AuthKernel, identity: ProvenIde
     const now = new Date(kernel.clock.now());
     const holder = await holderOf(tx, identity);
     if (holder !== null) {
+      const account = await requireActiveUser(tx, holder);
       await link(tx, identity, { userId: holder, at: now });
-      return requireUser(tx, holder);
+      return account;
     }
     const local = identity.email === null ? null : await findUserByEmail(tx, identity.email);
     if (local) {
       if (!linkByEmail || !identity.emailVerified) throw authError('OAUTH_EMAIL_IN_USE');
-      let joined = local;
-      if (!local.confirmed) ({ user: joined, revocations } = await proveUnconfirmed(kernel, tx, local));
+      let joined = await requireActiveUser(tx, local.userId);
+      if (!joined.confirmed) ({ user: joined, revocations } = await proveUnconfirmed(kernel, tx, joined));
       await link(tx, identity, { userId: joined.userId, at: now });
       outcome = 'joined';
       return joined;
@@ -115,7 +128,7 @@ export async function accountForIdentity(kernel: AuthKernel, identity: ProvenIde
   });
   await kernel.sessions.forget(revocations);
   if (outcome === 'created') kernel.audit.emit({ type: 'signed-up', userId: account.userId, sessionId: null });
-  if (outcome !== 'held') kernel.audit.emit({ type: 'oauth-linked', userId: account.userId, sessionId: null, provider: identity.provider });
+  if (outcome !== 'held') await announceLinked(kernel, account, identity.provider);
   return account;
 }
 
@@ -125,12 +138,12 @@ export async function linkIdentity(kernel: AuthKernel, identity: ProvenIdentity,
   const user = await kernel.db.transaction(async (tx) => {
     const holder = await holderOf(tx, identity);
     if (holder !== null && holder !== userId) throw authError('OAUTH_IDENTITY_IN_USE');
-    const account = await requireUser(tx, userId);
+    const account = await requireActiveUser(tx, userId);
     await link(tx, identity, { userId, at: new Date(kernel.clock.now()) });
     newlyLinked = holder === null;
     return account;
   });
-  if (newlyLinked) kernel.audit.emit({ type: 'oauth-linked', userId, sessionId: null, provider: identity.provider });
+  if (newlyLinked) await announceLinked(kernel, user, identity.provider);
   return user;
 }
 

@@ -95,7 +95,15 @@ export function createOAuthFlows(kernel: AuthKernel): OAuthFlows {
       const provider = providerNamed(callback.provider);
       const browser = flowBrowserOf(request);
       if (browser === null || !STATE_FORMAT.test(callback.state)) throw authError('OAUTH_FAILED');
+      // A state is a token: one that names no flow is counted against the client's allowance of
+      // failed lookups, as a made-up bearer or link token is, so guessing costs a query only so often.
+      const admission = kernel.tokenFailures.admit(request.ip);
+      if (!admission.allowed) {
+        request.setHeader('Retry-After', String(admission.retryAfterSeconds));
+        throw authError('RATE_LIMITED');
+      }
       const flow = await takeFlow(db, { stateHash: hashState(callback.state), browserHash: browser.hash, now: clock.now() });
+      await kernel.tokenFailures.settle(request.ip, flow === null);
       if (flow === null) throw authError('OAUTH_FAILED');
       if (flow.provider !== provider.name || (callback.iss !== undefined && callback.iss !== flow.issuer)) {
         logger.warn('oauth: a callback for another provider (mix-up) refused', { provider: provider.name, flowProvider: flow.provider });

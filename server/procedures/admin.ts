@@ -15,6 +15,7 @@ import { listAuditEvents } from '../audit/audit-store.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
 import { ADMIN_SCOPE, adminProcedure } from '../middleware/admin-access.js';
+import { requireRecentAuth } from '../sessions/recent-auth.js';
 import { authT } from '../trpc.js';
 
 /*
@@ -34,12 +35,21 @@ function userAction(kernel: AuthKernel, act: (userId: string, by: Parameters<typ
     });
 }
 
+/**
+ * A role change. A role outlives the session that grants it, so a user administrator needs a recent
+ * authentication, as for minting an API token: a stolen admin token must not make its thief an
+ * admin for good. An API token is never one (RECENT_AUTH_REQUIRED); a Basic client of the realm is.
+ */
 function roleChange(kernel: AuthKernel, change: typeof grantUserRole) {
   return adminProcedure(kernel, ADMIN_SCOPE)
     .input(adminRoleInput)
     .output(okOutput)
     .mutation(async ({ input, ctx }) => {
-      if (!(await change(kernel, { ...input, by: ctx.administrator }))) throw authError('USER_NOT_FOUND');
+      if (ctx.administrator.kind === 'user') {
+        const pending = kernel.authenticate(ctx.authRequest);
+        await requireRecentAuth(kernel, { ...ctx, ...(pending instanceof Promise ? await pending : pending) }, input.password);
+      }
+      if (!(await change(kernel, { userId: input.userId, role: input.role, by: ctx.administrator }))) throw authError('USER_NOT_FOUND');
       return { ok: true as const };
     });
 }

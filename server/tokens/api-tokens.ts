@@ -11,6 +11,7 @@ import type { Revocation } from '../cache/revocation-notice.js';
 import type { ScopeSets } from '../cache/scope-sets.js';
 import type { CachedAccessToken, TokenCache } from '../cache/token-cache.js';
 import type { Clock, RandomSource } from '../deps.js';
+import { RecentUses } from './recent-uses.js';
 import { generateId, generateTokenParts, hashVerifier } from './secrets.js';
 
 /*
@@ -26,9 +27,8 @@ import { generateId, generateTokenParts, hashVerifier } from './secrets.js';
  * sessions, so every node drops them from its cache at once.
  *
  * `lastUsedAt` is kept without a write per call: a node records a token's use at most once a minute,
- * after answering, in the background. It remembers when it last recorded each of the tokens used
- * lately, up to MAX_TRACKED_USES of them, forgetting the oldest first; a forgotten one costs one more
- * write, never a missed use.
+ * after answering, in the background. When it last recorded each token is kept in a fixed array
+ * (recent-uses.ts), so that a hit pays one read there.
  *
  * A user holds at most `maxPerUser` live tokens; past that, `create` makes none until one is revoked
  * or expires. The rows of ended tokens are kept for as many more (a presented one answers
@@ -47,13 +47,11 @@ export interface ApiTokens {
   lookUp(lookup: TokenLookup): Promise<AccessCheck>;
   /** The scopes of a cached API token's interned set. */
   scopesOf(scopeSet: number): readonly string[];
-  /** A cached API token was used: its `lastUsedAt` is written if it was not this minute. */
-  noteUse(id: string, nowMs: number): void;
+  /** A cached API token (by its hash, and its id) was used: its `lastUsedAt` is written if it was not this last minute. */
+  noteUse(tokenHash: string, id: string, nowMs: number): void;
 }
 
-const LAST_USED_RESOLUTION_MS = 60_000;
-/** Bounds the memory of when each token was last recorded (about 100 bytes each); forgetting only costs an extra write. */
-const MAX_TRACKED_USES = 100_000;
+const LAST_USED_RESOLUTION_SECONDS = 60;
 const INVALID: AccessCheck = { ok: false, code: 'TOKEN_INVALID' };
 const EXPIRED: AccessCheck = { ok: false, code: 'TOKEN_EXPIRED' };
 const REVOKED: AccessCheck = { ok: false, code: 'TOKEN_REVOKED' };
@@ -93,7 +91,7 @@ export function createApiTokens(deps: {
   maxPerUser: number;
 }): ApiTokens {
   const { db, cache, scopeSets, clock, random, background, audit } = deps;
-  const lastRecordedUse = new Map<string, number>();
+  const recentUses = new RecentUses(LAST_USED_RESOLUTION_SECONDS);
 
   function scopesOf(scopeSet: number): readonly string[] {
     // An API token's entry always carries a set; were it ever 0, the token would get no scope rather than all.
@@ -104,16 +102,8 @@ export function createApiTokens(deps: {
     return { ok: true, authorization: { userId: entry.userId, sessionId: entry.sessionId, expiresAt: new Date(entry.expiresAtMs), scopes: scopesOf(entry.scopeSet) } };
   }
 
-  function recordUse(id: string, now: number): void {
-    const last = lastRecordedUse.get(id);
-    if (last !== undefined && now - last < LAST_USED_RESOLUTION_MS) return;
-    // Deleted first, so that the Map's order is the order of recording and its first entry the oldest.
-    lastRecordedUse.delete(id);
-    if (lastRecordedUse.size >= MAX_TRACKED_USES) {
-      const oldest = lastRecordedUse.keys().next();
-      if (!oldest.done) lastRecordedUse.delete(oldest.value);
-    }
-    lastRecordedUse.set(id, now);
+  function recordUse(tokenHash: string, id: string, now: number): void {
+    if (!recentUses.due(tokenHash, now)) return;
     background.run('record API token use', () => db.update(apiTokenTable).set({ lastUsedAt: new Date(now) }).where(eq(apiTokenTable.id, id)));
   }
 
@@ -133,7 +123,7 @@ export function createApiTokens(deps: {
     if (row.expiresAt.getTime() <= now) return EXPIRED;
     const scopeSet = scopeSets.intern(row.scopes);
     const entry: CachedAccessToken = { tokenHash, userId: row.userId, sessionId: row.id, expiresAtMs: row.expiresAt.getTime(), scopeSet: scopeSet ?? 0 };
-    recordUse(row.id, now);
+    recordUse(tokenHash, row.id, now);
     // With the registry full the token is not cached, and answers from the database every time.
     if (scopeSet === null) return { ok: true, authorization: { userId: row.userId, sessionId: row.id, expiresAt: row.expiresAt, scopes: Object.freeze([...row.scopes]) } };
     cache.fill(entry, revocationsBefore);

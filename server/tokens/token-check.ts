@@ -66,7 +66,7 @@ export function createTokenCheck(deps: { cache: TokenCache; accessTokens: Access
       let scopes: readonly string[] | null = null;
       if (kind === 'apiToken') {
         scopes = apiTokens.scopesOf(cached.scopeSet);
-        apiTokens.noteUse(cached.sessionId, nowMs);
+        apiTokens.noteUse(tokenHash, cached.sessionId, nowMs);
       }
       const authorization: AccessAuthorization = { userId: cached.userId, sessionId: cached.sessionId, expiresAt: new Date(cached.expiresAtMs), scopes };
       return { ok: true, authorization };
