@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,7 +71,29 @@ export interface VictimFigures {
   attackerRequests: number;
   /** The attackers' answers by tRPC error code (`ok` for a success, the HTTP status when there is no code). */
   attackerAnswers: Record<string, number>;
+  /**
+   * CPU time the server process spent during the phase (every thread: hashing too), in ms; NaN where
+   * /proc cannot tell. Unlike latency it hardly depends on what else the machine runs.
+   */
+  serverCpuMs: number;
+  /** `serverCpuMs` over the attacker requests answered meanwhile (the victim's own share included). */
+  serverCpuMsPerAttackerRequest: number;
 }
+
+/** CPU time the process `pid` has used so far, in ms (user and system, every thread), from Linux's /proc. */
+async function cpuMsOf(pid: number | undefined): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Linux's USER_HZ, which /proc counts in on every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 const PASSWORD = 'correct horse battery staple';
 /** Victim logins per phase: three phases stay under the 60 sessions one client may start per window. */
@@ -94,7 +116,9 @@ function percentile(sorted: number[], share: number): number {
  */
 export async function victimUnderFlood(databaseUrl: string | undefined) {
   const dataDir = await mkdtemp(join(tmpdir(), 'trpc-auth-kit-bench-'));
-  const server = spawn(process.execPath, ['--import', 'tsx', 'reference-server/main.ts'], {
+  // BENCH_SERVER_NODE_ARGS: options for the server's Node (`--cpu-prof --cpu-prof-dir=…` to see where its time goes).
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const server = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'reference-server/main.ts'], {
     env: { ...process.env, PORT: '0', AUTH_DATA_DIR: dataDir, AUTH_EMAIL_CONFIRMATION: 'off', DATABASE_URL: databaseUrl ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -156,16 +180,25 @@ export async function victimUnderFlood(databaseUrl: string | undefined) {
       : [];
     // The flood is under way once every attacker connection has had an answer.
     if (attack) while (attackerRequests < ATTACKER_ADDRESSES.length * CONNECTIONS_PER_ATTACKER) await new Promise((resolve) => setImmediate(resolve));
+    const cpuBefore = await cpuMsOf(server.pid);
+    const requestsBefore = attackerRequests;
     const figures = await victimRounds();
+    const serverCpuMs = (await cpuMsOf(server.pid)) - cpuBefore;
+    const answeredMeanwhile = attackerRequests - requestsBefore;
     victimDone = true;
     await Promise.all(loops);
     for (const client of attackers) client.close();
-    return { ...figures, attackerRequests, attackerAnswers };
+    return { ...figures, attackerRequests, attackerAnswers, serverCpuMs, serverCpuMsPerAttackerRequest: serverCpuMs / answeredMeanwhile };
   };
 
+  const mark = (name: string) => process.env.BENCH_MARK_PHASES && console.error(`PHASE ${name} ${process.hrtime.bigint() / 1000n}`);
+  mark('quiet');
   const quiet = await phase(null);
+  mark('register');
   const registerFlood = await phase((client) => client.mutate('auth.register', { email, password: `attacker ${randomBytes(8).toString('hex')} guess` }));
+  mark('token');
   const tokenFlood = await phase((client) => client.query('demo.whoami', madeUpAccessToken()));
+  mark('end');
 
   victim.close();
   server.kill('SIGTERM');

@@ -158,6 +158,18 @@ type Section = (typeof SECTIONS)[number];
 const named = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
 for (const name of named) if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`bench: no section ${name} (there are ${SECTIONS.join(', ')})`);
 const hotPathOnly = process.argv.includes('--hot-path');
+// `-- --flood`: only what a victim sees under floods, on PostgreSQL then PGlite (`--flood=postgres` for the first alone).
+const floodOnly = process.argv.find((argument) => argument === '--flood' || argument.startsWith('--flood='));
+if (floodOnly) {
+  const postgres = await startPostgres();
+  const flood: Record<string, Awaited<ReturnType<typeof victimUnderFlood>>> = { PostgreSQL: await victimUnderFlood(await createDatabase(postgres.url, 'flood_victim')) };
+  await postgres.stop();
+  if (floodOnly !== '--flood=postgres') flood.PGlite = await victimUnderFlood(undefined);
+  const rows = Object.entries(flood).flatMap(([database, seen]) => Object.entries(victimRows(database, seen)));
+  if (asJson) console.log(JSON.stringify(flood));
+  else console.table(Object.fromEntries(rows));
+  process.exit(0);
+}
 const runs = (section: Section) => (named.length > 0 ? named.includes(section) : !hotPathOnly || section !== 'rest');
 
 /** Issue 15's goals, each with what this run measured and whether it met the goal. */
@@ -281,6 +293,7 @@ const floodFigures = (database: string, flood: Awaited<ReturnType<typeof victimU
     figures[`victim${database}${phase}WhoamiP99Ms`] = seen.whoamiP99Ms;
     figures[`victim${database}${phase}P99ToQuiet`] = seen.whoamiP99Ms / flood.quiet.whoamiP99Ms;
     figures[`victim${database}${phase}AttackerRequests`] = seen.attackerRequests;
+    figures[`victim${database}${phase}ServerCpuMs`] = seen.serverCpuMs;
   }
 };
 floodFigures('Postgres', floodOnPostgres);
@@ -333,8 +346,10 @@ function probeRows(): Record<string, string> {
 function victimRows(database: string, flood: Record<'quiet' | 'registerFlood' | 'tokenFlood', VictimFigures>): Record<string, string> {
   const attackers = (seen: VictimFigures) =>
     seen.attackerRequests === 0 ? '' : `; attackers got ${Object.entries(seen.attackerAnswers).map(([kind, count]) => `${count} ${kind}`).join(', ')}`;
+  const cpu = (seen: VictimFigures) =>
+    `; server CPU ${seen.serverCpuMs.toFixed(0)} ms${seen.attackerRequests === 0 ? '' : ` (${seen.serverCpuMsPerAttackerRequest.toFixed(2)} ms an attacker request)`}`;
   const row = (seen: VictimFigures) =>
-    `logins ${(seen.loginSuccessShare * 100).toFixed(0)} % ok; whoami ${seen.whoamiP50Ms.toFixed(2)} / ${seen.whoamiP99Ms.toFixed(2)} ms (p99 ${(seen.whoamiP99Ms / flood.quiet.whoamiP99Ms).toFixed(2)}x quiet)${attackers(seen)}`;
+    `logins ${(seen.loginSuccessShare * 100).toFixed(0)} % ok; whoami ${seen.whoamiP50Ms.toFixed(2)} / ${seen.whoamiP99Ms.toFixed(2)} ms (p99 ${(seen.whoamiP99Ms / flood.quiet.whoamiP99Ms).toFixed(2)}x quiet)${cpu(seen)}${attackers(seen)}`;
   return {
     [`victim, quiet (${database}): logins ok; whoami p50 / p99`]: row(flood.quiet),
     [`victim during a register flood (${database}; goal 100 %, p99 ≤ 2x quiet)`]: row(flood.registerFlood),

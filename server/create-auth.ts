@@ -15,6 +15,7 @@ import { createPasswordStrength } from './passwords/password-strength.js';
 import { createSessions } from './sessions/sessions.js';
 import { createBackgroundTasks } from './background.js';
 import { createRateLimiter } from './limits/rate-limits.js';
+import { rememberRefusals } from './limits/refusal-memory.js';
 import { createRefreshCookie } from './sessions/refresh-cookie.js';
 import { createDevices } from './sessions/devices.js';
 import { createThrottles } from './limits/throttles.js';
@@ -107,7 +108,8 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
     defaultExpiresInDays: resolved.apiTokens.expiresInDays,
     maxPerUser: resolved.apiTokens.maxPerUser,
   });
-  const { limiter, refusals: rateLimitRefusals } = countRefusals(createRateLimiter({ db, clock }));
+  // A client already refused is refused again from memory: a flood past its allowance costs no query.
+  const { limiter, refusals: rateLimitRefusals } = countRefusals(rememberRefusals(createRateLimiter({ db, clock }), { now: () => clock.now() }));
   const tokenFailures = createTokenFailures({
     limiter,
     limit: { max: resolved.rateLimits.tokenFailuresPerIp, windowSeconds: resolved.rateLimits.windowSeconds },

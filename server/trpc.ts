@@ -24,7 +24,9 @@ export const authTransformer = {
 };
 
 export function createAuthTRPC<TContext extends AuthBaseContext>() {
-  return initTRPC.context<TContext>().create({ transformer: authTransformer, errorFormatter: authErrorFormatter });
+  // `isDev: false`: the formatter drops the stack whatever the mode, and in development tRPC would
+  // still render it for every error (with source maps, the dearest part of answering a refusal).
+  return initTRPC.context<TContext>().create({ transformer: authTransformer, errorFormatter: authErrorFormatter, isDev: false });
 }
 
 /** The instance the auth router's own procedures are built on. */

@@ -6,8 +6,9 @@ import type { RateLimiter, RateVerdict } from './rate-limits.js';
 /*
  * The kit's throttles, on the shared rate-limit counters:
  *   - per client (the connection's peer, or what the `clientIp` option says; an IPv6 client counts
- *     by its /64, which one client usually holds whole): sign-in attempts that fail (refresh tokens
- *     count with the other tokens, token-failures.ts);
+ *     by its /64, which one client usually holds whole): sign-in attempts that fail, and sign-ups
+ *     refused for a taken address or username (refresh tokens count with the other tokens,
+ *     token-failures.ts);
  *     beyond the limit every such call answers RATE_LIMITED with Retry-After;
  *   - per account (its user id and current password, whichever identifier was typed; an unknown
  *     identifier counts by itself): wrong passwords, three ways. Per client (a device or a session
@@ -49,6 +50,12 @@ export interface Throttles {
   countAccountAttempt(attempt: AccountAttempt): Promise<{ locked: boolean }>;
   /** The password was right: the attempt is given back and its client's failures on the account forgotten. */
   signInSucceeded(request: AuthRequest, attempt: AccountAttempt): Promise<void>;
+  /**
+   * Runs `lookUp` (what of a sign-up is taken already, or null) counted with the client's failed
+   * sign-ins, before it runs: a taken value stays counted, anything else is given back. Throws
+   * RATE_LIMITED, looking nothing up, when the client is over its allowance.
+   */
+  screenSignUp<T>(request: AuthRequest, lookUp: () => Promise<T | null>): Promise<T | null>;
   /** Counts a call that may send mail; throws RATE_LIMITED when the client is over its allowance. */
   beginMail(request: AuthRequest): Promise<void>;
   /**
@@ -137,6 +144,16 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
     async signInSucceeded(request, attempt) {
       const ownKey = accountClientKey(attempt);
       await Promise.all([limiter.release(accountKey(attempt)), ownKey === null ? null : limiter.reset(ownKey), releaseClient(request)]);
+    },
+    async screenSignUp(request, lookUp) {
+      await countClient(request);
+      let taken = null;
+      try {
+        taken = await lookUp();
+      } finally {
+        if (taken === null) await releaseClient(request);
+      }
+      return taken;
     },
     beginMail,
     mayMail,

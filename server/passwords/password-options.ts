@@ -12,7 +12,7 @@ export const passwordOptionsSchema = z.strictObject({
   /**
    * How many hashes may run at once; more wait their turn. Each takes a thread of libuv's pool,
    * which must keep at least one for everything else (`createAuth` refuses more).
-   * @default one per core, leaving two threads of the pool (UV_THREADPOOL_SIZE, 4 unless set) free
+   * @default one per core but one (the event loop's), at least one, leaving two threads of the pool (UV_THREADPOOL_SIZE, 4 unless set) free
    */
   maxConcurrentHashes: z
     .number()

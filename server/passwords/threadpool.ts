@@ -30,9 +30,11 @@ export function threadpoolSize(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /**
- * How many hashes may run at once by default: one per core, keeping `THREADS_KEPT_FROM_HASHING`
- * threads of the pool free (two hashes on Node's default pool of four), and at least one.
+ * How many hashes may run at once by default: one per core but one, so that the event loop keeps a
+ * core of its own while hashes run flat out (a hash keeps its core busy for its whole run, and the
+ * token checks, the refusals and every answer wait for the loop); at most the pool's size less
+ * `THREADS_KEPT_FROM_HASHING`; and at least one.
  */
 export function defaultConcurrentHashes(): number {
-  return Math.max(1, Math.min(availableParallelism(), threadpoolSize() - THREADS_KEPT_FROM_HASHING));
+  return Math.max(1, Math.min(availableParallelism() - 1, threadpoolSize() - THREADS_KEPT_FROM_HASHING));
 }

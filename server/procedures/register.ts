@@ -22,13 +22,22 @@ export function registerProcedure(kernel: AuthKernel) {
       const { signup } = kernel.options;
       if (!signup.enabled) throw authError('SIGNUP_DISABLED');
       admitSignIn(kernel, ctx);
-      // Decided on the username alone, before the address is involved: which of two taken values
-      // the database would report first must not tell whether the address has an account.
-      if (input.username && (await findUserByUsername(kernel.db, input.username))) throw authError('USERNAME_TAKEN');
       // Outside `required` mode the answer names a taken address (EMAIL_TAKEN), so hashing first would
       // hide nothing; refused here, a flood of sign-ups for someone's address costs one read each
       // instead of keeping the hashing bulkhead busy (and every other call waiting for the cores).
-      if (signup.emailConfirmation !== 'required' && (await findUserByEmail(kernel.db, input.email))) throw authError('EMAIL_TAKEN');
+      const namesTakenAddress = signup.emailConfirmation !== 'required';
+      if (input.username || namesTakenAddress) {
+        // A taken value counts as a failed sign-in of the client: one client learns of a bounded
+        // number of them, and past that its sign-ups are refused from memory, costing no query.
+        const taken = await kernel.throttles.screenSignUp(ctx.authRequest, async () => {
+          // Decided on the username alone, before the address is involved: which of two taken values
+          // the database would report first must not tell whether the address has an account.
+          if (input.username && (await findUserByUsername(kernel.db, input.username))) return 'USERNAME_TAKEN' as const;
+          if (namesTakenAddress && (await findUserByEmail(kernel.db, input.email))) return 'EMAIL_TAKEN' as const;
+          return null;
+        });
+        if (taken !== null) throw authError(taken);
+      }
       // Hashed before the address is tried, so that in `required` mode a taken address costs the
       // same time as a new one. A sign-up proves nothing, so its count on the client's hash allowance is never given back.
       const passwordHash = await hashNewPassword(kernel, ctx.authRequest, { password: input.password, knownWords: [input.email, input.username] });
