@@ -161,7 +161,7 @@ const hotPathOnly = process.argv.includes('--hot-path');
 // `-- --flood`: only what a victim sees under floods, on PostgreSQL then PGlite (`--flood=postgres` for the first alone).
 const floodOnly = process.argv.find((argument) => argument === '--flood' || argument.startsWith('--flood='));
 if (floodOnly) {
-  const postgres = await startPostgres();
+  const postgres = await startEmbeddedPostgres('bench');
   const flood: Record<string, Awaited<ReturnType<typeof victimUnderFlood>>> = { PostgreSQL: await victimUnderFlood(await createDatabase(postgres.url, 'flood_victim')) };
   await postgres.stop();
   if (floodOnly !== '--flood=postgres') flood.PGlite = await victimUnderFlood(undefined);
