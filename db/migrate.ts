@@ -7,6 +7,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import pg from 'pg';
 import type { AuthDatabase, Queryable } from './connect.js';
+import { clientOf } from './database-client.js';
 import { moveLegacyLayout } from './legacy-layout.js';
 import * as schema from './schema.js';
 import { AUTH_KIT_SCHEMA } from './schema.js';
@@ -34,7 +35,7 @@ export async function migrate(db: AuthDatabase): Promise<void> {
 }
 
 async function migrateInPlace(db: AuthDatabase): Promise<void> {
-  const client = db.$client;
+  const client = clientOf(db);
   if (client instanceof PGlite) {
     await moveLegacyLayoutOnce(db);
     await migratePglite(drizzlePglite({ client }), migrationConfig);

@@ -4,7 +4,7 @@ import type { Ledger } from '../test/harness/ledger.js';
 import { clientAddress, loopbackClient } from '../test/harness/loopback-client.js';
 import { paced } from '../test/harness/paced.js';
 import { seedSessions } from '../test/harness/seed-sessions.js';
-import type { EmbeddedDatabase } from './embedded-database.js';
+import type { EmbeddedPostgresServer } from '../scripts/embedded-postgres.mjs';
 import { NOTIFICATION_QUEUE_USAGE, sampleHighest } from '../test/harness/database-sampler.js';
 
 /** The faults `npm run load` can inject, named after SECURITY.md's table. */
@@ -20,7 +20,7 @@ export type FaultName = keyof typeof FAULTS;
 
 export interface FaultSetting {
   cluster: Cluster;
-  database: EmbeddedDatabase | null;
+  database: EmbeddedPostgresServer | null;
   databaseUrl: string;
   ledger: Ledger;
   /** How long the fault lasts, where it has a length. */

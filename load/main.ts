@@ -12,8 +12,8 @@ import type { CheckedNode } from '../test/harness/invariants.js';
 import { formatSummary, summarize } from '../test/harness/latency-summary.js';
 import { Ledger } from '../test/harness/ledger.js';
 import { prepareClients, runWorkload } from '../test/harness/workload.js';
-import { startEmbeddedDatabase } from './embedded-database.js';
-import type { EmbeddedDatabase } from './embedded-database.js';
+import { startEmbeddedPostgres } from '../scripts/embedded-postgres.mjs';
+import type { EmbeddedPostgresServer } from '../scripts/embedded-postgres.mjs';
 import { FAULTS, injectFault } from './faults.js';
 import type { FaultName } from './faults.js';
 import { renderHtmlReport } from './html-report.js';
@@ -71,7 +71,7 @@ const clientCount = positive('clients', values.clients);
 const faultAtMs = values['fault-at'] === undefined ? durationMs / 3 : positive('fault-at', values['fault-at']) * 1000;
 const faultForMs = positive('fault-for', values['fault-for']) * 1000;
 
-let database: EmbeddedDatabase | null = null;
+let database: EmbeddedPostgresServer | null = null;
 let cluster: Cluster | null = null;
 let nodes: CheckedNode[];
 let databaseUrl = values['database-url'] ?? '';
@@ -79,7 +79,7 @@ if (external.length > 0) {
   nodes = external.map((url, index) => ({ name: String.fromCharCode(65 + index), url: url.replace(/\/$/, ''), killed: false }));
 } else {
   if (!databaseUrl) {
-    database = await startEmbeddedDatabase();
+    database = await startEmbeddedPostgres('load');
     databaseUrl = database.url;
   }
   console.log(`starting ${values.nodes} reference-server nodes on ${databaseUrl.replace(/:[^:@/]*@/, ':***@')}`);
@@ -132,5 +132,5 @@ try {
   process.exitCode = invariants.every((result) => result.holds) ? 0 : 1;
 } finally {
   await cluster?.close();
-  await database?.close();
+  await database?.stop();
 }

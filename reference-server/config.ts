@@ -24,11 +24,12 @@ export interface ReferenceServerConfig {
   metricsToken: string | null;
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function integer(env: NodeJS.ProcessEnv, name: string, expected: { fallback: number; unit?: 'seconds' }): number {
   const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
+  if (raw === undefined || raw === '') return expected.fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number of seconds, got "${raw}"`);
+  const what = expected.unit ? `a whole number of ${expected.unit}` : 'a whole number';
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be ${what}, got "${raw}"`);
   return value;
 }
 
@@ -67,7 +68,7 @@ function oauthProviders(raw: string | undefined): Record<string, OAuthProviderOp
 }
 
 export function readConfig(env: NodeJS.ProcessEnv): ReferenceServerConfig {
-  const port = integer(env, 'PORT', 3000);
+  const port = integer(env, 'PORT', { fallback: 3000 });
   const dataDir = env.AUTH_DATA_DIR ?? './.data';
   const emailConfirmation = env.AUTH_EMAIL_CONFIRMATION ?? 'required';
   if (emailConfirmation !== 'required' && emailConfirmation !== 'optional' && emailConfirmation !== 'off') {
@@ -87,9 +88,9 @@ export function readConfig(env: NodeJS.ProcessEnv): ReferenceServerConfig {
     smtpUrl: env.SMTP_URL || null,
     mailFrom: env.MAIL_FROM ?? 'no-reply@localhost',
     appUrl: env.APP_URL || `http://${linkHost}:${port}`,
-    accessTokenTtlSeconds: integer(env, 'AUTH_ACCESS_TTL', 300),
-    refreshTokenTtlSeconds: refreshTtl === undefined || refreshTtl === '' ? null : integer(env, 'AUTH_REFRESH_TTL', 0),
-    refreshGraceSeconds: integer(env, 'AUTH_REFRESH_GRACE', 10),
+    accessTokenTtlSeconds: integer(env, 'AUTH_ACCESS_TTL', { fallback: 300, unit: 'seconds' }),
+    refreshTokenTtlSeconds: refreshTtl === undefined || refreshTtl === '' ? null : integer(env, 'AUTH_REFRESH_TTL', { fallback: 0, unit: 'seconds' }),
+    refreshGraceSeconds: integer(env, 'AUTH_REFRESH_GRACE', { fallback: 10, unit: 'seconds' }),
     emailConfirmation,
     basicClients: basicClients(env.AUTH_BASIC_CLIENTS),
     oauthProviders: oauthProviders(env.AUTH_OAUTH),

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startTestPostgres } from './test-postgres.mjs';
+import { startTestPostgres } from './embedded-postgres.mjs';
 
 // Node 20's runner finds no .ts file by itself (a bare --test passes having run nothing): list them.
 const explicit = process.argv.slice(2);

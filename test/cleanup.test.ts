@@ -1,5 +1,5 @@
 /*
- * The cleaner (issue #14 part 4): revoked and expired sessions, expired access tokens and links,
+ * The cleaner (issue #14 part 4): revoked and expired sessions and API tokens, expired access tokens and links,
  * rate-limit counters whose window is over and expired OAuth flows (issue #13) are deleted in bounded batches, one node at a time,
  * by the kit's clock; under a steady load the tables stop growing, and nothing still of use goes.
  */
@@ -9,7 +9,7 @@ import { after, before, it } from 'node:test';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { count, like } from 'drizzle-orm';
 import pg from 'pg';
-import { accessTokenTable, linkTokenTable, oauthFlowTable, rateLimitTable, sessionTable } from '../db/schema.js';
+import { accessTokenTable, apiTokenTable, linkTokenTable, oauthFlowTable, rateLimitTable, sessionTable } from '../db/schema.js';
 import type { AuthDatabase } from '../db/index.js';
 import { createAuth } from '../server/index.js';
 import type { AuthOptions } from '../server/index.js';
@@ -97,9 +97,10 @@ async function rowCounts(db: AuthDatabase) {
   const [sessions] = await db.select({ n: count() }).from(sessionTable);
   const [accessTokens] = await db.select({ n: count() }).from(accessTokenTable);
   const [links] = await db.select({ n: count() }).from(linkTokenTable);
+  const [apiTokens] = await db.select({ n: count() }).from(apiTokenTable);
   const [rateLimits] = await db.select({ n: count() }).from(rateLimitTable);
   const [oauthFlows] = await db.select({ n: count() }).from(oauthFlowTable);
-  return { sessions: sessions?.n ?? 0, accessTokens: accessTokens?.n ?? 0, links: links?.n ?? 0, rateLimits: rateLimits?.n ?? 0, oauthFlows: oauthFlows?.n ?? 0 };
+  return { sessions: sessions?.n ?? 0, accessTokens: accessTokens?.n ?? 0, links: links?.n ?? 0, apiTokens: apiTokens?.n ?? 0, rateLimits: rateLimits?.n ?? 0, oauthFlows: oauthFlows?.n ?? 0 };
 }
 
 /** The token of the last mail to `to`. */
@@ -124,13 +125,15 @@ describeOnEachDatabase('the cleaner', (kit) => {
       const regulars = ['steady@example.test'];
       for (const email of regulars) assert.equal((await app.rpc('auth.register', { input: { email, password: PASSWORD } })).status, 200);
       const history: Array<Awaited<ReturnType<typeof rowCounts>>> = [];
-      const deleted = { sessions: 0, accessTokens: 0, links: 0, rateLimits: 0, oauthFlows: 0 };
+      const deleted = { sessions: 0, accessTokens: 0, links: 0, apiTokens: 0, rateLimits: 0, oauthFlows: 0 };
       for (let hour = 0; hour < 9; hour++) {
         // An hour of traffic: sign-ins that refresh and sign out, sign-ins left to idle out,
         // sign-ups whose confirmation is never used, reset links, wrong passwords from new addresses,
-        // OAuth sign-ins abandoned at the provider.
+        // an API token made and revoked, OAuth sign-ins abandoned at the provider.
         for (const email of regulars) {
           const kept = await app.signIn(email);
+          const apiToken = await app.rpc('auth.apiTokens.create', { input: { name: `hour ${hour}` }, accessToken: kept.accessToken });
+          assert.equal((await app.rpc('auth.apiTokens.revoke', { input: { id: apiToken.data?.id }, accessToken: kept.accessToken })).status, 200);
           const refreshed = (await app.rpc('auth.refresh', { input: { refreshToken: kept.refreshToken } })).data?.tokens as { accessToken: string };
           assert.equal((await app.rpc('auth.logout', { input: {}, accessToken: refreshed.accessToken })).status, 200);
           await app.signIn(email);
@@ -226,6 +229,48 @@ describeOnEachDatabase('the cleaner', (kit) => {
     }
   });
 
+  it('deletes a revoked or expired API token once it has been kept as long as the other ended rows, and never a live one', async () => {
+    const app = await startApp(kit().kind, {}, { database: kit().database, clock: kit().clock });
+    try {
+      const email = 'api-tokens@example.test';
+      assert.equal((await app.rpc('auth.register', { input: { email, password: PASSWORD } })).status, 200);
+      const session = await app.signIn(email);
+      const create = async (name: string, expiresInDays: number) => {
+        const made = await app.rpc('auth.apiTokens.create', { input: { name, expiresInDays }, accessToken: session.accessToken });
+        assert.equal(made.status, 200, `creating ${name}: ${made.authCode}`);
+        return made.data as { id: string; token: string };
+      };
+      const live = await create('live', 365);
+      const expiring = await create('expiring', 1);
+      const revoked = await create('revoked', 365);
+      assert.equal((await app.rpc('auth.apiTokens.revoke', { input: { id: revoked.id }, accessToken: session.accessToken })).status, 200);
+      const left = async () => (await app.database.db.select({ id: apiTokenTable.id }).from(apiTokenTable)).map(({ id }) => id).sort();
+      const whoami = async (token: string) => (await app.rpc('demo.whoami', { accessToken: token })).status;
+
+      // Within the 2 hours ended rows are kept: the revoked token stays, and still says it was revoked.
+      app.clock.advanceSeconds(HOUR);
+      assert.equal((await app.auth.cleanUp()).deleted.apiTokens, 0);
+      assert.equal((await app.rpc('demo.whoami', { accessToken: revoked.token })).authCode, 'TOKEN_REVOKED');
+      // Past them it goes; the others stay, and the live ones still work.
+      app.clock.advanceSeconds(2 * HOUR);
+      assert.equal((await app.auth.cleanUp()).deleted.apiTokens, 1);
+      assert.deepEqual(await left(), [expiring.id, live.id].sort());
+      assert.equal(await whoami(revoked.token), 401);
+      assert.equal(await whoami(expiring.token), 200);
+
+      // A day after it was made the expiring token has expired: kept 2 hours, then gone.
+      app.clock.advanceSeconds(24 * HOUR - 3 * HOUR + HOUR);
+      assert.equal((await app.rpc('demo.whoami', { accessToken: expiring.token })).authCode, 'TOKEN_EXPIRED');
+      assert.equal((await app.auth.cleanUp()).deleted.apiTokens, 0);
+      app.clock.advanceSeconds(2 * HOUR);
+      assert.equal((await app.auth.cleanUp()).deleted.apiTokens, 1);
+      assert.deepEqual(await left(), [live.id]);
+      assert.equal(await whoami(live.token), 200, 'the live token still works');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('deletes in batches of batchSize, at most maxBatchesPerRun per table in a run, and runs on its schedule', async () => {
     const shared = { database: kit().database, clock: kit().clock };
     const app = await startApp(kit().kind, { cleanup: { intervalMs: 0, batchSize: 100, maxBatchesPerRun: 3 } }, shared);
@@ -259,7 +304,7 @@ describeOnPostgres('the cleaner on several nodes', () => {
       // Another node in the middle of a batch holds the lock.
       await other.query('BEGIN');
       await other.query('SELECT pg_advisory_xact_lock($1, 0)', [0x636c]);
-      assert.deepEqual(await a.auth.cleanUp(), { yielded: true, deleted: { sessions: 0, accessTokens: 0, links: 0, rateLimits: 0, oauthFlows: 0, anonymousUsers: 0 } });
+      assert.deepEqual(await a.auth.cleanUp(), { yielded: true, deleted: { sessions: 0, accessTokens: 0, links: 0, apiTokens: 0, rateLimits: 0, oauthFlows: 0, anonymousUsers: 0 } });
       await other.query('COMMIT');
 
       const [first, second] = await Promise.all([a.auth.cleanUp(), b.auth.cleanUp()]);

@@ -102,6 +102,15 @@ describe('the CLI (npx trpc-auth-kit)', () => {
     assert.equal(refused.stderr.trim(), 'migrate: could not migrate postgres://***@127.0.0.1:1/app: connect ECONNREFUSED 127.0.0.1:1');
   });
 
+  it('serve refuses a setting that is not a number in one line, naming it', async () => {
+    const port = await cli(['serve', '--port', 'abc']);
+    assert.equal(port.code, 1);
+    assert.equal(port.stderr.trim(), 'serve: PORT must be a whole number, got "abc"');
+    const ttl = await cli(['serve'], { env: { AUTH_ACCESS_TTL: 'soon' } });
+    assert.equal(ttl.code, 1);
+    assert.equal(ttl.stderr.trim(), 'serve: AUTH_ACCESS_TTL must be a whole number of seconds, got "soon"');
+  });
+
   it('hash-secret refuses an empty secret and an unknown format', async () => {
     const empty = await cli(['hash-secret'], { stdin: '' });
     assert.notEqual(empty.code, 0);

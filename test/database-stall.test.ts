@@ -14,8 +14,10 @@ import { it } from 'node:test';
 import { initTRPC } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { and, eq, inArray, notExists, sql } from 'drizzle-orm';
+import { PGlite } from '@electric-sql/pglite';
 import { accessTokenTable, closeDatabase, connectDatabase, sessionTable, userTable } from '../db/index.js';
 import type { DatabaseOptions } from '../db/index.js';
+import { clientOf } from '../db/database-client.js';
 import { authErrorFormatter, authTransformer, createAuth } from '../server/index.js';
 import type { AuthBaseContext, Clock } from '../server/index.js';
 import { startTcpProxy } from './harness/tcp-proxy.js';
@@ -280,10 +282,13 @@ describeOnPostgres('a database that stalls or goes down', (kit) => {
     const { proxy, direct, viaProxy } = await proxyToDatabase(kit());
     const app = await startApp({ databaseUrl: viaProxy, listenerUrl: direct, clock: kit().clock });
     try {
-      // As many statements at once as the pool holds (pg's default, 10): each leaves a connection
-      // idle in it, for a registration to open its transaction on (BEGIN is its first statement).
+      // As many connections at once as the pool holds (pg's default, 10), given back idle: each then
+      // waits in it for a registration to open its transaction on (BEGIN is its first statement).
       const poolSize = 10;
-      await Promise.all(Array.from({ length: poolSize }, () => app.db.execute(sql`SELECT pg_sleep(0.05)`)));
+      const pool = clientOf(app.db);
+      assert.ok(!(pool instanceof PGlite), 'PostgreSQL only');
+      const held = await Promise.all(Array.from({ length: poolSize }, () => pool.connect()));
+      for (const connection of held) connection.release();
 
       proxy.blackHole();
       const stalled = await Promise.all(Array.from({ length: poolSize }, () => call(app, 'auth.register', { input: { email: uniqueEmail('stalled'), password: PASSWORD } })));

@@ -1,4 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
+import { clientOf } from '../../db/database-client.js';
 import type { ResolvedAuthOptions } from '../options.js';
 import type { CacheWorkerData } from './worker-messages.js';
 
@@ -9,7 +10,7 @@ import type { CacheWorkerData } from './worker-messages.js';
  * not survive the trip, so the option is then required. Null on PGlite, which serves one process.
  */
 export function revocationListenerFor(options: ResolvedAuthOptions): CacheWorkerData['listener'] {
-  const pool = options.db.$client;
+  const pool = clientOf(options.db);
   if (pool instanceof PGlite) return null;
   const { heartbeatIntervalMs, staleAfterMs } = options.revocationListener;
   const connectionString = options.revocationListener.connectionString ?? pool.options.connectionString;

@@ -57,7 +57,7 @@ export interface Cleaner {
   stop(): Promise<void>;
 }
 
-const noRows = (): CleanedRows => ({ sessions: 0, accessTokens: 0, links: 0, rateLimits: 0, oauthFlows: 0, anonymousUsers: 0 });
+const noRows = (): CleanedRows => ({ sessions: 0, accessTokens: 0, links: 0, apiTokens: 0, rateLimits: 0, oauthFlows: 0, anonymousUsers: 0 });
 
 export function startCleaner(deps: {
   db: AuthDatabase;

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 
 /**
- * Deleting what nothing will use again: revoked and expired sessions, expired access tokens and
- * links, rate-limit counters whose window is over, expired OAuth flows, anonymous accounts left
- * unused (`anonymous.deleteUnusedAfterSeconds`). Every node tries every `intervalMs`; one cleans
+ * Deleting what nothing will use again: revoked and expired sessions and API tokens, expired access
+ * tokens and links, rate-limit counters whose window is over, expired OAuth flows, anonymous accounts
+ * left unused (`anonymous.deleteUnusedAfterSeconds`). Every node tries every `intervalMs`; one cleans
  * at a time (an advisory lock), in batches. `auth.cleanUp()` runs it at once.
  */
 export const cleanupOptionsSchema = z.strictObject({
@@ -20,9 +20,9 @@ export const cleanupOptionsSchema = z.strictObject({
   /** Batches per table in one run; what is left waits for the next run. @default 20 */
   maxBatchesPerRun: z.number().int().min(1).max(10_000).default(20),
   /**
-   * How long a revoked or expired session, an expired access token and an expired link are kept
-   * before they go: until then a client that presents one is told it expired or was revoked, not
-   * that it names nothing. @default 604800 (7 days)
+   * How long a revoked or expired session or API token, an expired access token and an expired link
+   * are kept before they go: until then a client that presents one is told it expired or was
+   * revoked, not that it names nothing. @default 604800 (7 days)
    */
   keepEndedSeconds: z.number().int().min(0).default(604_800),
 });

