@@ -149,8 +149,12 @@ export async function accountForIdentity(kernel: AuthKernel, identity: ProvenIde
     return created;
   });
   await kernel.sessions.forget(revocations);
-  if (outcome === 'created') kernel.audit.emit({ type: 'signed-up', userId: account.userId, sessionId: null });
-  if (outcome !== 'held') await announceLinked(kernel, account, identity.provider);
+  if (outcome === 'created') {
+    kernel.audit.emit({ type: 'signed-up', userId: account.userId, sessionId: null });
+    // The account is the identity's own: no new way into something that was there before.
+    kernel.audit.emit({ type: 'oauth-linked', userId: account.userId, sessionId: null, provider: identity.provider });
+  }
+  if (outcome === 'joined') await announceLinked(kernel, account, identity.provider);
   return account;
 }
 
