@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { Logger } from '../deps.js';
 import type { ListenerStats } from '../metrics/listener-stats.js';
@@ -40,7 +41,8 @@ const RECONNECT_DELAYS_MS = [100, 250, 500, 1000, 2000];
 export function startRevocationListener(options: RevocationListenerOptions): RevocationListener {
   const { logger } = options;
   let client: pg.Client | null = null;
-  let lastHeardAt = 0;
+  // Silence is timed on the monotonic clock: a wall clock stepped back must not hide a dead connection.
+  let lastHeardMonotonicMs = 0;
   let closed = false;
   let markReady: () => void = () => {};
   const ready = new Promise<void>((resolve) => (markReady = resolve));
@@ -70,13 +72,14 @@ export function startRevocationListener(options: RevocationListenerOptions): Rev
       candidate.on('end', () => lose(candidate, 'connection ended'));
       candidate.on('notification', (notice) => {
         if (notice.channel !== REVOCATION_CHANNEL) return;
-        lastHeardAt = Date.now();
-        options.stats.heard(lastHeardAt);
+        const heardAt = Date.now();
+        lastHeardMonotonicMs = performance.now();
+        options.stats.heard(heardAt);
         if (notice.payload === PING || notice.payload === undefined) return;
         const read = readRevocationNotice(notice.payload);
         if (!read) return;
         options.onRevocation(read.revocation);
-        options.stats.revocationHeard(read.sentAtMs, lastHeardAt);
+        options.stats.revocationHeard(read.sentAtMs, heardAt);
       });
       try {
         await candidate.connect();
@@ -86,9 +89,9 @@ export function startRevocationListener(options: RevocationListenerOptions): Rev
           return;
         }
         client = candidate;
-        lastHeardAt = Date.now();
+        lastHeardMonotonicMs = performance.now();
         options.onTrustChange(true);
-        options.stats.connected(lastHeardAt);
+        options.stats.connected(Date.now());
         markReady();
         return;
       } catch (error) {
@@ -104,7 +107,7 @@ export function startRevocationListener(options: RevocationListenerOptions): Rev
   const heartbeat = setInterval(() => {
     const current = client;
     if (!current) return;
-    if (Date.now() - lastHeardAt > options.staleAfterMs) {
+    if (performance.now() - lastHeardMonotonicMs > options.staleAfterMs) {
       lose(current, `nothing heard for ${options.staleAfterMs} ms`);
       return;
     }
