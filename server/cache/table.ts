@@ -203,7 +203,8 @@ export class TokenTable {
 
   /**
    * The entry for a token hash, or undefined; never waits, never allocates on a miss, nor on a hit
-   * of a slot this reader read last time unchanged (the entry it got then, frozen).
+   * of a slot this reader read last time unchanged (the entry it got then: shared, so read-only by its
+   * type; freezing it cost more than the rest of a hit).
    */
   lookup(tokenHash: string): Readonly<TableEntry> | undefined {
     const int32 = this.#int32;
@@ -226,13 +227,13 @@ export class TokenTable {
             found = this.#recentEntries[recent];
           } else {
             fresh = true;
-            found = Object.freeze({
+            found = {
               tokenHash,
               expiresAtMs: this.#expiresAt(base),
               scopeSet: stateAndScope >>> 16,
               userId: idAt(int32, base + USER),
               sessionId: idAt(int32, base + SESSION),
-            });
+            };
           }
         }
         if (Atomics.load(int32, base + SEQUENCE) !== before) continue;
