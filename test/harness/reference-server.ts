@@ -22,6 +22,10 @@ export async function startServer(
     env: { ...process.env, PORT: '0', APP_URL: 'https://app.example.test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A test file ended early (the watchdog's process.exit at its timeout) must not leave the server running.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.on('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   let output = '';
   const collect = (chunk: Buffer) => {
     output += chunk.toString();
