@@ -273,7 +273,7 @@ describeOnEachDatabase(
         garbage.push([`users.get ${JSON.stringify(input)}`, () => users.get.query(as(input))]);
         for (const verb of ['disable', 'enable', 'endSessions', 'delete'] as const) garbage.push([`users.${verb} ${JSON.stringify(input)}`, () => users[verb].mutate(as(input))]);
       }
-      for (const input of [{ userId: user.id }, { userId: user.id, role: '' }, { userId: user.id, role: 'Admin' }, { userId: user.id, role: 'a'.repeat(33) }, { userId: user.id, role: ['admin'] }]) {
+      for (const input of [{ userId: user.id }, { userId: user.id, role: '' }, { userId: user.id, role: 'Admin' }, { userId: user.id, role: 'a'.repeat(33) }, { userId: user.id, role: ['admin'] }, { userId: user.id, role: 'support', password: 5 }, { userId: user.id, role: 'support', password: '' }]) {
         garbage.push([`users.grantRole ${JSON.stringify(input)}`, () => users.grantRole.mutate(as(input))]);
         garbage.push([`users.revokeRole ${JSON.stringify(input)}`, () => users.revokeRole.mutate(as(input))]);
       }

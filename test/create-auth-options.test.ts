@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
 import type { AuthDatabase } from '../db/index.js';
-import { createAuth } from '../server/index.js';
+import { createAuth, databaseClock } from '../server/index.js';
 import type { AuthOptions } from '../server/index.js';
 
 describe('createAuth checks its options', () => {
@@ -41,6 +41,9 @@ describe('createAuth checks its options', () => {
     ['a template for a mail the kit never sends', (o) => ({ ...o, mail: { ...o.mail, templates: { pasword_reset: () => ({}) } } }), /mail\.templates: expected templates \(functions\) among: /],
     ['a misspelt link path', (o) => ({ ...o, mail: { ...o.mail, paths: { resetPasword: '/r' } } }), /mail\.paths: Unrecognized key: "resetPasword"/],
     ['a clock without now', (o) => ({ ...o, clock: {} }), /clock: expected a clock/],
+    ['anonymous sign-in turned on with a string', (o) => ({ ...o, anonymous: { enabled: 'yes' } }), /anonymous\.enabled/],
+    ['a misspelt anonymous option', (o) => ({ ...o, anonymous: { enable: true } }), /anonymous: Unrecognized key: "enable"/],
+    ['no anonymous sign-ins allowed per hour', (o) => ({ ...o, rateLimits: { anonymousSignInsPerIpPerHour: 0 } }), /rateLimits\.anonymousSignInsPerIpPerHour/],
     [
       'a strangers\' share of sign-in failures larger than the whole',
       (o) => ({ ...o, rateLimits: { loginFailuresPerAccount: 10, loginFailuresPerAccountFromUnknownClients: 20 } }),
@@ -58,6 +61,12 @@ describe('createAuth checks its options', () => {
       await assert.rejects(createAuth(change(valid()) as AuthOptions), message);
     });
   }
+});
+
+describe('databaseClock checks its options', () => {
+  it('refuses a calibration interval that is not a positive number of seconds', () => {
+    for (const calibrateEverySeconds of [0, -1, Number.NaN]) assert.throws(() => databaseClock({ calibrateEverySeconds }), /calibrateEverySeconds/);
+  });
 });
 
 describe('createAuth checks its database', () => {

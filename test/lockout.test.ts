@@ -245,6 +245,10 @@ describeOnEachDatabase('a stranger cannot keep the owner locked out', (kit) => {
     const owner = await login('192.0.2.66', PASSWORD);
     kit().clock.advanceSeconds(61);
     try {
+      // A guessed password is a sign-in attempt that failed, and ends nothing.
+      const guessed = await call(app, 'auth.logout', { input: { scope: 'all', password: 'a guess of the thief' }, from: '203.0.113.66', bearer: owner.accessToken });
+      assert.equal(guessed.authCode, 'INVALID_CREDENTIALS');
+      assert.ok(await app.auth.verifyAccessToken(owner.accessToken as string), 'the session the guess came with is still live');
       const everywhere = await call(app, 'auth.logout', { input: { scope: 'all' }, from: '203.0.113.66', bearer: owner.accessToken });
       assert.equal(everywhere.status, 200, JSON.stringify(everywhere.body));
       await hammer(2, 2);
