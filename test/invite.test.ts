@@ -105,6 +105,23 @@ describeOnEachDatabase(
 
       assert.equal(await kit().auth.revokeRole(user.id, 'admin'), true);
       await expectAuthError(me.auth.invite.mutate({ email: uniqueEmail() }), 'ROLE_REQUIRED');
+      // The token keeps its scope but not its power: the role is checked at every call.
+      await expectAuthError(kit().client(inviter.token).auth.invite.mutate({ email: uniqueEmail() }), 'ROLE_REQUIRED');
+    });
+
+    it('a user who is not an admin cannot mint an admin-scoped API token to wait for the role', async () => {
+      const { tokens, user } = await registerConfirmed(kit());
+      const me = kit().client(tokens.accessToken);
+      for (const scopes of [['users:admin'], ['users:invite'], ['todos:read', 'users:admin']]) {
+        await expectAuthError(me.auth.apiTokens.create.mutate({ name: 'for later', scopes }), 'ROLE_REQUIRED');
+      }
+      assert.deepEqual(await me.auth.apiTokens.list.query(), [], 'a refused mint leaves no token');
+      // Other scopes are the application's to define, and are minted as asked.
+      await me.auth.apiTokens.create.mutate({ name: 'app scope', scopes: ['todos:read'] });
+
+      assert.equal(await kit().auth.grantRole(user.id, 'admin'), true);
+      const admin = await me.auth.apiTokens.create.mutate({ name: 'now an admin', scopes: ['users:admin'] });
+      assert.deepEqual((await kit().client(admin.token).auth.admin.users.get.query({ userId: user.id })).user.roles, ['admin']);
     });
 
     it('inviting an address that has an account answers the same, mails a notice without a link, and changes nothing', async () => {
