@@ -6,8 +6,11 @@ import type { OAuthPreset, ProfileKind } from './presets.js';
 
 /*
  * A configured provider, ready to talk to. An OpenID Connect provider's metadata is discovered on
- * first use and kept (a failed discovery is tried again by the next call, not remembered); openid-
- * client checks that the document names the very issuer asked for. Each call gets its own
+ * first use and kept for a day (a failed first discovery is tried again by the next call, not
+ * remembered); openid-client checks that the document names the very issuer asked for. A day-old
+ * document is fetched again, so an issuer that moves an endpoint is followed without a restart; were
+ * the issuer down just then, the old document serves on and the next try waits a few minutes, so
+ * sign-in does not fail while the provider's discovery does. Each call gets its own
  * `Configuration`: its requests share the call's deadline, and ID tokens are judged against the
  * kit's clock. ID-token signatures are always checked against the issuer's published keys (openid-
  * client's non-repudiation checks): over plain HTTP, or with a forged response, nothing else would
@@ -23,7 +26,7 @@ export interface OAuthProvider {
   issuer: string;
   /** Where the user API lives: the override, else the preset's or the discovered userinfo endpoint. */
   userApi(metadata: client.ServerMetadata): { userinfo?: string; emails?: string };
-  /** The authorization server's metadata (discovered once, for OpenID Connect). */
+  /** The authorization server's metadata (for OpenID Connect, discovered and kept for a day). */
   metadata(signal: AbortSignal): Promise<client.ServerMetadata>;
   /** A configuration for one call, whose requests end when `signal` aborts. */
   configure(metadata: client.ServerMetadata, signal: AbortSignal): client.Configuration;
@@ -42,6 +45,11 @@ export function fetchUntil(signal: AbortSignal): client.CustomFetch {
     });
 }
 
+/** How long a discovered document is trusted before it is fetched again. */
+const METADATA_MAX_AGE_MS = 24 * 3_600_000;
+/** After a failed fetch of a stale document, how long the old one serves before the next try. */
+const METADATA_RETRY_MS = 5 * 60_000;
+
 function isPlainHttp(url: string | undefined): boolean {
   return url !== undefined && url.startsWith('http:');
 }
@@ -56,7 +64,8 @@ export function createOAuthProvider(name: string, options: OAuthProviderOptions,
   // Plain HTTP is allowed only to loopback addresses (checked with the options).
   const insecure = [issuer, overrides.authorization, overrides.token, overrides.userinfo, overrides.emails].some(isPlainHttp);
   const clientAuth = preset.clientAuth === 'basic' ? client.ClientSecretBasic(options.clientSecret) : client.ClientSecretPost(options.clientSecret);
-  let discovered: Promise<client.ServerMetadata> | null = null;
+  /** The discovered document, or its discovery in flight, and the kit's time after which it is fetched again. */
+  let discovered: { metadata: Promise<client.ServerMetadata>; staleAt: number } | null = null;
   let keys: client.ExportedJWKSCache | undefined;
 
   async function discover(signal: AbortSignal): Promise<client.ServerMetadata> {
@@ -94,11 +103,19 @@ export function createOAuthProvider(name: string, options: OAuthProviderOptions,
 
     metadata(signal) {
       if (staticMetadata) return Promise.resolve(staticMetadata);
-      discovered ??= discover(signal).catch((error: unknown) => {
-        discovered = null;
-        throw error;
+      const now = deps.clock.now();
+      if (discovered && now < discovered.staleAt) return discovered.metadata;
+      const stale = discovered;
+      const fresh = discover(signal).catch((error: unknown) => {
+        if (!stale) {
+          discovered = null;
+          throw error;
+        }
+        discovered = { metadata: stale.metadata, staleAt: deps.clock.now() + METADATA_RETRY_MS };
+        return stale.metadata;
       });
-      return discovered;
+      discovered = { metadata: fresh, staleAt: now + METADATA_MAX_AGE_MS };
+      return fresh;
     },
 
     configure(metadata, signal) {

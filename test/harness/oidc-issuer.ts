@@ -69,6 +69,8 @@ export async function startOidcIssuer(options: { redirectUri: string; claimsInId
     tamper: null as ((token: IdTokenParts, key: KeyObject) => string) | null,
     tokenEndpoint: 'normal' as TokenEndpointMode,
     tokenRequests: 0,
+    discoveryRequests: 0,
+    discoveryFails: false,
   };
 
   const server = createServer((req, res) => {
@@ -97,6 +99,13 @@ export async function startOidcIssuer(options: { redirectUri: string; claimsInId
       // What a login form would do once the user typed their password: finish the interaction.
       await instance.interactionFinished(req, res, { login: { accountId: url.searchParams.get('sub') } }, { mergeWithLastSubmission: false });
       return;
+    }
+    if (url.pathname === '/.well-known/openid-configuration') {
+      state.discoveryRequests++;
+      if (state.discoveryFails) {
+        res.writeHead(503, { 'content-type': 'text/plain' }).end('unavailable');
+        return;
+      }
     }
     if (url.pathname === '/token' && req.headers['x-harness-forwarded'] === undefined) {
       state.tokenRequests++;
@@ -171,6 +180,14 @@ export async function startOidcIssuer(options: { redirectUri: string; claimsInId
     },
     set tokenEndpoint(mode: TokenEndpointMode) {
       state.tokenEndpoint = mode;
+    },
+    /** Whether the discovery document answers 503. */
+    set discoveryFails(fails: boolean) {
+      state.discoveryFails = fails;
+    },
+    /** Requests for the discovery document that reached the issuer. */
+    get discoveryRequests(): number {
+      return state.discoveryRequests;
     },
     /** Token requests that reached the issuer. */
     get tokenRequests(): number {
