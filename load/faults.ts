@@ -7,7 +7,7 @@ import { paced } from '../test/harness/paced.js';
 import { bucketQuantile, every, noticesHeard, propagationBuckets, refusedAfter, warm } from '../test/harness/revocation-propagation.js';
 import { seedSessions } from '../test/harness/seed-sessions.js';
 import type { EmbeddedPostgresServer } from '../scripts/embedded-postgres.mjs';
-import { NOTIFICATION_QUEUE_USAGE, sampleHighest } from '../test/harness/database-sampler.js';
+import { NOTIFICATION_QUEUE_USAGE, NOTIFY_COMMIT_WAITERS, sampleHighest } from '../test/harness/database-sampler.js';
 
 /** The faults `npm run load` can inject, named after SECURITY.md's table. */
 export const FAULTS = {
@@ -47,6 +47,7 @@ async function revocationStorm(setting: FaultSetting): Promise<string> {
   const sample = new Set(every(sessions, 100));
   await warm([...sample], cluster.nodes, revokers);
   const queue = sampleHighest(databaseUrl, NOTIFICATION_QUEUE_USAGE, 100);
+  const commitQueue = sampleHighest(databaseUrl, NOTIFY_COMMIT_WAITERS, 20);
   const heardBefore = await propagationBuckets(cluster.nodes);
   const endFault = ledger.fault(`${sessions.length} revocations`);
   const stormStart = ledger.now();
@@ -67,6 +68,7 @@ async function revocationStorm(setting: FaultSetting): Promise<string> {
   endFault();
   const seconds = (performance.now() - started) / 1000;
   const highest = await queue.stop();
+  const waitersAtMost = await commitQueue.stop();
   const heardAfter = await propagationBuckets(cluster.nodes);
   for (const revoker of revokers) revoker.close();
   const failed = statuses.filter((status) => status !== 200).length;
@@ -74,6 +76,7 @@ async function revocationStorm(setting: FaultSetting): Promise<string> {
     `${sessions.length} revocations in ${seconds.toFixed(1)} s (${failed} failed, ${retried} sent again after a 503); pg_notification_queue_usage() at most ${(highest * 100).toFixed(4)} %`,
     `  revoking call's 200 → refused on the other nodes (${propagation.length} sampled, polled): p50 ${quantile(propagation, 0.5).toFixed(0)} ms, p99 ${quantile(propagation, 0.99).toFixed(0)} ms, max ${Math.max(0, ...propagation).toFixed(0)} ms`,
     `  notice sent → heard, every node's listener (${noticesHeard(heardBefore, heardAfter)} notices): p50 ${bucketQuantile(heardBefore, heardAfter, 0.5)}, p99 ${bucketQuantile(heardBefore, heardAfter, 0.99)}`,
+    `  transactions waiting to commit behind another's NOTIFY: at most ${waitersAtMost} (sampled every 20 ms)`,
     `  whoami p99 before the storm ${whoamiP99(ledger, 0, stormStart)}, during it ${whoamiP99(ledger, stormStart, ledger.now())}`,
   ].join('\n');
 }

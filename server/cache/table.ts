@@ -36,6 +36,8 @@
  * With a head for every four slots, that is 95.6 bytes per entry of capacity.
  */
 
+import { IdSet, mixId } from './id-set.js';
+
 const HEADER_WORDS = 16;
 const SLOT_WORDS = 16;
 const SEQUENCE = 0;
@@ -163,51 +165,6 @@ export function allocateTableBuffer(capacity: number): SharedArrayBuffer {
 /** Whether the kit can keep this id in the table (it stores the kit's own UUIDs). */
 export function isStorableId(id: string): boolean {
   return UUID.test(id);
-}
-
-/** 32 well-mixed bits of the id in the four words at `at` (ids are random, but a head must not hang on one word). */
-function mixId(words: Int32Array, at: number): number {
-  let h = Math.imul((words[at] as number) ^ 0x9e3779b9, 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13) ^ (words[at + 1] as number), 0xc2b2ae35);
-  h = Math.imul(h ^ (h >>> 16) ^ (words[at + 2] as number), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13) ^ (words[at + 3] as number), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/** The users of one revocation pass, as an open-addressed set of their ids' words (a pass asks it once a slot). */
-class UserSet {
-  readonly #words: Int32Array;
-  readonly #used: Uint8Array;
-  readonly #mask: number;
-
-  constructor(users: readonly Int32Array[]) {
-    let size = 4;
-    while (size < users.length * 2) size *= 2;
-    this.#mask = size - 1;
-    this.#words = new Int32Array(size * 4);
-    this.#used = new Uint8Array(size);
-    for (const user of users) {
-      let at = mixId(user, 0) & this.#mask;
-      while (this.#used[at] === 1 && !this.#holdsAt(at, user, 0)) at = (at + 1) & this.#mask;
-      this.#used[at] = 1;
-      this.#words.set(user, at * 4);
-    }
-  }
-
-  /** Whether the set's place `slot` holds the id in the four words of `words` at `at`. */
-  #holdsAt(slot: number, words: Int32Array, at: number): boolean {
-    const own = this.#words;
-    const from = slot * 4;
-    return own[from] === words[at] && own[from + 1] === words[at + 1] && own[from + 2] === words[at + 2] && own[from + 3] === words[at + 3];
-  }
-
-  /** Whether the id in the four words of `words` at `at` is one of the set's. */
-  has(words: Int32Array, at: number): boolean {
-    for (let slot = mixId(words, at) & this.#mask; this.#used[slot] === 1; slot = (slot + 1) & this.#mask) {
-      if (this.#holdsAt(slot, words, at)) return true;
-    }
-    return false;
-  }
 }
 
 export class TokenTable {
@@ -481,7 +438,7 @@ export class TokenTable {
   /** Removes every entry of these users: one pass over the table, however many they are. */
   forgetUsers(userIds: readonly string[]): number {
     Atomics.add(this.#int32, REVOCATIONS_WORD, 1);
-    const users = new UserSet(userIds.map((id) => idWordsOf(id)).filter((id) => id !== null));
+    const users = new IdSet(userIds.map((id) => idWordsOf(id)).filter((id) => id !== null));
     return this.#deleteWhere((base) => users.has(this.#int32, base + USER));
   }
 
