@@ -18,6 +18,7 @@ import { clientAddress, loopbackClient } from './harness/loopback-client.js';
 import type { LoopbackClient } from './harness/loopback-client.js';
 import { paced } from './harness/paced.js';
 import { until } from './harness/poll.js';
+import { bucketQuantile, every, noticesHeard, propagationBuckets, refusedAfter, warm } from './harness/revocation-propagation.js';
 import { seedSessions } from './harness/seed-sessions.js';
 import type { SeededSession } from './harness/seed-sessions.js';
 import { describeOnPostgres } from './harness/test-kit.js';
@@ -38,52 +39,6 @@ const LIVENESS = { timeout: FULL ? 600_000 : 200_000 };
 /** The revokers: addresses no validating client uses. */
 const revokers: LoopbackClient[] = Array.from({ length: 32 }, (_, index) => loopbackClient(clientAddress(2000 + index)));
 
-let probers = 0;
-
-function every<T>(items: readonly T[], count: number): T[] {
-  const step = Math.max(1, Math.floor(items.length / count));
-  return items.filter((_, index) => index % step === 0).slice(0, count);
-}
-
-/** Caches each session's access token on every node (each answers 200 once). */
-async function warm(sessions: readonly SeededSession[], nodes: readonly ClusterNode[]): Promise<void> {
-  await paced(sessions, { ratePerSecond: 2000, concurrency: 16 }, async (session, index) => {
-    for (const node of nodes) {
-      const answer = await (revokers[index % revokers.length] as LoopbackClient).call(node.url, 'demo.whoami', { accessToken: session.accessToken });
-      assert.equal(answer.status, 200, `warming on ${node.name}: ${answer.status} ${answer.authCode}`);
-    }
-  });
-}
-
-/** How long after `since` (ms, performance.now()) every node in `nodes` refused the token, polled. */
-async function refusedAfter(session: SeededSession, nodes: readonly ClusterNode[], since: number): Promise<number> {
-  let latest = 0;
-  await Promise.all(
-    nodes.map(async (node) => {
-      // A prober of its own: polls queued behind other polls would measure the queue.
-      const prober = loopbackClient(clientAddress(4000 + probers++ % 10_000));
-      try {
-        let last = '';
-        await until(
-          async () => {
-            const answer = await prober.call(node.url, 'demo.whoami', { accessToken: session.accessToken });
-            last = `${answer.status} ${answer.authCode ?? answer.failure} in ${answer.ms.toFixed(0)} ms`;
-            return answer.status === 401;
-          },
-          `${node.name} to refuse a revoked token`,
-          10_000,
-        ).catch((error: Error) => {
-          throw new Error(`${error.message}; it last answered ${last}`);
-        });
-        latest = Math.max(latest, performance.now() - since);
-      } finally {
-        prober.close();
-      }
-    }),
-  );
-  return latest;
-}
-
 /**
  * Signs a session out on `node` (`scope` as `auth.logout` takes it), sending it again while it
  * answers 503, as a client does; records every answer, and the revocation once acknowledged.
@@ -97,28 +52,6 @@ async function revokeUntilDone(ledger: Ledger, revocation: { node: ClusterNode; 
     if (answer.status === 200) ledger.revokedAt(session.accessToken, ledger.now());
     if (answer.status !== 503 || retries === 10) return { ...answer, retries };
   }
-}
-
-/**
- * The nodes' propagation histograms (`auth_revocation_propagation_seconds`: a notice's sending to its
- * arrival, SECURITY.md's measure for F4), summed: the cumulative count under each upper bound.
- */
-async function propagationBuckets(nodes: readonly ClusterNode[]): Promise<Map<string, number>> {
-  const buckets = new Map<string, number>();
-  for (const node of nodes) {
-    const text = await (await fetch(`${node.url}/metrics`)).text();
-    for (const [, le, count] of text.matchAll(/^auth_revocation_propagation_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\d+)$/gm)) {
-      buckets.set(le as string, (buckets.get(le as string) ?? 0) + Number(count));
-    }
-  }
-  return buckets;
-}
-
-/** The smallest bucket bound under which a `q` share of the notices heard between two readings arrived. */
-function bucketQuantile(before: Map<string, number>, after: Map<string, number>, q: number): string {
-  const heard = (after.get('+Inf') ?? 0) - (before.get('+Inf') ?? 0);
-  for (const [le, count] of after) if (count - (before.get(le) ?? 0) >= q * heard) return `≤ ${le} s`;
-  return 'none heard';
 }
 
 function payloadTrouble(cluster: Cluster): string[] {
@@ -139,7 +72,7 @@ describeOnPostgres('F4/F5: revocation storms while three nodes validate', (kit) 
     const url = kit().database.url as string;
     const storm = await seedSessions(url, { users: SIZES.storm / 10, sessionsPerUser: 10, label: 'f4' });
     const sample = new Set(every(storm, SIZES.sample));
-    await warm([...sample], cluster.nodes);
+    await warm([...sample], cluster.nodes, revokers);
     const validators = clientsHolding(await seedSessions(url, { users: 20, sessionsPerUser: 1, label: 'f4-live' }), 3000);
 
     const ledger = new Ledger();
@@ -181,7 +114,7 @@ describeOnPostgres('F4/F5: revocation storms while three nodes validate', (kit) 
     t.diagnostic(`${storm.length} revocations in ${((stormEnd - stormStart) / 1000).toFixed(1)} s over ${cluster.nodes.length} nodes`);
     t.diagnostic(`${retries} revocations answered 503 first and were sent again`);
     t.diagnostic(`propagation to the other nodes' caches (${propagation.length} sampled): p50 ${quantile(propagation, 0.5).toFixed(0)} ms, p99 ${quantile(propagation, 0.99).toFixed(0)} ms, max ${Math.max(...propagation).toFixed(0)} ms`);
-    t.diagnostic(`notice sent → heard, every node's listener (${(heardAfter.get('+Inf') ?? 0) - (heardBefore.get('+Inf') ?? 0)} notices): p50 ${bucketQuantile(heardBefore, heardAfter, 0.5)}, p99 ${bucketQuantile(heardBefore, heardAfter, 0.99)}`);
+    t.diagnostic(`notice sent → heard, every node's listener (${noticesHeard(heardBefore, heardAfter)} notices): p50 ${bucketQuantile(heardBefore, heardAfter, 0.5)}, p99 ${bucketQuantile(heardBefore, heardAfter, 0.99)}`);
     t.diagnostic(`pg_notification_queue_usage() at most ${(highestUsage * 100).toFixed(4)} %`);
     t.diagnostic(`validations p99: ${quantile(baseline, 0.99).toFixed(1)} ms before, ${quantile(during, 0.99).toFixed(1)} ms during the storm (${during.length} calls)`);
 
@@ -197,7 +130,7 @@ describeOnPostgres('F4/F5: revocation storms while three nodes validate', (kit) 
   it(`F5: one user with ${SIZES.oneUser} sessions signed out everywhere in one call: one notice, every node refuses them all`, LIVENESS, async (t) => {
     const sessions = await seedSessions(kit().database.url as string, { users: 1, sessionsPerUser: SIZES.oneUser, label: 'f5-one' });
     const sample = every(sessions, SIZES.sample);
-    await warm(sample, cluster.nodes);
+    await warm(sample, cluster.nodes, revokers);
     const [a, ...others] = cluster.nodes as [ClusterNode, ...ClusterNode[]];
     const caller = sessions[0] as SeededSession;
     const answer = await (revokers[0] as LoopbackClient).call(a.url, 'auth.logout', { input: { scope: 'all' }, accessToken: caller.accessToken });
@@ -218,7 +151,7 @@ describeOnPostgres('F4/F5: revocation storms while three nodes validate', (kit) 
       sessions.filter((_, index) => index % 2 === 1),
       SIZES.sample,
     );
-    await warm(sample, cluster.nodes);
+    await warm(sample, cluster.nodes, revokers);
     const started = performance.now();
     const ledger = new Ledger();
     const answers = await Promise.all(

@@ -68,6 +68,44 @@ describe('the shared token table', () => {
     assert.equal(table.revocations, before + 2);
   });
 
+  it('forgets every entry of a revoked session, however the slots were evicted, rewritten and swept before', () => {
+    // A small table and few sessions: windows fill, slots change hands between sessions, and a
+    // session's tokens share chains with others'. A slot left off its session's chain would survive
+    // the revocation: the attack is to have a token cached, then churn the table, then be revoked.
+    const table = trustedTable(64);
+    const sessions = Array.from({ length: 12 }, () => ({ userId: randomUUID(), sessionId: randomUUID() }));
+    const inserted: TableEntry[] = [];
+    for (let round = 0; round < 3000; round++) {
+      const owner = sessions[randomInt(0, sessions.length)] as (typeof sessions)[number];
+      const reused = inserted.length > 0 && randomInt(0, 4) === 0 ? (inserted[randomInt(0, inserted.length)] as TableEntry) : null;
+      // Now and then the same token again, for another session (a slot rewritten in place).
+      const item = entry({ ...owner, ...(reused ? { tokenHash: reused.tokenHash } : {}), expiresAtMs: NOW + randomInt(1, 60_000) });
+      table.insert(item, NOW);
+      inserted.push(item);
+      if (round % 500 === 499) table.sweep(NOW + 10_000);
+    }
+    const [revoked, ...kept] = sessions as [(typeof sessions)[number], ...typeof sessions];
+    // The last write of each token is what the table may hold of it.
+    const latest = new Map(inserted.map((item) => [item.tokenHash, item]));
+    const heldBefore = [...latest.values()].filter((item) => table.lookup(item.tokenHash) !== undefined);
+    assert.ok(heldBefore.some((item) => item.sessionId === revoked.sessionId), 'the table holds some of the session to revoke');
+    table.forgetSessions([revoked.sessionId]);
+    for (const item of inserted) assert.notEqual(table.lookup(item.tokenHash)?.sessionId, revoked.sessionId);
+    for (const item of heldBefore.filter((held) => held.sessionId !== revoked.sessionId)) assert.deepEqual(table.lookup(item.tokenHash), item);
+    table.forgetSessions(kept.map((session) => session.sessionId));
+    for (const item of inserted) assert.equal(table.lookup(item.tokenHash), undefined);
+  });
+
+  it('forgets many users in one pass, and only them', () => {
+    const table = trustedTable(4096);
+    const users: string[] = Array.from({ length: 300 }, () => randomUUID());
+    const items = users.flatMap((userId) => [entry({ userId }), entry({ userId })]);
+    for (const item of items) table.insert(item, NOW);
+    const revoked = new Set(users.slice(0, 200));
+    assert.equal(table.forgetUsers([...revoked]), 400);
+    for (const item of items) assert.equal(table.lookup(item.tokenHash) === undefined, revoked.has(item.userId));
+  });
+
   it('sweeps out expired entries', () => {
     const table = trustedTable(64);
     const soon = entry({ expiresAtMs: NOW + 1000 });

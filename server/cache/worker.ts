@@ -24,8 +24,8 @@ function send(message: FromCacheWorker): void {
   port?.postMessage(message);
 }
 
-// Revocations that arrive together cost one pass over the table between them (revocation-batch.ts).
-const forget = batchRevocations((revocation) => table.forget(revocation));
+// Revocations that arrive together are applied together (revocation-batch.ts).
+const forget = batchRevocations(table);
 
 const log = (level: 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) => send({ type: 'log', level, message, fields });
 

@@ -22,10 +22,14 @@ export interface ClusterNode {
 }
 
 /** What every node of a cluster runs with, unless a test says otherwise. */
+/** What a cluster node's `GET /metrics` wants as its bearer (its APP_URL is not on loopback). */
+export const CLUSTER_METRICS_TOKEN = 'cluster-metrics';
+
 export const CLUSTER_ENV = {
   AUTH_EMAIL_CONFIRMATION: 'off',
   // The bound SECURITY.md gives a grace window: long enough for a client to retry through a fault.
   AUTH_REFRESH_GRACE: '30',
+  METRICS_TOKEN: CLUSTER_METRICS_TOKEN,
 };
 
 /**

@@ -43,3 +43,9 @@ export function sampleHighest(databaseUrl: string, query: string, everyMs: numbe
 
 /** The notification queue's use (0 to 1), the highest seen. */
 export const NOTIFICATION_QUEUE_USAGE = 'SELECT pg_notification_queue_usage() AS value';
+
+/**
+ * Transactions waiting to commit behind another's NOTIFY, the most seen: PostgreSQL lets one
+ * notifying transaction commit at a time (a lock on the database object 0, held through the commit).
+ */
+export const NOTIFY_COMMIT_WAITERS = "SELECT count(*)::int AS value FROM pg_locks WHERE locktype = 'object' AND classid = 'pg_database'::regclass AND objid = 0 AND NOT granted";
