@@ -291,30 +291,40 @@ export function createSessions(deps: {
     await deps.admit(origin, userId);
     const now = clock.now();
     const parts = generateTokenParts(random);
-    const result = await db.transaction(async (tx) => {
-      if (!(await guard(tx))) return null;
-      const [session] = await tx
-        .insert(sessionTable)
-        .values({
-          id: generateId(random),
-          userId,
-          refreshSelector: parts.selector,
-          refreshVerifierHash: hashVerifier(parts.verifier),
-          createdAt: new Date(now),
-          lastUsedAt: new Date(now),
-          expiresAt: policy.refreshTokenTtlSeconds === null ? null : new Date(now + policy.refreshTokenTtlSeconds * 1000),
-          userAgent: origin.userAgent?.slice(0, 512) ?? null,
-          ip: origin.ip,
-        })
-        .returning();
-      if (!session) throw new Error('sessions.start: insert returned no row');
-      const access = await accessTokens.issue(tx, { sessionId: session.id, userId, sessionExpiresAt: session.expiresAt });
-      return { session, access };
+    const sessionId = generateId(random);
+    const expiresAt = policy.refreshTokenTtlSeconds === null ? null : new Date(now + policy.refreshTokenTtlSeconds * 1000);
+    const drafted = accessTokens.draft();
+    // An access token never outlives the session that issued it.
+    const accessExpiresAt = expiresAt && expiresAt < drafted.lifetimeEndsAt ? expiresAt : drafted.lifetimeEndsAt;
+    const started = await db.transaction(async (tx) => {
+      if (!(await guard(tx))) return false;
+      // The session and its first access token, in one statement.
+      const session = tx.$with('started').as(
+        tx
+          .insert(sessionTable)
+          .values({
+            id: sessionId,
+            userId,
+            refreshSelector: parts.selector,
+            refreshVerifierHash: hashVerifier(parts.verifier),
+            createdAt: new Date(now),
+            lastUsedAt: new Date(now),
+            expiresAt,
+            userAgent: origin.userAgent?.slice(0, 512) ?? null,
+            ip: origin.ip,
+          })
+          .returning({ id: sessionTable.id }),
+      );
+      await tx
+        .with(session)
+        .insert(accessTokenTable)
+        .values({ selector: drafted.selector, verifierHash: drafted.verifierHash, sessionId, userId, expiresAt: accessExpiresAt });
+      return true;
     });
-    if (!result) return null;
-    cache.fill(result.access.entry, result.access.revocationsBefore);
-    const refresh = { selector: result.session.refreshSelector, verifier: parts.verifier, expiresAt: result.session.expiresAt };
-    return { sessionId: result.session.id, tokens: toTokens(refresh, result.access) };
+    if (!started) return null;
+    const access = accessTokens.issued(drafted, { sessionId, userId }, accessExpiresAt);
+    cache.fill(access.entry, access.revocationsBefore);
+    return { sessionId, tokens: toTokens({ selector: parts.selector, verifier: parts.verifier, expiresAt }, access) };
   };
 
   return {
