@@ -355,7 +355,9 @@ describeOnPostgres('a database that stalls or goes down', (kit) => {
       assert.equal(whileSlow.status, 200, 'a cached token answers from memory while the database is slow');
       assert.equal(slowAnswered, 0, 'the cached token waited for none of the slow calls');
       for (const [name, answer] of await slow) {
-        assertUnavailable(answer, `${name} (slow)`);
+        // A refresh is one statement: on a connection already open it fits in the deadline even at
+        // 2 s a round trip, and answers 200; one that had to open a connection answers 503.
+        if (name !== 'refresh' || answer.status !== 200) assertUnavailable(answer, `${name} (slow)`);
         assert.ok(answer.ms < DEADLINE_MS + DEADLINE_MARGIN_MS, `${name} answered after ${Math.round(answer.ms)} ms`);
       }
 

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { it } from 'node:test';
+import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import * as schema from '../db/schema.js';
+import { sessionTable } from '../db/schema.js';
+import { parseToken } from '../shared/index.js';
 import { createAuth } from '../server/index.js';
 import { encodeRevocation, readRevocationNotice } from '../server/cache/revocation-notice.js';
+import { getAuthErrorCode } from '../client/index.js';
 import { expectAuthError, registerConfirmed } from './harness/flows.js';
 import { until } from './harness/poll.js';
 import { countQueries } from './harness/query-counter.js';
@@ -70,6 +74,36 @@ async function terminateListeners(url: string): Promise<number> {
   return rowCount ?? 0;
 }
 
+/**
+ * Runs `calls` so that they meet at the row of the session `refreshToken` names, in that order: a
+ * transaction of the test's own holds the row's lock while each call is started once the one before
+ * waits for a lock, then lets go. PostgreSQL hands a row's lock to its waiters in the order they came.
+ */
+async function queuedOnSessionRow<T>(kit: TestKit, refreshToken: string, calls: ReadonlyArray<() => Promise<T>>): Promise<PromiseSettledResult<T>[]> {
+  const holder = new pg.Client({ connectionString: kit.database.url as string });
+  await holder.connect();
+  try {
+    await holder.query('BEGIN');
+    const selector = parseToken('refresh', refreshToken)?.selector as string;
+    await holder.query(`SELECT 1 FROM auth_kit.auth_sessions WHERE refresh_selector = $1 FOR UPDATE`, [selector]);
+    const waiting = async () => {
+      const { rows } = await holder.query<{ count: number }>(
+        "SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+      );
+      return rows[0]?.count ?? 0;
+    };
+    const answers: Array<Promise<PromiseSettledResult<T>>> = [];
+    for (const [index, call] of calls.entries()) {
+      answers.push(call().then((value) => ({ status: 'fulfilled', value }) as const, (reason: unknown) => ({ status: 'rejected', reason }) as const));
+      await until(async () => (await waiting()) > index, `call ${index + 1} to wait for the session's row`);
+    }
+    await holder.query('COMMIT');
+    return await Promise.all(answers);
+  } finally {
+    await holder.end();
+  }
+}
+
 describeOnPostgres('several nodes on one database', (kit) => {
   it('a token issued on A works on B, and logout on A is refused on B within milliseconds', async () => {
     const b = await kit().variant({});
@@ -108,6 +142,55 @@ describeOnPostgres('several nodes on one database', (kit) => {
     await expectAuthError(kit().client().auth.refresh.mutate({ refreshToken: first.tokens.refreshToken }), 'REFRESH_TOKEN_REUSED');
     await untilRefused(b, next.accessToken, 'B to hear of the reuse');
     await expectAuthError(b.client(next.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
+  });
+
+  it('a thief replaying a spent refresh token on B as the owner refreshes on A: the session ends whichever reaches the row first, and nothing the owner got lives on', async () => {
+    const b = await kit().variant({});
+    for (const first of ['owner', 'thief'] as const) {
+      const { tokens: r0 } = await registerConfirmed(kit());
+      const { tokens: r1 } = await kit().client().auth.refresh.mutate({ refreshToken: r0.refreshToken });
+      // Past the grace window the thief's copy of r0 is spent; the owner holds the current r1.
+      kit().clock.advanceSeconds(11);
+      const ownerRefresh = () => kit().client().auth.refresh.mutate({ refreshToken: r1.refreshToken });
+      const thiefRefresh = () => b.client().auth.refresh.mutate({ refreshToken: r0.refreshToken });
+      const calls = first === 'owner' ? [ownerRefresh, thiefRefresh] : [thiefRefresh, ownerRefresh];
+      const [firstAnswer, secondAnswer] = await queuedOnSessionRow(kit(), r0.refreshToken, calls);
+      const [owner, thief] = first === 'owner' ? [firstAnswer, secondAnswer] : [secondAnswer, firstAnswer];
+      assert.equal(thief?.status, 'rejected', 'the thief never gets tokens');
+      assert.equal(getAuthErrorCode(thief.reason), 'REFRESH_TOKEN_REUSED');
+      if (first === 'owner') {
+        // The owner rotated, then the reuse ended the session: the successor and its access token
+        // (cached on A as it was issued) die with it, on both nodes.
+        assert.equal(owner?.status, 'fulfilled');
+        const r2 = owner.value.tokens;
+        for (const node of [kit(), b]) {
+          await expectAuthError(node.client().auth.refresh.mutate({ refreshToken: r2.refreshToken }), 'TOKEN_REVOKED');
+          await untilRefused(node, r2.accessToken, 'the successor access token to be refused');
+        }
+      } else {
+        // The owner's rotation waited on the row while the reuse revoked the session, then judged the row again.
+        assert.equal(owner?.status, 'rejected');
+        assert.equal(getAuthErrorCode(owner.reason), 'TOKEN_REVOKED');
+      }
+      await expectAuthError(kit().client().auth.refresh.mutate({ refreshToken: r1.refreshToken }), 'TOKEN_REVOKED');
+      const selector = parseToken('refresh', r0.refreshToken)?.selector as string;
+      const [session] = await kit().database.db.select().from(sessionTable).where(eq(sessionTable.refreshSelector, selector));
+      assert.equal(session?.revokeReason, 'refresh-token-reused');
+    }
+  });
+
+  it('two refreshes of the current token on A and B that meet at the row converge on one successor', async () => {
+    const b = await kit().variant({});
+    const { tokens } = await registerConfirmed(kit());
+    const answers = await queuedOnSessionRow(kit(), tokens.refreshToken, [
+      () => kit().client().auth.refresh.mutate({ refreshToken: tokens.refreshToken }),
+      () => b.client().auth.refresh.mutate({ refreshToken: tokens.refreshToken }),
+    ]);
+    const successors = answers.map((answer) => (answer.status === 'fulfilled' ? answer.value.tokens.refreshToken : String(answer.reason)));
+    assert.equal(successors[0], successors[1]);
+    const [onA, onB] = answers.map((answer) => (answer.status === 'fulfilled' ? answer.value.tokens.accessToken : ''));
+    assert.ok((await accepts(kit(), onA ?? '')) && (await accepts(b, onB ?? '')));
+    await b.client().auth.refresh.mutate({ refreshToken: successors[0] });
   });
 
   it('a listener killed by pg_terminate_backend leaves no revoked token accepted, and listens again', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { accessTokenTable, sessionTable } from '../db/index.js';
 import { formatToken } from '../shared/index.js';
 import type { TokenKind } from '../shared/index.js';
 import type { AuthOptions } from '../server/index.js';
@@ -161,19 +162,24 @@ describeOnEachDatabase('a flood of made-up tokens', (kit) => {
     assert.ok(original, 'outside cookie mode the refresh token is in the body');
     const refresh = (client: string, refreshToken: string) => call(app, { client, path: 'auth.refresh', body: { refreshToken } });
 
+    const tokenRows = () => Promise.all([kit().database.db.select().from(sessionTable), kit().database.db.select().from(accessTokenTable)]);
+    const before = await tokenRows();
     const counter = countQueries(kit().database.db);
     const { answers, count } = await flood(300, 8, () => refresh('attacker', madeUp('refresh')));
     counter.stop();
     assert.equal(count('TOKEN_INVALID') + count('RATE_LIMITED'), 300);
     assert.ok(count('TOKEN_INVALID') <= limit, `${count('TOKEN_INVALID')} lookups for a limit of ${limit}`);
     assert.ok(answers.filter((answer) => answer.authCode === 'RATE_LIMITED').every((answer) => answer.status === 429 && Number(answer.retryAfter) > 0));
-    const writes = counter.statements.filter((statement) => /^\s*(insert|update|delete)\b/i.test(statement));
-    // No session row is touched; the only writes are the tally's batches (a tenth of the limit each) to the shared counter.
-    assert.deepEqual(writes.filter((statement) => !/"auth_rate_limits"/.test(statement)), []);
-    assert.ok(writes.length <= limit / (limit / 10), `${writes.length} writes for 300 made-up refresh tokens`);
-    // One read (in its transaction) per admitted token, nothing for a refused one.
-    const reads = counter.statements.filter((statement) => /^\s*select\b/i.test(statement));
-    assert.ok(reads.length <= limit, `${reads.length} reads for 300 made-up refresh tokens`);
+    // No session or access-token row changed: the rotation statement an admitted token costs matched nothing.
+    assert.deepEqual(await tokenRows(), before);
+    const sessionStatements = counter.statements.filter((statement) => /"auth_sessions"/.test(statement));
+    // One statement (the rotation, which found no session) per admitted token, nothing for a refused one.
+    assert.ok(sessionStatements.length <= limit, `${sessionStatements.length} statements on sessions for 300 made-up refresh tokens`);
+    assert.ok(sessionStatements.every((statement) => /^\s*with rotated as \(/i.test(statement)), sessionStatements.join('\n'));
+    // The only other writes are the tally's batches (a tenth of the limit each) to the shared counter.
+    const otherWrites = counter.statements.filter((statement) => !/"auth_sessions"/.test(statement) && /^\s*(insert|update|delete)\b/i.test(statement));
+    assert.ok(otherWrites.every((statement) => /"auth_rate_limits"/.test(statement)), otherWrites.join('\n'));
+    assert.ok(otherWrites.length <= limit / (limit / 10), `${otherWrites.length} writes for 300 made-up refresh tokens`);
 
     // The victim, elsewhere, refreshes as ever: the token rotates.
     const rotated = (await app.client().auth.refresh.mutate({ refreshToken: original })).tokens.refreshToken;

@@ -98,15 +98,22 @@ export function createDevices(deps: { maxPerUser: number; addressesPerUser: numb
   async function record(tx: Queryable, userId: string, entry: { key: string; kept: number }): Promise<void> {
     const { key, kept } = entry;
     const now = new Date(clock.now());
-    await tx
-      .insert(deviceTable)
-      .values({ cookieHash: key, userId, createdAt: now, lastSignedInAt: now })
-      .onConflictDoUpdate({ target: [deviceTable.cookieHash, deviceTable.userId], set: { lastSignedInAt: now } });
+    const recorded = tx.$with('recorded').as(
+      tx
+        .insert(deviceTable)
+        .values({ cookieHash: key, userId, createdAt: now, lastSignedInAt: now })
+        .onConflictDoUpdate({ target: [deviceTable.cookieHash, deviceTable.userId], set: { lastSignedInAt: now } })
+        .returning({ cookieHash: deviceTable.cookieHash }),
+    );
     const ofKind = key.startsWith(ADDRESS_PREFIX) ? like(deviceTable.cookieHash, `${ADDRESS_PREFIX}%`) : notLike(deviceTable.cookieHash, `${ADDRESS_PREFIX}%`);
     const others = and(eq(deviceTable.userId, userId), ofKind, ne(deviceTable.cookieHash, key));
-    // This one and the newest others are kept; by exclusion, since rows can share a time.
+    // This one and the newest others are kept; by exclusion, since rows can share a time. One
+    // statement records and prunes: the prune sees the table as it was, and spares this key anyway.
     const newestOthers = tx.select({ cookieHash: deviceTable.cookieHash }).from(deviceTable).where(others).orderBy(desc(deviceTable.lastSignedInAt)).limit(kept - 1);
-    await tx.delete(deviceTable).where(and(others, notInArray(deviceTable.cookieHash, newestOthers)));
+    await tx
+      .with(recorded)
+      .delete(deviceTable)
+      .where(and(others, notInArray(deviceTable.cookieHash, newestOthers)));
   }
 
   return {

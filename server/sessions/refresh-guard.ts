@@ -14,8 +14,8 @@ import type { RefreshOutcome, Sessions } from './sessions.js';
  *   - every other lookup is counted in memory against the client's allowance of failed token
  *     lookups (token-failures.ts, shared with bearer and link tokens), which reaches the shared
  *     counter in batches; past it RATE_LIMITED, with no query;
- *   - then the rotation runs (sessions.ts): a token that names no session reads one row and writes
- *     nothing; a real one rotates; a replaced one outside the grace window is reuse, and the
+ *   - then the rotation runs (sessions.ts): a token that names no session costs one statement and
+ *     writes nothing; a real one rotates; a replaced one outside the grace window is reuse, and the
  *     session ends as before. Only a token that named nothing stays counted.
  */
 

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, isNull, lte, ne, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, isNull, ne, sql } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../../db/connect.js';
 import { accessTokenTable, sessionTable } from '../../db/schema.js';
 import type { SessionRow } from '../../db/schema.js';
@@ -14,11 +14,14 @@ import type { AuthRequest } from '../context.js';
 import type { Clock, RandomSource } from '../deps.js';
 import type { TokenPolicy } from '../tokens/token-options.js';
 import { generateId, generateTokenParts, hashVerifier, openSuccessor, sealSuccessor } from '../tokens/secrets.js';
+import { rotateCurrent } from './rotation.js';
+import type { RotationAnswer, RotationDraft } from './rotation.js';
 
 /*
  * Sessions are refresh-token families. A refresh token is `rt_<selector><verifier><checksum>`: the
- * selector names the session for its whole life, the verifier changes on every refresh. A refresh is
- * one transaction holding the session row's lock, so two nodes can never both rotate the same token.
+ * selector names the session for its whole life, the verifier changes on every refresh. A refresh
+ * holds the session row's lock while it judges and writes, so two nodes can never both rotate the same
+ * token; the refresh of the current token is a single statement (rotation.ts), the rest a transaction.
  *
  * The verifier presented is either
  *   - the current one: the session rotates to a new verifier and keeps the old one's hash, with the
@@ -124,7 +127,7 @@ export interface Sessions {
 }
 
 type RotationResult =
-  | { ok: true; refreshVerifier: string; session: SessionRow; access: IssuedAccessToken }
+  | { ok: true; refreshVerifier: string; sessionId: string; userId: string; sessionExpiresAt: Date | null; access: IssuedAccessToken }
   | { ok: false; code: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' }
   | { ok: false; code: 'REFRESH_TOKEN_REUSED'; userId: string; sessionId: string; revocation: Revocation | null };
 
@@ -147,12 +150,12 @@ export function createSessions(deps: {
     if (event) audit.emit(event);
   }
 
-  function toTokens(session: SessionRow, refreshVerifier: string, access: IssuedAccessToken): AuthTokens {
+  function toTokens(refresh: { selector: string; verifier: string; expiresAt: Date | null }, access: IssuedAccessToken): AuthTokens {
     return {
       accessToken: access.token,
       accessTokenExpiresAt: access.expiresAt,
-      refreshToken: formatToken('refresh', { selector: session.refreshSelector, verifier: refreshVerifier }),
-      refreshTokenExpiresAt: session.expiresAt,
+      refreshToken: formatToken('refresh', { selector: refresh.selector, verifier: refresh.verifier }),
+      refreshTokenExpiresAt: refresh.expiresAt,
       tokenType: 'Bearer',
     };
   }
@@ -209,49 +212,77 @@ export function createSessions(deps: {
     return row?.count ?? 0;
   }
 
-  function rotate(presented: { selector: string; verifier: string }): Promise<RotationResult> {
+  /**
+   * A refresh. The common case, the session's current verifier, is one statement (rotation.ts); the
+   * rest is judged in a transaction holding the session's lock: the grace window, reuse, expiry.
+   */
+  async function rotate(presented: { selector: string; verifier: string }): Promise<RotationResult> {
+    const now = clock.now();
+    const presentedHash = hashVerifier(presented.verifier);
+    const successor = generateTokenParts(random).verifier;
+    const idleMs = policy.refreshIdleTimeoutSeconds === null ? null : policy.refreshIdleTimeoutSeconds * 1000;
+    const draft: RotationDraft = {
+      selector: presented.selector,
+      presentedHash,
+      successorHash: hashVerifier(successor),
+      successorSeal: sealSuccessor(successor, presented.verifier),
+      at: new Date(now),
+      idleBefore: idleMs === null ? null : new Date(now - idleMs),
+      // Access tokens of this session that expired a lifetime ago are of no further use to anyone.
+      // One that expired since is kept: a call still in flight with it must hear TOKEN_EXPIRED (and
+      // be replayed after the refresh), not TOKEN_INVALID, on a node that never cached it.
+      spentBefore: new Date(now - policy.accessTokenTtlSeconds * 1000),
+      access: accessTokens.draft(),
+    };
+    const rotation = await rotateCurrent(db, draft);
+    if (rotation.rotated) return rotated(rotation, successor, draft);
+    if (!rotation.known) return { ok: false, code: 'TOKEN_INVALID' };
+    return judgeLocked(presented, draft, successor);
+  }
+
+  function rotated(rotation: Extract<RotationAnswer, { rotated: true }>, successor: string, draft: RotationDraft): RotationResult {
+    const owner = { sessionId: rotation.sessionId, userId: rotation.userId };
+    return {
+      ok: true,
+      refreshVerifier: successor,
+      ...owner,
+      sessionExpiresAt: rotation.sessionExpiresAt,
+      access: accessTokens.issued(draft.access, owner, rotation.accessExpiresAt),
+    };
+  }
+
+  /** A token that is not the current one of a live session, judged with the session's row locked. */
+  function judgeLocked(presented: { selector: string; verifier: string }, draft: RotationDraft, successor: string): Promise<RotationResult> {
     return db.transaction(async (tx): Promise<RotationResult> => {
       const [session] = await tx.select().from(sessionTable).where(eq(sessionTable.refreshSelector, presented.selector)).for('update');
       if (!session) return { ok: false, code: 'TOKEN_INVALID' };
       if (session.revokedAt) return { ok: false, code: 'TOKEN_REVOKED' };
-      const now = clock.now();
+      const now = draft.at.getTime();
       if (isOver(session, now)) return { ok: false, code: 'TOKEN_EXPIRED' };
 
-      const presentedHash = hashVerifier(presented.verifier);
-      let refreshVerifier: string;
-      if (presentedHash === session.refreshVerifierHash) {
-        refreshVerifier = generateTokenParts(random).verifier;
-        await tx
-          .update(sessionTable)
-          .set({
-            refreshVerifierHash: hashVerifier(refreshVerifier),
-            previousVerifierHash: presentedHash,
-            successorSeal: sealSuccessor(refreshVerifier, presented.verifier),
-            rotatedAt: new Date(now),
-            lastUsedAt: new Date(now),
-          })
-          .where(eq(sessionTable.id, session.id));
-        // Access tokens of this session that expired a lifetime ago are of no further use to anyone.
-        // One that expired since is kept: a call still in flight with it must hear TOKEN_EXPIRED (and
-        // be replayed after the refresh), not TOKEN_INVALID, on a node that never cached it.
-        const spentBefore = new Date(now - policy.accessTokenTtlSeconds * 1000);
-        await tx.delete(accessTokenTable).where(and(eq(accessTokenTable.sessionId, session.id), lte(accessTokenTable.expiresAt, spentBefore)));
-      } else if (
-        presentedHash === session.previousVerifierHash &&
+      if (draft.presentedHash === session.refreshVerifierHash) {
+        // Live and current after all: `lastUsedAt` moved on (a grace retry) since the statement judged
+        // the session idle. It rotates now, under the lock this transaction holds.
+        const rotation = await rotateCurrent(tx, draft);
+        if (!rotation.rotated) throw new Error('sessions.refresh: a locked, live session did not rotate to its successor');
+        return rotated(rotation, successor, draft);
+      }
+      if (
+        draft.presentedHash === session.previousVerifierHash &&
         session.successorSeal !== null &&
         session.rotatedAt !== null &&
         now - session.rotatedAt.getTime() < policy.refreshGraceSeconds * 1000 &&
         (await issuedSince(tx, session.id, session.rotatedAt)) <= MAX_GRACE_RETRIES
       ) {
-        refreshVerifier = openSuccessor(session.successorSeal, presented.verifier);
+        const refreshVerifier = openSuccessor(session.successorSeal, presented.verifier);
         await tx.update(sessionTable).set({ lastUsedAt: new Date(now) }).where(eq(sessionTable.id, session.id));
-      } else {
-        const scope = policy.refreshReuseRevokes === 'user' ? { userId: session.userId } : { userId: session.userId, sessionId: session.id };
-        const revocation = await revokeAndAnnounce(tx, scope, 'refresh-token-reused');
-        return { ok: false, code: 'REFRESH_TOKEN_REUSED', userId: session.userId, sessionId: session.id, revocation };
+        const owner = { sessionId: session.id, userId: session.userId };
+        const access = await accessTokens.issue(tx, { ...owner, sessionExpiresAt: session.expiresAt }, draft.access);
+        return { ok: true, refreshVerifier, ...owner, sessionExpiresAt: session.expiresAt, access };
       }
-      const access = await accessTokens.issue(tx, { sessionId: session.id, userId: session.userId, sessionExpiresAt: session.expiresAt });
-      return { ok: true, refreshVerifier, session, access };
+      const scope = policy.refreshReuseRevokes === 'user' ? { userId: session.userId } : { userId: session.userId, sessionId: session.id };
+      const revocation = await revokeAndAnnounce(tx, scope, 'refresh-token-reused');
+      return { ok: false, code: 'REFRESH_TOKEN_REUSED', userId: session.userId, sessionId: session.id, revocation };
     });
   }
 
@@ -260,29 +291,40 @@ export function createSessions(deps: {
     await deps.admit(origin, userId);
     const now = clock.now();
     const parts = generateTokenParts(random);
-    const result = await db.transaction(async (tx) => {
-      if (!(await guard(tx))) return null;
-      const [session] = await tx
-        .insert(sessionTable)
-        .values({
-          id: generateId(random),
-          userId,
-          refreshSelector: parts.selector,
-          refreshVerifierHash: hashVerifier(parts.verifier),
-          createdAt: new Date(now),
-          lastUsedAt: new Date(now),
-          expiresAt: policy.refreshTokenTtlSeconds === null ? null : new Date(now + policy.refreshTokenTtlSeconds * 1000),
-          userAgent: origin.userAgent?.slice(0, 512) ?? null,
-          ip: origin.ip,
-        })
-        .returning();
-      if (!session) throw new Error('sessions.start: insert returned no row');
-      const access = await accessTokens.issue(tx, { sessionId: session.id, userId, sessionExpiresAt: session.expiresAt });
-      return { session, access };
+    const sessionId = generateId(random);
+    const expiresAt = policy.refreshTokenTtlSeconds === null ? null : new Date(now + policy.refreshTokenTtlSeconds * 1000);
+    const drafted = accessTokens.draft();
+    // An access token never outlives the session that issued it.
+    const accessExpiresAt = expiresAt && expiresAt < drafted.lifetimeEndsAt ? expiresAt : drafted.lifetimeEndsAt;
+    const started = await db.transaction(async (tx) => {
+      if (!(await guard(tx))) return false;
+      // The session and its first access token, in one statement.
+      const session = tx.$with('started').as(
+        tx
+          .insert(sessionTable)
+          .values({
+            id: sessionId,
+            userId,
+            refreshSelector: parts.selector,
+            refreshVerifierHash: hashVerifier(parts.verifier),
+            createdAt: new Date(now),
+            lastUsedAt: new Date(now),
+            expiresAt,
+            userAgent: origin.userAgent?.slice(0, 512) ?? null,
+            ip: origin.ip,
+          })
+          .returning({ id: sessionTable.id }),
+      );
+      await tx
+        .with(session)
+        .insert(accessTokenTable)
+        .values({ selector: drafted.selector, verifierHash: drafted.verifierHash, sessionId, userId, expiresAt: accessExpiresAt });
+      return true;
     });
-    if (!result) return null;
-    cache.fill(result.access.entry, result.access.revocationsBefore);
-    return { sessionId: result.session.id, tokens: toTokens(result.session, parts.verifier, result.access) };
+    if (!started) return null;
+    const access = accessTokens.issued(drafted, { sessionId, userId }, accessExpiresAt);
+    cache.fill(access.entry, access.revocationsBefore);
+    return { sessionId, tokens: toTokens({ selector: parts.selector, verifier: parts.verifier, expiresAt }, access) };
   };
 
   return {
@@ -305,13 +347,9 @@ export function createSessions(deps: {
         return { ok: false, code: result.code, userId: result.userId, sessionId: result.sessionId };
       }
       cache.fill(result.access.entry, result.access.revocationsBefore);
-      audit.emit({ type: 'refreshed', userId: result.session.userId, sessionId: result.session.id });
-      return {
-        ok: true,
-        tokens: toTokens(result.session, result.refreshVerifier, result.access),
-        userId: result.session.userId,
-        sessionId: result.session.id,
-      };
+      audit.emit({ type: 'refreshed', userId: result.userId, sessionId: result.sessionId });
+      const refresh = { selector: presented.selector, verifier: result.refreshVerifier, expiresAt: result.sessionExpiresAt };
+      return { ok: true, tokens: toTokens(refresh, result.access), userId: result.userId, sessionId: result.sessionId };
     },
 
     async revoke(userId, sessionId, reason) {

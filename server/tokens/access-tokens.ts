@@ -56,9 +56,37 @@ function grant(entry: CachedAccessToken): AccessCheck {
   };
 }
 
+/**
+ * An access token drawn before the statement that writes it, so that a statement holding a session's
+ * lock waits for no random draw or hash: the string for the client, the row's selector and verifier
+ * hash, and the end of its lifetime if its session lasts that long.
+ */
+export interface AccessTokenDraft {
+  token: string;
+  selector: string;
+  verifierHash: string;
+  tokenHash: string;
+  lifetimeEndsAt: Date;
+  /** The cache's revocation count before anything of the token was written (see `TokenCache.fill`). */
+  revocationsBefore: number;
+}
+
+/** Who an access token is for. */
+export interface AccessTokenOwner {
+  sessionId: string;
+  userId: string;
+}
+
 export interface AccessTokens {
-  /** Writes a new access token for a session; the caller fills the cache once its transaction commits. */
-  issue(db: Queryable, owner: { sessionId: string; userId: string; sessionExpiresAt: Date | null }): Promise<IssuedAccessToken>;
+  /**
+   * Writes a new access token for a session (`drafted`, or one drawn now); the caller fills the cache
+   * once its transaction commits.
+   */
+  issue(db: Queryable, owner: AccessTokenOwner & { sessionExpiresAt: Date | null }, drafted?: AccessTokenDraft): Promise<IssuedAccessToken>;
+  /** Draws a token a statement of the caller's is to write (`selector`, `verifierHash`, the expiry it computes). */
+  draft(): AccessTokenDraft;
+  /** A drafted token once its row is written, expiring at `expiresAt`: what the client and the cache get. */
+  issued(draft: AccessTokenDraft, owner: AccessTokenOwner, expiresAt: Date): IssuedAccessToken;
   /** Looks a token the cache does not know up in the database, and fills the cache with what it finds. */
   lookUp(lookup: TokenLookup): Promise<AccessCheck>;
 }
@@ -98,24 +126,41 @@ export function createAccessTokens(deps: {
     return grant(entry);
   }
 
+  function draft(): AccessTokenDraft {
+    const revocationsBefore = cache.revocations;
+    const parts = generateTokenParts(random);
+    const token = formatToken('access', parts);
+    return {
+      token,
+      selector: parts.selector,
+      verifierHash: hashVerifier(parts.verifier),
+      tokenHash: hashToken(token),
+      lifetimeEndsAt: new Date(clock.now() + ttlSeconds * 1000),
+      revocationsBefore,
+    };
+  }
+
+  function issued(drafted: AccessTokenDraft, owner: AccessTokenOwner, expiresAt: Date): IssuedAccessToken {
+    const entry: CachedAccessToken = { tokenHash: drafted.tokenHash, userId: owner.userId, sessionId: owner.sessionId, expiresAtMs: expiresAt.getTime(), scopeSet: SESSION_SCOPES };
+    return { token: drafted.token, expiresAt, entry, revocationsBefore: drafted.revocationsBefore };
+  }
+
   return {
-    async issue(target, owner) {
-      const revocationsBefore = cache.revocations;
-      const parts = generateTokenParts(random);
-      const token = formatToken('access', parts);
-      const ttlEnd = clock.now() + ttlSeconds * 1000;
+    async issue(target, owner, drafted = draft()) {
       // An access token never outlives the session that issued it.
-      const expiresAtMs = owner.sessionExpiresAt ? Math.min(ttlEnd, owner.sessionExpiresAt.getTime()) : ttlEnd;
+      const expiresAt = owner.sessionExpiresAt && owner.sessionExpiresAt < drafted.lifetimeEndsAt ? owner.sessionExpiresAt : drafted.lifetimeEndsAt;
       await target.insert(accessTokenTable).values({
-        selector: parts.selector,
-        verifierHash: hashVerifier(parts.verifier),
+        selector: drafted.selector,
+        verifierHash: drafted.verifierHash,
         sessionId: owner.sessionId,
         userId: owner.userId,
-        expiresAt: new Date(expiresAtMs),
+        expiresAt,
       });
-      const entry: CachedAccessToken = { tokenHash: hashToken(token), userId: owner.userId, sessionId: owner.sessionId, expiresAtMs, scopeSet: SESSION_SCOPES };
-      return { token, expiresAt: new Date(expiresAtMs), entry, revocationsBefore };
+      return issued(drafted, owner, expiresAt);
     },
+
+    draft,
+    issued,
 
     lookUp,
   };
