@@ -81,14 +81,24 @@ export function createBearerCheck(checkToken: TokenCheck, options: { realm: stri
 
 export type BearerCheck = ReturnType<typeof createBearerCheck>;
 
+/** Every middleware `createProtectMiddleware` made: the refusal gate finds protected procedures by them. */
+const protectMiddlewares = new WeakSet<object>();
+
+/** Whether `middleware` (one of a procedure's) is the bearer check of `protectedProcedure`. */
+export function isProtectMiddleware(middleware: object): boolean {
+  return protectMiddlewares.has(middleware);
+}
+
 /**
  * The middleware behind `protectedProcedure`, usable on any tRPC instance whose context carries
  * `authRequest`: it adds `ctx.user` and `ctx.session`.
  */
 export function createProtectMiddleware(authenticate: BearerCheck) {
-  return experimental_standaloneMiddleware<{ ctx: AuthBaseContext }>().create(async function isAuthed({ ctx, next }) {
+  const isAuthed = experimental_standaloneMiddleware<{ ctx: AuthBaseContext }>().create(async function isAuthed({ ctx, next }) {
     const pending = authenticate(ctx.authRequest);
     const { user, session } = pending instanceof Promise ? await pending : pending;
     return next({ ctx: { user, session } });
   });
+  for (const middleware of isAuthed._middlewares) protectMiddlewares.add(middleware);
+  return isAuthed;
 }
