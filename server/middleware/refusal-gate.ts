@@ -1,0 +1,214 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AnyRouter } from '@trpc/server';
+import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
+import type { AuthContextOptions } from '../context.js';
+import { authorizationOf } from '../context.js';
+import type { RememberingLimiter } from '../limits/refusal-memory.js';
+import { clientLimitKey } from '../limits/throttles.js';
+import type { ClientLimitKind } from '../limits/throttles.js';
+import type { TokenCheck } from '../tokens/token-check.js';
+import type { TokenFailures } from '../tokens/token-failures.js';
+import { noStoreMiddleware } from '../trpc.js';
+import { bearerTokenOf, isProtectMiddleware } from './bearer.js';
+import { databaseUnavailableMiddleware } from './database-unavailable.js';
+
+/*
+ * The refusal gate: a request from a client this node already refuses is answered 429 before its
+ * body is read and before tRPC runs. A refused request otherwise pays for all of tRPC's work (the
+ * Node request turned into a fetch Request, the body read and parsed, superjson, the input schema,
+ * the middlewares, a TRPCError and its error shape) to be told what this node knew from the start;
+ * on two cores each such millisecond is one a victim's request waits behind it.
+ *
+ * The gate refuses only what the procedure itself would refuse at once, and knows it only from
+ * memory: the refusal memory of the shared counters (limits/refusal-memory.ts) and the per-client
+ * tally of unknown tokens (tokens/token-failures.ts). Per procedure, the limits it meets first,
+ * whatever the input:
+ *   - `login`: the client's hash allowance, then its failed sign-ins;
+ *   - `register`: its failed sign-ins where the answer names a taken address (confirmation not
+ *     `required`), then its hash allowance;
+ *   - every query or mutation whose first check is the bearer check (`protectedProcedure`, the kit's
+ *     own): a token this node cannot answer from memory, from a client refused its lookups. A token
+ *     the cache holds goes through, so a user behind the attacker's address keeps working.
+ * Nothing else is gated; a batch is gated only when every call in it is. The client is who
+ * `createContext` says it is (the connection's peer, or the `clientIp` option): no header can name
+ * another. The answer is the one tRPC would give (status, headers, the error shape with
+ * `data.authCode: 'RATE_LIMITED'`), only sooner; it counts in the metrics as tRPC's would, and adds
+ * nothing to a counter, which is already past its limit until its window ends.
+ */
+
+/** Where the gate finds the calls of a request: the application's router and where it is served. */
+export interface RefusalGateOptions {
+  /** The router the wrapped handler serves: the application's, with the kit's router in it. */
+  router: AnyRouter;
+  /**
+   * The path before the procedure's, as the wrapped handler sees `req.url` (for the fetch adapter,
+   * the URL's path): tRPC's `basePath` or `endpoint`; `'/'` inside Express's `app.use('/trpc', …)`.
+   * @default '/trpc/'
+   */
+  basePath?: string;
+}
+
+/** Answers from memory before a tRPC handler runs; everything else goes on to the handler. */
+export interface RefusalGate {
+  /** A Node handler (tRPC's standalone `createHTTPHandler`, Express middleware) behind the gate. */
+  node<TRest extends unknown[]>(handler: (req: IncomingMessage, res: ServerResponse, ...rest: TRest) => unknown): (req: IncomingMessage, res: ServerResponse, ...rest: TRest) => unknown;
+  /** A fetch handler (tRPC's `fetchRequestHandler`, in a route or a Worker) behind the gate. */
+  fetch<TRest extends unknown[]>(handler: (req: Request, ...rest: TRest) => Response | Promise<Response>): (req: Request, ...rest: TRest) => Response | Promise<Response>;
+}
+
+/** What the gate reads its refusals from: the kit's own parts, from `createAuth`. */
+export interface RefusalGateDeps {
+  refusals: RememberingLimiter;
+  tokenFailures: TokenFailures;
+  /** The token check, uncounted: the gate counts what it refuses itself. */
+  checkToken: TokenCheck;
+  /** Who the client is, as `createContext` says. */
+  clientIpOf: (opts: AuthContextOptions) => string | null;
+  /** The kit's `login` and `register`, to find them in the application's router. */
+  procedures: { login: object; register: object };
+  /** Whether `register` counts a taken address as a failed sign-in (confirmation not `required`). */
+  registerCountsFailures: boolean;
+  /** A refusal the gate answered, for the metrics: the limit's key, or null for a token lookup. */
+  counted: (key: string | null) => void;
+}
+
+/** What refuses one procedure: the seconds of `Retry-After`, or null to let it through. */
+type Rule = (ip: string, authorization: () => string | null) => number | null;
+
+interface GatedProcedure {
+  rule: Rule;
+  /** Whether tRPC's answer carries `Cache-Control: no-store` (the kit's procedures). */
+  noStore: boolean;
+  /** The call's error, as the kit's error formatter and superjson write it. */
+  errorJson: string;
+}
+
+/** The largest body the gate leaves unread on a connection kept open; beyond it the connection closes. */
+const DRAINED_BODY_BYTES = 64 * 1024;
+
+/** The kit's middlewares that may run before the bearer check: they answer nothing themselves. */
+const LEAD_MIDDLEWARES = new Set<unknown>([...databaseUnavailableMiddleware._middlewares, ...noStoreMiddleware._middlewares]);
+const NO_STORE_MIDDLEWARES: readonly unknown[] = noStoreMiddleware._middlewares;
+
+/** A procedure's middlewares in the order they run (tRPC keeps them on the built procedure). */
+function middlewaresOf(procedure: object): unknown[] {
+  const def = (procedure as { _def?: { middlewares?: unknown } })._def;
+  return Array.isArray(def?.middlewares) ? def.middlewares : [];
+}
+
+function errorJsonOf(path: string): string {
+  const shape = {
+    message: 'RATE_LIMITED',
+    code: TRPC_ERROR_CODES_BY_KEY.TOO_MANY_REQUESTS,
+    data: { code: 'TOO_MANY_REQUESTS', httpStatus: 429, path, authCode: 'RATE_LIMITED' },
+  };
+  return JSON.stringify({ error: { json: shape } });
+}
+
+/** Builds the gate for `options.router`; `createAuth` returns it bound to the kit as `auth.refusalGate`. */
+export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOptions): RefusalGate {
+  const { refusals, tokenFailures, checkToken, counted } = deps;
+  const basePath = (options.basePath ?? '/trpc/').replace(/\/?$/, '/');
+
+  const refusedBy =
+    (kinds: readonly ClientLimitKind[]): Rule =>
+    (ip) => {
+      for (const kind of kinds) {
+        const key = clientLimitKey(kind, ip);
+        const retryAfterSeconds = refusals.refusedFor(key);
+        if (retryAfterSeconds !== null) {
+          counted(key);
+          return retryAfterSeconds;
+        }
+      }
+      return null;
+    };
+
+  const refusedLookup: Rule = (ip, authorization) => {
+    if (tokenFailures.refusedFor(ip) === null) return null;
+    const token = bearerTokenOf(authorization());
+    if (token === null) return null;
+    const check = checkToken(token, ip);
+    if (check instanceof Promise) {
+      // The client's window ended meanwhile: the lookup it may make again runs, and tRPC answers.
+      check.catch(() => {});
+      return null;
+    }
+    if (check.ok || check.code !== 'RATE_LIMITED') return null;
+    counted(null);
+    return check.retryAfterSeconds;
+  };
+
+  const gated = new Map<string, GatedProcedure>();
+  const procedures = (options.router._def as { procedures: Record<string, object> }).procedures;
+  for (const [path, procedure] of Object.entries(procedures)) {
+    const middlewares = middlewaresOf(procedure);
+    const noStore = NO_STORE_MIDDLEWARES.some((middleware) => middlewares.includes(middleware));
+    let rule: Rule | null = null;
+    if (procedure === deps.procedures.login) rule = refusedBy(['hashes-ip', 'failures-ip']);
+    else if (procedure === deps.procedures.register) rule = refusedBy(deps.registerCountsFailures ? ['failures-ip', 'hashes-ip'] : ['hashes-ip']);
+    else {
+      const type = (procedure as { _def?: { type?: unknown } })._def?.type;
+      const protect = middlewares.findIndex((middleware) => typeof middleware === 'function' && isProtectMiddleware(middleware));
+      // Only where nothing that could answer runs before the bearer check.
+      if ((type === 'query' || type === 'mutation') && protect >= 0 && middlewares.slice(0, protect).every((middleware) => LEAD_MIDDLEWARES.has(middleware))) rule = refusedLookup;
+    }
+    if (rule) gated.set(path, { rule, noStore, errorJson: errorJsonOf(path) });
+  }
+
+  /** The 429 for this request, or null to let it through. */
+  function refusalOf(url: string, ip: string | null, authorization: () => string | null): { body: string; retryAfterSeconds: number; noStore: boolean } | null {
+    if (ip === null || !url.startsWith(basePath)) return null;
+    const queryAt = url.indexOf('?');
+    const pathPart = url.slice(basePath.length, queryAt === -1 ? undefined : queryAt);
+    const batch = queryAt !== -1 && /[?&]batch=/.test(url.slice(queryAt));
+    const paths = batch ? pathPart.split(',') : [pathPart];
+    const calls: GatedProcedure[] = [];
+    for (const path of paths) {
+      const call = gated.get(path);
+      if (!call) return null;
+      calls.push(call);
+    }
+    let retryAfterSeconds = 0;
+    for (const call of calls) {
+      const seconds = call.rule(ip, authorization);
+      if (seconds === null) return null;
+      // tRPC sets the header once per call; the last one stands.
+      retryAfterSeconds = seconds;
+    }
+    const errors = calls.map((call) => call.errorJson);
+    return { body: batch ? `[${errors.join(',')}]` : (errors[0] as string), retryAfterSeconds, noStore: calls.some((call) => call.noStore) };
+  }
+
+  function headersOf(refusal: { retryAfterSeconds: number; noStore: boolean }): Record<string, string> {
+    return {
+      ...(refusal.noStore && { 'cache-control': 'no-store' }),
+      'retry-after': String(refusal.retryAfterSeconds),
+      'content-type': 'application/json',
+      vary: 'trpc-accept, accept',
+    };
+  }
+
+  return {
+    node(handler) {
+      return function gatedNodeHandler(req, res, ...rest) {
+        const refusal = refusalOf(req.url ?? '/', deps.clientIpOf({ req, res }), () => authorizationOf(req));
+        if (!refusal) return handler(req, res, ...rest);
+        const headers = headersOf(refusal);
+        // The body is never read. Node discards a small one so the connection can serve the next
+        // request; a large or unbounded one is not worth reading: the connection closes instead.
+        const length = Number(req.headers['content-length'] ?? 0);
+        if (req.headers['transfer-encoding'] !== undefined || !(length <= DRAINED_BODY_BYTES)) headers.connection = 'close';
+        res.writeHead(429, headers).end(refusal.body);
+        return undefined;
+      };
+    },
+    fetch(handler) {
+      return function gatedFetchHandler(req, ...rest) {
+        const url = new URL(req.url);
+        const refusal = refusalOf(url.pathname + url.search, deps.clientIpOf({ req, resHeaders: new Headers() }), () => req.headers.get('authorization'));
+        return refusal ? new Response(refusal.body, { status: 429, headers: headersOf(refusal) }) : handler(req, ...rest);
+      };
+    },
+  };
+}
