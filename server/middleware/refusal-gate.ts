@@ -83,9 +83,6 @@ interface GatedProcedure {
   errorJson: string;
 }
 
-/** The largest body the gate leaves unread on a connection kept open; beyond it the connection closes. */
-const DRAINED_BODY_BYTES = 64 * 1024;
-
 /** The kit's middlewares that may run before the bearer check: they answer nothing themselves. */
 const LEAD_MIDDLEWARES = new Set<unknown>([...databaseUnavailableMiddleware._middlewares, ...noStoreMiddleware._middlewares]);
 const NO_STORE_MIDDLEWARES: readonly unknown[] = noStoreMiddleware._middlewares;
@@ -161,10 +158,13 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
     if (ip === null || !url.startsWith(basePath)) return null;
     const queryAt = url.indexOf('?');
     const pathPart = url.slice(basePath.length, queryAt === -1 ? undefined : queryAt);
-    const batch = queryAt !== -1 && /[?&]batch=/.test(url.slice(queryAt));
-    const paths = batch ? pathPart.split(',') : [pathPart];
+    if (queryAt === -1 || !/[?&]batch=/.test(url.slice(queryAt))) {
+      const call = gated.get(pathPart);
+      const retryAfterSeconds = call ? call.rule(ip, authorization) : null;
+      return call && retryAfterSeconds !== null ? { body: call.errorJson, retryAfterSeconds, noStore: call.noStore } : null;
+    }
     const calls: GatedProcedure[] = [];
-    for (const path of paths) {
+    for (const path of pathPart.split(',')) {
       const call = gated.get(path);
       if (!call) return null;
       calls.push(call);
@@ -176,17 +176,13 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
       // tRPC sets the header once per call; the last one stands.
       retryAfterSeconds = seconds;
     }
-    const errors = calls.map((call) => call.errorJson);
-    return { body: batch ? `[${errors.join(',')}]` : (errors[0] as string), retryAfterSeconds, noStore: calls.some((call) => call.noStore) };
+    return { body: `[${calls.map((call) => call.errorJson).join(',')}]`, retryAfterSeconds, noStore: calls.some((call) => call.noStore) };
   }
 
-  function headersOf(refusal: { retryAfterSeconds: number; noStore: boolean }): Record<string, string> {
-    return {
-      ...(refusal.noStore && { 'cache-control': 'no-store' }),
-      'retry-after': String(refusal.retryAfterSeconds),
-      'content-type': 'application/json',
-      vary: 'trpc-accept, accept',
-    };
+  /** tRPC's headers on a 429, as name and value in turn. */
+  function headersOf(refusal: { retryAfterSeconds: number; noStore: boolean }): string[] {
+    const headers = ['retry-after', String(refusal.retryAfterSeconds), 'content-type', 'application/json', 'vary', 'trpc-accept, accept'];
+    return refusal.noStore ? ['cache-control', 'no-store', ...headers] : headers;
   }
 
   return {
@@ -194,12 +190,9 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
       return function gatedNodeHandler(req, res, ...rest) {
         const refusal = refusalOf(req.url ?? '/', deps.clientIpOf({ req, res }), () => authorizationOf(req));
         if (!refusal) return handler(req, res, ...rest);
-        const headers = headersOf(refusal);
-        // The body is never read. Node discards a small one so the connection can serve the next
-        // request; a large or unbounded one is not worth reading: the connection closes instead.
-        const length = Number(req.headers['content-length'] ?? 0);
-        if (req.headers['transfer-encoding'] !== undefined || !(length <= DRAINED_BODY_BYTES)) headers.connection = 'close';
-        res.writeHead(429, headers).end(refusal.body);
+        // The body is never read: Node discards it once the answer is written, as it does after
+        // tRPC's refusal of a body too large, within the server's `requestTimeout`.
+        res.writeHead(429, headersOf(refusal)).end(refusal.body);
         return undefined;
       };
     },
@@ -207,7 +200,11 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
       return function gatedFetchHandler(req, ...rest) {
         const url = new URL(req.url);
         const refusal = refusalOf(url.pathname + url.search, deps.clientIpOf({ req, resHeaders: new Headers() }), () => req.headers.get('authorization'));
-        return refusal ? new Response(refusal.body, { status: 429, headers: headersOf(refusal) }) : handler(req, ...rest);
+        if (!refusal) return handler(req, ...rest);
+        const headers = headersOf(refusal);
+        const init = new Headers();
+        for (let at = 0; at < headers.length; at += 2) init.append(headers[at] as string, headers[at + 1] as string);
+        return new Response(refusal.body, { status: 429, headers: init });
       };
     },
   };
