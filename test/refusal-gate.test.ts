@@ -107,7 +107,7 @@ describeOnEachDatabase('the refusal gate', (kit) => {
     try {
       assert.equal(await exhaustFailedSignIns(served.gated, '127.0.0.3', victimEmail), LIMITS.failuresPerIp + 1);
       const refusalsBefore = app.auth.metrics().rateLimitRefusals['failures-ip'] ?? 0;
-      const calls = [
+      const calls: Array<{ path: string; input: unknown }> = [
         { path: 'auth.register', input: { email: victimEmail, password: 'another guess of theirs' } },
         { path: 'auth.login', input: { identifier: victimEmail, password: 'another guess of theirs' } },
         { path: 'auth.register,auth.login?batch=1', input: { 0: { json: { email: victimEmail, password: 'a guess' } }, 1: { json: { identifier: victimEmail, password: 'a guess' } } } },
@@ -122,6 +122,10 @@ describeOnEachDatabase('the refusal gate', (kit) => {
         assert.equal(authCodeOf(gated) ?? gated.json<Array<{ error: { json: { data: { authCode: string } } } }>>()[0]?.error.json.data.authCode, 'RATE_LIMITED');
         if (call.input !== 'not an input at all') assert.deepEqual(visible(gated), visible(await send(served.plain, { from: '127.0.0.3', ...call })), call.path);
       }
+      // A streamed batch (httpBatchStreamLink) has an answer of its own shape: tRPC writes it.
+      const streamed = served.contexts();
+      await send(served.gated, { from: '127.0.0.3', path: 'auth.register,auth.login?batch=1', input: calls[2]?.input, headers: ['trpc-accept: application/jsonl'] });
+      assert.equal(served.contexts(), streamed + 1);
       const again = await send(served.gated, { from: '127.0.0.3', path: 'auth.register', input: { email: victimEmail, password: 'and another' } });
       assert.ok(Number(again.header('retry-after')[0]) > 0);
       // Counted where tRPC counts its refusals: the operators' figures still show the flood.

@@ -72,6 +72,19 @@ export interface RefusalGateDeps {
   counted: (key: string | null) => void;
 }
 
+/** The request's headers, read only when a refusal needs them. */
+interface RequestHeaders {
+  authorization: () => string | null;
+  header: (name: string) => string | null;
+}
+
+/** Whether the client asked for tRPC's streamed answer (`httpBatchStreamLink`), as tRPC tells it. */
+function streams(request: RequestHeaders): boolean {
+  const trpcAccept = request.header('trpc-accept');
+  if (trpcAccept !== null) return trpcAccept === 'application/jsonl';
+  return (request.header('accept') ?? '').split(',').some((type) => type.trim() === 'application/jsonl');
+}
+
 /** What refuses one procedure: the seconds of `Retry-After`, or null to let it through. */
 type Rule = (ip: string, authorization: () => string | null) => number | null;
 
@@ -154,15 +167,23 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
   }
 
   /** The 429 for this request, or null to let it through. */
-  function refusalOf(url: string, ip: string | null, authorization: () => string | null): { body: string; retryAfterSeconds: number; noStore: boolean } | null {
+  function refusalOf(url: string, ip: string | null, request: RequestHeaders): { body: string; retryAfterSeconds: number; noStore: boolean } | null {
     if (ip === null || !url.startsWith(basePath)) return null;
     const queryAt = url.indexOf('?');
+    // The path as tRPC matches it, undecoded: one it would decode or trim first is not gated.
     const pathPart = url.slice(basePath.length, queryAt === -1 ? undefined : queryAt);
-    if (queryAt === -1 || !/[?&]batch=/.test(url.slice(queryAt))) {
-      const call = gated.get(pathPart);
-      const retryAfterSeconds = call ? call.rule(ip, authorization) : null;
-      return call && retryAfterSeconds !== null ? { body: call.errorJson, retryAfterSeconds, noStore: call.noStore } : null;
-    }
+    const refusal = queryAt === -1 || new URLSearchParams(url.slice(queryAt + 1)).get('batch') !== '1' ? refuseCall(pathPart, ip, request) : refuseBatch(pathPart, ip, request);
+    // A streamed answer (httpBatchStreamLink) has a shape of its own: tRPC writes it.
+    return refusal && !streams(request) ? refusal : null;
+  }
+
+  function refuseCall(path: string, ip: string, request: RequestHeaders) {
+    const call = gated.get(path);
+    const retryAfterSeconds = call ? call.rule(ip, request.authorization) : null;
+    return call && retryAfterSeconds !== null ? { body: call.errorJson, retryAfterSeconds, noStore: call.noStore } : null;
+  }
+
+  function refuseBatch(pathPart: string, ip: string, request: RequestHeaders) {
     const calls: GatedProcedure[] = [];
     for (const path of pathPart.split(',')) {
       const call = gated.get(path);
@@ -171,7 +192,7 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
     }
     let retryAfterSeconds = 0;
     for (const call of calls) {
-      const seconds = call.rule(ip, authorization);
+      const seconds = call.rule(ip, request.authorization);
       if (seconds === null) return null;
       // tRPC sets the header once per call; the last one stands.
       retryAfterSeconds = seconds;
@@ -188,7 +209,13 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
   return {
     node(handler) {
       return function gatedNodeHandler(req, res, ...rest) {
-        const refusal = refusalOf(req.url ?? '/', deps.clientIpOf({ req, res }), () => authorizationOf(req));
+        const refusal = refusalOf(req.url ?? '/', deps.clientIpOf({ req, res }), {
+          authorization: () => authorizationOf(req),
+          header: (name) => {
+            const value = req.headers[name];
+            return Array.isArray(value) ? value.join(', ') : (value ?? null);
+          },
+        });
         if (!refusal) return handler(req, res, ...rest);
         // The body is never read: Node discards it once the answer is written, as it does after
         // tRPC's refusal of a body too large, within the server's `requestTimeout`.
@@ -199,7 +226,10 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
     fetch(handler) {
       return function gatedFetchHandler(req, ...rest) {
         const url = new URL(req.url);
-        const refusal = refusalOf(url.pathname + url.search, deps.clientIpOf({ req, resHeaders: new Headers() }), () => req.headers.get('authorization'));
+        const refusal = refusalOf(url.pathname + url.search, deps.clientIpOf({ req, resHeaders: new Headers() }), {
+          authorization: () => req.headers.get('authorization'),
+          header: (name) => req.headers.get(name),
+        });
         if (!refusal) return handler(req, ...rest);
         const headers = headersOf(refusal);
         const init = new Headers();
