@@ -257,8 +257,9 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
     createContext,
     /**
      * A gate for the tRPC handler serving `router`: a client this node already refuses
-     * (`RATE_LIMITED`) is answered 429 with `Retry-After` before its body is read and before tRPC
-     * runs, with the answer tRPC would give. `gate.node(handler)` for the standalone and Express
+     * (`RATE_LIMITED`) is answered 429 with `Retry-After`, and a protected call without a token or
+     * with a malformed one 401, before the body is read and before tRPC runs, with the answer tRPC
+     * would give. `gate.node(handler)` for the standalone and Express
      * adapters, `gate.fetch(handler)` for the fetch adapter.
      *
      * @example
@@ -274,10 +275,11 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
           clientIpOf,
           procedures: { login: authRouter._def.procedures.login, register: authRouter._def.procedures.register },
           registerCountsFailures: resolved.signup.emailConfirmation !== 'required',
-          counted(key) {
-            // Where tRPC would have counted the same refusal: a token lookup among the token checks.
-            if (key === null) tokenCheckCounts.memory.RATE_LIMITED++;
-            else countRefusal(key);
+          realm: appName,
+          counted(refusal) {
+            // Where tRPC would have counted the same refusal: a token's among the token checks.
+            if ('key' in refusal) countRefusal(refusal.key);
+            else tokenCheckCounts.memory[refusal.tokenCheck]++;
           },
         },
         gateOptions,

@@ -198,6 +198,37 @@ describeOnEachDatabase('the refusal gate', (kit) => {
     }
   });
 
+  it('a protected call without a token, or with one that fails the free checks, is answered at the gate as tRPC answers it', async () => {
+    const { served } = await start();
+    try {
+      const token = madeUpToken();
+      // The selector's first character changed: the checksum no longer matches.
+      const badChecksum = `at_${token[3] === 'A' ? 'B' : 'A'}${token.slice(4)}`;
+      const variants = [
+        { headers: [], code: 'TOKEN_MISSING' },
+        { headers: ['Authorization: Basic Zm9vOmJhcg=='], code: 'TOKEN_MISSING' },
+        { headers: ['Authorization: Bearer not-a-token'], code: 'TOKEN_INVALID' },
+        { headers: [`Authorization: Bearer ${badChecksum}`], code: 'TOKEN_INVALID' },
+        { headers: [`Authorization: Bearer ${token}`, `Authorization: Bearer ${madeUpToken()}`], code: 'INVALID_REQUEST' },
+      ];
+      for (const path of ['demo.whoami', 'auth.me', 'demo.whoami,auth.me?batch=1&input={}']) {
+        for (const variant of variants) {
+          const before = served.contexts();
+          const gated = await send(served.gated, { from: '127.0.0.6', path, headers: variant.headers });
+          assert.equal(served.contexts(), before, `${path} ${variant.code} reached tRPC`);
+          assert.ok(gated.body.includes(`"authCode":"${variant.code}"`), gated.body);
+          assert.deepEqual(visible(gated), visible(await send(served.plain, { from: '127.0.0.6', path, headers: variant.headers })), `${path} ${variant.code}`);
+        }
+      }
+      // Answered alike by tRPC alone: a batch with a call that needs no token.
+      const before = served.contexts();
+      assert.equal((await send(served.gated, { from: '127.0.0.6', path: 'demo.whoami,demo.open?batch=1&input={}' })).status, 207);
+      assert.equal(served.contexts(), before + 1);
+    } finally {
+      await served.close();
+    }
+  });
+
   it('the limit stays closed on every node until its window ends, then the client is heard again', async () => {
     const { app, served, victimEmail } = await start();
     // A second node on the same database.

@@ -1,15 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AnyRouter } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
+import { AUTH_ERROR_CODES } from '../../shared/errors.js';
 import type { AuthContextOptions } from '../context.js';
 import { authorizationOf } from '../context.js';
 import type { RememberingLimiter } from '../limits/refusal-memory.js';
+import { authError } from '../errors.js';
 import { clientLimitKey } from '../limits/throttles.js';
 import type { ClientLimitKind } from '../limits/throttles.js';
+import { isMalformedBearerToken } from '../tokens/token-check.js';
 import type { TokenCheck } from '../tokens/token-check.js';
 import type { TokenFailures } from '../tokens/token-failures.js';
 import { noStoreMiddleware } from '../trpc.js';
-import { bearerTokenOf, isProtectMiddleware } from './bearer.js';
+import { bearerChallenge, bearerTokenOf, isProtectMiddleware } from './bearer.js';
 import { databaseUnavailableMiddleware } from './database-unavailable.js';
 
 /*
@@ -29,10 +33,14 @@ import { databaseUnavailableMiddleware } from './database-unavailable.js';
  *   - every query or mutation whose first check is the bearer check (`protectedProcedure`, the kit's
  *     own): a token this node cannot answer from memory, from a client refused its lookups. A token
  *     the cache holds goes through, so a user behind the attacker's address keeps working.
- * Nothing else is gated; a batch is gated only when every call in it is. The client is who
+ * The bearer check's other refusals that cost nothing are answered here too, for any client: no
+ * token (401 TOKEN_MISSING), one that fails the prefix, length or checksum (401 TOKEN_INVALID), two
+ * Authorization headers (400 INVALID_REQUEST); those are never counted, so without the gate a flood
+ * of them would pay for tRPC without end. Nothing else is gated; a batch is gated only when every call
+ * in it is, with one status. The client is who
  * `createContext` says it is (the connection's peer, or the `clientIp` option): no header can name
  * another. The answer is the one tRPC would give (status, headers, the error shape with
- * `data.authCode: 'RATE_LIMITED'`), only sooner; it counts in the metrics as tRPC's would, and adds
+ * `data.authCode`), only sooner; it counts in the metrics as tRPC's would, and adds
  * nothing to a counter, which is already past its limit until its window ends.
  */
 
@@ -62,14 +70,16 @@ export interface RefusalGateDeps {
   tokenFailures: TokenFailures;
   /** The token check, uncounted: the gate counts what it refuses itself. */
   checkToken: TokenCheck;
+  /** The realm of the bearer challenge (`mail.appName`). */
+  realm: string;
   /** Who the client is, as `createContext` says. */
   clientIpOf: (opts: AuthContextOptions) => string | null;
   /** The kit's `login` and `register`, to find them in the application's router. */
   procedures: { login: object; register: object };
   /** Whether `register` counts a taken address as a failed sign-in (confirmation not `required`). */
   registerCountsFailures: boolean;
-  /** A refusal the gate answered, for the metrics: the limit's key, or null for a token lookup. */
-  counted: (key: string | null) => void;
+  /** A refusal the gate answered, for the metrics: by a limit's key, or a token check's by its code. */
+  counted: (refusal: { key: string } | { tokenCheck: 'RATE_LIMITED' | 'TOKEN_INVALID' }) => void;
 }
 
 /** The request's headers, read only when a refusal needs them. */
@@ -85,16 +95,37 @@ function streams(request: RequestHeaders): boolean {
   return (request.header('accept') ?? '').split(',').some((type) => type.trim() === 'application/jsonl');
 }
 
-/** What refuses one procedure: the seconds of `Retry-After`, or null to let it through. */
-type Rule = (ip: string, authorization: () => string | null) => number | null;
+/** The codes the gate answers with. */
+type GateCode = 'RATE_LIMITED' | 'TOKEN_MISSING' | 'TOKEN_INVALID' | 'INVALID_REQUEST';
+
+/** One call's refusal: its code and the header tRPC sets with it (`Retry-After`, `WWW-Authenticate`). */
+interface Refusal {
+  code: GateCode;
+  header: readonly [string, string];
+}
+
+/** The gate's answer to a request. */
+interface Answer {
+  status: number;
+  body: string;
+  headers: ReadonlyArray<readonly [string, string]>;
+  noStore: boolean;
+}
+
+/** What refuses one procedure, or null to let it through. */
+type Rule = (ip: string | null, request: RequestHeaders) => Refusal | null;
 
 interface GatedProcedure {
   rule: Rule;
   /** Whether tRPC's answer carries `Cache-Control: no-store` (the kit's procedures). */
   noStore: boolean;
-  /** The call's error, as the kit's error formatter and superjson write it. */
-  errorJson: string;
+  /** The call's error for each code, as the kit's error formatter and superjson write it. */
+  errorJson: Record<GateCode, string>;
 }
+
+const GATE_CODES: readonly GateCode[] = ['RATE_LIMITED', 'TOKEN_MISSING', 'TOKEN_INVALID', 'INVALID_REQUEST'];
+/** The HTTP status of each code, as tRPC gives it. */
+const STATUS = Object.fromEntries(GATE_CODES.map((code) => [code, getHTTPStatusCodeFromError(authError(code))])) as Record<GateCode, number>;
 
 /** The kit's middlewares that may run before the bearer check: they answer nothing themselves. */
 const LEAD_MIDDLEWARES = new Set<unknown>([...databaseUnavailableMiddleware._middlewares, ...noStoreMiddleware._middlewares]);
@@ -106,38 +137,48 @@ function middlewaresOf(procedure: object): unknown[] {
   return Array.isArray(def?.middlewares) ? def.middlewares : [];
 }
 
-function errorJsonOf(path: string): string {
-  const shape = {
-    message: 'RATE_LIMITED',
-    code: TRPC_ERROR_CODES_BY_KEY.TOO_MANY_REQUESTS,
-    data: { code: 'TOO_MANY_REQUESTS', httpStatus: 429, path, authCode: 'RATE_LIMITED' },
+function errorJsonOf(path: string): Record<GateCode, string> {
+  const json = (code: GateCode) => {
+    const key = AUTH_ERROR_CODES[code];
+    const shape = { message: code, code: TRPC_ERROR_CODES_BY_KEY[key], data: { code: key, httpStatus: STATUS[code], path, authCode: code } };
+    return JSON.stringify({ error: { json: shape } });
   };
-  return JSON.stringify({ error: { json: shape } });
+  return Object.fromEntries(GATE_CODES.map((code) => [code, json(code)])) as Record<GateCode, string>;
 }
 
 /** Builds the gate for `options.router`; `createAuth` returns it bound to the kit as `auth.refusalGate`. */
 export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOptions): RefusalGate {
   const { refusals, tokenFailures, checkToken, counted } = deps;
   const basePath = (options.basePath ?? '/trpc/').replace(/\/?$/, '/');
+  const limited = (seconds: number): Refusal => ({ code: 'RATE_LIMITED', header: ['retry-after', String(seconds)] });
+  const unauthorized = (code: 'TOKEN_MISSING' | 'TOKEN_INVALID' | 'INVALID_REQUEST'): Refusal => ({ code, header: ['www-authenticate', bearerChallenge(deps.realm, code)] });
 
   const refusedBy =
     (kinds: readonly ClientLimitKind[]): Rule =>
     (ip) => {
+      if (ip === null) return null;
       for (const kind of kinds) {
         const key = clientLimitKey(kind, ip);
         const retryAfterSeconds = refusals.refusedFor(key);
         if (retryAfterSeconds !== null) {
-          counted(key);
-          return retryAfterSeconds;
+          counted({ key });
+          return limited(retryAfterSeconds);
         }
       }
       return null;
     };
 
-  const refusedLookup: Rule = (ip, authorization) => {
-    if (tokenFailures.refusedFor(ip) === null) return null;
-    const token = bearerTokenOf(authorization());
-    if (token === null) return null;
+  // The bearer check's refusals that need nothing looked up: no token, a malformed one, and (for a
+  // client refused its lookups) one this node cannot answer from memory.
+  const bearerRefusal: Rule = (ip, request) => {
+    const authorization = request.authorization();
+    const token = bearerTokenOf(authorization);
+    if (token === null) return unauthorized(authorization?.includes(',') ? 'INVALID_REQUEST' : 'TOKEN_MISSING');
+    if (isMalformedBearerToken(token)) {
+      counted({ tokenCheck: 'TOKEN_INVALID' });
+      return unauthorized('TOKEN_INVALID');
+    }
+    if (ip === null || tokenFailures.refusedFor(ip) === null) return null;
     const check = checkToken(token, ip);
     if (check instanceof Promise) {
       // The client's window ended meanwhile: the lookup it may make again runs, and tRPC answers.
@@ -145,8 +186,8 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
       return null;
     }
     if (check.ok || check.code !== 'RATE_LIMITED') return null;
-    counted(null);
-    return check.retryAfterSeconds;
+    counted({ tokenCheck: 'RATE_LIMITED' });
+    return limited(check.retryAfterSeconds);
   };
 
   const gated = new Map<string, GatedProcedure>();
@@ -161,49 +202,55 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
       const type = (procedure as { _def?: { type?: unknown } })._def?.type;
       const protect = middlewares.findIndex((middleware) => typeof middleware === 'function' && isProtectMiddleware(middleware));
       // Only where nothing that could answer runs before the bearer check.
-      if ((type === 'query' || type === 'mutation') && protect >= 0 && middlewares.slice(0, protect).every((middleware) => LEAD_MIDDLEWARES.has(middleware))) rule = refusedLookup;
+      if ((type === 'query' || type === 'mutation') && protect >= 0 && middlewares.slice(0, protect).every((middleware) => LEAD_MIDDLEWARES.has(middleware))) rule = bearerRefusal;
     }
     if (rule) gated.set(path, { rule, noStore, errorJson: errorJsonOf(path) });
   }
 
-  /** The 429 for this request, or null to let it through. */
-  function refusalOf(url: string, ip: string | null, request: RequestHeaders): { body: string; retryAfterSeconds: number; noStore: boolean } | null {
-    if (ip === null || !url.startsWith(basePath)) return null;
+  /** The answer for this request, or null to let it through. */
+  function refusalOf(url: string, ip: string | null, request: RequestHeaders): Answer | null {
+    if (!url.startsWith(basePath)) return null;
     const queryAt = url.indexOf('?');
     // The path as tRPC matches it, undecoded: one it would decode or trim first is not gated.
     const pathPart = url.slice(basePath.length, queryAt === -1 ? undefined : queryAt);
-    const refusal = queryAt === -1 || new URLSearchParams(url.slice(queryAt + 1)).get('batch') !== '1' ? refuseCall(pathPart, ip, request) : refuseBatch(pathPart, ip, request);
+    const batch = queryAt !== -1 && new URLSearchParams(url.slice(queryAt + 1)).get('batch') === '1';
+    const answer = batch ? refuseBatch(pathPart, ip, request) : refuseCall(pathPart, ip, request);
     // A streamed answer (httpBatchStreamLink) has a shape of its own: tRPC writes it.
-    return refusal && !streams(request) ? refusal : null;
+    return answer && !streams(request) ? answer : null;
   }
 
-  function refuseCall(path: string, ip: string, request: RequestHeaders) {
+  function refuseCall(path: string, ip: string | null, request: RequestHeaders): Answer | null {
     const call = gated.get(path);
-    const retryAfterSeconds = call ? call.rule(ip, request.authorization) : null;
-    return call && retryAfterSeconds !== null ? { body: call.errorJson, retryAfterSeconds, noStore: call.noStore } : null;
+    const refusal = call ? call.rule(ip, request) : null;
+    return call && refusal ? { status: STATUS[refusal.code], body: call.errorJson[refusal.code], headers: [refusal.header], noStore: call.noStore } : null;
   }
 
-  function refuseBatch(pathPart: string, ip: string, request: RequestHeaders) {
+  function refuseBatch(pathPart: string, ip: string | null, request: RequestHeaders): Answer | null {
     const calls: GatedProcedure[] = [];
     for (const path of pathPart.split(',')) {
       const call = gated.get(path);
       if (!call) return null;
       calls.push(call);
     }
-    let retryAfterSeconds = 0;
+    const errors: string[] = [];
+    const headers: Array<readonly [string, string]> = [];
+    let status = 0;
     for (const call of calls) {
-      const seconds = call.rule(ip, request.authorization);
-      if (seconds === null) return null;
-      // tRPC sets the header once per call; the last one stands.
-      retryAfterSeconds = seconds;
+      const refusal = call.rule(ip, request);
+      // Calls answered with different statuses make tRPC's 207: that one it writes.
+      if (refusal === null || (status !== 0 && STATUS[refusal.code] !== status)) return null;
+      status = STATUS[refusal.code];
+      errors.push(call.errorJson[refusal.code]);
+      headers.push(refusal.header);
     }
-    return { body: `[${calls.map((call) => call.errorJson).join(',')}]`, retryAfterSeconds, noStore: calls.some((call) => call.noStore) };
+    // tRPC sets each header once per call; the last one of a name stands.
+    return { status, body: `[${errors.join(',')}]`, headers: [...new Map(headers).entries()], noStore: calls.some((call) => call.noStore) };
   }
 
-  /** tRPC's headers on a 429, as name and value in turn. */
-  function headersOf(refusal: { retryAfterSeconds: number; noStore: boolean }): string[] {
-    const headers = ['retry-after', String(refusal.retryAfterSeconds), 'content-type', 'application/json', 'vary', 'trpc-accept, accept'];
-    return refusal.noStore ? ['cache-control', 'no-store', ...headers] : headers;
+  /** tRPC's headers on its answer, as name and value in turn. */
+  function headersOf(answer: Answer): string[] {
+    const headers = [...answer.headers.flat(), 'content-type', 'application/json', 'vary', 'trpc-accept, accept'];
+    return answer.noStore ? ['cache-control', 'no-store', ...headers] : headers;
   }
 
   return {
@@ -219,7 +266,7 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
         if (!refusal) return handler(req, res, ...rest);
         // The body is never read: Node discards it once the answer is written, as it does after
         // tRPC's refusal of a body too large, within the server's `requestTimeout`.
-        res.writeHead(429, headersOf(refusal)).end(refusal.body);
+        res.writeHead(refusal.status, headersOf(refusal)).end(refusal.body);
         return undefined;
       };
     },
@@ -234,7 +281,7 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
         const headers = headersOf(refusal);
         const init = new Headers();
         for (let at = 0; at < headers.length; at += 2) init.append(headers[at] as string, headers[at + 1] as string);
-        return new Response(refusal.body, { status: 429, headers: init });
+        return new Response(refusal.body, { status: refusal.status, headers: init });
       };
     },
   };
