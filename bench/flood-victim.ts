@@ -67,7 +67,7 @@ export interface VictimFigures {
   loginSuccessShare: number;
   whoamiP50Ms: number;
   whoamiP99Ms: number;
-  /** How many attacker requests the server answered during the phase. */
+  /** How many attacker requests the server answered while the victim's rounds were measured. */
   attackerRequests: number;
   /** The attackers' answers by tRPC error code (`ok` for a success, the HTTP status when there is no code). */
   attackerAnswers: Record<string, number>;
@@ -111,7 +111,8 @@ function percentile(sorted: number[], share: number): number {
  * 127.0.0.2 signs in `LOGINS_PER_PHASE` times and calls `demo.whoami` `WHOAMI_PER_PHASE` times,
  * one request at a time, with nobody else (quiet), while four other addresses loop `auth.register`
  * for the victim's own address, and while they loop `demo.whoami` with made-up well-formed tokens.
- * Each phase is a fixed number of victim rounds; the attackers run until the victim is done. The
+ * Each phase is a fixed number of victim rounds, measured once every attacker is refused (the state a
+ * flood stays in); the attackers run until the victim is done. The
  * server is the reference server in its own process, on `databaseUrl` or, without one, on PGlite.
  */
 export async function victimUnderFlood(databaseUrl: string | undefined) {
@@ -164,13 +165,17 @@ export async function victimUnderFlood(databaseUrl: string | undefined) {
   const phase = async (attack: ((client: ReturnType<typeof clientAt>) => Promise<Answer>) | null): Promise<VictimFigures> => {
     const attackers = ATTACKER_ADDRESSES.map((address) => clientAt(url, address));
     let victimDone = false;
+    let measuring = false;
     let attackerRequests = 0;
     const attackerAnswers: Record<string, number> = {};
+    const refusedAttackers = new Set<ReturnType<typeof clientAt>>();
     const loops = attack
       ? attackers.flatMap((client) =>
           Array.from({ length: CONNECTIONS_PER_ATTACKER }, async () => {
             while (!victimDone) {
               const answer = await attack(client);
+              if (answer.authCode === 'RATE_LIMITED') refusedAttackers.add(client);
+              if (!measuring) continue;
               attackerRequests++;
               const kind = answer.status === 200 ? 'ok' : (answer.authCode ?? `HTTP ${answer.status}`);
               attackerAnswers[kind] = (attackerAnswers[kind] ?? 0) + 1;
@@ -178,13 +183,16 @@ export async function victimUnderFlood(databaseUrl: string | undefined) {
           }),
         )
       : [];
-    // The flood is under way once every attacker connection has had an answer.
-    if (attack) while (attackerRequests < ATTACKER_ADDRESSES.length * CONNECTIONS_PER_ATTACKER) await new Promise((resolve) => setImmediate(resolve));
+    // The flood is measured once it is what it stays for the rest of the window: every attacker has
+    // spent its allowance (100 taken addresses or unknown tokens) and is being refused. Before that,
+    // its few hundred allowed attempts are each a query, the same with or without a flood.
+    if (attack) while (refusedAttackers.size < ATTACKER_ADDRESSES.length) await new Promise((resolve) => setImmediate(resolve));
+    measuring = true;
     const cpuBefore = await cpuMsOf(server.pid);
-    const requestsBefore = attackerRequests;
     const figures = await victimRounds();
     const serverCpuMs = (await cpuMsOf(server.pid)) - cpuBefore;
-    const answeredMeanwhile = attackerRequests - requestsBefore;
+    measuring = false;
+    const answeredMeanwhile = attackerRequests;
     victimDone = true;
     await Promise.all(loops);
     for (const client of attackers) client.close();

@@ -359,8 +359,13 @@ function probeRows(): Record<string, string> {
 function victimRows(database: string, flood: Record<'quiet' | 'registerFlood' | 'tokenFlood', VictimFigures>): Record<string, string> {
   const attackers = (seen: VictimFigures) =>
     seen.attackerRequests === 0 ? '' : `; attackers got ${Object.entries(seen.attackerAnswers).map(([kind, count]) => `${count} ${kind}`).join(', ')}`;
+  // The quiet phase is the victim's own work (its logins hash): what a phase spends beyond it is the flood's.
   const cpu = (seen: VictimFigures) =>
-    `; server CPU ${seen.serverCpuMs.toFixed(0)} ms${seen.attackerRequests === 0 ? '' : ` (${seen.serverCpuMsPerAttackerRequest.toFixed(2)} ms an attacker request)`}`;
+    `; server CPU ${seen.serverCpuMs.toFixed(0)} ms${
+      seen.attackerRequests === 0
+        ? ''
+        : ` (${seen.serverCpuMsPerAttackerRequest.toFixed(2)} ms an attacker request; ${((seen.serverCpuMs - flood.quiet.serverCpuMs) / seen.attackerRequests).toFixed(2)} ms beyond the quiet phase's)`
+    }`;
   const row = (seen: VictimFigures) =>
     `logins ${(seen.loginSuccessShare * 100).toFixed(0)} % ok; whoami ${seen.whoamiP50Ms.toFixed(2)} / ${seen.whoamiP99Ms.toFixed(2)} ms (p99 ${(seen.whoamiP99Ms / flood.quiet.whoamiP99Ms).toFixed(2)}x quiet)${cpu(seen)}${attackers(seen)}`;
   return {

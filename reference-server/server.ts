@@ -96,7 +96,9 @@ export async function startReferenceServer(config: ReferenceServerConfig, log: (
 
   const appRouter = referenceRouter(auth);
 
-  const trpc = createHTTPHandler({ router: appRouter, createContext: auth.createContext, basePath: '/trpc/', maxBodySize: MAX_BODY_BYTES });
+  // A client this node already refuses is answered before its body is read or tRPC runs.
+  const gate = auth.refusalGate({ router: appRouter, basePath: '/trpc/' });
+  const trpc = gate.node(createHTTPHandler({ router: appRouter, createContext: auth.createContext, basePath: '/trpc/', maxBodySize: MAX_BODY_BYTES }));
   const demo = await loadDemoPage(log);
   const handle: RequestListener = (req, res) => {
     if (req.url?.startsWith('/trpc/')) return trpc(req, res);

@@ -47,7 +47,7 @@ function isFetchOptions(opts: AuthContextOptions): opts is { req: Request; resHe
  * the ambiguous pair fails every scheme's parsing instead of passing as the first. Only a request
  * that has one pays for the scan of the raw header names.
  */
-function authorizationOf(req: IncomingMessage): string | null {
+export function authorizationOf(req: IncomingMessage): string | null {
   const first = req.headers.authorization;
   if (first === undefined) return null;
   const raw = req.rawHeaders;
@@ -57,6 +57,11 @@ function authorizationOf(req: IncomingMessage): string | null {
     if (name.length === 13 && name.toLowerCase() === 'authorization') seen++;
   }
   return seen > 1 ? (req.headersDistinct.authorization ?? []).join(', ') : first;
+}
+
+/** The peer address of the connection (Node adapters); null for a fetch `Request`, which has none. */
+export function readPeerAddress(opts: AuthContextOptions): string | null {
+  return isFetchOptions(opts) ? null : (opts.req.socket.remoteAddress ?? null);
 }
 
 export function readAuthRequest(opts: AuthContextOptions): AuthRequest {

@@ -3,7 +3,7 @@ import type { AccessAuthorization } from './tokens/access-tokens.js';
 import { createAuthRouter } from './auth-router.js';
 import { createBearerCheck, createProtectMiddleware } from './middleware/bearer.js';
 import type { AuthBaseContext, AuthContextOptions } from './context.js';
-import { readAuthRequest } from './context.js';
+import { readAuthRequest, readPeerAddress } from './context.js';
 import type { AuthKernel } from './kernel.js';
 import { createMailer } from './mail/mailer.js';
 import type { AuthOptions } from './options.js';
@@ -33,6 +33,8 @@ import { requireScopes } from './tokens/scopes.js';
 import { createTokenCheck } from './tokens/token-check.js';
 import { createTokenFailures } from './tokens/token-failures.js';
 import { createLinkTokenGuard } from './middleware/link-token-guard.js';
+import { createRefusalGate } from './middleware/refusal-gate.js';
+import type { RefusalGate, RefusalGateOptions } from './middleware/refusal-gate.js';
 import { emailSchema, metaSchema } from '../shared/schemas.js';
 import { revocationListenerFor } from './cache/listener-connection.js';
 import { databaseUnavailableMiddleware } from './middleware/database-unavailable.js';
@@ -110,14 +112,16 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
     maxPerUser: resolved.apiTokens.maxPerUser,
   });
   // A client already refused is refused again from memory: a flood past its allowance costs no query.
-  const { limiter, refusals: rateLimitRefusals } = countRefusals(rememberRefusals(createRateLimiter({ db, clock }), { now: () => clock.now() }));
+  const refusalMemory = rememberRefusals(createRateLimiter({ db, clock }), { now: () => clock.now() });
+  const { limiter, refusals: rateLimitRefusals, count: countRefusal } = countRefusals(refusalMemory);
   const tokenFailures = createTokenFailures({
     limiter,
     limit: { max: resolved.rateLimits.tokenFailuresPerIp, windowSeconds: resolved.rateLimits.windowSeconds },
     now: () => clock.now(),
     logger,
   });
-  const { check: checkToken, counts: tokenCheckCounts } = countTokenChecks(createTokenCheck({ cache, accessTokens, apiTokens, failures: tokenFailures, clock }));
+  const uncountedCheckToken = createTokenCheck({ cache, accessTokens, apiTokens, failures: tokenFailures, clock });
+  const { check: checkToken, counts: tokenCheckCounts } = countTokenChecks(uncountedCheckToken);
   const { appName } = resolved.mail;
   const authenticate = createBearerCheck(checkToken, { realm: appName });
   const mailer = createMailer({ transport: resolved.mail.transport, from: resolved.mail.from, templates: resolved.mail.templates, appName, delivery: resolved.mail.delivery, logger });
@@ -166,6 +170,10 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
   };
 
   const admin = createServerAdmin(kernel);
+  const authRouter = createAuthRouter(kernel);
+
+  /** Who a request's client is, for `createContext` and the refusal gate alike. */
+  const clientIpOf = (opts: AuthContextOptions): string | null => (resolved.clientIp ? resolved.clientIp(opts) : readPeerAddress(opts));
 
   type Context = AuthBaseContext & TAppContext;
   const t = createAuthTRPC<Context>();
@@ -224,13 +232,13 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
   async function createContext(opts: AuthContextOptions): Promise<Context> {
     const appContext = await appContextFor(opts);
     const authRequest = readAuthRequest(opts);
-    if (resolved.clientIp) authRequest.ip = resolved.clientIp(opts);
+    if (resolved.clientIp) authRequest.ip = clientIpOf(opts);
     return { ...appContext, authRequest };
   }
 
   return {
     /** Every auth procedure; mount it in the application's router (conventionally as `auth`). */
-    authRouter: createAuthRouter(kernel),
+    authRouter,
     /** tRPC's `router`, on the kit's instance: build the application's routers with it. */
     router: t.router,
     /** tRPC's `mergeRouters`, on the kit's instance. */
@@ -247,6 +255,36 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
     basicProcedure,
     /** The context function for the standalone, Express and fetch adapters. */
     createContext,
+    /**
+     * A gate for the tRPC handler serving `router`: a client this node already refuses
+     * (`RATE_LIMITED`) is answered 429 with `Retry-After`, and a protected call without a token or
+     * with a malformed one 401, before the body is read and before tRPC runs, with the answer tRPC
+     * would give. `gate.node(handler)` for the standalone and Express
+     * adapters, `gate.fetch(handler)` for the fetch adapter.
+     *
+     * @example
+     * const gate = auth.refusalGate({ router: appRouter, basePath: '/trpc/' });
+     * createServer(gate.node(createHTTPHandler({ router: appRouter, createContext: auth.createContext, basePath: '/trpc/' })));
+     */
+    refusalGate(gateOptions: RefusalGateOptions): RefusalGate {
+      return createRefusalGate(
+        {
+          refusals: refusalMemory,
+          tokenFailures,
+          checkToken: uncountedCheckToken,
+          clientIpOf,
+          procedures: { login: authRouter._def.procedures.login, register: authRouter._def.procedures.register },
+          registerCountsFailures: resolved.signup.emailConfirmation !== 'required',
+          realm: appName,
+          counted(refusal) {
+            // Where tRPC would have counted the same refusal: a token's among the token checks.
+            if ('key' in refusal) countRefusal(refusal.key);
+            else tokenCheckCounts.memory[refusal.tokenCheck]++;
+          },
+        },
+        gateOptions,
+      );
+    },
     /**
      * Checks an access token or an API token the way `protectedProcedure` does, outside tRPC: an API
      * token's authorization carries its scopes (a session token's, null). Null when the token is

@@ -7,6 +7,7 @@ export type { AppContextBuilder } from './create-auth.js';
 export type { Auth } from './create-auth.js';
 export type { AuthOptions } from './options.js';
 export type { AuthRouter } from './auth-router.js';
+export type { RefusalGate, RefusalGateOptions } from './middleware/refusal-gate.js';
 export type { AccessAuthorization } from './tokens/access-tokens.js';
 export type { AuthUser, AuthSession } from './middleware/bearer.js';
 export type { BasicClient } from './basic/basic-check.js';

@@ -32,15 +32,15 @@ export function createAuthTRPC<TContext extends AuthBaseContext>() {
 /** The instance the auth router's own procedures are built on. */
 export const authT = createAuthTRPC<AuthBaseContext>();
 
-/**
- * Every auth procedure: its answer may carry a secret, so no cache may keep it; a database outage
- * answers 503.
- */
-export const authProcedure = authT.procedure.use(databaseUnavailableMiddleware).use(function noStore({ ctx, next }) {
+/** An auth procedure's answer may carry a secret, so no cache may keep it. */
+export const noStoreMiddleware = authT.middleware(function noStore({ ctx, next }) {
   ctx.authRequest.setHeader('Cache-Control', 'no-store');
   // What the procedure's verbs report to the audit trail names this request's client.
   return withinRequest(ctx.authRequest, next);
 });
+
+/** Every auth procedure: no cache keeps its answer; a database outage answers 503. */
+export const authProcedure = authT.procedure.use(databaseUnavailableMiddleware).use(noStoreMiddleware);
 
 /** An auth procedure that needs a signed-in caller (`ctx.user`, `ctx.session`). */
 export function protectedAuthProcedure(kernel: AuthKernel) {

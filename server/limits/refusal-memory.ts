@@ -18,8 +18,17 @@ import type { RateLimiter, RateVerdict } from './rate-limits.js';
 /** How many refusals a node remembers by default: a few megabytes at most, however long the keys. */
 export const REMEMBERED_REFUSALS = 10_000;
 
+/** A limiter with a memory of its refusals, which a request can be judged by before any work. */
+export interface RememberingLimiter extends RateLimiter {
+  /**
+   * The seconds of `Retry-After` while this node remembers the counter refusing `key`, else null.
+   * Counts nothing: a hit on `key` now would be refused from memory all the same.
+   */
+  refusedFor(key: string): number | null;
+}
+
 /** `limiter`, answering a hit from memory while the counter's last refusal of its key still holds. */
-export function rememberRefusals(limiter: RateLimiter, deps: { now: () => number; maxKeys?: number }): RateLimiter {
+export function rememberRefusals(limiter: RateLimiter, deps: { now: () => number; maxKeys?: number }): RememberingLimiter {
   const { now, maxKeys = REMEMBERED_REFUSALS } = deps;
   // By key, in the order the refusals were learnt: refused until `untilMs`; `retryAtMs` is when the
   // counter said to come back (its rounded-up figure, which `Retry-After` goes on saying).
@@ -36,14 +45,19 @@ export function rememberRefusals(limiter: RateLimiter, deps: { now: () => number
     refusedUntil.set(key, { untilMs, retryAtMs: nowMs + verdict.retryAfterSeconds * 1000 });
   }
 
+  function refusedFor(key: string, nowMs: number): number | null {
+    const refused = refusedUntil.get(key);
+    if (refused === undefined) return null;
+    if (refused.untilMs > nowMs) return Math.ceil((refused.retryAtMs - nowMs) / 1000);
+    refusedUntil.delete(key);
+    return null;
+  }
+
   return {
+    refusedFor: (key) => refusedFor(key, now()),
     async hit(key, limit, weight) {
-      const nowMs = now();
-      const refused = refusedUntil.get(key);
-      if (refused !== undefined) {
-        if (refused.untilMs > nowMs) return { allowed: false, retryAfterSeconds: Math.ceil((refused.retryAtMs - nowMs) / 1000) };
-        refusedUntil.delete(key);
-      }
+      const retryAfterSeconds = refusedFor(key, now());
+      if (retryAfterSeconds !== null) return { allowed: false, retryAfterSeconds };
       const verdict = await limiter.hit(key, limit, weight);
       if (!verdict.allowed) remember(key, verdict, now());
       return verdict;

@@ -83,6 +83,14 @@ export interface Throttles {
   beginAnonymousSignIn(request: AuthRequest): Promise<void>;
 }
 
+/** The limits counted per client, by the name their counters' keys start with. */
+export type ClientLimitKind = 'failures-ip' | 'mail-ip' | 'hashes-ip' | 'sessions-ip' | 'oauth-flows-ip' | 'anonymous-ip';
+
+/** The key of the counter of limit `kind` for the client at `ip`. */
+export function clientLimitKey(kind: ClientLimitKind, ip: string): string {
+  return `${kind}:${clientOf(ip)}`;
+}
+
 /** The window of the per-address and per-client mail limits. */
 export const MAIL_WINDOW_SECONDS = 3600;
 /** The window of the per-client limit on anonymous accounts. */
@@ -105,7 +113,7 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
   const sessionsPerAccount = { max: policy.sessionsPerAccount, windowSeconds: policy.windowSeconds };
   const oauthFlowsPerIp = { max: policy.oauthFlowsPerIp, windowSeconds: policy.windowSeconds };
   const anonymousPerIp = { max: policy.anonymousSignInsPerIpPerHour, windowSeconds: ANONYMOUS_WINDOW_SECONDS };
-  const clientKey = (kind: string, request: Pick<AuthRequest, 'ip'>) => (request.ip === null ? null : `${kind}:${clientOf(request.ip)}`);
+  const clientKey = (kind: ClientLimitKind, request: Pick<AuthRequest, 'ip'>) => (request.ip === null ? null : clientLimitKey(kind, request.ip));
   const ipKey = (request: AuthRequest) => clientKey('failures-ip', request);
   const accountKey = (attempt: AccountAttempt) => `login-account:${attempt.account}`;
   // A stranger without an address (the fetch adapter without `clientIp`) has no count of its own.

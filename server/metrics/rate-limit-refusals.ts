@@ -11,8 +11,11 @@ export type RateLimitRefusals = Record<string, number>;
 
 const KIND = /^[a-z-]{1,40}(?=:)/;
 
-/** `limiter`, counting each hit it refuses into `refusals`. */
-export function countRefusals(limiter: RateLimiter): { limiter: RateLimiter; refusals: RateLimitRefusals } {
+/**
+ * `limiter`, counting each hit it refuses into `refusals`; `count` counts a refusal of `key` answered
+ * before the limiter was asked (the refusal gate's).
+ */
+export function countRefusals(limiter: RateLimiter): { limiter: RateLimiter; refusals: RateLimitRefusals; count: (key: string) => void } {
   const refusals: RateLimitRefusals = {};
   const refused = (key: string) => {
     const kind = KIND.exec(key)?.[0] ?? 'other';
@@ -20,6 +23,7 @@ export function countRefusals(limiter: RateLimiter): { limiter: RateLimiter; ref
   };
   return {
     refusals,
+    count: refused,
     limiter: {
       ...limiter,
       async hit(key, limit, weight) {

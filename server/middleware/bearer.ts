@@ -41,6 +41,13 @@ function toAuthenticated(authorization: AccessAuthorization): Authenticated {
   };
 }
 
+/** The `WWW-Authenticate` challenge of a bearer check's refusal (RFC 6750 §3) in `realm`. */
+export function bearerChallenge(realm: string, code: 'TOKEN_MISSING' | 'INVALID_REQUEST' | 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED'): string {
+  // No error attribute when no credentials came (RFC 6750 §3.1).
+  const error = code === 'TOKEN_MISSING' ? '' : code === 'INVALID_REQUEST' ? ', error="invalid_request"' : ', error="invalid_token"';
+  return `Bearer realm="${realm.replace(/["\\]/g, '')}"${error}`;
+}
+
 /**
  * Builds the check every protected procedure runs. A hit in the token cache returns without
  * awaiting anything; a failure sets the RFC 6750 challenge (with the `realm`) on the response and
@@ -50,16 +57,13 @@ function toAuthenticated(authorization: AccessAuthorization): Authenticated {
  * HTTP 429, `RATE_LIMITED`, with `Retry-After`.
  */
 export function createBearerCheck(checkToken: TokenCheck, options: { realm: string }) {
-  const realm = `realm="${options.realm.replace(/["\\]/g, '')}"`;
 
   function refuse(request: AuthRequest, refusal: Exclude<TokenCheckResult, { ok: true }> | { code: 'TOKEN_MISSING' | 'INVALID_REQUEST' }): AuthError {
     if (refusal.code === 'RATE_LIMITED') {
       request.setHeader('Retry-After', String(refusal.retryAfterSeconds));
       return authError('RATE_LIMITED');
     }
-    // No error attribute when no credentials came (RFC 6750 §3.1).
-    const error = refusal.code === 'TOKEN_MISSING' ? '' : refusal.code === 'INVALID_REQUEST' ? ', error="invalid_request"' : ', error="invalid_token"';
-    request.setHeader('WWW-Authenticate', `Bearer ${realm}${error}`);
+    request.setHeader('WWW-Authenticate', bearerChallenge(options.realm, refusal.code));
     return authError(refusal.code);
   }
 
@@ -81,14 +85,24 @@ export function createBearerCheck(checkToken: TokenCheck, options: { realm: stri
 
 export type BearerCheck = ReturnType<typeof createBearerCheck>;
 
+/** Every middleware `createProtectMiddleware` made: the refusal gate finds protected procedures by them. */
+const protectMiddlewares = new WeakSet<object>();
+
+/** Whether `middleware` (one of a procedure's) is the bearer check of `protectedProcedure`. */
+export function isProtectMiddleware(middleware: object): boolean {
+  return protectMiddlewares.has(middleware);
+}
+
 /**
  * The middleware behind `protectedProcedure`, usable on any tRPC instance whose context carries
  * `authRequest`: it adds `ctx.user` and `ctx.session`.
  */
 export function createProtectMiddleware(authenticate: BearerCheck) {
-  return experimental_standaloneMiddleware<{ ctx: AuthBaseContext }>().create(async function isAuthed({ ctx, next }) {
+  const isAuthed = experimental_standaloneMiddleware<{ ctx: AuthBaseContext }>().create(async function isAuthed({ ctx, next }) {
     const pending = authenticate(ctx.authRequest);
     const { user, session } = pending instanceof Promise ? await pending : pending;
     return next({ ctx: { user, session } });
   });
+  for (const middleware of isAuthed._middlewares) protectMiddlewares.add(middleware);
+  return isAuthed;
 }

@@ -48,6 +48,12 @@ function bearerKindOf(token: string): 'access' | 'apiToken' | null {
   return null;
 }
 
+/** Whether `token` fails the checks that cost nothing (prefix, length, checksum): every check refuses it, TOKEN_INVALID. */
+export function isMalformedBearerToken(token: string): boolean {
+  const kind = bearerKindOf(token);
+  return kind === null || parseToken(kind, token) === null;
+}
+
 /** The check behind `protectedProcedure` and `verifyAccessToken`. */
 export function createTokenCheck(deps: { cache: TokenCache; accessTokens: AccessTokens; apiTokens: ApiTokens; failures: TokenFailures; clock: Clock }): TokenCheck {
   const { cache, accessTokens, apiTokens, failures, clock } = deps;

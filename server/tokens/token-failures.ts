@@ -29,6 +29,8 @@ export interface TokenFailures {
   admit(ip: string | null): LookupAdmission;
   /** The lookup admitted for `ip` is over: a failure stays counted, anything else is given back. */
   settle(ip: string | null, failed: boolean): Promise<void>;
+  /** The seconds of `Retry-After` while the client at `ip` is refused its lookups, else null; counts nothing. */
+  refusedFor(ip: string): number | null;
 }
 
 /** How many clients are tracked at once; beyond that the oldest window is forgotten. */
@@ -92,6 +94,14 @@ export function createTokenFailures(deps: { limiter: RateLimiter; limit: RateLim
       }
       window.counted++;
       return ALLOWED;
+    },
+
+    refusedFor(ip) {
+      const nowMs = now();
+      const window = windows.get(clientOf(ip));
+      if (!window || window.endsAtMs <= nowMs) return null;
+      const until = window.refusedUntilMs > nowMs ? window.refusedUntilMs : window.counted >= limit.max ? window.endsAtMs : 0;
+      return until === 0 ? null : Math.max(1, Math.ceil((until - nowMs) / 1000));
     },
 
     async settle(ip, failed) {
