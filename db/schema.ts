@@ -75,6 +75,8 @@ export const sessionTable = authKitSchema.table(
     previousVerifierHash: text('previous_verifier_hash'),
     successorSeal: text('successor_seal'),
     rotatedAt: timestampTz('rotated_at'),
+    /** Retries of the replaced token answered since `rotatedAt` (each mints an access token): bounded. */
+    graceRetries: integer('grace_retries').notNull().default(0),
     createdAt: timestampTz('created_at').notNull(),
     lastUsedAt: timestampTz('last_used_at').notNull(),
     /** The absolute end of the session; null when refresh tokens never expire. */

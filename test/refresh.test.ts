@@ -43,6 +43,19 @@ describeOnEachDatabase('refresh tokens', (kit) => {
     await expectAuthError(kit().client().auth.refresh.mutate({ refreshToken: first.refreshToken }), 'TOKEN_REVOKED');
   });
 
+  it('the cap on grace retries holds in the last lifetime of a session with an absolute end, where new access tokens end with it', async () => {
+    const app = await kit().variant({ tokens: { refreshTokenTtlSeconds: 3600 } });
+    const { tokens } = await registerConfirmed(kit(), app);
+    // Four minutes before the session's end: every access token issued now ends when the session does.
+    kit().clock.advanceSeconds(3360);
+    const { tokens: first } = await app.client().auth.refresh.mutate({ refreshToken: tokens.refreshToken });
+    const sessionId = (await app.auth.verifyAccessToken(first.accessToken))?.sessionId ?? '';
+    for (let retry = 0; retry < 20; retry++) await app.client().auth.refresh.mutate({ refreshToken: tokens.refreshToken });
+    await expectAuthError(app.client().auth.refresh.mutate({ refreshToken: tokens.refreshToken }), 'REFRESH_TOKEN_REUSED');
+    const minted = await kit().database.db.select().from(accessTokenTable).where(eq(accessTokenTable.sessionId, sessionId));
+    assert.ok(minted.length <= 22, `the sign-in's, the rotation's and 20 retries' access tokens at most, not ${minted.length}`);
+  });
+
   it('concurrent refreshes with one token converge on one successor', async () => {
     const { tokens } = await registerConfirmed(kit());
     const results = await Promise.all(

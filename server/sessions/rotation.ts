@@ -68,7 +68,7 @@ export async function rotateCurrent(db: Queryable, draft: RotationDraft): Promis
     WITH rotated AS (
       UPDATE ${sessionTable}
       SET refresh_verifier_hash = ${draft.successorHash}, previous_verifier_hash = refresh_verifier_hash,
-          successor_seal = ${draft.successorSeal}, rotated_at = ${at}, last_used_at = ${at}
+          successor_seal = ${draft.successorSeal}, rotated_at = ${at}, grace_retries = 0, last_used_at = ${at}
       WHERE refresh_selector = ${draft.selector} AND refresh_verifier_hash = ${draft.presentedHash}
         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${at}) ${notIdle}
       RETURNING id, user_id, expires_at

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, isNull, ne, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, ne } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../../db/connect.js';
 import { accessTokenTable, sessionTable } from '../../db/schema.js';
 import type { SessionRow } from '../../db/schema.js';
@@ -202,16 +202,6 @@ export function createSessions(deps: {
     return [sessions, apiTokens].filter((revocation) => revocation !== null);
   };
 
-  /** Access tokens the session was issued since `rotatedAt` (each lives a full lifetime, unless the session ends sooner). */
-  async function issuedSince(tx: Queryable, sessionId: string, rotatedAt: Date): Promise<number> {
-    const lifeFromThen = new Date(rotatedAt.getTime() + policy.accessTokenTtlSeconds * 1000);
-    const [row] = await tx
-      .select({ count: sql<number>`count(*)::int` })
-      .from(accessTokenTable)
-      .where(and(eq(accessTokenTable.sessionId, sessionId), gte(accessTokenTable.expiresAt, lifeFromThen)));
-    return row?.count ?? 0;
-  }
-
   /**
    * A refresh. The common case, the session's current verifier, is one statement (rotation.ts); the
    * rest is judged in a transaction holding the session's lock: the grace window, reuse, expiry.
@@ -272,10 +262,13 @@ export function createSessions(deps: {
         session.successorSeal !== null &&
         session.rotatedAt !== null &&
         now - session.rotatedAt.getTime() < policy.refreshGraceSeconds * 1000 &&
-        (await issuedSince(tx, session.id, session.rotatedAt)) <= MAX_GRACE_RETRIES
+        session.graceRetries < MAX_GRACE_RETRIES
       ) {
         const refreshVerifier = openSuccessor(session.successorSeal, presented.verifier);
-        await tx.update(sessionTable).set({ lastUsedAt: new Date(now) }).where(eq(sessionTable.id, session.id));
+        await tx
+          .update(sessionTable)
+          .set({ lastUsedAt: new Date(now), graceRetries: session.graceRetries + 1 })
+          .where(eq(sessionTable.id, session.id));
         const owner = { sessionId: session.id, userId: session.userId };
         const access = await accessTokens.issue(tx, { ...owner, sessionExpiresAt: session.expiresAt }, draft.access);
         return { ok: true, refreshVerifier, ...owner, sessionExpiresAt: session.expiresAt, access };

@@ -1,0 +1,1 @@
+ALTER TABLE "auth_kit"."auth_sessions" ADD COLUMN "grace_retries" integer DEFAULT 0 NOT NULL;
