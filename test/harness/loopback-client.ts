@@ -7,6 +7,8 @@ export interface CallAnswer {
   data: Record<string, unknown> | undefined;
   /** The network error's code when status is 0. */
   failure: string | null;
+  /** What the answer's `Retry-After` asked for, in seconds; null without one. */
+  retryAfterSeconds: number | null;
   ms: number;
 }
 
@@ -41,7 +43,7 @@ export function loopbackClient(address: string | null, timeoutMs = 15_000) {
           const sent = request(url, { method: body === null ? 'GET' : 'POST', headers, agent, localAddress: address ?? undefined, timeout: timeoutMs }, (response) => {
             const chunks: Buffer[] = [];
             response.on('data', (chunk: Buffer) => chunks.push(chunk));
-            response.on('error', (error: NodeJS.ErrnoException) => done({ status: 0, authCode: null, data: undefined, failure: error.code ?? error.message }));
+            response.on('error', (error: NodeJS.ErrnoException) => done({ status: 0, authCode: null, data: undefined, failure: error.code ?? error.message, retryAfterSeconds: null }));
             response.on('end', () => {
               let parsed: { result?: { data?: { json?: Record<string, unknown> } }; error?: { json?: { data?: { authCode?: string | null } } } } = {};
               try {
@@ -49,7 +51,14 @@ export function loopbackClient(address: string | null, timeoutMs = 15_000) {
               } catch {
                 // A body that is not tRPC's JSON (a proxy's error page) has no auth code to read.
               }
-              done({ status: response.statusCode ?? 0, authCode: parsed.error?.json?.data?.authCode ?? null, data: parsed.result?.data?.json, failure: null });
+              const retryAfter = Number(response.headers['retry-after']);
+              done({
+                status: response.statusCode ?? 0,
+                authCode: parsed.error?.json?.data?.authCode ?? null,
+                data: parsed.result?.data?.json,
+                failure: null,
+                retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : null,
+              });
             });
           });
           sent.on('timeout', () => sent.destroy(Object.assign(new Error('timed out'), { code: 'TIMEOUT' })));
@@ -57,7 +66,7 @@ export function loopbackClient(address: string | null, timeoutMs = 15_000) {
             // A kept-alive connection the server closed just as the request went out: it never got
             // the request, so sending it again on a new connection is what any HTTP client does.
             if (sent.reusedSocket && error.code === 'ECONNRESET' && !retried) resolve(send(true));
-            else done({ status: 0, authCode: null, data: undefined, failure: error.code ?? error.message });
+            else done({ status: 0, authCode: null, data: undefined, failure: error.code ?? error.message, retryAfterSeconds: null });
           });
           sent.end(body ?? undefined);
         });

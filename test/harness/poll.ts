@@ -1,7 +1,7 @@
 import { setTimeout as nextCheck } from 'node:timers/promises';
 
 /** How often a condition is looked at again: often enough to be prompt, rarely enough to cost nothing. */
-const CHECK_EVERY_MS = 10;
+export const CHECK_EVERY_MS = 10;
 
 /**
  * Resolves with what `read` gives once it gives something (anything but undefined, null or false),

@@ -4,6 +4,13 @@
  * bound on the real lag, by the polling interval); and the nodes' own histogram of a notice's
  * sending to its arrival (`auth_revocation_propagation_seconds`). Used by the F4/F5 fault test and
  * by `npm run load -- --fault revocation-storm`.
+ *
+ * The polling must not be the load it measures. One revocation at a time (F4) polls its token
+ * alone. Hundreds of tokens revoked at once (F5) are polled by a few probers per node that take
+ * turns over the tokens still accepted (`probeRefusals`): a poller per token and node, 600 of them
+ * every 10 ms, kept
+ * three nodes on a 2-core machine so busy that the last sampled token was refused ~9 s after the
+ * call, though the node's table had forgotten them all within milliseconds of the notice.
  */
 import assert from 'node:assert/strict';
 import { CLUSTER_METRICS_TOKEN } from './cluster.js';
@@ -11,7 +18,7 @@ import type { ClusterNode } from './cluster.js';
 import { clientAddress, loopbackClient } from './loopback-client.js';
 import type { LoopbackClient } from './loopback-client.js';
 import { paced } from './paced.js';
-import { until } from './poll.js';
+import { CHECK_EVERY_MS, until } from './poll.js';
 import type { SeededSession } from './seed-sessions.js';
 
 let probers = 0;
@@ -59,6 +66,98 @@ export async function refusedAfter(session: SeededSession, nodes: readonly Clust
     }),
   );
   return latest;
+}
+
+/** Probers per node for {@link probeRefusals}: enough to go round hundreds of tokens in a few tens of ms. */
+const PROBERS_PER_NODE = 4;
+/** How long a node may go on accepting a revoked token before the measurement gives up on it. */
+const GIVE_UP_MS = 10_000;
+
+/** What {@link RefusalProbe.finish} measured. */
+export interface RefusalFigures {
+  lags: number[];
+  roundMs: number;
+  /** How many polls answered each status; `401 first` counts tokens refused on a node the first time asked. */
+  answers: Record<string, number>;
+  /** The latest a poll was still answered 200, after its token's `since` (0 if none was): a lower bound on the slowest lag. */
+  lastAcceptedMs: number;
+}
+
+/** Revoked tokens polled on every node by a few probers, for revocations that come in bulk. */
+export interface RefusalProbe {
+  /** Polls `session`'s token, revoked at `since` (performance.now(): the revoking call's 200), until every node refuses it. */
+  add(session: SeededSession, since: number): void;
+  /**
+   * Resolves, once every token added is refused on every node, with how long after its `since` the
+   * last node refused each (in the order added), and the longest a token waited between two polls
+   * on one node: each lag is an upper bound on the real one by about that. `answers` counts what
+   * the polls got by status: 200s are a revocation not yet in force there, 503s and 0s a node too
+   * busy to say, and a 401 on a token's first poll on a node says no more than that it came late.
+   */
+  finish(): Promise<RefusalFigures>;
+}
+
+/**
+ * Starts polling for tokens revoked together (F5), on each of `nodes`, by {@link PROBERS_PER_NODE}
+ * probers per node that take turns over the tokens that node still accepts.
+ */
+export function probeRefusals(nodes: readonly ClusterNode[]): RefusalProbe {
+  const lags: number[] = [];
+  let roundMs = 0;
+  let finishing = false;
+  const answers: Record<string, number> = {};
+  let lastAcceptedMs = 0;
+  const queues = nodes.map(() => [] as Array<{ session: SeededSession; index: number; since: number; askedAt: number }>);
+  const polling = Promise.all(
+    nodes.flatMap((node, n) =>
+      Array.from({ length: PROBERS_PER_NODE }, async () => {
+        const accepted = queues[n] as (typeof queues)[number];
+        const prober = loopbackClient(clientAddress(4000 + (probers++ % 10_000)));
+        try {
+          for (;;) {
+            const next = accepted.shift();
+            if (!next) {
+              if (finishing) return;
+              await new Promise((resolve) => setTimeout(resolve, CHECK_EVERY_MS));
+              continue;
+            }
+            const sinceAsked = performance.now() - next.askedAt;
+            const first = !Number.isFinite(sinceAsked);
+            if (!first) roundMs = Math.max(roundMs, sinceAsked);
+            // A token asked about moments ago waits its turn, as `until` does.
+            if (sinceAsked < CHECK_EVERY_MS) await new Promise((resolve) => setTimeout(resolve, CHECK_EVERY_MS - sinceAsked));
+            next.askedAt = performance.now();
+            const answer = await prober.call(node.url, 'demo.whoami', { accessToken: next.session.accessToken });
+            const kind = answer.status === 401 && first ? '401 first' : String(answer.status);
+            answers[kind] = (answers[kind] ?? 0) + 1;
+            if (answer.status === 200) lastAcceptedMs = Math.max(lastAcceptedMs, next.askedAt - next.since);
+            if (answer.status === 401) {
+              lags[next.index] = Math.max(lags[next.index] as number, performance.now() - next.since);
+            } else if (performance.now() - next.since > GIVE_UP_MS) {
+              throw new Error(`${node.name} still accepted a revoked token ${GIVE_UP_MS} ms on; it last answered ${answer.status} ${answer.authCode ?? answer.failure}`);
+            } else {
+              accepted.push(next);
+            }
+          }
+        } finally {
+          prober.close();
+        }
+      }),
+    ),
+  );
+  // Its failure is the caller's once it asks for the figures; until then it must not end the process.
+  polling.catch(() => {});
+  return {
+    add(session, since) {
+      const index = lags.push(0) - 1;
+      for (const queue of queues) queue.push({ session, index, since, askedAt: Number.NEGATIVE_INFINITY });
+    },
+    async finish() {
+      finishing = true;
+      await polling;
+      return { lags, roundMs, answers, lastAcceptedMs };
+    },
+  };
 }
 
 /** The nodes' propagation histograms (a notice's sending to its arrival), summed: the cumulative count under each bound. */
