@@ -90,9 +90,11 @@ export interface RefusalProbe {
   /**
    * Resolves, once every token added is refused on every node, with how long after its `since` the
    * last node refused each (in the order added), and the longest a token waited between two polls
-   * on one node: each lag is an upper bound on the real one by about that. `answers` counts what
-   * the polls got by status: 200s are a revocation not yet in force there, 503s and 0s a node too
-   * busy to say, and a 401 on a token's first poll on a node says no more than that it came late.
+   * on one node: each lag is an upper bound on the real one by about that. A token counts as
+   * refused on a node at its first 401 or 503: the node let it through no longer, and since a cached
+   * token is answered from memory, never the database, a 503 also shows the cache had forgotten it.
+   * `answers` counts what the polls got by status (`401 first`: refused on a node the first time
+   * asked, which says no more than that the poll came late); a 200 is a revocation not yet in force.
    */
   finish(): Promise<RefusalFigures>;
 }
@@ -131,10 +133,10 @@ export function probeRefusals(nodes: readonly ClusterNode[]): RefusalProbe {
             const kind = answer.status === 401 && first ? '401 first' : String(answer.status);
             answers[kind] = (answers[kind] ?? 0) + 1;
             if (answer.status === 200) lastAcceptedMs = Math.max(lastAcceptedMs, next.askedAt - next.since);
-            if (answer.status === 401) {
+            if (answer.status === 401 || answer.status === 503) {
               lags[next.index] = Math.max(lags[next.index] as number, performance.now() - next.since);
             } else if (performance.now() - next.since > GIVE_UP_MS) {
-              throw new Error(`${node.name} still accepted a revoked token ${GIVE_UP_MS} ms on; it last answered ${answer.status} ${answer.authCode ?? answer.failure}`);
+              throw new Error(`${node.name} had not refused a revoked token ${GIVE_UP_MS} ms on; it last answered ${answer.status} ${answer.authCode ?? answer.failure}`);
             } else {
               accepted.push(next);
             }
