@@ -106,6 +106,29 @@ describe('the shared token table', () => {
     for (const item of items) assert.equal(table.lookup(item.tokenHash) === undefined, revoked.has(item.userId));
   });
 
+  it("a session's long chain swept and users forgotten in passes leave every chain whole: slots refilled for others are forgotten with them", () => {
+    // One account refreshing in a loop holds many live tokens on one chain, and a pass (a sweep, a
+    // user's revocation) deletes many of them at once; the chains must stay exact, or a slot refilled
+    // later escapes its session's revocation. A small table, so that sessions share chains.
+    const table = trustedTable(256);
+    const attacker = { userId: randomUUID(), sessionId: randomUUID() };
+    const others = Array.from({ length: 16 }, () => ({ userId: randomUUID(), sessionId: randomUUID() }));
+    const inserted: TableEntry[] = [];
+    let now = NOW;
+    for (let round = 0; round < 40; round++) {
+      for (let i = 0; i < 60; i++) inserted.push(entry({ ...attacker, expiresAtMs: now + 1000 + i * 100 }));
+      for (let i = 0; i < 20; i++) inserted.push(entry({ ...(others[randomInt(0, others.length)] as (typeof others)[number]), expiresAtMs: now + 600_000 }));
+      for (const item of inserted.slice(-80)) table.insert(item, now);
+      now += 3000;
+      table.sweep(now);
+      if (round % 10 === 9) table.forgetUsers([attacker.userId]);
+    }
+    for (const { sessionId } of others) {
+      table.forgetSessions([sessionId]);
+      for (const item of inserted) assert.notEqual(table.lookup(item.tokenHash)?.sessionId, sessionId, 'a token outlived its session');
+    }
+  });
+
   it('sweeps out expired entries', () => {
     const table = trustedTable(64);
     const soon = entry({ expiresAtMs: NOW + 1000 });
