@@ -63,10 +63,10 @@ function routerOf(auth: Auth) {
 }
 
 /** One call from `from`: a mutation when there is an input, a query otherwise. */
-function send(url: string, call: { from: string; path: string; input?: unknown; bearer?: string; headers?: string[] }): Promise<RawResponse> {
+function send(url: string, call: { from: string; path: string; input?: unknown; bearer?: string; headers?: string[]; method?: string }): Promise<RawResponse> {
   const headers = [...(call.headers ?? []), ...(call.bearer ? [`Authorization: Bearer ${call.bearer}`] : [])];
   const body = call.input === undefined ? undefined : JSON.stringify(call.path.includes('?batch=') ? call.input : { json: call.input });
-  return rawRequest(url, { path: `/trpc/${call.path}`, from: call.from, headers, body });
+  return rawRequest(url, { path: `/trpc/${call.path}`, from: call.from, headers, body, method: call.method });
 }
 
 const authCodeOf = (response: RawResponse) => response.json<{ error?: { json: { data: { authCode: string } } } }>().error?.json.data.authCode ?? null;
@@ -219,6 +219,13 @@ describeOnEachDatabase('the refusal gate', (kit) => {
           assert.ok(gated.body.includes(`"authCode":"${variant.code}"`), gated.body);
           assert.deepEqual(visible(gated), visible(await send(served.plain, { from: '127.0.0.6', path, headers: variant.headers })), `${path} ${variant.code}`);
         }
+      }
+      // A method the procedure is not served on is tRPC's (or a CORS middleware's inside it) to answer:
+      // a browser's preflight, HEAD, a query POSTed, a mutation fetched with GET.
+      for (const [method, path] of [['OPTIONS', 'demo.whoami'], ['HEAD', 'demo.whoami'], ['POST', 'demo.whoami'], ['GET', 'auth.logout']] as const) {
+        const headers = method === 'POST' ? ['Content-Type: application/json'] : [];
+        const gated = await send(served.gated, { from: '127.0.0.6', path, method, headers });
+        assert.deepEqual(visible(gated), visible(await send(served.plain, { from: '127.0.0.6', path, method, headers })), `${method} ${path}`);
       }
       // Answered alike by tRPC alone: a batch with a call that needs no token.
       const before = served.contexts();

@@ -82,8 +82,9 @@ export interface RefusalGateDeps {
   counted: (refusal: { key: string } | { tokenCheck: 'RATE_LIMITED' | 'TOKEN_INVALID' }) => void;
 }
 
-/** The request's headers, read only when a refusal needs them. */
+/** The request's method, and its headers, read only when a refusal needs them. */
 interface RequestHeaders {
+  method: string;
   authorization: () => string | null;
   header: (name: string) => string | null;
 }
@@ -117,6 +118,8 @@ type Rule = (ip: string | null, request: RequestHeaders) => Refusal | null;
 
 interface GatedProcedure {
   rule: Rule;
+  /** The method tRPC serves the procedure on: GET for a query, POST for a mutation. */
+  method: 'GET' | 'POST';
   /** Whether tRPC's answer carries `Cache-Control: no-store` (the kit's procedures). */
   noStore: boolean;
   /** The call's error for each code, as the kit's error formatter and superjson write it. */
@@ -150,8 +153,8 @@ function errorJsonOf(path: string): Record<GateCode, string> {
 export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOptions): RefusalGate {
   const { refusals, tokenFailures, checkToken, counted } = deps;
   const basePath = (options.basePath ?? '/trpc/').replace(/\/?$/, '/');
-  const limited = (seconds: number): Refusal => ({ code: 'RATE_LIMITED', header: ['retry-after', String(seconds)] });
-  const unauthorized = (code: 'TOKEN_MISSING' | 'TOKEN_INVALID' | 'INVALID_REQUEST'): Refusal => ({ code, header: ['www-authenticate', bearerChallenge(deps.realm, code)] });
+  const limited = (seconds: number): Refusal => ({ code: 'RATE_LIMITED', header: ['Retry-After', String(seconds)] });
+  const unauthorized = (code: 'TOKEN_MISSING' | 'TOKEN_INVALID' | 'INVALID_REQUEST'): Refusal => ({ code, header: ['WWW-Authenticate', bearerChallenge(deps.realm, code)] });
 
   const refusedBy =
     (kinds: readonly ClientLimitKind[]): Rule =>
@@ -195,19 +198,24 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
   for (const [path, procedure] of Object.entries(procedures)) {
     const middlewares = middlewaresOf(procedure);
     const noStore = NO_STORE_MIDDLEWARES.some((middleware) => middlewares.includes(middleware));
+    const type = (procedure as { _def?: { type?: unknown } })._def?.type;
+    if (type !== 'query' && type !== 'mutation') continue;
     let rule: Rule | null = null;
     if (procedure === deps.procedures.login) rule = refusedBy(['hashes-ip', 'failures-ip']);
     else if (procedure === deps.procedures.register) rule = refusedBy(deps.registerCountsFailures ? ['failures-ip', 'hashes-ip'] : ['hashes-ip']);
     else {
-      const type = (procedure as { _def?: { type?: unknown } })._def?.type;
       const protect = middlewares.findIndex((middleware) => typeof middleware === 'function' && isProtectMiddleware(middleware));
       // Only where nothing that could answer runs before the bearer check.
-      if ((type === 'query' || type === 'mutation') && protect >= 0 && middlewares.slice(0, protect).every((middleware) => LEAD_MIDDLEWARES.has(middleware))) rule = bearerRefusal;
+      if (protect >= 0 && middlewares.slice(0, protect).every((middleware) => LEAD_MIDDLEWARES.has(middleware))) rule = bearerRefusal;
     }
-    if (rule) gated.set(path, { rule, noStore, errorJson: errorJsonOf(path) });
+    if (rule) gated.set(path, { rule, method: type === 'query' ? 'GET' : 'POST', noStore, errorJson: errorJsonOf(path) });
   }
 
-  /** The answer for this request, or null to let it through. */
+  /**
+   * The answer for this request, or null to let it through. A method the procedure is not served on
+   * (a preflight's OPTIONS, HEAD, a query POSTed) goes to the handler: what answers it there (a CORS
+   * middleware, tRPC's 405) is not the gate's to know.
+   */
   function refusalOf(url: string, ip: string | null, request: RequestHeaders): Answer | null {
     if (!url.startsWith(basePath)) return null;
     const queryAt = url.indexOf('?');
@@ -221,7 +229,7 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
 
   function refuseCall(path: string, ip: string | null, request: RequestHeaders): Answer | null {
     const call = gated.get(path);
-    const refusal = call ? call.rule(ip, request) : null;
+    const refusal = call && call.method === request.method ? call.rule(ip, request) : null;
     return call && refusal ? { status: STATUS[refusal.code], body: call.errorJson[refusal.code], headers: [refusal.header], noStore: call.noStore } : null;
   }
 
@@ -229,7 +237,7 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
     const calls: GatedProcedure[] = [];
     for (const path of pathPart.split(',')) {
       const call = gated.get(path);
-      if (!call) return null;
+      if (!call || call.method !== request.method) return null;
       calls.push(call);
     }
     const errors: string[] = [];
@@ -257,6 +265,7 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
     node(handler) {
       return function gatedNodeHandler(req, res, ...rest) {
         const refusal = refusalOf(req.url ?? '/', deps.clientIpOf({ req, res }), {
+          method: req.method ?? '',
           authorization: () => authorizationOf(req),
           header: (name) => {
             const value = req.headers[name];
@@ -274,6 +283,7 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
       return function gatedFetchHandler(req, ...rest) {
         const url = new URL(req.url);
         const refusal = refusalOf(url.pathname + url.search, deps.clientIpOf({ req, resHeaders: new Headers() }), {
+          method: req.method,
           authorization: () => req.headers.get('authorization'),
           header: (name) => req.headers.get(name),
         });
