@@ -9,7 +9,10 @@ export type AuthContextOptions =
   | { req: IncomingMessage; res: ServerResponse }
   | { req: Request; resHeaders: Headers };
 
-/** The parts of a request the kit reads, read once per request; nothing is looked up yet. */
+/**
+ * The parts of a request the kit reads, each read from the request when first asked for (a call
+ * that reads none pays for none); nothing is looked up yet.
+ */
 export interface AuthRequest {
   /** The raw `Authorization` header. */
   authorization: string | null;
@@ -64,48 +67,131 @@ export function readPeerAddress(opts: AuthContextOptions): string | null {
   return isFetchOptions(opts) ? null : (opts.req.socket.remoteAddress ?? null);
 }
 
-export function readAuthRequest(opts: AuthContextOptions): AuthRequest {
-  if (isFetchOptions(opts)) {
-    const { req, resHeaders } = opts;
-    return {
-      authorization: req.headers.get('authorization'),
-      userAgent: req.headers.get('user-agent'),
-      ip: null,
-      cookie: req.headers.get('cookie'),
-      origin: req.headers.get('origin'),
-      contentType: req.headers.get('content-type'),
-      wantsCookie: req.headers.get(COOKIE_TRANSPORT_HEADER) === 'cookie',
-      setHeader: (name, value) => resHeaders.set(name, value),
-      afterResponse: (callback) => void setTimeout(callback, 0),
-      appendHeader: (name, value) => resHeaders.append(name, value),
-    };
+/*
+ * The two adapters' requests are classes rather than object literals: building one per request
+ * allocates a single object, with no closures, and a header no procedure reads is never read.
+ */
+
+/** A request of the fetch adapter, its answer's headers in `resHeaders`. */
+class FetchAuthRequest implements AuthRequest {
+  readonly #req: Request;
+  readonly #resHeaders: Headers;
+  ip: string | null = null;
+
+  constructor(req: Request, resHeaders: Headers) {
+    this.#req = req;
+    this.#resHeaders = resHeaders;
   }
-  const { req, res } = opts;
-  return {
-    authorization: authorizationOf(req),
-    userAgent: req.headers['user-agent'] ?? null,
-    ip: req.socket.remoteAddress ?? null,
-    cookie: req.headers.cookie ?? null,
-    origin: req.headers.origin ?? null,
-    contentType: req.headers['content-type'] ?? null,
-    wantsCookie: req.headers[COOKIE_TRANSPORT_HEADER] === 'cookie',
-    setHeader: (name, value) => {
-      if (!res.headersSent) res.setHeader(name, value);
-    },
-    appendHeader: (name, value) => {
-      if (!res.headersSent) res.appendHeader(name, value);
-    },
-    afterResponse(callback) {
-      if (res.writableFinished || res.destroyed) return void setImmediate(callback);
-      // 'close' too: a client that hangs up never gets its response finished.
-      let called = false;
-      const once = () => {
-        if (called) return;
-        called = true;
-        callback();
-      };
-      res.once('finish', once);
-      res.once('close', once);
-    },
-  };
+
+  get authorization(): string | null {
+    return this.#req.headers.get('authorization');
+  }
+
+  get userAgent(): string | null {
+    return this.#req.headers.get('user-agent');
+  }
+
+  get cookie(): string | null {
+    return this.#req.headers.get('cookie');
+  }
+
+  get origin(): string | null {
+    return this.#req.headers.get('origin');
+  }
+
+  get contentType(): string | null {
+    return this.#req.headers.get('content-type');
+  }
+
+  get wantsCookie(): boolean {
+    return this.#req.headers.get(COOKIE_TRANSPORT_HEADER) === 'cookie';
+  }
+
+  setHeader(name: string, value: string): void {
+    this.#resHeaders.set(name, value);
+  }
+
+  appendHeader(name: string, value: string): void {
+    this.#resHeaders.append(name, value);
+  }
+
+  afterResponse(callback: () => void): void {
+    setTimeout(callback, 0);
+  }
+}
+
+/** A request of a Node adapter (standalone, Express), answered through `res`. */
+class NodeAuthRequest implements AuthRequest {
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  /** Undefined until read: the scan for a second header is paid for once. */
+  #authorization: string | null | undefined;
+  #ip: string | null | undefined;
+
+  constructor(req: IncomingMessage, res: ServerResponse) {
+    this.#req = req;
+    this.#res = res;
+  }
+
+  get authorization(): string | null {
+    if (this.#authorization === undefined) this.#authorization = authorizationOf(this.#req);
+    return this.#authorization;
+  }
+
+  get ip(): string | null {
+    if (this.#ip === undefined) this.#ip = this.#req.socket.remoteAddress ?? null;
+    return this.#ip;
+  }
+
+  /** Set by `createContext` when the `clientIp` option says who the client is. */
+  set ip(ip: string | null) {
+    this.#ip = ip;
+  }
+
+  get userAgent(): string | null {
+    return this.#req.headers['user-agent'] ?? null;
+  }
+
+  get cookie(): string | null {
+    return this.#req.headers.cookie ?? null;
+  }
+
+  get origin(): string | null {
+    return this.#req.headers.origin ?? null;
+  }
+
+  get contentType(): string | null {
+    return this.#req.headers['content-type'] ?? null;
+  }
+
+  get wantsCookie(): boolean {
+    return this.#req.headers[COOKIE_TRANSPORT_HEADER] === 'cookie';
+  }
+
+  setHeader(name: string, value: string): void {
+    if (!this.#res.headersSent) this.#res.setHeader(name, value);
+  }
+
+  appendHeader(name: string, value: string): void {
+    if (!this.#res.headersSent) this.#res.appendHeader(name, value);
+  }
+
+  afterResponse(callback: () => void): void {
+    const res = this.#res;
+    if (res.writableFinished || res.destroyed) return void setImmediate(callback);
+    // 'close' too: a client that hangs up never gets its response finished.
+    let called = false;
+    const once = () => {
+      if (called) return;
+      called = true;
+      callback();
+    };
+    res.once('finish', once);
+    res.once('close', once);
+  }
+}
+
+/** The kit's view of the request `opts` carries. */
+export function readAuthRequest(opts: AuthContextOptions): AuthRequest {
+  return isFetchOptions(opts) ? new FetchAuthRequest(opts.req, opts.resHeaders) : new NodeAuthRequest(opts.req, opts.res);
 }

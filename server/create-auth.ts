@@ -1,7 +1,7 @@
 import { createAccessTokens } from './tokens/access-tokens.js';
 import type { AccessAuthorization } from './tokens/access-tokens.js';
 import { createAuthRouter } from './auth-router.js';
-import { createBearerCheck, createProtectMiddleware } from './middleware/bearer.js';
+import { createBearerCheck, createGuardedProtectMiddleware, createProtectMiddleware } from './middleware/bearer.js';
 import type { AuthBaseContext, AuthContextOptions } from './context.js';
 import { readAuthRequest, readPeerAddress } from './context.js';
 import type { AuthKernel } from './kernel.js';
@@ -180,7 +180,8 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
   // A database outage answers 503 from every procedure built here, the bearer check's read included.
   const publicProcedure = t.procedure.use(databaseUnavailableMiddleware);
   const protect = createProtectMiddleware(authenticate);
-  const protectedProcedure = publicProcedure.use(protect);
+  // The outage guard and the bearer check in one step of tRPC's chain: the same answers, cheaper.
+  const protectedProcedure = t.procedure.use(createGuardedProtectMiddleware(authenticate));
   const strictBasicProcedure = (realm: string) => publicProcedure.use(basic.basic(realm));
   const advertisedBasicProcedure = (realm: string) => publicProcedure.use(basic.advertised(realm));
 

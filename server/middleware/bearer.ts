@@ -2,6 +2,7 @@ import { experimental_standaloneMiddleware } from '@trpc/server';
 import type { AccessAuthorization } from '../tokens/access-tokens.js';
 import type { AuthBaseContext, AuthRequest } from '../context.js';
 import { authError } from '../errors.js';
+import { answeringUnavailable } from './database-unavailable.js';
 import type { AuthError } from '../errors.js';
 import type { TokenCheck, TokenCheckResult } from '../tokens/token-check.js';
 
@@ -85,12 +86,18 @@ export function createBearerCheck(checkToken: TokenCheck, options: { realm: stri
 
 export type BearerCheck = ReturnType<typeof createBearerCheck>;
 
-/** Every middleware `createProtectMiddleware` made: the refusal gate finds protected procedures by them. */
+/** Every middleware that runs the bearer check first: the refusal gate finds protected procedures by them. */
 const protectMiddlewares = new WeakSet<object>();
 
-/** Whether `middleware` (one of a procedure's) is the bearer check of `protectedProcedure`. */
+/** Whether `middleware` (one of a procedure's) runs the bearer check of `protectedProcedure` before anything else. */
 export function isProtectMiddleware(middleware: object): boolean {
   return protectMiddlewares.has(middleware);
+}
+
+/** Records the functions of a middleware built by `experimental_standaloneMiddleware` as bearer checks. */
+export function markAsProtect<T extends { _middlewares: readonly object[] }>(built: T): T {
+  for (const middleware of built._middlewares) protectMiddlewares.add(middleware);
+  return built;
 }
 
 /**
@@ -98,11 +105,29 @@ export function isProtectMiddleware(middleware: object): boolean {
  * `authRequest`: it adds `ctx.user` and `ctx.session`.
  */
 export function createProtectMiddleware(authenticate: BearerCheck) {
-  const isAuthed = experimental_standaloneMiddleware<{ ctx: AuthBaseContext }>().create(async function isAuthed({ ctx, next }) {
-    const pending = authenticate(ctx.authRequest);
-    const { user, session } = pending instanceof Promise ? await pending : pending;
-    return next({ ctx: { user, session } });
-  });
-  for (const middleware of isAuthed._middlewares) protectMiddlewares.add(middleware);
-  return isAuthed;
+  return markAsProtect(
+    experimental_standaloneMiddleware<{ ctx: AuthBaseContext }>().create(function isAuthed({ ctx, next }) {
+      // A hit goes on at once: no promise of this middleware's own and no turn of the microtask
+      // queue before the procedure runs; only a miss waits for its lookup.
+      const caller = authenticate(ctx.authRequest);
+      return caller instanceof Promise ? caller.then((settled) => next({ ctx: settled })) : next({ ctx: caller });
+    }),
+  );
+}
+
+/**
+ * `databaseUnavailableMiddleware` and the bearer check as one middleware: what `protectedProcedure`
+ * runs, a step of tRPC's middleware chain fewer than the two one after the other, with the same
+ * answers (a lookup the database cannot serve is a 503).
+ */
+export function createGuardedProtectMiddleware(authenticate: BearerCheck) {
+  return markAsProtect(
+    experimental_standaloneMiddleware<{ ctx: AuthBaseContext }>().create(function isAuthedAnsweringUnavailable({ ctx, next }) {
+      const request = ctx.authRequest;
+      return answeringUnavailable(request, () => {
+        const caller = authenticate(request);
+        return caller instanceof Promise ? caller.then((settled) => next({ ctx: settled })) : next({ ctx: caller });
+      });
+    }),
+  );
 }

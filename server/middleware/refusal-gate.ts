@@ -12,7 +12,7 @@ import type { ClientLimitKind } from '../limits/throttles.js';
 import { isMalformedBearerToken } from '../tokens/token-check.js';
 import type { TokenCheck } from '../tokens/token-check.js';
 import type { TokenFailures } from '../tokens/token-failures.js';
-import { noStoreMiddleware } from '../trpc.js';
+import { isNoStoreMiddleware, noStoreMiddleware } from '../trpc.js';
 import { bearerChallenge, bearerTokenOf, isProtectMiddleware } from './bearer.js';
 import { databaseUnavailableMiddleware } from './database-unavailable.js';
 
@@ -132,7 +132,6 @@ const STATUS = Object.fromEntries(GATE_CODES.map((code) => [code, getHTTPStatusC
 
 /** The kit's middlewares that may run before the bearer check: they answer nothing themselves. */
 const LEAD_MIDDLEWARES = new Set<unknown>([...databaseUnavailableMiddleware._middlewares, ...noStoreMiddleware._middlewares]);
-const NO_STORE_MIDDLEWARES: readonly unknown[] = noStoreMiddleware._middlewares;
 
 /** A procedure's middlewares in the order they run (tRPC keeps them on the built procedure). */
 function middlewaresOf(procedure: object): unknown[] {
@@ -197,7 +196,7 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
   const procedures = (options.router._def as { procedures: Record<string, object> }).procedures;
   for (const [path, procedure] of Object.entries(procedures)) {
     const middlewares = middlewaresOf(procedure);
-    const noStore = NO_STORE_MIDDLEWARES.some((middleware) => middlewares.includes(middleware));
+    const noStore = middlewares.some((middleware) => typeof middleware === 'function' && isNoStoreMiddleware(middleware));
     const type = (procedure as { _def?: { type?: unknown } })._def?.type;
     if (type !== 'query' && type !== 'mutation') continue;
     let rule: Rule | null = null;
