@@ -112,6 +112,17 @@ function lastToken(app: App, to: string): string {
 }
 
 /** Stale counters inserted straight into the table, as a busy past would have left them. */
+/** An app of its own on the suite's database and clock, so that its cleaning sees the suite's rows. */
+function startSharedApp(kit: () => { kind: DatabaseKind; database: TestDatabase; clock: ManualClock }, options: Partial<AuthOptions> = {}) {
+  return startApp(kit().kind, options, { database: kit().database, clock: kit().clock });
+}
+
+/** Registers `email` (confirmation is off) and answers a fresh sign-in's tokens. */
+async function signedUp(app: App, email: string) {
+  assert.equal((await app.rpc('auth.register', { input: { email, password: PASSWORD } })).status, 200);
+  return app.signIn(email);
+}
+
 async function insertStaleCounters(app: App, howMany: number): Promise<void> {
   const longAgo = new Date(app.clock.now() - 2 * HOUR * 1000);
   const rows = Array.from({ length: howMany }, (_, i) => ({ key: `stale-${i}`, windowStartedAt: longAgo, hits: 1 }));
@@ -165,11 +176,10 @@ describeOnEachDatabase('the cleaner', (kit) => {
   });
 
   it('deletes nothing still of use: a live session, a valid link, a current window’s counter, an ended row being kept', async () => {
-    const app = await startApp(kit().kind, {}, { database: kit().database, clock: kit().clock });
+    const app = await startSharedApp(kit);
     try {
       const email = 'keeper@example.test';
-      assert.equal((await app.rpc('auth.register', { input: { email, password: PASSWORD } })).status, 200);
-      const live = await app.signIn(email);
+      const live = await signedUp(app, email);
       const ended = await app.signIn(email);
       assert.equal((await app.rpc('auth.logout', { input: {}, accessToken: ended.accessToken })).status, 200);
       // The address's mail allowance spent: 5 an hour.
@@ -206,7 +216,7 @@ describeOnEachDatabase('the cleaner', (kit) => {
   });
 
   it('deletes OAuth flows once expired, and only those: a flow still under way finishes after the run', async () => {
-    const app = await startApp(kit().kind, {}, { database: kit().database, clock: kit().clock });
+    const app = await startSharedApp(kit);
     try {
       const abandoned = await Promise.all(['10.5.0.1', '10.5.0.2', '10.5.0.3'].map((ip) => app.rpc('auth.oauth.start', { input: { provider: 'github' }, ip })));
       for (const start of abandoned) assert.equal(start.status, 200, `oauth.start: ${start.authCode}`);
@@ -230,11 +240,9 @@ describeOnEachDatabase('the cleaner', (kit) => {
   });
 
   it('deletes a revoked or expired API token once it has been kept as long as the other ended rows, and never a live one', async () => {
-    const app = await startApp(kit().kind, {}, { database: kit().database, clock: kit().clock });
+    const app = await startSharedApp(kit);
     try {
-      const email = 'api-tokens@example.test';
-      assert.equal((await app.rpc('auth.register', { input: { email, password: PASSWORD } })).status, 200);
-      const session = await app.signIn(email);
+      const session = await signedUp(app, 'api-tokens@example.test');
       const create = async (name: string, expiresInDays: number) => {
         const made = await app.rpc('auth.apiTokens.create', { input: { name, expiresInDays }, accessToken: session.accessToken });
         assert.equal(made.status, 200, `creating ${name}: ${made.authCode}`);
@@ -272,8 +280,7 @@ describeOnEachDatabase('the cleaner', (kit) => {
   });
 
   it('deletes in batches of batchSize, at most maxBatchesPerRun per table in a run, and runs on its schedule', async () => {
-    const shared = { database: kit().database, clock: kit().clock };
-    const app = await startApp(kit().kind, { cleanup: { intervalMs: 0, batchSize: 100, maxBatchesPerRun: 3 } }, shared);
+    const app = await startSharedApp(kit, { cleanup: { intervalMs: 0, batchSize: 100, maxBatchesPerRun: 3 } });
     try {
       await insertStaleCounters(app, 450);
       assert.equal((await app.auth.cleanUp()).deleted.rateLimits, 300);
@@ -282,7 +289,7 @@ describeOnEachDatabase('the cleaner', (kit) => {
     } finally {
       await app.close();
     }
-    const scheduled = await startApp(kit().kind, { cleanup: { intervalMs: 100, keepEndedSeconds: 0 } }, shared);
+    const scheduled = await startSharedApp(kit, { cleanup: { intervalMs: 100, keepEndedSeconds: 0 } });
     try {
       await insertStaleCounters(scheduled, 50);
       const staleLeft = async () => (await scheduled.database.db.select({ n: count() }).from(rateLimitTable).where(like(rateLimitTable.key, 'stale-%')))[0]?.n;
