@@ -171,7 +171,9 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
     };
 
   // The bearer check's refusals that need nothing looked up: no token, a malformed one, and (for a
-  // client refused its lookups) one this node cannot answer from memory.
+  // client refused its lookups) one this node cannot answer from memory. The checksum is computed
+  // here for every token, good ones too (about 0.5 µs, against the 400 µs or so tRPC spends on an
+  // HTTP call): no limit counts a bad one, so only this keeps a flood of them from paying for tRPC.
   const bearerRefusal: Rule = (ip, request) => {
     const authorization = request.authorization();
     const token = bearerTokenOf(authorization);
