@@ -163,7 +163,32 @@ describe('the shared token table', () => {
     assert.equal(table.lookup(item.tokenHash), undefined);
   });
 
-  it('a reader on another thread never sees a torn entry while the writer rewrites slots', async () => {
+  it('never writes a slot again while a reader may still be reading it: a revoked entry, or one replaced in place', () => {
+    const buffer = allocateTableBuffer(64);
+    const writer = new TokenTable(buffer);
+    writer.reset(true);
+    const [revoked, replaced] = [entry(), entry()];
+    writer.insert(revoked, NOW);
+    writer.insert(replaced, NOW);
+    // A reader stopped in the middle of a lookup (a thread descheduled there): the header's count of
+    // readers and that reader's lookup word, odd, as the table's layout comment describes them.
+    const header = new Int32Array(buffer, 0, 16);
+    Atomics.store(header, 3, 1);
+    Atomics.store(header, 4, 1);
+    writer.forget({ sessionIds: [revoked.sessionId] });
+    const someoneElse = { tokenHash: revoked.tokenHash, userId: randomUUID(), sessionId: randomUUID() };
+    assert.equal(writer.insert({ ...revoked, ...someoneElse }, NOW), false);
+    assert.equal(writer.insert({ ...replaced, expiresAtMs: NOW + 600_000 }, NOW), false);
+    // Once it has left its lookup, both are written.
+    Atomics.store(header, 4, 2);
+    assert.equal(writer.insert({ ...revoked, ...someoneElse }, NOW), true);
+    assert.equal(writer.insert({ ...replaced, expiresAtMs: NOW + 600_000 }, NOW), true);
+    const reader = new TokenTable(buffer);
+    assert.deepEqual(reader.lookup(revoked.tokenHash), { ...revoked, ...someoneElse });
+    assert.deepEqual(reader.lookup(replaced.tokenHash), { ...replaced, expiresAtMs: NOW + 600_000 });
+  });
+
+  it('a reader on another thread never sees a torn entry while the writer rewrites slots or revokes and refills them', async () => {
     const buffer = allocateTableBuffer(64);
     const table = new TokenTable(buffer);
     table.reset(true);
@@ -201,8 +226,13 @@ describe('the shared token table', () => {
     await until(() => messages.some((message) => message.ready), 'the reader to start');
 
     const started = Date.now();
+    // Odd rounds rewrite each key's slot over the entry it holds; even rounds revoke the entry's
+    // session (one for each key) first, so its slot is freed and filled again for another user.
     for (let round = 1; Date.now() - started < 500; round++) {
-      for (const tokenHash of keys) table.insert({ tokenHash, userId: idFor(round, 1), sessionId: idFor(round, 2), expiresAtMs: NOW + 60_000, scopeSet: round & 0xffff }, NOW);
+      keys.forEach((tokenHash, index) => {
+        if (round % 2 === 0) table.forget({ sessionIds: [idFor(round - 1, 2 + index)] });
+        table.insert({ tokenHash, userId: idFor(round, 1), sessionId: idFor(round, 2 + index), expiresAtMs: NOW + 60_000, scopeSet: round & 0xffff }, NOW);
+      });
       if (round % 200 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     Atomics.store(new Int32Array(stop), 0, 1);

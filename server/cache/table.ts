@@ -3,26 +3,32 @@
  * thread of the process reads the same entries and a million of them cost the garbage collector
  * nothing. One thread writes (the cache worker); any number read, without locks.
  *
- * Each slot carries a sequence number: the writer makes it odd before it touches the slot and even
- * again after. A reader notes it, reads, and reads it again; a change means the read may be torn, and
- * the reader tries again. Every access to a slot is an `Atomics` one: plain typed-array accesses are
- * not ordered against the sequence number, and a weakly ordered CPU (ARM) would reorder them. An
- * `Atomics` access costs several times a plain one, so a slot is sixteen 32-bit words, read a word
- * at a time, never a byte. An entry is keyed by the SHA-256 of the whole token, so finding it is also
- * proof of the secret.
+ * A slot's words are written only while no reader can be reading them, so a reader reads them with
+ * plain accesses (an `Atomics` access costs several times a plain one, and a hit read sixteen):
+ *   - the writer fills a slot that is not live, then makes it live with one `Atomics.store` of its
+ *     state word; a reader's `Atomics.load` of that word then makes every word written before it
+ *     visible to the reader's plain reads that follow (the memory model's synchronizes-with);
+ *   - a live slot's words never change: to delete or rewrite it, the writer first retires it (one
+ *     store of its state, after which no new lookup finds it), and writes its words again only after
+ *     a grace period: every reader that was in a lookup when it retired the slot has left it.
+ * A reader says so on a word of its own in the header, odd while it is in a lookup and even once
+ * out, two stores a lookup; the writer waits for each odd word it sees to change. A lookup takes a
+ * microsecond, so the wait is one, and it comes only when a slot that was live is written again.
+ * An entry is keyed by the SHA-256 of the whole token, so finding it is also proof of the secret.
  *
  * Slot layout (64 bytes, one cache line: a lookup in a table too big for the CPU's caches costs one
  * miss from memory, or two when the probe goes on to the next slot):
- *   word 0      sequence
- *   word 1      state (bits 0-1: EMPTY, LIVE or DELETED; a deleted slot keeps probe chains intact),
- *               the expiry's high bits (bits 2-15) and scope set (bits 16-31: 0 for a session's
- *               token, else an API token's interned scopes, scope-sets.ts)
+ *   word 0      generation: counts the slot's fills, so a reader knows an entry it read before
+ *   word 1      state (bits 0-1: EMPTY, LIVE, RETIRED, or DELETED once its grace is over; a deleted
+ *               slot keeps probe chains intact), the expiry's high bits (bits 2-15) and scope set
+ *               (bits 16-31: 0 for a session's token, else an API token's interned scopes, scope-sets.ts)
  *   word 2      the expiry's low 32 bits: milliseconds since the epoch in 46 bits, to the year 4199
  *   word 3      the next slot of the same session chain, plus one (0 ends it); the writer's alone
  *   words 4-7   the first 128 bits of the token hash
  *   words 8-11  user id (a UUID, its bytes in order, four to a word, the first the most significant)
  *   words 12-15 session id (a UUID; an API token's own id)
- * Header (64 bytes): word 0 = trusted flag, word 1 = revocation count, word 2 = slot count.
+ * Header (64 bytes): word 0 = trusted flag, word 1 = revocation count, word 2 = slot count, word 3 =
+ * readers so far, words 4-15 = each reader's lookup word.
  *
  * After the slots, the session heads: a revocation names sessions, and the table is keyed by token,
  * so every live slot is also on a chain of the slots whose session ids hash to the same head (the
@@ -40,7 +46,7 @@ import { IdSet, mixId } from './id-set.js';
 
 const HEADER_WORDS = 16;
 const SLOT_WORDS = 16;
-const SEQUENCE = 0;
+const GENERATION = 0;
 const STATE_AND_SCOPE = 1;
 const EXPIRES_LOW = 2;
 const NEXT_IN_SESSION = 3;
@@ -51,6 +57,9 @@ const SESSION = 12;
 const KEY_CHARACTERS = 22;
 const EMPTY = 0;
 const LIVE = 1;
+/** Deleted, its words still as a reader in a lookup may be reading them. */
+const RETIRED = 3;
+/** Deleted, its grace period over: free to write. */
 const DELETED = 2;
 const STATE_MASK = 0x3;
 const EXPIRES_HIGH_SHIFT = 2;
@@ -60,18 +69,25 @@ const MAX_EXPIRES_MS = 2 ** 46 - 1;
 const TRUSTED_WORD = 0;
 const REVOCATIONS_WORD = 1;
 const SLOT_COUNT_WORD = 2;
+const READER_COUNT_WORD = 3;
+const FIRST_READER_WORD = 4;
+const MAX_READERS = HEADER_WORDS - FIRST_READER_WORD;
+/**
+ * The longest the writer waits for a reader to leave its lookup (it takes a microsecond; only a
+ * thread stopped in the middle of one would hold it up so long). The write is then left undone: an
+ * entry not cached costs a database lookup, an entry rewritten under a reader could be read torn.
+ */
+const MAX_GRACE_WAIT_MS = 50;
 /** An entry lives in one of this many slots from its home slot; the rest of a full window is evicted. */
 const PROBE_WINDOW = 16;
 /** Slots per entry of capacity: at most 68 % full, and with the heads under 96 bytes per entry. */
 const SLOTS_PER_ENTRY = 1.47;
 /** Slots per session head: chains of about three slots in a full table. */
 const SLOTS_PER_HEAD = 4;
-/** A reader that keeps meeting a slot mid-write gives up and lets the database answer. */
-const MAX_RETRIES = 64;
 /**
  * Entries a reader remembers, each under its slot's index modulo this (a power of two), so that a
- * token checked again while its slot is unchanged gets the entry it got before, without its ids
- * spelled again: what a hit costs most after the hash. 4096 entries are about 1 MB of the heap.
+ * token checked again while its slot holds the same fill gets the entry it got before, without its
+ * ids spelled again: what a hit costs most after the hash. 4096 entries are about 1 MB of the heap.
  */
 const RECENT_HITS = 4096;
 
@@ -125,10 +141,10 @@ function low(word: number, shift: number): number {
  * several times more, and the id strings are what a hit spends most on after the hash.
  */
 function idAt(int32: Int32Array, at: number): string {
-  const w0 = Atomics.load(int32, at);
-  const w1 = Atomics.load(int32, at + 1);
-  const w2 = Atomics.load(int32, at + 2);
-  const w3 = Atomics.load(int32, at + 3);
+  const w0 = int32[at] as number;
+  const w1 = int32[at + 1] as number;
+  const w2 = int32[at + 2] as number;
+  const w3 = int32[at + 3] as number;
   return String.fromCharCode(
     high(w0, 24), low(w0, 24), high(w0, 16), low(w0, 16), high(w0, 8), low(w0, 8), high(w0, 0), low(w0, 0), DASH,
     high(w1, 24), low(w1, 24), high(w1, 16), low(w1, 16), DASH,
@@ -176,13 +192,20 @@ export class TokenTable {
   readonly #headCount: number;
   readonly #headScale: number;
   readonly #key = new Int32Array(4);
+  /** This reader's lookup word (claimed at its first lookup; -1 before), and what it last stored there. */
+  #readerWord = -1;
+  #turn = 0;
+  /** The writer's: slots retired and not yet past their grace period. */
+  readonly #retired: number[] = [];
+  /** The writer's: whether readers may be reading slots it has not retired itself (it is new, or reset the table). */
+  #graceOwed = true;
   /*
-   * The entries this reader last read, by slot: which slot (its first word) and its sequence number
-   * then. A slot's sequence changes with every write of it, so an equal one means the slot still holds
-   * what the entry was read from. (It would come round again only after 2^31 writes of one slot.)
+   * The entries this reader last read, by slot: which slot (its first word) and its generation then.
+   * A slot's generation changes with every fill, so an equal one means the slot still holds what the
+   * entry was read from. (It would come round again only after 2^32 fills of one slot.)
    */
   readonly #recentBases = new Int32Array(RECENT_HITS);
-  readonly #recentSequences = new Int32Array(RECENT_HITS);
+  readonly #recentGenerations = new Int32Array(RECENT_HITS);
   readonly #recentEntries: Array<Readonly<TableEntry> | undefined> = new Array<undefined>(RECENT_HITS).fill(undefined);
   readonly slotCount: number;
 
@@ -216,90 +239,129 @@ export class TokenTable {
   }
 
   #keyMatches(base: number, key: Int32Array): boolean {
-    const int32 = this.#int32;
-    return (
-      Atomics.load(int32, base + KEY) === key[0] &&
-      Atomics.load(int32, base + KEY + 1) === key[1] &&
-      Atomics.load(int32, base + KEY + 2) === key[2] &&
-      Atomics.load(int32, base + KEY + 3) === key[3]
-    );
+    return this.#idMatches(base + KEY, key);
   }
 
+  /** Whether the four words at `at` are those of `id`. */
+  #idMatches(at: number, id: Int32Array): boolean {
+    const int32 = this.#int32;
+    return int32[at] === id[0] && int32[at + 1] === id[1] && int32[at + 2] === id[2] && int32[at + 3] === id[3];
+  }
+
+  /** The state of the slot at `base`: read by the writer, whose own stores these are. */
   #state(base: number): number {
-    return Atomics.load(this.#int32, base + STATE_AND_SCOPE) & STATE_MASK;
+    return (this.#int32[base + STATE_AND_SCOPE] as number) & STATE_MASK;
   }
 
   /** The expiry of the slot at `base`, whose state word reads `stateAndScope`. */
   #expiresAt(base: number, stateAndScope: number): number {
-    return ((stateAndScope >>> EXPIRES_HIGH_SHIFT) & EXPIRES_HIGH_MASK) * 2 ** 32 + (Atomics.load(this.#int32, base + EXPIRES_LOW) >>> 0);
+    return ((stateAndScope >>> EXPIRES_HIGH_SHIFT) & EXPIRES_HIGH_MASK) * 2 ** 32 + ((this.#int32[base + EXPIRES_LOW] as number) >>> 0);
+  }
+
+  /** Claims this reader's lookup word in the header. */
+  #claimReaderWord(): number {
+    const reader = Atomics.add(this.#int32, READER_COUNT_WORD, 1);
+    if (reader >= MAX_READERS) throw new Error(`the token table is read by at most ${MAX_READERS} table objects`);
+    this.#readerWord = FIRST_READER_WORD + reader;
+    return this.#readerWord;
   }
 
   /**
    * The entry for a token hash, or undefined; never waits, never allocates on a miss, nor on a hit
-   * of a slot this reader read last time unchanged (the entry it got then: shared, so read-only by its
-   * type; freezing it cost more than the rest of a hit).
+   * of a slot this reader read last time with the same fill (the entry it got then: shared, so
+   * read-only by its type; freezing it cost more than the rest of a hit).
    */
   lookup(tokenHash: string): Readonly<TableEntry> | undefined {
     const int32 = this.#int32;
     const key = this.#key;
     keyWordsOf(tokenHash, key);
     const home = this.#homeOf(key);
+    const readerWord = this.#readerWord >= 0 ? this.#readerWord : this.#claimReaderWord();
+    // Odd: in a lookup, so no slot retired from now on is written again until this one is over.
+    Atomics.store(int32, readerWord, (this.#turn = (this.#turn + 1) | 0));
+    let found: Readonly<TableEntry> | undefined;
     for (let probe = 0; probe < PROBE_WINDOW; probe++) {
       const base = this.#base(home, probe);
-      for (let attempt = 0; ; attempt++) {
-        if (attempt === MAX_RETRIES) return undefined;
-        const before = Atomics.load(int32, base + SEQUENCE);
-        if (before & 1) continue;
-        const stateAndScope = Atomics.load(int32, base + STATE_AND_SCOPE);
-        const state = stateAndScope & STATE_MASK;
-        const recent = (base >>> 4) & (RECENT_HITS - 1);
-        let found: Readonly<TableEntry> | undefined;
-        let fresh = false;
-        if (state === LIVE && this.#keyMatches(base, key)) {
-          if (this.#recentBases[recent] === base && this.#recentSequences[recent] === before) {
-            found = this.#recentEntries[recent];
-          } else {
-            fresh = true;
-            found = {
-              tokenHash,
-              expiresAtMs: this.#expiresAt(base, stateAndScope),
-              scopeSet: stateAndScope >>> 16,
-              userId: idAt(int32, base + USER),
-              sessionId: idAt(int32, base + SESSION),
-            };
-          }
-        }
-        if (Atomics.load(int32, base + SEQUENCE) !== before) continue;
-        if (fresh) {
-          // Only an entry read whole is remembered.
-          this.#recentBases[recent] = base;
-          this.#recentSequences[recent] = before;
-          this.#recentEntries[recent] = found;
-        }
-        if (found) return found;
-        if (state === EMPTY) return undefined;
+      const stateAndScope = Atomics.load(int32, base + STATE_AND_SCOPE);
+      const state = stateAndScope & STATE_MASK;
+      if (state === LIVE && this.#keyMatches(base, key)) {
+        found = this.#entryAt(base, stateAndScope, tokenHash);
         break;
       }
+      if (state === EMPTY) break;
     }
-    return undefined;
+    Atomics.store(int32, readerWord, (this.#turn = (this.#turn + 1) | 0));
+    return found;
   }
 
-  // Everything below writes, and runs on the one writing thread only. The session heads and chain
-  // links are this thread's alone (no reader looks at them), so they take plain accesses.
-
-  #write(base: number, fill: () => void): void {
-    Atomics.add(this.#int32, base + SEQUENCE, 1);
-    fill();
-    Atomics.add(this.#int32, base + SEQUENCE, 1);
+  /** The entry in the live slot at `base`: the one this reader got last time, while the slot holds the same fill. */
+  #entryAt(base: number, stateAndScope: number, tokenHash: string): Readonly<TableEntry> {
+    const int32 = this.#int32;
+    const generation = int32[base + GENERATION] as number;
+    const recent = (base >>> 4) & (RECENT_HITS - 1);
+    if (this.#recentBases[recent] === base && this.#recentGenerations[recent] === generation) return this.#recentEntries[recent] as Readonly<TableEntry>;
+    const entry: TableEntry = {
+      tokenHash,
+      expiresAtMs: this.#expiresAt(base, stateAndScope),
+      scopeSet: stateAndScope >>> 16,
+      userId: idAt(int32, base + USER),
+      sessionId: idAt(int32, base + SESSION),
+    };
+    this.#recentBases[recent] = base;
+    this.#recentGenerations[recent] = generation;
+    this.#recentEntries[recent] = entry;
+    return entry;
   }
 
+  // Everything below writes, and runs on the one writing thread only. Only the state words are
+  // stored with `Atomics` (readers load them so); a slot's other words are written while it is not
+  // live and past its grace, and the session heads and chain links are this thread's alone.
+
+  /** Writes the words of a slot no reader can be reading. */
   #writeWords(at: number, words: Int32Array): void {
-    for (let i = 0; i < words.length; i++) Atomics.store(this.#int32, at + i, words[i] as number);
+    for (let i = 0; i < words.length; i++) this.#int32[at + i] = words[i] as number;
   }
 
   #setState(base: number, state: number): void {
-    const rest = Atomics.load(this.#int32, base + STATE_AND_SCOPE) & ~STATE_MASK;
+    const rest = (this.#int32[base + STATE_AND_SCOPE] as number) & ~STATE_MASK;
     Atomics.store(this.#int32, base + STATE_AND_SCOPE, rest | state);
+  }
+
+  /** Takes the live slot at `base` out of every lookup from now on; its words stay as they are. */
+  #retire(base: number): void {
+    this.#setState(base, RETIRED);
+  }
+
+  /**
+   * Waits until every reader that was in a lookup when this was called has left it; false if one
+   * takes longer than MAX_GRACE_WAIT_MS.
+   */
+  #awaitGrace(): boolean {
+    const int32 = this.#int32;
+    const readers = Math.min(Atomics.load(int32, READER_COUNT_WORD), MAX_READERS);
+    let deadline = 0;
+    for (let reader = 0; reader < readers; reader++) {
+      const word = FIRST_READER_WORD + reader;
+      const seen = Atomics.load(int32, word);
+      if ((seen & 1) === 0) continue;
+      for (let spin = 1; Atomics.load(int32, word) === seen; spin++) {
+        if ((spin & 1023) !== 0) continue;
+        const now = Date.now();
+        if (deadline === 0) deadline = now + MAX_GRACE_WAIT_MS;
+        else if (now > deadline) return false;
+      }
+    }
+    return true;
+  }
+
+  /** Frees the slots retired so far, once no reader can be reading them; false if a reader held on. */
+  #reclaim(): boolean {
+    if (this.#retired.length === 0 && !this.#graceOwed) return true;
+    if (!this.#awaitGrace()) return false;
+    for (const base of this.#retired) if (this.#state(base) === RETIRED) this.#setState(base, DELETED);
+    this.#retired.length = 0;
+    this.#graceOwed = false;
+    return true;
   }
 
   /** The word of the head of the chain for the session id in the four words of `words` at `at`. */
@@ -338,11 +400,15 @@ export class TokenTable {
     return this.#idMatches(base + SESSION, session);
   }
 
-  /** Stores an entry (replacing one with the same key); when its window is full, the soonest to expire goes. */
+  /**
+   * Stores an entry (replacing one with the same key); when its window is full, the soonest to
+   * expire goes. False when it stored nothing: an id it cannot store, or a reader that held on.
+   */
   insert(entry: TableEntry, nowMs: number): boolean {
     const userWords = idWordsOf(entry.userId);
     const sessionWords = idWordsOf(entry.sessionId);
     if (!userWords || !sessionWords || entry.tokenHash.length < KEY_CHARACTERS) return false;
+    if (!this.#reclaim()) return false;
     const int32 = this.#int32;
     const key = new Int32Array(4);
     keyWordsOf(entry.tokenHash, key);
@@ -351,7 +417,7 @@ export class TokenTable {
     let soonest = Infinity;
     for (let probe = 0; probe < PROBE_WINDOW; probe++) {
       const base = this.#base(home, probe);
-      const stateAndScope = Atomics.load(int32, base + STATE_AND_SCOPE);
+      const stateAndScope = int32[base + STATE_AND_SCOPE] as number;
       const state = stateAndScope & STATE_MASK;
       const expires = this.#expiresAt(base, stateAndScope);
       if (state === LIVE && this.#keyMatches(base, key)) {
@@ -367,36 +433,39 @@ export class TokenTable {
         soonest = expires;
       }
     }
+    const wasLive = this.#state(target) === LIVE;
     // A slot keeps its place on its chain only while it holds the same session.
-    const relink = this.#state(target) !== LIVE || !this.#sessionMatches(target, sessionWords);
-    if (relink && this.#state(target) === LIVE) this.#unlink(target);
+    const sameSession = wasLive && this.#sessionMatches(target, sessionWords);
+    if (wasLive) {
+      if (!sameSession) this.#unlink(target);
+      this.#retire(target);
+      if (!this.#awaitGrace()) {
+        if (sameSession) this.#unlink(target);
+        this.#retired.push(target);
+        return false;
+      }
+    }
     const expiresAtMs = Math.min(entry.expiresAtMs, MAX_EXPIRES_MS);
     const expiresHigh = Math.floor(expiresAtMs / 2 ** 32) & EXPIRES_HIGH_MASK;
-    this.#write(target, () => {
-      Atomics.store(int32, target + STATE_AND_SCOPE, ((entry.scopeSet & 0xffff) << 16) | (expiresHigh << EXPIRES_HIGH_SHIFT) | LIVE);
-      Atomics.store(int32, target + EXPIRES_LOW, expiresAtMs >>> 0);
-      this.#writeWords(target + KEY, key);
-      this.#writeWords(target + USER, userWords);
-      this.#writeWords(target + SESSION, sessionWords);
-    });
-    if (relink) this.#link(target);
+    int32[target + GENERATION] = ((int32[target + GENERATION] as number) + 1) | 0;
+    int32[target + EXPIRES_LOW] = expiresAtMs >>> 0;
+    this.#writeWords(target + KEY, key);
+    this.#writeWords(target + USER, userWords);
+    this.#writeWords(target + SESSION, sessionWords);
+    // The store that makes the words above visible to whoever loads it.
+    Atomics.store(int32, target + STATE_AND_SCOPE, ((entry.scopeSet & 0xffff) << 16) | (expiresHigh << EXPIRES_HIGH_SHIFT) | LIVE);
+    if (!sameSession) this.#link(target);
     return true;
-  }
-
-  #idMatches(at: number, id: Int32Array): boolean {
-    const int32 = this.#int32;
-    return (
-      Atomics.load(int32, at) === id[0] && Atomics.load(int32, at + 1) === id[1] && Atomics.load(int32, at + 2) === id[2] && Atomics.load(int32, at + 3) === id[3]
-    );
   }
 
   #slotBase(slot: number): number {
     return HEADER_WORDS + slot * SLOT_WORDS;
   }
 
-  /** Marks the live slot at `base` deleted; the caller takes it off its chain. */
+  /** Deletes the live slot at `base` (its words are freed at the next fill); the caller takes it off its chain. */
   #delete(base: number): void {
-    this.#write(base, () => this.#setState(base, DELETED));
+    this.#retire(base);
+    this.#retired.push(base);
   }
 
   /**
@@ -489,10 +558,13 @@ export class TokenTable {
     Atomics.add(this.#int32, REVOCATIONS_WORD, 1);
     for (let slot = 0; slot < this.slotCount; slot++) {
       const base = this.#slotBase(slot);
-      if (this.#state(base) === EMPTY) continue;
-      this.#write(base, () => this.#setState(base, EMPTY));
+      if (this.#state(base) !== EMPTY) this.#setState(base, EMPTY);
     }
     this.#int32.fill(0, this.#headsStart, this.#headsStart + this.#headCount);
+    // Readers may still be reading the slots just emptied, and the next writer must not fill them
+    // under those readers' eyes (this one, or the worker started after it with a table of its own).
+    this.#retired.length = 0;
+    this.#graceOwed = true;
     Atomics.store(this.#int32, TRUSTED_WORD, trusted ? 1 : 0);
   }
 }
