@@ -190,6 +190,9 @@ if (runs('hits')) {
   figures.fullGcPauseWith1kCachedMs = hit1k.gcPauseMs;
   figures.fullGcPauseWith1mCachedMs = hit1m.gcPauseMs;
   const hit1mTo1k = (figures.hit1mTo1k = hit1m.comparison.a / hit1k.comparison.a);
+  // The same ratio of the SHA-256 + Map.get baseline: what the machine's memory makes of a million
+  // random lookups (on a virtual machine without huge pages, each one misses the TLB too).
+  const hashMap1mTo1k = (figures.hashMap1mTo1k = hit1m.comparison.b / hit1k.comparison.b);
   const fullGcPause1mTo1k = (figures.fullGcPause1mTo1k = hit1m.gcPauseMs / hit1k.gcPauseMs);
   const tableBytesPerToken = (figures.tableBytesPerToken = allocateTableBuffer(1_000_000).byteLength / 1_000_000);
   const hitRow = (size: string, hit: HitAtSize) => ({
@@ -199,7 +202,7 @@ if (runs('hits')) {
     met: verdict(hit.comparison.ratio <= 1 && (size !== '100 k' || hit.comparison.a <= 1000)),
   });
   goalRows.push(hitRow('1 k', hit1k), hitRow('100 k', hit100k), hitRow('1 M', hit1m));
-  goalRows.push({ figure: 'cache hit at 1 M against 1 k', goal: '≤ 2×', measured: `${hit1mTo1k.toFixed(2)}×`, met: verdict(hit1mTo1k <= 2) });
+  goalRows.push({ figure: 'cache hit at 1 M against 1 k', goal: '≤ 2×', measured: `${hit1mTo1k.toFixed(2)}× (SHA-256 + Map.get: ${hashMap1mTo1k.toFixed(2)}×)`, met: verdict(hit1mTo1k <= 2) });
   goalRows.push({
     figure: "full GC pause with 1 M tokens cached against 1 k (the bench's own data gone)",
     goal: '≤ 1.1×',
