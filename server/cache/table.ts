@@ -408,6 +408,7 @@ export class TokenTable {
     const userWords = idWordsOf(entry.userId);
     const sessionWords = idWordsOf(entry.sessionId);
     if (!userWords || !sessionWords || entry.tokenHash.length < KEY_CHARACTERS) return false;
+    // From here no slot is retired: each one the probe meets is live, deleted or empty.
     if (!this.#reclaim()) return false;
     const int32 = this.#int32;
     const key = new Int32Array(4);
