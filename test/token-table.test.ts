@@ -16,6 +16,11 @@ function entry(overrides: Partial<TableEntry> = {}): TableEntry {
   return { tokenHash: hash('sha256', randomUUID(), 'base64url'), userId: randomUUID(), sessionId: randomUUID(), expiresAtMs: NOW + 300_000, scopeSet, ...overrides };
 }
 
+/** What a lookup answers for `stored`: the entry, its expiry also as a Date. */
+function found(stored: TableEntry): TableEntry & { expiresAt: Date } {
+  return { ...stored, expiresAt: new Date(stored.expiresAtMs) };
+}
+
 function trustedTable(capacity: number): TokenTable {
   const table = new TokenTable(allocateTableBuffer(capacity));
   table.reset(true);
@@ -27,7 +32,7 @@ describe('the shared token table', () => {
     const table = trustedTable(1024);
     const stored = Array.from({ length: 500 }, () => entry());
     for (const item of stored) assert.equal(table.insert(item, NOW), true);
-    for (const item of stored) assert.deepEqual(table.lookup(item.tokenHash), item);
+    for (const item of stored) assert.deepEqual(table.lookup(item.tokenHash), found(item));
     assert.equal(table.lookup(entry().tokenHash), undefined);
   });
 
@@ -38,17 +43,17 @@ describe('the shared token table', () => {
     writer.reset(true);
     const first = entry();
     writer.insert(first, NOW);
-    assert.deepEqual(reader.lookup(first.tokenHash), first);
-    assert.deepEqual(reader.lookup(first.tokenHash), first);
+    assert.deepEqual(reader.lookup(first.tokenHash), found(first));
+    assert.deepEqual(reader.lookup(first.tokenHash), found(first));
     const refilled = { ...first, expiresAtMs: first.expiresAtMs + 60_000 };
     writer.insert(refilled, NOW);
-    assert.deepEqual(reader.lookup(first.tokenHash), refilled);
+    assert.deepEqual(reader.lookup(first.tokenHash), found(refilled));
     writer.forget({ sessionIds: [first.sessionId] });
     assert.equal(reader.lookup(first.tokenHash), undefined);
     // The same key written again for someone else (the slot is rewritten, never recalled).
     const other = { ...first, userId: randomUUID(), sessionId: randomUUID() };
     writer.insert(other, NOW);
-    assert.deepEqual(reader.lookup(first.tokenHash), other);
+    assert.deepEqual(reader.lookup(first.tokenHash), found(other));
     writer.reset(true);
     assert.equal(reader.lookup(first.tokenHash), undefined);
   });
@@ -64,7 +69,7 @@ describe('the shared token table', () => {
     assert.ok(table.lookup(b?.tokenHash));
     assert.equal(table.forget({ userId }), 2);
     assert.equal(table.lookup(c?.tokenHash), undefined);
-    assert.deepEqual(table.lookup(other?.tokenHash), other);
+    assert.deepEqual(table.lookup(other?.tokenHash), found(other));
     assert.equal(table.revocations, before + 2);
   });
 
@@ -91,7 +96,7 @@ describe('the shared token table', () => {
     assert.ok(heldBefore.some((item) => item.sessionId === revoked.sessionId), 'the table holds some of the session to revoke');
     table.forgetSessions([revoked.sessionId]);
     for (const item of inserted) assert.notEqual(table.lookup(item.tokenHash)?.sessionId, revoked.sessionId);
-    for (const item of heldBefore.filter((held) => held.sessionId !== revoked.sessionId)) assert.deepEqual(table.lookup(item.tokenHash), item);
+    for (const item of heldBefore.filter((held) => held.sessionId !== revoked.sessionId)) assert.deepEqual(table.lookup(item.tokenHash), found(item));
     table.forgetSessions(kept.map((session) => session.sessionId));
     for (const item of inserted) assert.equal(table.lookup(item.tokenHash), undefined);
   });
@@ -137,7 +142,7 @@ describe('the shared token table', () => {
     table.insert(later, NOW);
     assert.equal(table.sweep(NOW + 1000), 1);
     assert.equal(table.lookup(soon.tokenHash), undefined);
-    assert.deepEqual(table.lookup(later.tokenHash), later);
+    assert.deepEqual(table.lookup(later.tokenHash), found(later));
   });
 
   it('when full, evicts the entries that expire soonest and stays bounded', () => {
@@ -184,8 +189,8 @@ describe('the shared token table', () => {
     assert.equal(writer.insert({ ...revoked, ...someoneElse }, NOW), true);
     assert.equal(writer.insert({ ...replaced, expiresAtMs: NOW + 600_000 }, NOW), true);
     const reader = new TokenTable(buffer);
-    assert.deepEqual(reader.lookup(revoked.tokenHash), { ...revoked, ...someoneElse });
-    assert.deepEqual(reader.lookup(replaced.tokenHash), { ...replaced, expiresAtMs: NOW + 600_000 });
+    assert.deepEqual(reader.lookup(revoked.tokenHash), found({ ...revoked, ...someoneElse }));
+    assert.deepEqual(reader.lookup(replaced.tokenHash), found({ ...replaced, expiresAtMs: NOW + 600_000 }));
   });
 
   it('a reader on another thread never sees a torn entry while the writer rewrites slots or revokes and refills them', async () => {
@@ -249,7 +254,7 @@ describe('the token cache worker', () => {
     try {
       const item = entry({ expiresAtMs: Date.now() + 60_000 });
       cache.fill(item, cache.revocations);
-      assert.deepEqual(await until(() => cache.get(item.tokenHash), 'the entry in the table'), item);
+      assert.deepEqual(await until(() => cache.get(item.tokenHash), 'the entry in the table'), found(item));
 
       const first = cache.worker;
       await first.terminate();
@@ -263,7 +268,7 @@ describe('the token cache worker', () => {
       const again = entry({ expiresAtMs: Date.now() + 60_000 });
       // Filled again until it holds: a fill sent while the new worker starts is dropped.
       const held = await until(() => cache.get(again.tokenHash) ?? void cache.fill(again, cache.revocations), 'the new worker to fill the table');
-      assert.deepEqual(held, again);
+      assert.deepEqual(held, found(again));
     } finally {
       await cache.close();
     }

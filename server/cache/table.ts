@@ -102,6 +102,16 @@ export interface TableEntry {
   scopeSet: number;
 }
 
+/** What a lookup finds: the entry, its expiry also as the `Date` an authorization carries. */
+export interface FoundEntry extends TableEntry {
+  /**
+   * Made once per fill a reader reads, like the id strings: a `Date` costs a hit more than the rest
+   * of its answer, and a reader hands the same entry back while its slot holds the same fill (so this
+   * one `Date` is every such check's: read, never set; the expiry that counts is `expiresAtMs`).
+   */
+  expiresAt: Date;
+}
+
 const BASE64URL_VALUES = new Uint8Array(128);
 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split('').forEach((char, value) => {
   BASE64URL_VALUES[char.charCodeAt(0)] = value;
@@ -206,7 +216,7 @@ export class TokenTable {
    */
   readonly #recentBases = new Int32Array(RECENT_HITS);
   readonly #recentGenerations = new Int32Array(RECENT_HITS);
-  readonly #recentEntries: Array<Readonly<TableEntry> | undefined> = new Array<undefined>(RECENT_HITS).fill(undefined);
+  readonly #recentEntries: Array<Readonly<FoundEntry> | undefined> = new Array<undefined>(RECENT_HITS).fill(undefined);
   readonly slotCount: number;
 
   constructor(buffer: SharedArrayBuffer) {
@@ -271,7 +281,7 @@ export class TokenTable {
    * of a slot this reader read last time with the same fill (the entry it got then: shared, so
    * read-only by its type; freezing it cost more than the rest of a hit).
    */
-  lookup(tokenHash: string): Readonly<TableEntry> | undefined {
+  lookup(tokenHash: string): Readonly<FoundEntry> | undefined {
     const int32 = this.#int32;
     const key = this.#key;
     keyWordsOf(tokenHash, key);
@@ -279,7 +289,7 @@ export class TokenTable {
     const readerWord = this.#readerWord >= 0 ? this.#readerWord : this.#claimReaderWord();
     // Odd: in a lookup, so no slot retired from now on is written again until this one is over.
     Atomics.store(int32, readerWord, (this.#turn = (this.#turn + 1) | 0));
-    let found: Readonly<TableEntry> | undefined;
+    let found: Readonly<FoundEntry> | undefined;
     for (let probe = 0; probe < PROBE_WINDOW; probe++) {
       const base = this.#base(home, probe);
       const stateAndScope = Atomics.load(int32, base + STATE_AND_SCOPE);
@@ -295,14 +305,16 @@ export class TokenTable {
   }
 
   /** The entry in the live slot at `base`: the one this reader got last time, while the slot holds the same fill. */
-  #entryAt(base: number, stateAndScope: number, tokenHash: string): Readonly<TableEntry> {
+  #entryAt(base: number, stateAndScope: number, tokenHash: string): Readonly<FoundEntry> {
     const int32 = this.#int32;
     const generation = int32[base + GENERATION] as number;
     const recent = (base >>> 4) & (RECENT_HITS - 1);
-    if (this.#recentBases[recent] === base && this.#recentGenerations[recent] === generation) return this.#recentEntries[recent] as Readonly<TableEntry>;
-    const entry: TableEntry = {
+    if (this.#recentBases[recent] === base && this.#recentGenerations[recent] === generation) return this.#recentEntries[recent] as Readonly<FoundEntry>;
+    const expiresAtMs = this.#expiresAt(base, stateAndScope);
+    const entry: FoundEntry = {
       tokenHash,
-      expiresAtMs: this.#expiresAt(base, stateAndScope),
+      expiresAtMs,
+      expiresAt: new Date(expiresAtMs),
       scopeSet: stateAndScope >>> 16,
       userId: idAt(int32, base + USER),
       sessionId: idAt(int32, base + SESSION),

@@ -6,7 +6,7 @@ import { ListenerStats } from '../metrics/listener-stats.js';
 import type { ListenerSnapshot } from '../metrics/listener-stats.js';
 import type { Revocation } from './revocation-notice.js';
 import { TokenTable, allocateTableBuffer } from './table.js';
-import type { TableEntry } from './table.js';
+import type { FoundEntry, TableEntry } from './table.js';
 import type { CacheWorkerData, FromCacheWorker, ToCacheWorker } from './worker-messages.js';
 
 /*
@@ -21,9 +21,12 @@ import type { CacheWorkerData, FromCacheWorker, ToCacheWorker } from './worker-m
 /** What the cache keeps of a verified access token. */
 export type CachedAccessToken = TableEntry;
 
+/** What the cache answers for one: the same, with its expiry also as a `Date`. */
+export type FoundAccessToken = FoundEntry;
+
 export interface TokenCache {
   /** The entry for a token hash; undefined on a miss, or while the cache is not trusted. */
-  get(tokenHash: string): CachedAccessToken | undefined;
+  get(tokenHash: string): Readonly<FoundAccessToken> | undefined;
   /**
    * Whether entries count now: the worker runs and (on PostgreSQL) listens, and flushed the table
    * after it last started listening.

@@ -74,7 +74,7 @@ export function createTokenCheck(deps: { cache: TokenCache; accessTokens: Access
         scopes = apiTokens.scopesOf(cached.scopeSet);
         apiTokens.noteUse(tokenHash, cached.sessionId, nowMs);
       }
-      const authorization: AccessAuthorization = { userId: cached.userId, sessionId: cached.sessionId, expiresAt: new Date(cached.expiresAtMs), scopes };
+      const authorization: AccessAuthorization = { userId: cached.userId, sessionId: cached.sessionId, expiresAt: cached.expiresAt, scopes };
       return { ok: true, authorization };
     }
     // Parsed only on a miss, which keeps the checksum off the hot path.
