@@ -202,9 +202,9 @@ export class TokenTable {
   readonly #headCount: number;
   readonly #headScale: number;
   readonly #key = new Int32Array(4);
-  /** This reader's lookup word (claimed at its first lookup; -1 before), and what it last stored there. */
+  /** This reader's lookup word (claimed at its first lookup; -1 before), and its lookups so far. */
   #readerWord = -1;
-  #turn = 0;
+  #lookups = 0;
   /** The writer's: slots retired and not yet past their grace period. */
   readonly #retired: number[] = [];
   /** The writer's: whether readers may be reading slots it has not retired itself (it is new, or reset the table). */
@@ -287,21 +287,23 @@ export class TokenTable {
     keyWordsOf(tokenHash, key);
     const home = this.#homeOf(key);
     const readerWord = this.#readerWord >= 0 ? this.#readerWord : this.#claimReaderWord();
-    // Odd: in a lookup, so no slot retired from now on is written again until this one is over.
-    Atomics.store(int32, readerWord, (this.#turn = (this.#turn + 1) | 0));
-    let found: Readonly<FoundEntry> | undefined;
-    for (let probe = 0; probe < PROBE_WINDOW; probe++) {
-      const base = this.#base(home, probe);
-      const stateAndScope = Atomics.load(int32, base + STATE_AND_SCOPE);
-      const state = stateAndScope & STATE_MASK;
-      if (state === LIVE && this.#keyMatches(base, key)) {
-        found = this.#entryAt(base, stateAndScope, tokenHash);
-        break;
+    // Odd while in this lookup, so no slot retired from now on is written again until it is over;
+    // each lookup's odd value is new, so one that ended by throwing (a stack that ran out) and left
+    // it odd is never taken for the next, and the next one's value tells the writer it is over.
+    const turn = (this.#lookups = (this.#lookups + 1) | 0) << 1;
+    Atomics.store(int32, readerWord, turn | 1);
+    try {
+      for (let probe = 0; probe < PROBE_WINDOW; probe++) {
+        const base = this.#base(home, probe);
+        const stateAndScope = Atomics.load(int32, base + STATE_AND_SCOPE);
+        const state = stateAndScope & STATE_MASK;
+        if (state === LIVE && this.#keyMatches(base, key)) return this.#entryAt(base, stateAndScope, tokenHash);
+        if (state === EMPTY) return undefined;
       }
-      if (state === EMPTY) break;
+      return undefined;
+    } finally {
+      Atomics.store(int32, readerWord, (turn + 2) | 0);
     }
-    Atomics.store(int32, readerWord, (this.#turn = (this.#turn + 1) | 0));
-    return found;
   }
 
   /** The entry in the live slot at `base`: the one this reader got last time, while the slot holds the same fill. */
