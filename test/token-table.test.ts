@@ -194,59 +194,162 @@ describe('the shared token table', () => {
   });
 
   it('a reader on another thread never sees a torn entry while the writer rewrites slots or revokes and refills them', async () => {
-    const buffer = allocateTableBuffer(64);
-    const table = new TokenTable(buffer);
-    table.reset(true);
-    // Each entry's user and session ids and its scope set all carry the round that wrote them: a torn read mixes rounds.
-    const keys = Array.from({ length: 32 }, () => hash('sha256', randomUUID(), 'base64url'));
-    const idFor = (round: number, kind: number) => `${String(round % 1e8).padStart(8, '0')}-0000-4000-8000-${String(kind).padStart(12, '0')}`;
-    const stop = new SharedArrayBuffer(4);
-    const reader = new Worker(
-      `
-      const { workerData, parentPort } = require('node:worker_threads');
-      import('tsx/esm/api')
-        .then(({ register }) => { register(); return import(workerData.tableUrl); })
-        .then(({ TokenTable }) => {
-          const table = new TokenTable(workerData.buffer);
-          const stop = new Int32Array(workerData.stop);
-          let reads = 0, found = 0, torn = 0;
-          parentPort.postMessage({ ready: true });
-          while (Atomics.load(stop, 0) === 0) {
-            for (const key of workerData.keys) {
-              const entry = table.lookup(key);
-              reads++;
-              if (entry) {
-                found++;
-                if (entry.userId.slice(0, 8) !== entry.sessionId.slice(0, 8)) torn++;
-                if ((Number(entry.userId.slice(0, 8)) & 0xffff) !== entry.scopeSet) torn++;
-              }
-            }
-          }
-          parentPort.postMessage({ reads, found, torn });
-        });`,
-      { eval: true, workerData: { buffer, keys, stop, tableUrl: new URL('../server/cache/table.ts', import.meta.url).href } },
-    );
-    const messages: Array<{ ready?: boolean; reads?: number; found?: number; torn?: number }> = [];
-    reader.on('message', (message: (typeof messages)[number]) => messages.push(message));
-    await until(() => messages.some((message) => message.ready), 'the reader to start');
+    const result = await churnUnderReaderThread({ overflowFirst: false });
+    assert.ok(result.found > 1000, `the reader found only ${result.found} entries`);
+    assert.equal(result.torn, 0);
+  });
 
-    const started = Date.now();
-    // Odd rounds rewrite each key's slot over the entry it holds; even rounds revoke the entry's
-    // session (one for each key) first, so its slot is freed and filled again for another user.
-    for (let round = 1; Date.now() - started < 500; round++) {
-      keys.forEach((tokenHash, index) => {
-        if (round % 2 === 0) table.forget({ sessionIds: [idFor(round - 1, 2 + index)] });
-        table.insert({ tokenHash, userId: idFor(round, 1), sessionId: idFor(round, 2 + index), expiresAtMs: NOW + 60_000, scopeSet: round & 0xffff }, NOW);
-      });
-      if (round % 200 === 0) await new Promise((resolve) => setImmediate(resolve));
-    }
-    Atomics.store(new Int32Array(stop), 0, 1);
-    const result = await until(() => messages.find((message) => message.reads !== undefined), "the reader's counts");
-    await reader.terminate();
-    assert.ok((result?.found ?? 0) > 1000, `the reader found only ${result?.found} entries`);
-    assert.equal(result?.torn, 0);
+  it('a lookup cut short by a stack overflow in its caller leaves the reader out of its lookup: the writer still refills its slots', () => {
+    // A request handler deep in recursion calls the cache with little stack left: the lookup can
+    // throw after it marked itself in a lookup and before it marked itself out.
+    const buffer = allocateTableBuffer(64);
+    const writer = new TokenTable(buffer);
+    writer.reset(true);
+    const reader = new TokenTable(buffer);
+    const item = entry();
+    writer.insert(item, NOW);
+    assert.equal(overflowInsideLookup(reader, buffer, item.tokenHash), true, 'no lookup threw half-way');
+    // The reader goes on as before: a lookup that ends normally, then nothing.
+    assert.deepEqual(reader.lookup(item.tokenHash), found(item));
+    const refilled = { ...item, expiresAtMs: item.expiresAtMs + 60_000 };
+    assert.equal(writer.insert(refilled, NOW), true, 'the writer waited for a reader that was in no lookup, and gave up the refill');
+    assert.deepEqual(reader.lookup(item.tokenHash), found(refilled));
+  });
+
+  it('a reader on another thread whose lookup once threw half-way still never sees a torn entry', async () => {
+    const result = await churnUnderReaderThread({ overflowFirst: true });
+    assert.equal(result.overflowed, true, 'no lookup threw half-way');
+    assert.ok(result.found > 1000, `the reader found only ${result.found} entries`);
+    assert.equal(result.torn, 0);
+  });
+
+  it('a reset table, or a restarted writer, fills no slot under a reader still in a lookup, and a revocation meanwhile is in force at once', () => {
+    const buffer = allocateTableBuffer(64);
+    const writer = new TokenTable(buffer);
+    writer.reset(true);
+    const [kept, revoked] = [entry(), entry()];
+    writer.insert(kept, NOW);
+    writer.insert(revoked, NOW);
+    // A reader stopped in the middle of a lookup, as the header's layout describes it (count, then its word, odd).
+    const header = new Int32Array(buffer, 0, 16);
+    Atomics.store(header, 3, 1);
+    Atomics.store(header, 4, 1);
+    const otherReader = new TokenTable(buffer);
+    writer.forget({ sessionIds: [revoked.sessionId] });
+    assert.equal(otherReader.lookup(revoked.tokenHash), undefined, 'the revocation waited for the stalled reader');
+    assert.deepEqual(otherReader.lookup(kept.tokenHash), found(kept));
+
+    // The worker's own reset (trust lost and regained): the emptied slots may still be under the reader's eyes.
+    writer.reset(true);
+    assert.equal(writer.insert(entry(), NOW), false);
+    // A restarted worker: the request thread emptied the table, and the new writer knows nothing of who reads.
+    new TokenTable(buffer).reset(false);
+    const restarted = new TokenTable(buffer);
+    restarted.reset(true);
+    assert.equal(restarted.insert(entry(), NOW), false);
+
+    Atomics.store(header, 4, 2);
+    const fresh = entry();
+    assert.equal(restarted.insert(fresh, NOW), true);
+    assert.deepEqual(otherReader.lookup(fresh.tokenHash), found(fresh));
+    assert.equal(otherReader.lookup(kept.tokenHash), undefined, 'an entry from before the reset survived it');
   });
 });
+
+/**
+ * Calls `table.lookup` (the first reader of `buffer`) at every depth of a recursion that ran out of
+ * stack, deepest first, until one call throws after it marked itself in a lookup (its word, the
+ * header's fifth, changed); true once one did.
+ */
+function overflowInsideLookup(table: TokenTable, buffer: SharedArrayBuffer, tokenHash: string): boolean {
+  const header = new Int32Array(buffer, 0, 16);
+  let overflowed = false;
+  const dive = (): void => {
+    try {
+      dive();
+    } catch {
+      // The stack ran out below here: from here up, each level tries a lookup with a little more.
+    }
+    if (overflowed) return;
+    const before = Atomics.load(header, 4);
+    try {
+      table.lookup(tokenHash);
+    } catch {
+      overflowed = Atomics.load(header, 4) !== before;
+    }
+  };
+  dive();
+  return overflowed;
+}
+
+/**
+ * For half a second, rewrites and revokes-then-refills 32 slots while a reader on another thread
+ * looks them up in a loop (after cutting one lookup short by a stack overflow, with `overflowFirst`),
+ * and says how many entries the reader found and how many of them were torn.
+ */
+async function churnUnderReaderThread({ overflowFirst }: { overflowFirst: boolean }): Promise<{ found: number; torn: number; overflowed: boolean }> {
+  const buffer = allocateTableBuffer(64);
+  const table = new TokenTable(buffer);
+  table.reset(true);
+  // Each entry's user and session ids and its scope set all carry the round that wrote them: a torn read mixes rounds.
+  const keys = Array.from({ length: 32 }, () => hash('sha256', randomUUID(), 'base64url'));
+  const idFor = (round: number, kind: number) => `${String(round % 1e8).padStart(8, '0')}-0000-4000-8000-${String(kind).padStart(12, '0')}`;
+  // Filled before the reader starts, so that its first lookups find entries (and spell them).
+  for (const [index, tokenHash] of keys.entries()) table.insert({ tokenHash, userId: idFor(0, 1), sessionId: idFor(0, 2 + index), expiresAtMs: NOW + 60_000, scopeSet: 0 }, NOW);
+  const stop = new SharedArrayBuffer(4);
+  const reader = new Worker(
+    `
+    const { workerData, parentPort } = require('node:worker_threads');
+    import('tsx/esm/api')
+      .then(({ register }) => { register(); return import(workerData.tableUrl); })
+      .then(({ TokenTable }) => {
+        const table = new TokenTable(workerData.buffer);
+        const header = new Int32Array(workerData.buffer, 0, 16);
+        const stop = new Int32Array(workerData.stop);
+        let reads = 0, found = 0, torn = 0, overflowed = false;
+        // overflowInsideLookup, on this thread.
+        const dive = () => {
+          try { dive(); } catch {}
+          if (overflowed) return;
+          const before = Atomics.load(header, 4);
+          try { table.lookup(workerData.keys[0]); } catch { overflowed = Atomics.load(header, 4) !== before; }
+        };
+        if (workerData.overflowFirst) dive();
+        parentPort.postMessage({ ready: true });
+        while (Atomics.load(stop, 0) === 0) {
+          for (const key of workerData.keys) {
+            const entry = table.lookup(key);
+            reads++;
+            if (entry) {
+              found++;
+              if (entry.userId.slice(0, 8) !== entry.sessionId.slice(0, 8)) torn++;
+              if ((Number(entry.userId.slice(0, 8)) & 0xffff) !== entry.scopeSet) torn++;
+            }
+          }
+        }
+        parentPort.postMessage({ reads, found, torn, overflowed });
+      });`,
+    { eval: true, workerData: { buffer, keys, stop, overflowFirst, tableUrl: new URL('../server/cache/table.ts', import.meta.url).href } },
+  );
+  const messages: Array<{ ready?: boolean; reads?: number; found?: number; torn?: number; overflowed?: boolean }> = [];
+  reader.on('message', (message: (typeof messages)[number]) => messages.push(message));
+  await until(() => messages.some((message) => message.ready), 'the reader to start');
+
+  const started = Date.now();
+  // Odd rounds rewrite each key's slot over the entry it holds; even rounds revoke the entry's
+  // session (one for each key) first, so its slot is freed and filled again for another user.
+  for (let round = 1; Date.now() - started < 500; round++) {
+    keys.forEach((tokenHash, index) => {
+      if (round % 2 === 0) table.forget({ sessionIds: [idFor(round - 1, 2 + index)] });
+      table.insert({ tokenHash, userId: idFor(round, 1), sessionId: idFor(round, 2 + index), expiresAtMs: NOW + 60_000, scopeSet: round & 0xffff }, NOW);
+    });
+    if (round % 200 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  Atomics.store(new Int32Array(stop), 0, 1);
+  const result = await until(() => messages.find((message) => message.reads !== undefined), "the reader's counts");
+  await reader.terminate();
+  return { found: result.found ?? 0, torn: result.torn ?? 0, overflowed: result.overflowed ?? false };
+}
 
 describe('the token cache worker', () => {
   it('fills through the worker, and a killed worker is replaced with nothing trusted from before', async () => {
