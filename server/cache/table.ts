@@ -13,7 +13,8 @@
  *     a grace period: every reader that was in a lookup when it retired the slot has left it.
  * A reader says so on a word of its own in the header, odd while it is in a lookup and even once
  * out, two stores a lookup; the writer waits for each odd word it sees to change. A lookup takes a
- * microsecond, so the wait is one, and it comes only when a slot that was live is written again.
+ * microsecond (or a garbage collection's pause, when one starts inside it), so that is the wait, and
+ * it comes only when a slot that was live is written again.
  * An entry is keyed by the SHA-256 of the whole token, so finding it is also proof of the secret.
  *
  * Slot layout (64 bytes, one cache line: a lookup in a table too big for the CPU's caches costs one
