@@ -27,6 +27,24 @@ function trustedTable(capacity: number): TokenTable {
   return table;
 }
 
+/**
+ * A trusted table holding two entries, and a reader stopped in the middle of a lookup (a thread
+ * descheduled there): the header's count of readers and that reader's lookup word, odd, as the
+ * table's layout comment describes them. `release()` takes the reader out of its lookup.
+ */
+function tableWithStalledReader() {
+  const buffer = allocateTableBuffer(64);
+  const writer = new TokenTable(buffer);
+  writer.reset(true);
+  const [first, second] = [entry(), entry()];
+  writer.insert(first, NOW);
+  writer.insert(second, NOW);
+  const header = new Int32Array(buffer, 0, 16);
+  Atomics.store(header, 3, 1);
+  Atomics.store(header, 4, 1);
+  return { buffer, writer, first, second, release: () => Atomics.store(header, 4, 2) };
+}
+
 describe('the shared token table', () => {
   it('finds what it stored, and nothing else', () => {
     const table = trustedTable(1024);
@@ -169,23 +187,13 @@ describe('the shared token table', () => {
   });
 
   it('never writes a slot again while a reader may still be reading it: a revoked entry, or one replaced in place', () => {
-    const buffer = allocateTableBuffer(64);
-    const writer = new TokenTable(buffer);
-    writer.reset(true);
-    const [revoked, replaced] = [entry(), entry()];
-    writer.insert(revoked, NOW);
-    writer.insert(replaced, NOW);
-    // A reader stopped in the middle of a lookup (a thread descheduled there): the header's count of
-    // readers and that reader's lookup word, odd, as the table's layout comment describes them.
-    const header = new Int32Array(buffer, 0, 16);
-    Atomics.store(header, 3, 1);
-    Atomics.store(header, 4, 1);
+    const { buffer, writer, first: revoked, second: replaced, release } = tableWithStalledReader();
     writer.forget({ sessionIds: [revoked.sessionId] });
     const someoneElse = { tokenHash: revoked.tokenHash, userId: randomUUID(), sessionId: randomUUID() };
     assert.equal(writer.insert({ ...revoked, ...someoneElse }, NOW), false);
     assert.equal(writer.insert({ ...replaced, expiresAtMs: NOW + 600_000 }, NOW), false);
     // Once it has left its lookup, both are written.
-    Atomics.store(header, 4, 2);
+    release();
     assert.equal(writer.insert({ ...revoked, ...someoneElse }, NOW), true);
     assert.equal(writer.insert({ ...replaced, expiresAtMs: NOW + 600_000 }, NOW), true);
     const reader = new TokenTable(buffer);
@@ -224,16 +232,7 @@ describe('the shared token table', () => {
   });
 
   it('a reset table, or a restarted writer, fills no slot under a reader still in a lookup, and a revocation meanwhile is in force at once', () => {
-    const buffer = allocateTableBuffer(64);
-    const writer = new TokenTable(buffer);
-    writer.reset(true);
-    const [kept, revoked] = [entry(), entry()];
-    writer.insert(kept, NOW);
-    writer.insert(revoked, NOW);
-    // A reader stopped in the middle of a lookup, as the header's layout describes it (count, then its word, odd).
-    const header = new Int32Array(buffer, 0, 16);
-    Atomics.store(header, 3, 1);
-    Atomics.store(header, 4, 1);
+    const { buffer, writer, first: kept, second: revoked, release } = tableWithStalledReader();
     const otherReader = new TokenTable(buffer);
     writer.forget({ sessionIds: [revoked.sessionId] });
     assert.equal(otherReader.lookup(revoked.tokenHash), undefined, 'the revocation waited for the stalled reader');
@@ -248,7 +247,7 @@ describe('the shared token table', () => {
     restarted.reset(true);
     assert.equal(restarted.insert(entry(), NOW), false);
 
-    Atomics.store(header, 4, 2);
+    release();
     const fresh = entry();
     assert.equal(restarted.insert(fresh, NOW), true);
     assert.deepEqual(otherReader.lookup(fresh.tokenHash), found(fresh));
