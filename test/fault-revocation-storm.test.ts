@@ -5,7 +5,9 @@
  * on each other node, polled every 10 ms (an upper bound on the real lag). CI runs a scaled-down
  * variant; FAULT_SCALE=full runs SECURITY.md's sizes (10,000 revocations in 60 s, 5,000 sessions of
  * one user, 1,000 users at once). Tokens revoked together are polled by a few probers per node in
- * turn (revocation-propagation.ts), so that the polling is not what is measured.
+ * turn (revocation-propagation.ts), so that the polling is not what is measured. Beside the
+ * unrelated validations' p99, each node's request thread's share of the time on a CPU and waiting
+ * for one (thread-time.ts) says whether what they queued for was the node or the machine's CPUs.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -25,6 +27,7 @@ import type { SeededSession } from './harness/seed-sessions.js';
 import { describeOnPostgres } from './harness/test-kit.js';
 import { clientsHolding, runWorkload } from './harness/workload.js';
 import { NOTIFICATION_QUEUE_USAGE, sampleHighest } from './harness/database-sampler.js';
+import { describeThreadShares, timeThreads } from './harness/thread-time.js';
 
 const FULL = process.env.FAULT_SCALE === 'full';
 const SIZES = FULL
@@ -70,6 +73,10 @@ function spread(ms: readonly number[]): string {
   return `p50 ${quantile(ms, 0.5).toFixed(0)} ms, p99 ${quantile(ms, 0.99).toFixed(0)} ms, max ${Math.max(...ms).toFixed(0)} ms`;
 }
 
+function names(cluster: Cluster): string[] {
+  return cluster.nodes.map((node) => node.name);
+}
+
 function payloadTrouble(cluster: Cluster): string[] {
   return cluster.nodes.filter((node) => /payload string too long|too long/i.test(node.server.output())).map((node) => node.name);
 }
@@ -94,6 +101,8 @@ describeOnPostgres('F4/F5: revocation storms while three nodes validate', (kit) 
     const ledger = new Ledger();
     let stormOver = false;
     const baselineCalls = 200;
+    const pids = cluster.nodes.map((node) => node.pid);
+    const quietThreads = await timeThreads(pids);
     const validating = runWorkload({
       ledger,
       clients: validators,
@@ -104,6 +113,8 @@ describeOnPostgres('F4/F5: revocation storms while three nodes validate', (kit) 
     });
     await until(() => ledger.entries.length >= baselineCalls, 'the baseline validations');
     const baseline = ledger.entries.slice(0, baselineCalls).map((entry) => entry.endedAt - entry.startedAt);
+    const quietShares = await quietThreads.stop();
+    const stormThreads = await timeThreads(pids);
 
     const queue = sampleHighest(url, NOTIFICATION_QUEUE_USAGE, 50);
     const heardBefore = await propagationBuckets(cluster.nodes);
@@ -120,6 +131,7 @@ describeOnPostgres('F4/F5: revocation storms while three nodes validate', (kit) 
     });
     const propagation = await Promise.all(lags);
     const stormEnd = ledger.now();
+    const stormShares = await stormThreads.stop();
     endFault();
     stormOver = true;
     await validating;
@@ -133,6 +145,8 @@ describeOnPostgres('F4/F5: revocation storms while three nodes validate', (kit) 
     t.diagnostic(`notice sent → heard, every node's listener (${noticesHeard(heardBefore, heardAfter)} notices): p50 ${bucketQuantile(heardBefore, heardAfter, 0.5)}, p99 ${bucketQuantile(heardBefore, heardAfter, 0.99)}`);
     t.diagnostic(`pg_notification_queue_usage() at most ${(highestUsage * 100).toFixed(4)} %`);
     t.diagnostic(`validations p99: ${quantile(baseline, 0.99).toFixed(1)} ms before, ${quantile(during, 0.99).toFixed(1)} ms during the storm (${during.length} calls)`);
+    t.diagnostic(`request threads before: ${describeThreadShares(names(cluster), quietShares)}`);
+    t.diagnostic(`request threads during: ${describeThreadShares(names(cluster), stormShares)}`);
 
     assert.deepEqual(statuses.filter((status) => status !== 200), [], 'a revocation that failed');
     assert.deepEqual(payloadTrouble(cluster), [], 'a node logged a payload too long');
@@ -179,6 +193,8 @@ describeOnPostgres('F4/F5: revocation storms while three nodes validate', (kit) 
     const validators = clientsHolding(await seedSessions(kit().database.url as string, { users: 20, sessionsPerUser: 1, label: 'f5-live' }), 3100);
     const validated = new Ledger();
     let burstOver = false;
+    const pids = cluster.nodes.map((node) => node.pid);
+    const quietThreads = await timeThreads(pids);
     const validating = runWorkload({
       ledger: validated,
       clients: validators,
@@ -190,6 +206,8 @@ describeOnPostgres('F4/F5: revocation storms while three nodes validate', (kit) 
     const baselineCalls = 200;
     await until(() => validated.entries.length >= baselineCalls, 'the baseline validations');
     const baseline = validated.entries.slice(0, baselineCalls).map((entry) => entry.endedAt - entry.startedAt);
+    const quietShares = await quietThreads.stop();
+    const burstThreads = await timeThreads(pids);
     const heardBefore = await propagationBuckets(cluster.nodes);
     const burstStart = validated.now();
     const started = performance.now();
@@ -206,11 +224,14 @@ describeOnPostgres('F4/F5: revocation storms while three nodes validate', (kit) 
     );
     const since = performance.now();
     const burstEnd = validated.now();
+    const burstShares = await burstThreads.stop();
     burstOver = true;
     await validating;
     for (const validator of validators) validator.http.close();
     const during = validated.entries.filter((entry) => entry.startedAt >= burstStart && entry.startedAt <= burstEnd).map((entry) => entry.endedAt - entry.startedAt);
     t.diagnostic(`unrelated validations p99: ${quantile(baseline, 0.99).toFixed(1)} ms before, ${quantile(during, 0.99).toFixed(1)} ms during the calls (${during.length} calls)`);
+    t.diagnostic(`request threads before: ${describeThreadShares(names(cluster), quietShares)}`);
+    t.diagnostic(`request threads during: ${describeThreadShares(names(cluster), burstShares)}`);
     assert.deepEqual(answers.filter((answer) => answer.status !== 200).map((answer) => `${answer.status} ${answer.authCode}`), []);
     const { lags, roundMs, answers: polls, lastAcceptedMs } = await probe.finish();
     const heardAfter = await propagationBuckets(cluster.nodes);

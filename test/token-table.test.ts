@@ -129,6 +129,18 @@ describe('the shared token table', () => {
     for (const item of items) assert.equal(table.lookup(item.tokenHash) === undefined, revoked.has(item.userId));
   });
 
+  it("a user whose id ends like a revoked user's keeps every entry", () => {
+    // The pass sifts slots by the last 16 bits of the user id first: an attacker who made an account
+    // with the same ending must not take the victim's entries away, nor keep their own.
+    const table = trustedTable(256);
+    const revoked = randomUUID();
+    const neighbour = `${randomUUID().slice(0, -4)}${revoked.slice(-4)}`;
+    const items = [revoked, neighbour].flatMap((userId) => Array.from({ length: 20 }, () => entry({ userId })));
+    for (const item of items) table.insert(item, NOW);
+    assert.equal(table.forgetUsers([revoked]), 20);
+    for (const item of items) assert.equal(table.lookup(item.tokenHash) === undefined, item.userId === revoked);
+  });
+
   it("a session's long chain swept and users forgotten in passes leave every chain whole: slots refilled for others are forgotten with them", () => {
     // One account refreshing in a loop holds many live tokens on one chain, and a pass (a sweep, a
     // user's revocation) deletes many of them at once; the chains must stay exact, or a slot refilled

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import type { Queryable } from '../../db/connect.js';
 import { REVOCATION_CHANNEL, encodeRevocation } from '../cache/revocation-notice.js';
 import type { Revocation } from '../cache/revocation-notice.js';
@@ -13,4 +14,16 @@ export async function announceRevocation(tx: Queryable, revocation: Revocation):
   for (const payload of encodeRevocation(revocation, Date.now())) {
     await tx.execute(sql`SELECT pg_notify(${REVOCATION_CHANNEL}, ${payload})`);
   }
+}
+
+/**
+ * The `pg_notify` call announcing `revocation`, for the statement that revokes to carry (in its
+ * select list, once per revoked row): the notice then goes out exactly when that statement commits,
+ * and nothing at all when it revoked nothing. Only for a revocation of one payload (a user, or a
+ * few sessions); many sessions take {@link announceRevocation}.
+ */
+export function revocationAnnouncement(revocation: Revocation): SQL<unknown> {
+  const [payload, ...more] = encodeRevocation(revocation, Date.now());
+  if (payload === undefined || more.length > 0) throw new Error('revocationAnnouncement: the revocation does not fit one notice');
+  return sql`pg_notify(${REVOCATION_CHANNEL}, ${payload})`;
 }
