@@ -13,7 +13,7 @@ import type { TokenCache } from '../cache/token-cache.js';
 import type { AuthRequest } from '../context.js';
 import type { Clock, RandomSource } from '../deps.js';
 import type { TokenPolicy } from '../tokens/token-options.js';
-import { generateId, generateTokenParts, hashVerifier, openSuccessor, sealSuccessor } from '../tokens/secrets.js';
+import { generateId, generateTokenParts, generateVerifier, hashVerifier, openSuccessor, sealSuccessor } from '../tokens/secrets.js';
 import { createRotation } from './rotation.js';
 import type { RotationAnswer, RotationDraft } from './rotation.js';
 import type { RefreshLimit } from './session-options.js';
@@ -238,7 +238,7 @@ export function createSessions(deps: {
   async function rotate(presented: { selector: string; verifier: string }): Promise<RotationResult> {
     const now = clock.now();
     const presentedHash = hashVerifier(presented.verifier);
-    const successor = generateTokenParts(random).verifier;
+    const successor = generateVerifier(random);
     const idleMs = policy.refreshIdleTimeoutSeconds === null ? null : policy.refreshIdleTimeoutSeconds * 1000;
     const draft: RotationDraft = {
       selector: presented.selector,
