@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { accessTokenTable, sessionTable } from '../db/index.js';
+import { createAuthSession, getAuthErrorCode, memoryStore } from '../client/index.js';
 import { parseToken } from '../shared/index.js';
 import { expectAuthError, registerConfirmed } from './harness/flows.js';
 import { describeOnEachDatabase } from './harness/test-kit.js';
@@ -99,6 +100,48 @@ describeOnEachDatabase('how often one session may refresh', (kit) => {
     app.clock.advanceSeconds(11);
     await expectAuthError(app.client().auth.refresh.mutate({ refreshToken: older }), 'REFRESH_TOKEN_REUSED');
     await expectAuthError(app.client().auth.refresh.mutate({ refreshToken: current }), 'TOKEN_REVOKED');
+  });
+
+  it('the client SDK keeps its tokens on RATE_LIMITED and sends no refresh before Retry-After', async () => {
+    const app = await kit().ownApp({ refreshLimit: { maxPerWindow: 1, windowSeconds: 600 } });
+    const { tokens } = await registerConfirmed(kit(), app);
+    const store = memoryStore();
+    await store.set(tokens);
+    let sent = 0;
+    const session = createAuthSession({
+      store,
+      now: () => app.clock.now(),
+      refresh: (refreshToken, { signal }) => {
+        sent++;
+        return app
+          .client()
+          .auth.refresh.mutate({ refreshToken: refreshToken ?? undefined }, { signal })
+          .then((answer) => answer.tokens);
+      },
+    });
+    try {
+      await session.ready;
+      // Due for a refresh 30 s before the access token's end: the window's one refresh.
+      app.clock.advanceSeconds(280);
+      assert.notEqual(await session.accessToken(), tokens.accessToken);
+      app.clock.advanceSeconds(280);
+      await assert.rejects(session.accessToken(), (error) => getAuthErrorCode(error) === 'RATE_LIMITED');
+      assert.equal(sent, 2);
+      assert.equal(session.getState().status, 'signed-in', 'a refusal to rotate is no sign-out');
+      // Within Retry-After (320 s): the token in hand while it lasts, then the refusal, neither sent.
+      assert.ok(await session.accessToken());
+      app.clock.advanceSeconds(30);
+      await assert.rejects(session.accessToken(), (error) => getAuthErrorCode(error) === 'RATE_LIMITED');
+      assert.equal(sent, 2);
+      // Past it, the refresh token the refusal left current rotates.
+      app.clock.advanceSeconds(291);
+      const fresh = await session.accessToken();
+      assert.equal(sent, 3);
+      assert.ok(fresh);
+      await app.client(fresh).demo.whoami.query();
+    } finally {
+      await session.close();
+    }
   });
 
   it('the window is counted on the session, so two nodes do not grant twice the allowance', async () => {
