@@ -67,6 +67,13 @@ export interface AuthSessionOptions {
   refreshOnStart?: boolean;
 }
 
+/** The wait a `RATE_LIMITED` answer names in its `Retry-After` header (tRPC keeps the response in `meta`). */
+function retryAfterMs(refusal: Error): number {
+  const header = (refusal as { meta?: { response?: { headers?: { get?: (name: string) => string | null } } } }).meta?.response?.headers?.get?.('retry-after');
+  const seconds = Number(header);
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 3600) * 1000 : 1000;
+}
+
 /**
  * Creates the client's session: give it to `authLink` and `authHeaders`, or let `createAuthClient`
  * do all of it.
@@ -90,6 +97,8 @@ export function createAuthSession(options: AuthSessionOptions) {
   let refreshAt = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let inFlight: Promise<string | null> | null = null;
+  /** A refresh answered RATE_LIMITED: until `until` none is sent, and calls get the token in hand or `refusal`. */
+  let held: { until: number; refusal: Error } | null = null;
   const closing = new AbortController();
   const { signal } = closing;
 
@@ -163,6 +172,8 @@ export function createAuthSession(options: AuthSessionOptions) {
         await end('refresh-rejected', code);
         return null;
       }
+      // The server rotated nothing and the refresh token still works: wait as long as it says.
+      if (code === 'RATE_LIMITED' && error instanceof Error) holdRefreshes(error);
       throw error;
     }
     // Stored even when close() came meanwhile: the server has rotated, and a store that outlives
@@ -174,7 +185,24 @@ export function createAuthSession(options: AuthSessionOptions) {
     return next.accessToken;
   }
 
+  /** Sends no refresh before the `Retry-After` of `refusal` (1 s if it names none), then tries again. */
+  function holdRefreshes(refusal: Error): void {
+    const until = now() + retryAfterMs(refusal);
+    held = { until, refusal };
+    clearTimeout(timer);
+    const stale = tokens?.accessToken;
+    if (stale === undefined) return;
+    timer = setTimeout(() => void refreshFrom(stale).catch(() => {}), until - now());
+    (timer as { unref?: () => void }).unref?.();
+  }
+
   function refreshFrom(staleAccessToken: string): Promise<string | null> {
+    if (held && now() < held.until) {
+      // A token that still works is better than none; an expired one gets the refusal, unsent.
+      if (tokens && tokens.accessTokenExpiresAt.getTime() > now()) return Promise.resolve(tokens.accessToken);
+      return Promise.reject(held.refusal);
+    }
+    held = null;
     inFlight ??= coordinator.exclusive(() => rotate(staleAccessToken), signal).finally(() => {
       inFlight = null;
     });

@@ -77,6 +77,12 @@ export const sessionTable = authKitSchema.table(
     rotatedAt: timestampTz('rotated_at'),
     /** Retries of the replaced token answered since `rotatedAt` (each mints an access token): bounded. */
     graceRetries: integer('grace_retries').notNull().default(0),
+    /**
+     * The start of the session's current window of refreshes, and the refreshes answered in it
+     * (rotations and grace retries): how often one session may rotate is bounded (the `refreshLimit` option).
+     */
+    refreshWindowStartedAt: timestampTz('refresh_window_started_at'),
+    refreshesInWindow: integer('refreshes_in_window').notNull().default(0),
     createdAt: timestampTz('created_at').notNull(),
     lastUsedAt: timestampTz('last_used_at').notNull(),
     /** The absolute end of the session; null when refresh tokens never expire. */

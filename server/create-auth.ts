@@ -153,6 +153,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
       random,
       audit,
       tokens: resolved.tokens,
+      refreshLimit: resolved.refreshLimit,
       apiTokensEndWithCredentialChange: resolved.apiTokens.endWithCredentialChange,
       admit: (origin, userId) => throttles.admitSession(origin, userId),
     }),

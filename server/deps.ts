@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 
 /**
  * A source of time. The kit's own is the database's (`databaseClock`); one passed as `clock` is
@@ -42,7 +42,31 @@ export interface PasswordHasher {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
-export const systemRandom: RandomSource = (byteLength) => randomBytes(byteLength);
+/** Bytes the system source draws from the operating system at a time. */
+const RANDOM_POOL_BYTES = 4096;
+
+/**
+ * The system's randomness, drawn a pool at a time: each call into OpenSSL costs some 10 µs
+ * whatever its size (more than the SHA-256 of a token), and a refresh wants four draws. Bytes are
+ * handed out as copies and wiped from the pool, so it never holds randomness a token was made of.
+ */
+function pooledSystemRandom(): RandomSource {
+  const pool = Buffer.alloc(RANDOM_POOL_BYTES);
+  let next = RANDOM_POOL_BYTES;
+  return (byteLength) => {
+    if (byteLength > RANDOM_POOL_BYTES) return randomBytes(byteLength);
+    if (next + byteLength > RANDOM_POOL_BYTES) {
+      randomFillSync(pool);
+      next = 0;
+    }
+    const drawn = Buffer.from(pool.subarray(next, next + byteLength));
+    pool.fill(0, next, next + byteLength);
+    next += byteLength;
+    return drawn;
+  };
+}
+
+export const systemRandom: RandomSource = pooledSystemRandom();
 
 function writeLine(level: string, message: string, fields?: Record<string, unknown>): void {
   // One JSON object per line: a value holding a newline cannot forge a second entry.

@@ -16,7 +16,7 @@ import { mailOptionsSchema } from './mail/mail-options.js';
 import { oauthOptionsSchema, resolveOAuthOptions } from './oauth/oauth-options.js';
 import { functionOption } from './option-types.js';
 import { passwordOptionsSchema } from './passwords/password-options.js';
-import { cookieOptionsSchema, deviceOptionsSchema, recentAuthOptionsSchema } from './sessions/session-options.js';
+import { cookieOptionsSchema, deviceOptionsSchema, recentAuthOptionsSchema, refreshLimitOptionsSchema } from './sessions/session-options.js';
 import { apiTokenOptionsSchema, tokenOptionsSchema } from './tokens/token-options.js';
 
 /*
@@ -46,6 +46,8 @@ const optionsSchema = z
     apiTokens: apiTokenOptionsSchema.prefault({}),
     /** The window in which a sign-in counts as recent (sessions/session-options.ts). */
     recentAuth: recentAuthOptionsSchema.prefault({}),
+    /** How often one session may refresh (sessions/session-options.ts). */
+    refreshLimit: refreshLimitOptionsSchema.prefault({}),
     /** Known devices, kept off the lock strangers can put on an account (sessions/session-options.ts). */
     devices: deviceOptionsSchema.prefault({}),
     /** HTTP Basic machine clients, per realm (`basicProcedure(realm)`, and the `admin` realm of `invite`). */

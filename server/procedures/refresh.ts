@@ -26,7 +26,8 @@ export function refreshProcedure(kernel: AuthKernel) {
       const outcome = await guard.refresh(refreshToken, ctx.authRequest.ip);
       if (!outcome.ok) {
         if (outcome.code === 'RATE_LIMITED') {
-          // Nothing was judged: the cookie's token may still be good once the wait is over.
+          // Nothing rotated and nothing was held against the token: the cookie's may still be good
+          // once the wait is over (a full window of refreshes leaves it the session's current one).
           ctx.authRequest.setHeader('Retry-After', String(outcome.retryAfterSeconds));
           throw authError('RATE_LIMITED');
         }

@@ -17,16 +17,18 @@ import type { RefreshOutcome, Sessions } from './sessions.js';
  *   - then the rotation runs (sessions.ts): a token that names no session costs one statement and
  *     writes nothing; a real one rotates; a replaced one outside the grace window is reuse, and the
  *     session ends as before. Only a token that named nothing stays counted.
+ * A session whose window of refreshes is full answers RATE_LIMITED from the rotation: its token is
+ * good, so it is neither remembered as refused nor counted as a failed lookup.
  */
-
-/** A refresh, or the client's wait when it is over its allowance of failed lookups. */
-export type GuardedRefreshOutcome = RefreshOutcome | { ok: false; code: 'RATE_LIMITED'; retryAfterSeconds: number };
 
 type RefreshRefusal = 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED';
 
 export interface RefreshGuard {
-  /** Rotates `refreshToken` for the client at `ip` (null: per-client limits off). */
-  refresh(refreshToken: string, ip: string | null): Promise<GuardedRefreshOutcome>;
+  /**
+   * Rotates `refreshToken` for the client at `ip` (null: per-client limits off); RATE_LIMITED when
+   * the client is over its allowance of failed lookups or the session's window of refreshes is full.
+   */
+  refresh(refreshToken: string, ip: string | null): Promise<RefreshOutcome>;
 }
 
 export function createRefreshGuard(deps: { sessions: Sessions; failures: TokenFailures; clock: Clock }): RefreshGuard {
@@ -42,7 +44,7 @@ export function createRefreshGuard(deps: { sessions: Sessions; failures: TokenFa
       const admission = failures.admit(ip);
       if (!admission.allowed) return { ok: false, code: 'RATE_LIMITED', retryAfterSeconds: admission.retryAfterSeconds };
       const outcome = await sessions.refresh(refreshToken);
-      if (!outcome.ok) {
+      if (!outcome.ok && outcome.code !== 'RATE_LIMITED') {
         // A reused token's session has just been revoked: from now on that token is a revoked one.
         refused.remember(tokenHash, outcome.code === 'REFRESH_TOKEN_REUSED' ? 'TOKEN_REVOKED' : outcome.code, clock.now());
       }

@@ -12,6 +12,23 @@ export const recentAuthOptionsSchema = z.strictObject({
 });
 
 /**
+ * How often one session may refresh: at most `maxPerWindow` refreshes (rotations and grace
+ * retries alike) in a window of `windowSeconds` that starts at the first one. Each refresh writes an
+ * access token's row and a token-cache entry that lives for the token's lifetime, so a client
+ * refreshing in a loop would otherwise crowd other users out of the cache. Past it `auth.refresh`
+ * answers `RATE_LIMITED` with `Retry-After`: nothing rotates, and the token presented stays the
+ * current one. Counted on the session's row in the rotation's own statement, so every node sees it.
+ */
+export const refreshLimitOptionsSchema = z.strictObject({
+  /** Refreshes of one session a window admits: a client refreshing every few minutes, or every tab of a browser at once, never meets it. @default 60 */
+  maxPerWindow: z.number().int().min(1).max(100_000).default(60),
+  /** @default 60 */
+  windowSeconds: positiveSeconds.max(86_400).default(60),
+});
+
+export type RefreshLimit = z.output<typeof refreshLimitOptionsSchema>;
+
+/**
  * Known devices: every sign-in leaves the browser an `HttpOnly` `__Host-auth-device` cookie, and
  * an account keeps it off the lock strangers can put on it (`rateLimits`). Not a credential.
  */

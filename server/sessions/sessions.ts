@@ -13,9 +13,10 @@ import type { TokenCache } from '../cache/token-cache.js';
 import type { AuthRequest } from '../context.js';
 import type { Clock, RandomSource } from '../deps.js';
 import type { TokenPolicy } from '../tokens/token-options.js';
-import { generateId, generateTokenParts, hashVerifier, openSuccessor, sealSuccessor } from '../tokens/secrets.js';
-import { rotateCurrent } from './rotation.js';
+import { generateId, generateTokenParts, generateVerifier, hashVerifier, openSuccessor, sealSuccessor } from '../tokens/secrets.js';
+import { createRotation } from './rotation.js';
 import type { RotationAnswer, RotationDraft } from './rotation.js';
+import type { RefreshLimit } from './session-options.js';
 
 /*
  * Sessions are refresh-token families. A refresh token is `rt_<selector><verifier><checksum>`: the
@@ -31,6 +32,12 @@ import type { RotationAnswer, RotationDraft } from './rotation.js';
  *     token, so past `MAX_GRACE_RETRIES` of them the token counts as reused (below);
  *   - anything else: someone holds a token this family has moved past. The session (or, by option,
  *     every session of the user) is revoked, and that revocation commits although the call fails.
+ *
+ * Every refresh answered (a rotation or a grace retry) counts in the session's window of refreshes
+ * (`refreshLimit`). A rotation the full window refuses is RATE_LIMITED and changes nothing: the token
+ * presented stays the current one, so its holder refreshes once the window is over, and nobody is
+ * taken for a thief. A grace retry is counted but never refused (MAX_GRACE_RETRIES bounds it): a tab
+ * told to wait past the grace window would come back with a token that then counts as reused.
  *
  * Every revocation announces itself to the other nodes in its own transaction (revocation-notice.ts)
  * and clears this node's cache once committed.
@@ -51,7 +58,15 @@ export type SessionOrigin = Pick<AuthRequest, 'userAgent' | 'ip' | 'setHeader'>;
 export type RefreshOutcome =
   | { ok: true; tokens: AuthTokens; userId: string; sessionId: string }
   | { ok: false; code: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' }
-  | { ok: false; code: 'REFRESH_TOKEN_REUSED'; userId: string; sessionId: string };
+  | { ok: false; code: 'REFRESH_TOKEN_REUSED'; userId: string; sessionId: string }
+  | RefreshWindowFull;
+
+/** The session has refreshed as often as its window allows: nothing rotated. */
+export interface RefreshWindowFull {
+  ok: false;
+  code: 'RATE_LIMITED';
+  retryAfterSeconds: number;
+}
 
 export type RevokeReason =
   | 'logout'
@@ -129,7 +144,8 @@ export interface Sessions {
 type RotationResult =
   | { ok: true; refreshVerifier: string; sessionId: string; userId: string; sessionExpiresAt: Date | null; access: IssuedAccessToken }
   | { ok: false; code: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' }
-  | { ok: false; code: 'REFRESH_TOKEN_REUSED'; userId: string; sessionId: string; revocation: Revocation | null };
+  | { ok: false; code: 'REFRESH_TOKEN_REUSED'; userId: string; sessionId: string; revocation: Revocation | null }
+  | RefreshWindowFull;
 
 export function createSessions(deps: {
   db: AuthDatabase;
@@ -139,11 +155,24 @@ export function createSessions(deps: {
   random: RandomSource;
   audit: AuditTrail;
   tokens: TokenPolicy;
+  refreshLimit: RefreshLimit;
   apiTokensEndWithCredentialChange: boolean;
   /** Counts a session about to start and throws when the limits refuse it (throttles.ts). */
   admit: (origin: SessionOrigin, userId: string) => Promise<void>;
 }): Sessions {
-  const { db, cache, accessTokens, clock, random, audit, tokens: policy } = deps;
+  const { db, cache, accessTokens, clock, random, audit, tokens: policy, refreshLimit } = deps;
+  const rotation = createRotation(db, { idles: policy.refreshIdleTimeoutSeconds !== null, maxPerWindow: refreshLimit.maxPerWindow });
+  const windowMs = refreshLimit.windowSeconds * 1000;
+
+  /** The wait until a window of refreshes that started at `startedAt` is over. */
+  function windowFull(startedAt: Date, now: number): RefreshWindowFull {
+    return { ok: false, code: 'RATE_LIMITED', retryAfterSeconds: Math.max(1, Math.ceil((startedAt.getTime() + windowMs - now) / 1000)) };
+  }
+
+  /** Whether the session's window of refreshes, as its locked row has it, is still open at `now`. */
+  function inWindow(session: SessionRow, now: number): session is SessionRow & { refreshWindowStartedAt: Date } {
+    return session.refreshWindowStartedAt !== null && session.refreshWindowStartedAt.getTime() > now - windowMs;
+  }
 
   function report(reason: RevokeReason, ended: { userId: string; sessionId?: string; except?: string }): void {
     const event = revocationEvent(reason, ended);
@@ -228,7 +257,7 @@ export function createSessions(deps: {
   async function rotate(presented: { selector: string; verifier: string }): Promise<RotationResult> {
     const now = clock.now();
     const presentedHash = hashVerifier(presented.verifier);
-    const successor = generateTokenParts(random).verifier;
+    const successor = generateVerifier(random);
     const idleMs = policy.refreshIdleTimeoutSeconds === null ? null : policy.refreshIdleTimeoutSeconds * 1000;
     const draft: RotationDraft = {
       selector: presented.selector,
@@ -241,11 +270,15 @@ export function createSessions(deps: {
       // One that expired since is kept: a call still in flight with it must hear TOKEN_EXPIRED (and
       // be replayed after the refresh), not TOKEN_INVALID, on a node that never cached it.
       spentBefore: new Date(now - policy.accessTokenTtlSeconds * 1000),
+      windowOverBefore: new Date(now - windowMs),
       access: accessTokens.draft(),
     };
-    const rotation = await rotateCurrent(db, draft);
-    if (rotation.rotated) return rotated(rotation, successor, draft);
-    if (!rotation.known) return { ok: false, code: 'TOKEN_INVALID' };
+    const answer = await rotation.rotateCurrent(db, draft);
+    if (answer.rotated) return rotated(answer, successor, draft);
+    if (!answer.known) return { ok: false, code: 'TOKEN_INVALID' };
+    // The current token of a live session whose window is full: refused as it stands, with no lock
+    // taken and nothing written, however hard its holder floods.
+    if (answer.windowFullSince !== null) return windowFull(answer.windowFullSince, now);
     return judgeLocked(presented, draft, successor);
   }
 
@@ -271,10 +304,12 @@ export function createSessions(deps: {
 
       if (draft.presentedHash === session.refreshVerifierHash) {
         // Live and current after all: `lastUsedAt` moved on (a grace retry) since the statement judged
-        // the session idle. It rotates now, under the lock this transaction holds.
-        const rotation = await rotateCurrent(tx, draft);
-        if (!rotation.rotated) throw new Error('sessions.refresh: a locked, live session did not rotate to its successor');
-        return rotated(rotation, successor, draft);
+        // the session idle, or its window filled or ended meanwhile. It rotates now, under the lock
+        // this transaction holds, unless the window is full.
+        if (inWindow(session, now) && session.refreshesInWindow >= refreshLimit.maxPerWindow) return windowFull(session.refreshWindowStartedAt, now);
+        const answer = await rotation.rotateCurrent(tx, draft);
+        if (!answer.rotated) throw new Error('sessions.refresh: a locked, live session did not rotate to its successor');
+        return rotated(answer, successor, draft);
       }
       if (
         draft.presentedHash === session.previousVerifierHash &&
@@ -284,9 +319,15 @@ export function createSessions(deps: {
         session.graceRetries < MAX_GRACE_RETRIES
       ) {
         const refreshVerifier = openSuccessor(session.successorSeal, presented.verifier);
+        const open = inWindow(session, now);
         await tx
           .update(sessionTable)
-          .set({ lastUsedAt: new Date(now), graceRetries: session.graceRetries + 1 })
+          .set({
+            lastUsedAt: new Date(now),
+            graceRetries: session.graceRetries + 1,
+            refreshWindowStartedAt: open ? session.refreshWindowStartedAt : new Date(now),
+            refreshesInWindow: open ? session.refreshesInWindow + 1 : 1,
+          })
           .where(eq(sessionTable.id, session.id));
         const owner = { sessionId: session.id, userId: session.userId };
         const access = await accessTokens.issue(tx, { ...owner, sessionExpiresAt: session.expiresAt }, draft.access);

@@ -10,9 +10,15 @@ function randomBase64url(random: RandomSource, byteLength: number): string {
   return Buffer.from(random(byteLength)).toString('base64url');
 }
 
-/** A fresh selector and verifier for a token of any kind. */
+/** A fresh selector and verifier for a token of any kind, from one draw of the source. */
 export function generateTokenParts(random: RandomSource): TokenParts {
-  return { selector: randomBase64url(random, SELECTOR_BYTES), verifier: randomBase64url(random, VERIFIER_BYTES) };
+  const bytes = Buffer.from(random(SELECTOR_BYTES + VERIFIER_BYTES));
+  return { selector: bytes.toString('base64url', 0, SELECTOR_BYTES), verifier: bytes.toString('base64url', SELECTOR_BYTES) };
+}
+
+/** A fresh verifier alone: a rotation keeps its session's selector. */
+export function generateVerifier(random: RandomSource): string {
+  return randomBase64url(random, VERIFIER_BYTES);
 }
 
 /** What the database keeps of a verifier: its SHA-256, which a dump cannot turn back into a token. */

@@ -1,0 +1,2 @@
+ALTER TABLE "auth_kit"."auth_sessions" ADD COLUMN "refresh_window_started_at" timestamp with time zone;--> statement-breakpoint
+ALTER TABLE "auth_kit"."auth_sessions" ADD COLUMN "refreshes_in_window" integer DEFAULT 0 NOT NULL;
