@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import type { AuthDatabase } from '../../db/connect.js';
 import { rateLimitTable } from '../../db/schema.js';
 import type { Clock } from '../deps.js';
@@ -10,6 +11,12 @@ import type { Clock } from '../deps.js';
  * before it is judged (and released if it succeeds), so concurrent attempts cannot all slip in under
  * the limit; counting happens in the procedures, once per call, so a batched HTTP request of many
  * calls counts as many attempts.
+ *
+ * A call that counts on several keys (a sign-in counts on its client and its account) counts them in
+ * one statement, `countInOrder`, and gives back what succeeded in one more, `settle`. Such a statement
+ * locks the keys' rows it finds in the order of their digests before it counts any: two of them that
+ * share keys (a success settling while an attempt from the same client is counted) then never hold
+ * one row each while waiting for the other's.
  */
 
 /** A limit: at most `max` hits per window of `windowSeconds`. */
@@ -22,6 +29,14 @@ export interface RateVerdict {
   allowed: boolean;
   /** Seconds until the window ends (for `Retry-After`). */
   retryAfterSeconds: number;
+}
+
+/** One counter of a count in order (`countInOrder`). */
+export interface CountStep {
+  key: string;
+  limit: RateLimit;
+  /** `always` counts the hit as `hit` does; `if-within` only while the limit holds it, as `hitIfWithin` does. */
+  counts: 'always' | 'if-within';
 }
 
 export interface RateLimiter {
@@ -40,11 +55,38 @@ export interface RateLimiter {
   release(key: string): Promise<void>;
   /** Forgets the hits on `key` (a successful sign-in clears its failures). */
   reset(key: string): Promise<void>;
+  /**
+   * Counts one hit on each step's key in one statement, in order: a step is counted only if every
+   * step before it was allowed, so an attempt refused at one limit spends nothing of the limits after
+   * it. The verdict of each step, or null for a step not reached. The keys must differ.
+   */
+  countInOrder(steps: readonly CountStep[]): Promise<Array<RateVerdict | null>>;
+  /** `release` on each key of `release` and `reset` on each of `reset`, in one statement. */
+  settle(keys: { release: readonly string[]; reset: readonly string[] }): Promise<void>;
 }
 
 /** The stored form of a key: a digest, so that no address or IP sits in the table. */
 function digest(key: string): string {
   return hash('sha256', key, 'base64url');
+}
+
+/** A time as a parameter both drivers read alike. */
+function timestamp(at: number): SQL {
+  return sql`${new Date(at).toISOString()}::timestamptz`;
+}
+
+/** The rows of `keys` (digests), locked in the order of their digests, for a statement that writes several. */
+function lockInOrder(digests: readonly string[]): SQL {
+  return sql`SELECT key FROM ${rateLimitTable} WHERE key IN (${sql.join(
+    digests.map((key) => sql`${key}`),
+    sql`, `,
+  )}) ORDER BY key FOR UPDATE`;
+}
+
+interface CountedRow {
+  step: number;
+  hits: number;
+  started_ms: number;
 }
 
 export function createRateLimiter(deps: { db: AuthDatabase; clock: Clock }): RateLimiter {
@@ -57,44 +99,47 @@ export function createRateLimiter(deps: { db: AuthDatabase; clock: Clock }): Rat
     return { hits: live ? row.hits : 0, retryAfterSeconds: Math.max(1, Math.ceil(((live ? end : now + limit.windowSeconds * 1000) - now) / 1000)) };
   }
 
-  return {
-    async hit(key, limit, weight = 1) {
-      const now = clock.now();
-      const windowStart = new Date(now - limit.windowSeconds * 1000);
-      const expired = sql`${rateLimitTable.windowStartedAt} <= ${windowStart}`;
-      const [row] = await db
-        .insert(rateLimitTable)
-        .values({ key: digest(key), windowStartedAt: new Date(now), hits: weight })
-        .onConflictDoUpdate({
-          target: rateLimitTable.key,
-          set: {
-            hits: sql`CASE WHEN ${expired} THEN ${weight} ELSE ${rateLimitTable.hits} + ${weight} END`,
-            windowStartedAt: sql`CASE WHEN ${expired} THEN ${new Date(now)} ELSE ${rateLimitTable.windowStartedAt} END`,
-          },
-        })
-        .returning({ hits: rateLimitTable.hits, windowStartedAt: rateLimitTable.windowStartedAt });
-      const window = windowAt(row, limit, now);
-      return { allowed: window.hits <= limit.max, retryAfterSeconds: window.retryAfterSeconds };
-    },
+  async function hit(key: string, limit: RateLimit, weight = 1): Promise<RateVerdict> {
+    const now = clock.now();
+    const windowStart = new Date(now - limit.windowSeconds * 1000);
+    const expired = sql`${rateLimitTable.windowStartedAt} <= ${windowStart}`;
+    const [row] = await db
+      .insert(rateLimitTable)
+      .values({ key: digest(key), windowStartedAt: new Date(now), hits: weight })
+      .onConflictDoUpdate({
+        target: rateLimitTable.key,
+        set: {
+          hits: sql`CASE WHEN ${expired} THEN ${weight} ELSE ${rateLimitTable.hits} + ${weight} END`,
+          windowStartedAt: sql`CASE WHEN ${expired} THEN ${new Date(now)} ELSE ${rateLimitTable.windowStartedAt} END`,
+        },
+      })
+      .returning({ hits: rateLimitTable.hits, windowStartedAt: rateLimitTable.windowStartedAt });
+    const window = windowAt(row, limit, now);
+    return { allowed: window.hits <= limit.max, retryAfterSeconds: window.retryAfterSeconds };
+  }
 
-    async hitIfWithin(key, limit) {
-      const now = clock.now();
-      const expired = sql`${rateLimitTable.windowStartedAt} <= ${new Date(now - limit.windowSeconds * 1000)}`;
-      // The row is locked by the upsert, so two hits at once cannot both take the last place.
-      const counted = await db
-        .insert(rateLimitTable)
-        .values({ key: digest(key), windowStartedAt: new Date(now), hits: 1 })
-        .onConflictDoUpdate({
-          target: rateLimitTable.key,
-          set: {
-            hits: sql`CASE WHEN ${expired} THEN 1 ELSE ${rateLimitTable.hits} + 1 END`,
-            windowStartedAt: sql`CASE WHEN ${expired} THEN ${new Date(now)} ELSE ${rateLimitTable.windowStartedAt} END`,
-          },
-          setWhere: sql`${expired} OR ${rateLimitTable.hits} < ${limit.max}`,
-        })
-        .returning({ hits: rateLimitTable.hits });
-      return counted.length > 0;
-    },
+  async function hitIfWithin(key: string, limit: RateLimit): Promise<RateVerdict> {
+    const now = clock.now();
+    const expired = sql`${rateLimitTable.windowStartedAt} <= ${new Date(now - limit.windowSeconds * 1000)}`;
+    // The row is locked by the upsert, so two hits at once cannot both take the last place.
+    const counted = await db
+      .insert(rateLimitTable)
+      .values({ key: digest(key), windowStartedAt: new Date(now), hits: 1 })
+      .onConflictDoUpdate({
+        target: rateLimitTable.key,
+        set: {
+          hits: sql`CASE WHEN ${expired} THEN 1 ELSE ${rateLimitTable.hits} + 1 END`,
+          windowStartedAt: sql`CASE WHEN ${expired} THEN ${new Date(now)} ELSE ${rateLimitTable.windowStartedAt} END`,
+        },
+        setWhere: sql`${expired} OR ${rateLimitTable.hits} < ${limit.max}`,
+      })
+      .returning({ hits: rateLimitTable.hits });
+    return { allowed: counted.length > 0, retryAfterSeconds: windowAt(undefined, limit, now).retryAfterSeconds };
+  }
+
+  return {
+    hit,
+    hitIfWithin: async (key, limit) => (await hitIfWithin(key, limit)).allowed,
 
     async release(key) {
       await db
@@ -105,6 +150,73 @@ export function createRateLimiter(deps: { db: AuthDatabase; clock: Clock }): Rat
 
     async reset(key) {
       await db.delete(rateLimitTable).where(eq(rateLimitTable.key, digest(key)));
+    },
+
+    async countInOrder(steps) {
+      if (new Set(steps.map((step) => step.key)).size !== steps.length) throw new Error('countInOrder: the same key twice in one count');
+      if (steps.length === 0) return [];
+      const [only] = steps;
+      // One key needs no locks taken first: its upsert alone is the statement.
+      if (steps.length === 1 && only) return [only.counts === 'always' ? await hit(only.key, only.limit) : await hitIfWithin(only.key, only.limit)];
+      const now = clock.now();
+      const digests = steps.map((step) => digest(step.key));
+      // Step i is counted when step i - 1 answered allowed: a row within its limit (`always`), or any
+      // row at all (`if-within`, which answers none when it counted nothing).
+      const counted = steps.map((step, index) => {
+        const expired = sql`${rateLimitTable.windowStartedAt} <= ${timestamp(now - step.limit.windowSeconds * 1000)}`;
+        const previous = steps[index - 1];
+        const reached =
+          previous === undefined
+            ? // Always true; it makes the locks be taken before the first count.
+              sql`(SELECT count(*) FROM locked) >= 0`
+            : previous.counts === 'always'
+              ? sql`EXISTS (SELECT 1 FROM ${sql.identifier(`step${index - 1}`)} WHERE hits <= ${previous.limit.max})`
+              : sql`EXISTS (SELECT 1 FROM ${sql.identifier(`step${index - 1}`)})`;
+        const within = step.counts === 'if-within' ? sql`WHERE ${expired} OR ${rateLimitTable.hits} < ${step.limit.max}` : sql``;
+        return sql`${sql.identifier(`step${index}`)} AS (
+          INSERT INTO ${rateLimitTable} (key, window_started_at, hits)
+          SELECT ${digests[index]}, ${timestamp(now)}, 1 WHERE ${reached}
+          ON CONFLICT (key) DO UPDATE SET
+            hits = CASE WHEN ${expired} THEN 1 ELSE ${rateLimitTable.hits} + 1 END,
+            window_started_at = CASE WHEN ${expired} THEN ${timestamp(now)} ELSE ${rateLimitTable.windowStartedAt} END
+          ${within}
+          RETURNING hits, window_started_at
+        )`;
+      });
+      const answers = steps.map(
+        (_, index) => sql`SELECT ${index}::int AS step, hits, (extract(epoch FROM window_started_at) * 1000)::float8 AS started_ms FROM ${sql.identifier(`step${index}`)}`,
+      );
+      const answer = await db.execute(sql`
+        WITH locked AS (${lockInOrder(digests)}), ${sql.join(counted, sql`, `)}
+        ${sql.join(answers, sql` UNION ALL `)}
+      `);
+      // Both drivers answer `{ rows }`; the shared database type leaves the result unknown.
+      const rows = new Map((answer as { rows: CountedRow[] }).rows.map((row) => [row.step, row]));
+      let reached = true;
+      return steps.map((step, index) => {
+        if (!reached) return null;
+        const row = rows.get(index);
+        const window = windowAt(row && { hits: row.hits, windowStartedAt: new Date(row.started_ms) }, step.limit, now);
+        const verdict = { allowed: step.counts === 'if-within' ? row !== undefined : window.hits <= step.limit.max, retryAfterSeconds: window.retryAfterSeconds };
+        reached = verdict.allowed;
+        return verdict;
+      });
+    },
+
+    async settle(keys) {
+      const release = keys.release.map(digest);
+      const reset = keys.reset.map(digest);
+      const all = [...release, ...reset];
+      if (all.length === 0) return;
+      const inList = (digests: readonly string[]) => (digests.length === 0 ? sql`NULL` : sql.join(digests.map((key) => sql`${key}`), sql`, `));
+      await db.execute(sql`
+        WITH locked AS (${lockInOrder(all)}),
+        released AS (
+          UPDATE ${rateLimitTable} SET hits = GREATEST(${rateLimitTable.hits} - 1, 0)
+          WHERE key IN (SELECT key FROM locked WHERE key IN (${inList(release)}))
+        )
+        DELETE FROM ${rateLimitTable} WHERE key IN (SELECT key FROM locked WHERE key IN (${inList(reset)}))
+      `);
     },
   };
 }

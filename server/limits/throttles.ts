@@ -1,7 +1,7 @@
 import type { AuthRequest } from '../context.js';
 import { authError } from '../errors.js';
 import type { RateLimitPolicy } from './rate-limit-options.js';
-import type { RateLimiter, RateVerdict } from './rate-limits.js';
+import type { CountStep, RateLimit, RateLimiter, RateVerdict } from './rate-limits.js';
 
 /*
  * The kit's throttles, on the shared rate-limit counters:
@@ -45,12 +45,23 @@ export interface AccountAttempt {
   ip: string | null;
 }
 
+/**
+ * What a call that hashes counts against its client before it hashes: its hash alone, or, for a
+ * sign-in (a password tried on an account), the attempt too (`rateLimits.failuresPerIp`).
+ */
+export type HashingCount = 'hash' | 'sign-in';
+
 export interface Throttles {
-  /** Counts a sign-in attempt; throws RATE_LIMITED when the client is over its allowance. */
-  beginSignIn(request: AuthRequest): Promise<void>;
-  /** Counts an attempt on the account and says whether it is locked for this client. */
+  /**
+   * Counts an attempt on the account and says whether it is locked for this client: the client's own
+   * count on the account first, then (only if that allows it) the account's, in one statement.
+   */
   countAccountAttempt(attempt: AccountAttempt): Promise<{ locked: boolean }>;
-  /** The password was right: the attempt is given back and its client's failures on the account forgotten. */
+  /**
+   * The password was right: the attempt is given back, on the account and the client (its sign-in
+   * and its hash, so the caller gives no hash back of its own), and its client's failures on the
+   * account are forgotten; one statement.
+   */
   signInSucceeded(request: AuthRequest, attempt: AccountAttempt): Promise<void>;
   /**
    * Runs `lookUp` (what of a sign-up is taken already, or null) counted with the client's failed
@@ -68,8 +79,11 @@ export interface Throttles {
   admitMailTo(request: AuthRequest, email: string): Promise<boolean>;
   /** Counts a mail to `email` and says whether it may go. */
   mayMail(email: string): Promise<boolean>;
-  /** Counts a call that is about to hash against its client's allowance. */
-  countHashing(request: AuthRequest): Promise<RateVerdict>;
+  /**
+   * Counts a call that is about to hash against its client's allowance (and, for a `sign-in`, then
+   * its allowance of failed sign-ins, in the same statement); the first refusal, if any.
+   */
+  countHashing(request: AuthRequest, counts?: HashingCount): Promise<RateVerdict>;
   /** The hashing call proved a secret: its count is given back. */
   hashingSucceeded(request: AuthRequest): Promise<void>;
   /**
@@ -120,6 +134,12 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
   const accountClientKey = ({ account, knownAs, ip }: AccountAttempt) =>
     knownAs !== null ? `login-account-client:${account}:${knownAs}` : ip === null ? null : `login-account-client:${account}:ip:${clientOf(ip)}`;
 
+  /** The steps of `keys` (those not null), each counted always. */
+  const always = (...counted: Array<[string | null, RateLimit]>): CountStep[] =>
+    counted.flatMap(([key, limit]) => (key === null ? [] : [{ key, limit, counts: 'always' as const }]));
+  /** The first refusal of a count in order, or an admission. */
+  const firstRefusal = (verdicts: ReadonlyArray<RateVerdict | null>): RateVerdict => verdicts.find((verdict) => verdict !== null && !verdict.allowed) ?? { allowed: true, retryAfterSeconds: 0 };
+
   function refuse(request: Pick<AuthRequest, 'setHeader'>, verdict: RateVerdict): never {
     request.setHeader('Retry-After', String(verdict.retryAfterSeconds));
     throw authError('RATE_LIMITED');
@@ -148,17 +168,16 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
   }
 
   return {
-    beginSignIn: countClient,
     async countAccountAttempt(attempt) {
       // A client past its own count is refused before it can spend any of the account's.
-      const ownKey = accountClientKey(attempt);
-      if (ownKey !== null && !(await limiter.hit(ownKey, perAccountAndClient)).allowed) return { locked: true };
-      const counted = await limiter.hitIfWithin(accountKey(attempt), attempt.knownAs === null ? perAccountFromStrangers : perAccount);
-      return { locked: !counted };
+      const account: CountStep = { key: accountKey(attempt), limit: attempt.knownAs === null ? perAccountFromStrangers : perAccount, counts: 'if-within' };
+      const verdicts = await limiter.countInOrder([...always([accountClientKey(attempt), perAccountAndClient]), account]);
+      return { locked: verdicts.some((verdict) => verdict === null || !verdict.allowed) };
     },
     async signInSucceeded(request, attempt) {
       const ownKey = accountClientKey(attempt);
-      await Promise.all([limiter.release(accountKey(attempt)), ownKey === null ? null : limiter.reset(ownKey), releaseClient(request)]);
+      const release = [accountKey(attempt), ipKey(request), clientKey('hashes-ip', request)].filter((key) => key !== null);
+      await limiter.settle({ release, reset: ownKey === null ? [] : [ownKey] });
     },
     async screenSignUp(request, lookUp) {
       await countClient(request);
@@ -176,9 +195,9 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
       await beginMail(request);
       return mayMail(email);
     },
-    async countHashing(request) {
-      const key = clientKey('hashes-ip', request);
-      return key === null ? { allowed: true, retryAfterSeconds: 0 } : limiter.hit(key, hashesPerIp);
+    async countHashing(request, counts = 'hash') {
+      const signIn: Array<[string | null, RateLimit]> = counts === 'sign-in' ? [[ipKey(request), perIp]] : [];
+      return firstRefusal(await limiter.countInOrder(always([clientKey('hashes-ip', request), hashesPerIp], ...signIn)));
     },
     async hashingSucceeded(request) {
       const key = clientKey('hashes-ip', request);
@@ -196,11 +215,8 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
     },
     async admitSession(request, userId) {
       // The client first: a client refused here adds nothing to the account's count.
-      const key = clientKey('sessions-ip', request);
-      const byClient = key === null ? null : await limiter.hit(key, sessionsPerIp);
-      if (byClient && !byClient.allowed) refuse(request, byClient);
-      const byAccount = await limiter.hit(`sessions-account:${userId}`, sessionsPerAccount);
-      if (!byAccount.allowed) refuse(request, byAccount);
+      const verdict = firstRefusal(await limiter.countInOrder(always([clientKey('sessions-ip', request), sessionsPerIp], [`sessions-account:${userId}`, sessionsPerAccount])));
+      if (!verdict.allowed) refuse(request, verdict);
     },
   };
 }

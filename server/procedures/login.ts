@@ -24,12 +24,12 @@ export function loginProcedure(kernel: AuthKernel) {
       const { identifier } = input;
       const { throttles } = kernel;
       admitSignIn(kernel, ctx);
-      const { user, rehashed } = await kernel.hashing.during(ctx.authRequest, async (turn) => {
-        await throttles.beginSignIn(ctx.authRequest);
-        const client = await identifyClient(kernel, ctx.authRequest);
-        const found = identifier.includes('@')
-          ? await findUserByEmail(kernel.db, identifier.toLowerCase())
-          : await findUserByUsername(kernel.db, identifier);
+      const { user, rehashed } = await kernel.hashing.duringSignIn(ctx.authRequest, async (turn) => {
+        // Both reads, whatever the identifier names: the same work for an account as for none.
+        const [client, found] = await Promise.all([
+          identifyClient(kernel, ctx.authRequest),
+          identifier.includes('@') ? findUserByEmail(kernel.db, identifier.toLowerCase()) : findUserByUsername(kernel.db, identifier),
+        ]);
         // Failures count against the account, whether its address or its username was typed.
         const attempt = passwordAttempt(client, found ?? { unknown: identifier.toLowerCase() });
         const { locked: accountLocked } = await throttles.countAccountAttempt(attempt);
@@ -41,8 +41,8 @@ export function loginProcedure(kernel: AuthKernel) {
           kernel.audit.emit({ type: 'sign-in-failed', userId: found?.userId ?? null, sessionId: null, reason: failure ?? 'unknown-account' });
           throw authError('INVALID_CREDENTIALS');
         }
-        // The password was right: whatever follows, no failure to count.
-        await Promise.all([throttles.signInSucceeded(ctx.authRequest, attempt), kernel.hashing.succeeded(ctx.authRequest)]);
+        // The password was right: whatever follows, no failure to count (nor its hash).
+        await throttles.signInSucceeded(ctx.authRequest, attempt);
         if (!found.confirmed && kernel.options.signup.emailConfirmation === 'required') {
           kernel.audit.emit({ type: 'sign-in-failed', userId: found.userId, sessionId: null, reason: 'email-not-confirmed' });
           throw authError('EMAIL_NOT_CONFIRMED');
