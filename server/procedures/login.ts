@@ -1,5 +1,3 @@
-import { and, eq, sql } from 'drizzle-orm';
-import { userTable } from '../../db/schema.js';
 import { loginInput, signedInSchema } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
@@ -50,21 +48,9 @@ export function loginProcedure(kernel: AuthKernel) {
         return { user: found, rehashed: check.needsRehash ? await turn.hash(input.password) : undefined };
       });
 
-      const verifiedHash = user.passwordHash as string;
       // The session starts only if the password just verified is still the account's: a password
       // change that committed meanwhile (it locks the same row) wins, and this sign-in fails.
-      const signedIn = await signIn(kernel, ctx, {
-        user,
-        method: 'password',
-        guard: async (tx) => {
-          const [updated] = await tx
-            .update(userTable)
-            .set({ successfulLoginAttempts: sql`${userTable.successfulLoginAttempts} + 1`, ...(rehashed && { passwordHash: rehashed }) })
-            .where(and(eq(userTable.userId, user.userId), eq(userTable.passwordHash, verifiedHash)))
-            .returning();
-          return updated ?? null;
-        },
-      });
+      const signedIn = await signIn(kernel, ctx, { user, method: 'password', password: { verifiedHash: user.passwordHash as string, rehashed } });
       return signedIn;
     });
 }
