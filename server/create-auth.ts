@@ -154,7 +154,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
       audit,
       tokens: resolved.tokens,
       apiTokensEndWithCredentialChange: resolved.apiTokens.endWithCredentialChange,
-      admit: (origin, userId) => throttles.admitSession(origin, userId),
+      admit: (origin, userId, succeeded) => throttles.admitSession(origin, userId, succeeded),
     }),
     mailer,
     authenticate,

@@ -39,6 +39,14 @@ export interface CountStep {
   counts: 'always' | 'if-within';
 }
 
+/** Keys to give one hit back on (`release`) and to forget (`reset`), as one settlement. */
+export interface SettleKeys {
+  release: readonly string[];
+  reset: readonly string[];
+}
+
+const NOTHING_TO_SETTLE: SettleKeys = { release: [], reset: [] };
+
 export interface RateLimiter {
   /**
    * Counts `weight` hits on `key` (one by default; a node that tallies in memory reports several at
@@ -58,11 +66,12 @@ export interface RateLimiter {
   /**
    * Counts one hit on each step's key in one statement, in order: a step is counted only if every
    * step before it was allowed, so an attempt refused at one limit spends nothing of the limits after
-   * it. The verdict of each step, or null for a step not reached. The keys must differ.
+   * it. The verdict of each step, or null for a step not reached. With `settling`, the same statement
+   * first settles those keys (as `settle`), whatever the verdicts. The keys must all differ.
    */
-  countInOrder(steps: readonly CountStep[]): Promise<Array<RateVerdict | null>>;
+  countInOrder(steps: readonly CountStep[], settling?: SettleKeys): Promise<Array<RateVerdict | null>>;
   /** `release` on each key of `release` and `reset` on each of `reset`, in one statement. */
-  settle(keys: { release: readonly string[]; reset: readonly string[] }): Promise<void>;
+  settle(keys: SettleKeys): Promise<void>;
 }
 
 /** The stored form of a key: a digest, so that no address or IP sits in the table. */
@@ -137,6 +146,65 @@ export function createRateLimiter(deps: { db: AuthDatabase; clock: Clock }): Rat
     return { allowed: counted.length > 0, retryAfterSeconds: windowAt(undefined, limit, now).retryAfterSeconds };
   }
 
+  async function countInOrder(steps: readonly CountStep[], settling: SettleKeys = NOTHING_TO_SETTLE): Promise<Array<RateVerdict | null>> {
+    const keys = [...steps.map((step) => step.key), ...settling.release, ...settling.reset];
+    if (new Set(keys).size !== keys.length) throw new Error('countInOrder: the same key twice in one statement');
+    if (keys.length === 0) return [];
+    const [only] = steps;
+    // One key needs no locks taken first: its upsert alone is the statement.
+    if (keys.length === 1 && only) return [only.counts === 'always' ? await hit(only.key, only.limit) : await hitIfWithin(only.key, only.limit)];
+    const now = clock.now();
+    const digests = steps.map((step) => digest(step.key));
+    const release = settling.release.map(digest);
+    const reset = settling.reset.map(digest);
+    const among = (chosen: readonly string[]) => sql`SELECT key FROM locked WHERE key IN (${sql.join(chosen.map((key) => sql`${key}`), sql`, `)})`;
+    const settled = [
+      ...(release.length === 0 ? [] : [sql`released AS (UPDATE ${rateLimitTable} SET hits = GREATEST(${rateLimitTable.hits} - 1, 0) WHERE key IN (${among(release)}))`]),
+      ...(reset.length === 0 ? [] : [sql`forgotten AS (DELETE FROM ${rateLimitTable} WHERE key IN (${among(reset)}))`]),
+    ];
+    // Step i is counted when step i - 1 answered allowed: a row within its limit (`always`), or any
+    // row at all (`if-within`, which answers none when it counted nothing).
+    const counted = steps.map((step, index) => {
+      const expired = sql`${rateLimitTable.windowStartedAt} <= ${timestamp(now - step.limit.windowSeconds * 1000)}`;
+      const previous = steps[index - 1];
+      const reached =
+        previous === undefined
+          ? // Always true; it makes the locks be taken before the first count.
+            sql`(SELECT count(*) FROM locked) >= 0`
+          : previous.counts === 'always'
+            ? sql`EXISTS (SELECT 1 FROM ${sql.identifier(`step${index - 1}`)} WHERE hits <= ${previous.limit.max})`
+            : sql`EXISTS (SELECT 1 FROM ${sql.identifier(`step${index - 1}`)})`;
+      const within = step.counts === 'if-within' ? sql`WHERE ${expired} OR ${rateLimitTable.hits} < ${step.limit.max}` : sql``;
+      return sql`${sql.identifier(`step${index}`)} AS (
+        INSERT INTO ${rateLimitTable} (key, window_started_at, hits)
+        SELECT ${digests[index]}, ${timestamp(now)}, 1 WHERE ${reached}
+        ON CONFLICT (key) DO UPDATE SET
+          hits = CASE WHEN ${expired} THEN 1 ELSE ${rateLimitTable.hits} + 1 END,
+          window_started_at = CASE WHEN ${expired} THEN ${timestamp(now)} ELSE ${rateLimitTable.windowStartedAt} END
+        ${within}
+        RETURNING hits, window_started_at
+      )`;
+    });
+    const answers = steps.map(
+      (_, index) => sql`SELECT ${index}::int AS step, hits, (extract(epoch FROM window_started_at) * 1000)::float8 AS started_ms FROM ${sql.identifier(`step${index}`)}`,
+    );
+    const answer = await db.execute(sql`
+      WITH locked AS (${lockInOrder([...digests, ...release, ...reset])}), ${sql.join([...settled, ...counted], sql`, `)}
+      ${answers.length === 0 ? sql`SELECT NULL::int AS step WHERE false` : sql.join(answers, sql` UNION ALL `)}
+    `);
+    // Both drivers answer `{ rows }`; the shared database type leaves the result unknown.
+    const rows = new Map((answer as { rows: CountedRow[] }).rows.map((row) => [row.step, row]));
+    let reached = true;
+    return steps.map((step, index) => {
+      if (!reached) return null;
+      const row = rows.get(index);
+      const window = windowAt(row && { hits: row.hits, windowStartedAt: new Date(row.started_ms) }, step.limit, now);
+      const verdict = { allowed: step.counts === 'if-within' ? row !== undefined : window.hits <= step.limit.max, retryAfterSeconds: window.retryAfterSeconds };
+      reached = verdict.allowed;
+      return verdict;
+    });
+  }
+
   return {
     hit,
     hitIfWithin: async (key, limit) => (await hitIfWithin(key, limit)).allowed,
@@ -152,71 +220,9 @@ export function createRateLimiter(deps: { db: AuthDatabase; clock: Clock }): Rat
       await db.delete(rateLimitTable).where(eq(rateLimitTable.key, digest(key)));
     },
 
-    async countInOrder(steps) {
-      if (new Set(steps.map((step) => step.key)).size !== steps.length) throw new Error('countInOrder: the same key twice in one count');
-      if (steps.length === 0) return [];
-      const [only] = steps;
-      // One key needs no locks taken first: its upsert alone is the statement.
-      if (steps.length === 1 && only) return [only.counts === 'always' ? await hit(only.key, only.limit) : await hitIfWithin(only.key, only.limit)];
-      const now = clock.now();
-      const digests = steps.map((step) => digest(step.key));
-      // Step i is counted when step i - 1 answered allowed: a row within its limit (`always`), or any
-      // row at all (`if-within`, which answers none when it counted nothing).
-      const counted = steps.map((step, index) => {
-        const expired = sql`${rateLimitTable.windowStartedAt} <= ${timestamp(now - step.limit.windowSeconds * 1000)}`;
-        const previous = steps[index - 1];
-        const reached =
-          previous === undefined
-            ? // Always true; it makes the locks be taken before the first count.
-              sql`(SELECT count(*) FROM locked) >= 0`
-            : previous.counts === 'always'
-              ? sql`EXISTS (SELECT 1 FROM ${sql.identifier(`step${index - 1}`)} WHERE hits <= ${previous.limit.max})`
-              : sql`EXISTS (SELECT 1 FROM ${sql.identifier(`step${index - 1}`)})`;
-        const within = step.counts === 'if-within' ? sql`WHERE ${expired} OR ${rateLimitTable.hits} < ${step.limit.max}` : sql``;
-        return sql`${sql.identifier(`step${index}`)} AS (
-          INSERT INTO ${rateLimitTable} (key, window_started_at, hits)
-          SELECT ${digests[index]}, ${timestamp(now)}, 1 WHERE ${reached}
-          ON CONFLICT (key) DO UPDATE SET
-            hits = CASE WHEN ${expired} THEN 1 ELSE ${rateLimitTable.hits} + 1 END,
-            window_started_at = CASE WHEN ${expired} THEN ${timestamp(now)} ELSE ${rateLimitTable.windowStartedAt} END
-          ${within}
-          RETURNING hits, window_started_at
-        )`;
-      });
-      const answers = steps.map(
-        (_, index) => sql`SELECT ${index}::int AS step, hits, (extract(epoch FROM window_started_at) * 1000)::float8 AS started_ms FROM ${sql.identifier(`step${index}`)}`,
-      );
-      const answer = await db.execute(sql`
-        WITH locked AS (${lockInOrder(digests)}), ${sql.join(counted, sql`, `)}
-        ${sql.join(answers, sql` UNION ALL `)}
-      `);
-      // Both drivers answer `{ rows }`; the shared database type leaves the result unknown.
-      const rows = new Map((answer as { rows: CountedRow[] }).rows.map((row) => [row.step, row]));
-      let reached = true;
-      return steps.map((step, index) => {
-        if (!reached) return null;
-        const row = rows.get(index);
-        const window = windowAt(row && { hits: row.hits, windowStartedAt: new Date(row.started_ms) }, step.limit, now);
-        const verdict = { allowed: step.counts === 'if-within' ? row !== undefined : window.hits <= step.limit.max, retryAfterSeconds: window.retryAfterSeconds };
-        reached = verdict.allowed;
-        return verdict;
-      });
-    },
-
-    async settle(keys) {
-      const release = keys.release.map(digest);
-      const reset = keys.reset.map(digest);
-      const all = [...release, ...reset];
-      if (all.length === 0) return;
-      const inList = (digests: readonly string[]) => (digests.length === 0 ? sql`NULL` : sql.join(digests.map((key) => sql`${key}`), sql`, `));
-      await db.execute(sql`
-        WITH locked AS (${lockInOrder(all)}),
-        released AS (
-          UPDATE ${rateLimitTable} SET hits = GREATEST(${rateLimitTable.hits} - 1, 0)
-          WHERE key IN (SELECT key FROM locked WHERE key IN (${inList(release)}))
-        )
-        DELETE FROM ${rateLimitTable} WHERE key IN (SELECT key FROM locked WHERE key IN (${inList(reset)}))
-      `);
+    countInOrder,
+    settle: async (keys) => {
+      await countInOrder([], keys);
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { AuthRequest } from '../context.js';
 import { authError } from '../errors.js';
 import type { RateLimitPolicy } from './rate-limit-options.js';
-import type { CountStep, RateLimit, RateLimiter, RateVerdict } from './rate-limits.js';
+import type { CountStep, RateLimit, RateLimiter, RateVerdict, SettleKeys } from './rate-limits.js';
 
 /*
  * The kit's throttles, on the shared rate-limit counters:
@@ -88,9 +88,11 @@ export interface Throttles {
   hashingSucceeded(request: AuthRequest): Promise<void>;
   /**
    * Counts a session about to start for `userId` from the request's client; throws RATE_LIMITED
-   * when the client or the account has started too many this window.
+   * when the client or the account has started too many this window. With `succeeded`, the sign-in
+   * attempt that proved the password is given back in the same statement (as `signInSucceeded`),
+   * whatever the verdict.
    */
-  admitSession(request: Pick<AuthRequest, 'ip' | 'setHeader'>, userId: string): Promise<void>;
+  admitSession(request: Pick<AuthRequest, 'ip' | 'setHeader'>, userId: string, succeeded?: AccountAttempt): Promise<void>;
   /** Counts an OAuth flow started from the request's client; throws RATE_LIMITED beyond its allowance. */
   beginOAuthFlow(request: AuthRequest): Promise<void>;
   /** Counts an anonymous account about to be made for the request's client; throws RATE_LIMITED beyond its allowance. */
@@ -128,7 +130,7 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
   const oauthFlowsPerIp = { max: policy.oauthFlowsPerIp, windowSeconds: policy.windowSeconds };
   const anonymousPerIp = { max: policy.anonymousSignInsPerIpPerHour, windowSeconds: ANONYMOUS_WINDOW_SECONDS };
   const clientKey = (kind: ClientLimitKind, request: Pick<AuthRequest, 'ip'>) => (request.ip === null ? null : clientLimitKey(kind, request.ip));
-  const ipKey = (request: AuthRequest) => clientKey('failures-ip', request);
+  const ipKey = (request: Pick<AuthRequest, 'ip'>) => clientKey('failures-ip', request);
   const accountKey = (attempt: AccountAttempt) => `login-account:${attempt.account}`;
   // A stranger without an address (the fetch adapter without `clientIp`) has no count of its own.
   const accountClientKey = ({ account, knownAs, ip }: AccountAttempt) =>
@@ -139,6 +141,13 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
     counted.flatMap(([key, limit]) => (key === null ? [] : [{ key, limit, counts: 'always' as const }]));
   /** The first refusal of a count in order, or an admission. */
   const firstRefusal = (verdicts: ReadonlyArray<RateVerdict | null>): RateVerdict => verdicts.find((verdict) => verdict !== null && !verdict.allowed) ?? { allowed: true, retryAfterSeconds: 0 };
+
+  /** What a sign-in that proved the password gives back: its counts, and its client's failures on the account. */
+  function givenBack(request: Pick<AuthRequest, 'ip'>, attempt: AccountAttempt): SettleKeys {
+    const ownKey = accountClientKey(attempt);
+    const release = [accountKey(attempt), ipKey(request), clientKey('hashes-ip', request)].filter((key) => key !== null);
+    return { release, reset: ownKey === null ? [] : [ownKey] };
+  }
 
   function refuse(request: Pick<AuthRequest, 'setHeader'>, verdict: RateVerdict): never {
     request.setHeader('Retry-After', String(verdict.retryAfterSeconds));
@@ -174,11 +183,7 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
       const verdicts = await limiter.countInOrder([...always([accountClientKey(attempt), perAccountAndClient]), account]);
       return { locked: verdicts.some((verdict) => verdict === null || !verdict.allowed) };
     },
-    async signInSucceeded(request, attempt) {
-      const ownKey = accountClientKey(attempt);
-      const release = [accountKey(attempt), ipKey(request), clientKey('hashes-ip', request)].filter((key) => key !== null);
-      await limiter.settle({ release, reset: ownKey === null ? [] : [ownKey] });
-    },
+    signInSucceeded: (request, attempt) => limiter.settle(givenBack(request, attempt)),
     async screenSignUp(request, lookUp) {
       await countClient(request);
       let taken = null;
@@ -213,9 +218,10 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
       const verdict = key === null ? null : await limiter.hit(key, anonymousPerIp);
       if (verdict && !verdict.allowed) refuse(request, verdict);
     },
-    async admitSession(request, userId) {
+    async admitSession(request, userId, succeeded) {
       // The client first: a client refused here adds nothing to the account's count.
-      const verdict = firstRefusal(await limiter.countInOrder(always([clientKey('sessions-ip', request), sessionsPerIp], [`sessions-account:${userId}`, sessionsPerAccount])));
+      const steps = always([clientKey('sessions-ip', request), sessionsPerIp], [`sessions-account:${userId}`, sessionsPerAccount]);
+      const verdict = firstRefusal(await limiter.countInOrder(steps, succeeded && givenBack(request, succeeded)));
       if (!verdict.allowed) refuse(request, verdict);
     },
   };

@@ -31,8 +31,8 @@ export function countRefusals(limiter: RateLimiter): { limiter: RateLimiter; ref
         if (!verdict.allowed) refused(key);
         return verdict;
       },
-      async countInOrder(steps) {
-        const verdicts = await limiter.countInOrder(steps);
+      async countInOrder(steps, settling) {
+        const verdicts = await limiter.countInOrder(steps, settling);
         verdicts.forEach((verdict, index) => {
           const step = steps[index];
           if (verdict && !verdict.allowed && step) refused(step.key);

@@ -22,7 +22,7 @@ export function loginProcedure(kernel: AuthKernel) {
       const { identifier } = input;
       const { throttles } = kernel;
       admitSignIn(kernel, ctx);
-      const { user, rehashed } = await kernel.hashing.duringSignIn(ctx.authRequest, async (turn) => {
+      const { user, attempt, rehashed } = await kernel.hashing.duringSignIn(ctx.authRequest, async (turn) => {
         // Both reads, whatever the identifier names: the same work for an account as for none.
         const [client, found] = await Promise.all([
           identifyClient(kernel, ctx.authRequest),
@@ -39,18 +39,19 @@ export function loginProcedure(kernel: AuthKernel) {
           kernel.audit.emit({ type: 'sign-in-failed', userId: found?.userId ?? null, sessionId: null, reason: failure ?? 'unknown-account' });
           throw authError('INVALID_CREDENTIALS');
         }
-        // The password was right: whatever follows, no failure to count (nor its hash).
-        await throttles.signInSucceeded(ctx.authRequest, attempt);
+        // The password was right: no failure to count (nor its hash). The attempt is given back with
+        // the session's count (one statement), or here, when no session follows.
         if (!found.confirmed && kernel.options.signup.emailConfirmation === 'required') {
+          await throttles.signInSucceeded(ctx.authRequest, attempt);
           kernel.audit.emit({ type: 'sign-in-failed', userId: found.userId, sessionId: null, reason: 'email-not-confirmed' });
           throw authError('EMAIL_NOT_CONFIRMED');
         }
-        return { user: found, rehashed: check.needsRehash ? await turn.hash(input.password) : undefined };
+        return { user: found, attempt, rehashed: check.needsRehash ? await turn.hash(input.password) : undefined };
       });
 
       // The session starts only if the password just verified is still the account's: a password
       // change that committed meanwhile (it locks the same row) wins, and this sign-in fails.
-      const signedIn = await signIn(kernel, ctx, { user, method: 'password', password: { verifiedHash: user.passwordHash as string, rehashed } });
+      const signedIn = await signIn(kernel, ctx, { user, method: 'password', password: { verifiedHash: user.passwordHash as string, rehashed }, succeeded: attempt });
       return signedIn;
     });
 }

@@ -10,6 +10,7 @@ import { announceRevocation } from '../tokens/announce-revocation.js';
 import { revokeApiTokens } from '../tokens/api-tokens.js';
 import type { AuditEventInput, AuditTrail } from '../audit/audit-trail.js';
 import type { Revocation } from '../cache/revocation-notice.js';
+import type { AccountAttempt } from '../limits/throttles.js';
 import type { TokenCache } from '../cache/token-cache.js';
 import type { AuthRequest } from '../context.js';
 import type { Clock, RandomSource } from '../deps.js';
@@ -63,6 +64,8 @@ export interface SessionGate {
    * its own, and the gate's row lock is held for that statement only.
    */
   first?: (tx: Queryable) => Promise<void>;
+  /** The password attempt this sign-in proved: given back in the statement that counts the session (throttles.ts). */
+  succeeded?: AccountAttempt;
 }
 
 export type RefreshOutcome =
@@ -162,8 +165,8 @@ export function createSessions(deps: {
   audit: AuditTrail;
   tokens: TokenPolicy;
   apiTokensEndWithCredentialChange: boolean;
-  /** Counts a session about to start and throws when the limits refuse it (throttles.ts). */
-  admit: (origin: SessionOrigin, userId: string) => Promise<void>;
+  /** Counts a session about to start and throws when the limits refuse it, giving back `succeeded` meanwhile (throttles.ts). */
+  admit: (origin: SessionOrigin, userId: string, succeeded: AccountAttempt | undefined) => Promise<void>;
 }): Sessions {
   const { db, cache, accessTokens, clock, random, audit, tokens: policy } = deps;
 
@@ -303,7 +306,7 @@ export function createSessions(deps: {
 
   const startIf: Sessions['startIf'] = async (userId, origin, gate) => {
     // Every way in ends here, so no sign-in method can start sessions past the limits.
-    await deps.admit(origin, userId);
+    await deps.admit(origin, userId, gate.succeeded);
     const now = clock.now();
     const parts = generateTokenParts(random);
     const sessionId = generateId(random);

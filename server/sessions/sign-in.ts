@@ -9,6 +9,7 @@ import { findUserById, toPublicUser } from '../accounts/users.js';
 import { admitActiveUser } from '../accounts/account-status.js';
 import type { VerifiedPassword } from '../accounts/account-status.js';
 import type { SignInFailureReason } from '../../shared/audit-events.js';
+import type { AccountAttempt } from '../limits/throttles.js';
 
 /*
  * The one way into a signed-in state. Every method (a password, a mailed link, an invitation, and the
@@ -38,7 +39,8 @@ export function admitSignIn(kernel: AuthKernel, ctx: AuthBaseContext): void {
 /**
  * Starts a session for `user`, in one statement that locks the user's row and refuses a disabled
  * account. A sign-in by `password` passes only if that password is still the account's: one racing a
- * password change (which locks the same row) loses, and answers INVALID_CREDENTIALS.
+ * password change (which locks the same row) loses, and answers INVALID_CREDENTIALS. Its attempt
+ * (`succeeded`) is given back in the statement that counts the session, whatever follows.
  * `creates` writes the account itself, first, in a transaction with that statement (an anonymous
  * sign-in): a session the limits refuse then leaves no account behind, and the sign-up is reported
  * with the sign-in.
@@ -46,7 +48,7 @@ export function admitSignIn(kernel: AuthKernel, ctx: AuthBaseContext): void {
 export async function signIn(
   kernel: AuthKernel,
   ctx: AuthBaseContext,
-  signingIn: { user: UserRow; method: SignInMethod; password?: VerifiedPassword; creates?: (tx: Queryable) => Promise<void> },
+  signingIn: { user: UserRow; method: SignInMethod; password?: VerifiedPassword; succeeded?: AccountAttempt; creates?: (tx: Queryable) => Promise<void> },
 ): Promise<SignedIn> {
   const { user, method, creates } = signingIn;
   const request = ctx.authRequest;
@@ -55,6 +57,7 @@ export async function signIn(
     admits: admitActiveUser(user.userId, signingIn.password ?? null),
     alongWith: (admitted: SQL) => kernel.devices.recording(request, user.userId, admitted),
     first: creates,
+    succeeded: signingIn.succeeded,
   });
   if (!started) {
     // Which of the gate's conditions failed, as the account is now: a refusal is rare, the read cheap.
