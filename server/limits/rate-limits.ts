@@ -14,9 +14,9 @@ import type { Clock } from '../deps.js';
  *
  * A call that counts on several keys (a sign-in counts on its client and its account) counts them in
  * one statement, `countInOrder`, and gives back what succeeded in one more, `settle`. Such a statement
- * locks the keys' rows it finds in the order of their digests before it counts any: two of them that
- * share keys (a success settling while an attempt from the same client is counted) then never hold
- * one row each while waiting for the other's.
+ * takes a lock on each of its keys, in one order, before it writes any: two of them that share keys
+ * (a success settling while an attempt from the same client is counted) then never hold one row each
+ * while waiting for the other's. A statement on one key holds one row and waits for nothing else.
  */
 
 /** A limit: at most `max` hits per window of `windowSeconds`. */
@@ -84,12 +84,21 @@ function timestamp(at: number): SQL {
   return sql`${new Date(at).toISOString()}::timestamptz`;
 }
 
-/** The rows of `keys` (digests), locked in the order of their digests, for a statement that writes several. */
+/** The advisory lock space of the counters' keys ("rl"). */
+const COUNTER_LOCK_SPACE = 0x726c;
+
+/**
+ * Locks on `digests`, taken one after the other in one order, for a statement that writes several
+ * counters. Advisory locks rather than the rows' own: a row another statement made after this one's
+ * snapshot cannot be locked up front, yet the statement's upsert would wait for it all the same.
+ */
 function lockInOrder(digests: readonly string[]): SQL {
-  return sql`SELECT key FROM ${rateLimitTable} WHERE key IN (${sql.join(
-    digests.map((key) => sql`${key}`),
-    sql`, `,
-  )}) ORDER BY key FOR UPDATE`;
+  return sql`SELECT pg_advisory_xact_lock(${COUNTER_LOCK_SPACE}, id) FROM (
+    SELECT DISTINCT hashtext(key) AS id FROM unnest(ARRAY[${sql.join(
+      digests.map((key) => sql`${key}`),
+      sql`, `,
+    )}]::text[]) AS key ORDER BY id
+  ) AS ordered`;
 }
 
 interface CountedRow {
@@ -157,10 +166,12 @@ export function createRateLimiter(deps: { db: AuthDatabase; clock: Clock }): Rat
     const digests = steps.map((step) => digest(step.key));
     const release = settling.release.map(digest);
     const reset = settling.reset.map(digest);
-    const among = (chosen: readonly string[]) => sql`SELECT key FROM locked WHERE key IN (${sql.join(chosen.map((key) => sql`${key}`), sql`, `)})`;
+    // The locks are taken before the first write: every write waits for `locked` (always true).
+    const afterLocks = sql`(SELECT count(*) FROM locked) >= 0`;
+    const among = (chosen: readonly string[]) => sql`key IN (${sql.join(chosen.map((key) => sql`${key}`), sql`, `)}) AND ${afterLocks}`;
     const settled = [
-      ...(release.length === 0 ? [] : [sql`released AS (UPDATE ${rateLimitTable} SET hits = GREATEST(${rateLimitTable.hits} - 1, 0) WHERE key IN (${among(release)}))`]),
-      ...(reset.length === 0 ? [] : [sql`forgotten AS (DELETE FROM ${rateLimitTable} WHERE key IN (${among(reset)}))`]),
+      ...(release.length === 0 ? [] : [sql`released AS (UPDATE ${rateLimitTable} SET hits = GREATEST(${rateLimitTable.hits} - 1, 0) WHERE ${among(release)})`]),
+      ...(reset.length === 0 ? [] : [sql`forgotten AS (DELETE FROM ${rateLimitTable} WHERE ${among(reset)})`]),
     ];
     // Step i is counted when step i - 1 answered allowed: a row within its limit (`always`), or any
     // row at all (`if-within`, which answers none when it counted nothing).
@@ -169,8 +180,7 @@ export function createRateLimiter(deps: { db: AuthDatabase; clock: Clock }): Rat
       const previous = steps[index - 1];
       const reached =
         previous === undefined
-          ? // Always true; it makes the locks be taken before the first count.
-            sql`(SELECT count(*) FROM locked) >= 0`
+          ? afterLocks
           : previous.counts === 'always'
             ? sql`EXISTS (SELECT 1 FROM ${sql.identifier(`step${index - 1}`)} WHERE hits <= ${previous.limit.max})`
             : sql`EXISTS (SELECT 1 FROM ${sql.identifier(`step${index - 1}`)})`;
