@@ -9,7 +9,11 @@
 // signs many users in runs: PGlite executes every statement on the server's own thread, so there
 // the event loop waits through each query (its p99 is PGlite's, not the kit's) and the database's
 // work competes with the hashing threads inside the process. Its figure is printed beside.
+import { readdir, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { sql } from 'drizzle-orm';
+import type { AuthDatabase } from '../db/index.js';
+import { countQueries } from '../test/harness/query-counter.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { closeDatabase, connectDatabase, migrate } from '../db/index.js';
@@ -31,6 +35,39 @@ export interface LoginFigures {
   loginToVerify: number;
   /** The worst of the rounds' event-loop p99 delays while logins ran. */
   eventLoopP99Ms: number;
+  /**
+   * What a login costs, which the machine's load does not bend: this process's CPU (the server, the
+   * bench's HTTP client and the hashing threads) per login and per raw verify, the database server's
+   * CPU per login (PostgreSQL only), and the statements a login sends.
+   */
+  cost: { cpuMsPerLogin: number; cpuMsPerVerify: number; databaseCpuMsPerLogin: number | null; statementsPerLogin: number };
+}
+
+/** Clock ticks a second of /proc's CPU times (`getconf CLK_TCK`, 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/** CPU milliseconds so far of every process the PostgreSQL server behind `db` forked (its backends, its workers). */
+async function databaseCpuMs(db: AuthDatabase): Promise<number> {
+  const answer = await db.execute(sql`SELECT pg_backend_pid() AS pid`);
+  const backend = (answer as { rows: Array<{ pid: number }> }).rows[0]?.pid;
+  // Fields after the command's closing parenthesis: state, ppid, … utime (14th of the line), stime (15th).
+  const statOf = async (pid: string) => (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.split(' ') ?? [];
+  const postmaster = (await statOf(String(backend)))[1];
+  let ticks = 0;
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const fields = await statOf(pid);
+    if (fields[1] === postmaster || pid === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks / CLOCK_TICKS) * 1000;
+}
+
+/** This process's CPU milliseconds (every thread: the hashing threads too) while `work` runs. */
+async function cpuMsOf(work: () => Promise<void>): Promise<number> {
+  const before = process.cpuUsage();
+  await work();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
 }
 
 /** Runs `concurrency` loops of `once` (given the loop's number) for `seconds`; how many finished a second. */
@@ -93,10 +130,29 @@ export async function loginThroughput(options: { rounds: number; secondsPerRun: 
     },
     options.rounds,
   );
+  // The cost of a login, apart from the rounds: CALLS of each, as many at a time as in the rounds.
+  const CALLS = 60;
+  const times = async (once: (loop: number) => Promise<void>, concurrency: number) => {
+    let left = CALLS;
+    await Promise.all(Array.from({ length: concurrency }, async (_, loop) => {
+      while (left-- > 0) await once(loop);
+    }));
+  };
+  await auth.settled();
+  const statements = countQueries(db);
+  await login(0);
+  await auth.settled();
+  statements.stop();
+  const databaseBefore = options.url ? await databaseCpuMs(db) : null;
+  const cpuMsPerLogin = (await cpuMsOf(() => times(login, concurrency * 2))) / CALLS;
+  await auth.settled();
+  const databaseCpuMsPerLogin = databaseBefore === null ? null : ((await databaseCpuMs(db)) - databaseBefore) / CALLS;
+  const cpuMsPerVerify = (await cpuMsOf(() => times(verify, concurrency))) / CALLS;
   server.close();
   await auth.close();
   await closeDatabase(db);
   return {
+    cost: { cpuMsPerLogin, cpuMsPerVerify, databaseCpuMsPerLogin, statementsPerLogin: statements.queries },
     concurrency,
     loginsPerSecond: rounds.medians.login,
     verifiesPerSecond: rounds.medians.verify,

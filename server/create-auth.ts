@@ -155,7 +155,7 @@ async function buildAuth<TAppContext extends object>(options: AuthOptions<TAppCo
       tokens: resolved.tokens,
       refreshLimit: resolved.refreshLimit,
       apiTokensEndWithCredentialChange: resolved.apiTokens.endWithCredentialChange,
-      admit: (origin, userId) => throttles.admitSession(origin, userId),
+      admit: (origin, userId, succeeded) => throttles.admitSession(origin, userId, succeeded),
     }),
     mailer,
     authenticate,

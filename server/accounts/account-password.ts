@@ -18,13 +18,12 @@ export async function checkAccountPassword(kernel: AuthKernel, ctx: AuthBaseCont
   const { throttles } = kernel;
   const request = ctx.authRequest;
   const session = ctx.session.scopes === null ? { id: ctx.session.id, userId: ctx.user.id } : null;
-  return kernel.hashing.during(request, async (turn) => {
-    await throttles.beginSignIn(request);
+  return kernel.hashing.duringSignIn(request, async (turn) => {
     const attempt = passwordAttempt(await identifyClient(kernel, request, session), user);
     const { locked } = await throttles.countAccountAttempt(attempt);
     const verified = await turn.verify(locked ? null : user.passwordHash, password);
     if (locked || !verified.valid) return false;
-    await Promise.all([throttles.signInSucceeded(request, attempt), kernel.hashing.succeeded(request)]);
+    await throttles.signInSucceeded(request, attempt);
     return true;
   });
 }

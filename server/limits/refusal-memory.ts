@@ -65,6 +65,30 @@ export function rememberRefusals(limiter: RateLimiter, deps: { now: () => number
     // A refused `hitIfWithin` counts nothing and a success elsewhere frees a place for it at once:
     // there is no refusal that lasts to remember.
     hitIfWithin: (key, limit) => limiter.hitIfWithin(key, limit),
+    async countInOrder(steps, settling) {
+      for (const key of [...(settling?.release ?? []), ...(settling?.reset ?? [])]) refusedUntil.delete(key);
+      // A step that always counts and that memory refuses is refused from memory; the steps before
+      // it are still counted, as the counter would have counted them.
+      const nowMs = now();
+      const remembered = steps.map((step) => (step.counts === 'always' ? refusedFor(step.key, nowMs) : null));
+      const refusedAt = remembered.findIndex((seconds) => seconds !== null);
+      const asked = refusedAt === -1 ? steps : steps.slice(0, refusedAt);
+      const verdicts = await limiter.countInOrder(asked, settling);
+      asked.forEach((step, index) => {
+        const verdict = verdicts[index];
+        if (step.counts === 'always' && verdict && !verdict.allowed) remember(step.key, verdict, now());
+      });
+      const reached = verdicts.every((verdict) => verdict?.allowed === true);
+      const rest = steps.slice(asked.length).map((_, index): RateVerdict | null => {
+        const retryAfterSeconds = remembered[refusedAt];
+        return index === 0 && reached && retryAfterSeconds != null ? { allowed: false, retryAfterSeconds } : null;
+      });
+      return [...verdicts, ...rest];
+    },
+    settle(keys) {
+      for (const key of [...keys.release, ...keys.reset]) refusedUntil.delete(key);
+      return limiter.settle(keys);
+    },
     release(key) {
       refusedUntil.delete(key);
       return limiter.release(key);

@@ -1,7 +1,7 @@
 import type { AuthRequest } from '../context.js';
 import { authError } from '../errors.js';
 import type { RateLimitPolicy } from './rate-limit-options.js';
-import type { RateLimiter, RateVerdict } from './rate-limits.js';
+import type { CountStep, RateLimit, RateLimiter, RateVerdict, SettleKeys } from './rate-limits.js';
 
 /*
  * The kit's throttles, on the shared rate-limit counters:
@@ -45,12 +45,23 @@ export interface AccountAttempt {
   ip: string | null;
 }
 
+/**
+ * What a call that hashes counts against its client before it hashes: its hash alone, or, for a
+ * sign-in (a password tried on an account), the attempt too (`rateLimits.failuresPerIp`).
+ */
+export type HashingCount = 'hash' | 'sign-in';
+
 export interface Throttles {
-  /** Counts a sign-in attempt; throws RATE_LIMITED when the client is over its allowance. */
-  beginSignIn(request: AuthRequest): Promise<void>;
-  /** Counts an attempt on the account and says whether it is locked for this client. */
+  /**
+   * Counts an attempt on the account and says whether it is locked for this client: the client's own
+   * count on the account first, then (only if that allows it) the account's, in one statement.
+   */
   countAccountAttempt(attempt: AccountAttempt): Promise<{ locked: boolean }>;
-  /** The password was right: the attempt is given back and its client's failures on the account forgotten. */
+  /**
+   * The password was right: the attempt is given back, on the account and the client (its sign-in
+   * and its hash, so the caller gives no hash back of its own), and its client's failures on the
+   * account are forgotten; one statement.
+   */
   signInSucceeded(request: AuthRequest, attempt: AccountAttempt): Promise<void>;
   /**
    * Runs `lookUp` (what of a sign-up is taken already, or null) counted with the client's failed
@@ -68,15 +79,20 @@ export interface Throttles {
   admitMailTo(request: AuthRequest, email: string): Promise<boolean>;
   /** Counts a mail to `email` and says whether it may go. */
   mayMail(email: string): Promise<boolean>;
-  /** Counts a call that is about to hash against its client's allowance. */
-  countHashing(request: AuthRequest): Promise<RateVerdict>;
+  /**
+   * Counts a call that is about to hash against its client's allowance (and, for a `sign-in`, then
+   * its allowance of failed sign-ins, in the same statement); the first refusal, if any.
+   */
+  countHashing(request: AuthRequest, counts?: HashingCount): Promise<RateVerdict>;
   /** The hashing call proved a secret: its count is given back. */
   hashingSucceeded(request: AuthRequest): Promise<void>;
   /**
    * Counts a session about to start for `userId` from the request's client; throws RATE_LIMITED
-   * when the client or the account has started too many this window.
+   * when the client or the account has started too many this window. With `succeeded`, the sign-in
+   * attempt that proved the password is given back in the same statement (as `signInSucceeded`),
+   * whatever the verdict.
    */
-  admitSession(request: Pick<AuthRequest, 'ip' | 'setHeader'>, userId: string): Promise<void>;
+  admitSession(request: Pick<AuthRequest, 'ip' | 'setHeader'>, userId: string, succeeded?: AccountAttempt): Promise<void>;
   /** Counts an OAuth flow started from the request's client; throws RATE_LIMITED beyond its allowance. */
   beginOAuthFlow(request: AuthRequest): Promise<void>;
   /** Counts an anonymous account about to be made for the request's client; throws RATE_LIMITED beyond its allowance. */
@@ -114,11 +130,24 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
   const oauthFlowsPerIp = { max: policy.oauthFlowsPerIp, windowSeconds: policy.windowSeconds };
   const anonymousPerIp = { max: policy.anonymousSignInsPerIpPerHour, windowSeconds: ANONYMOUS_WINDOW_SECONDS };
   const clientKey = (kind: ClientLimitKind, request: Pick<AuthRequest, 'ip'>) => (request.ip === null ? null : clientLimitKey(kind, request.ip));
-  const ipKey = (request: AuthRequest) => clientKey('failures-ip', request);
+  const ipKey = (request: Pick<AuthRequest, 'ip'>) => clientKey('failures-ip', request);
   const accountKey = (attempt: AccountAttempt) => `login-account:${attempt.account}`;
   // A stranger without an address (the fetch adapter without `clientIp`) has no count of its own.
   const accountClientKey = ({ account, knownAs, ip }: AccountAttempt) =>
     knownAs !== null ? `login-account-client:${account}:${knownAs}` : ip === null ? null : `login-account-client:${account}:ip:${clientOf(ip)}`;
+
+  /** The steps of `keys` (those not null), each counted always. */
+  const always = (...counted: Array<[string | null, RateLimit]>): CountStep[] =>
+    counted.flatMap(([key, limit]) => (key === null ? [] : [{ key, limit, counts: 'always' as const }]));
+  /** The first refusal of a count in order, or an admission. */
+  const firstRefusal = (verdicts: ReadonlyArray<RateVerdict | null>): RateVerdict => verdicts.find((verdict) => verdict !== null && !verdict.allowed) ?? { allowed: true, retryAfterSeconds: 0 };
+
+  /** What a sign-in that proved the password gives back: its counts, and its client's failures on the account. */
+  function givenBack(request: Pick<AuthRequest, 'ip'>, attempt: AccountAttempt): SettleKeys {
+    const ownKey = accountClientKey(attempt);
+    const release = [accountKey(attempt), ipKey(request), clientKey('hashes-ip', request)].filter((key) => key !== null);
+    return { release, reset: ownKey === null ? [] : [ownKey] };
+  }
 
   function refuse(request: Pick<AuthRequest, 'setHeader'>, verdict: RateVerdict): never {
     request.setHeader('Retry-After', String(verdict.retryAfterSeconds));
@@ -148,18 +177,13 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
   }
 
   return {
-    beginSignIn: countClient,
     async countAccountAttempt(attempt) {
       // A client past its own count is refused before it can spend any of the account's.
-      const ownKey = accountClientKey(attempt);
-      if (ownKey !== null && !(await limiter.hit(ownKey, perAccountAndClient)).allowed) return { locked: true };
-      const counted = await limiter.hitIfWithin(accountKey(attempt), attempt.knownAs === null ? perAccountFromStrangers : perAccount);
-      return { locked: !counted };
+      const account: CountStep = { key: accountKey(attempt), limit: attempt.knownAs === null ? perAccountFromStrangers : perAccount, counts: 'if-within' };
+      const verdicts = await limiter.countInOrder([...always([accountClientKey(attempt), perAccountAndClient]), account]);
+      return { locked: verdicts.some((verdict) => verdict === null || !verdict.allowed) };
     },
-    async signInSucceeded(request, attempt) {
-      const ownKey = accountClientKey(attempt);
-      await Promise.all([limiter.release(accountKey(attempt)), ownKey === null ? null : limiter.reset(ownKey), releaseClient(request)]);
-    },
+    signInSucceeded: (request, attempt) => limiter.settle(givenBack(request, attempt)),
     async screenSignUp(request, lookUp) {
       await countClient(request);
       let taken = null;
@@ -176,9 +200,9 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
       await beginMail(request);
       return mayMail(email);
     },
-    async countHashing(request) {
-      const key = clientKey('hashes-ip', request);
-      return key === null ? { allowed: true, retryAfterSeconds: 0 } : limiter.hit(key, hashesPerIp);
+    async countHashing(request, counts = 'hash') {
+      const signIn: Array<[string | null, RateLimit]> = counts === 'sign-in' ? [[ipKey(request), perIp]] : [];
+      return firstRefusal(await limiter.countInOrder(always([clientKey('hashes-ip', request), hashesPerIp], ...signIn)));
     },
     async hashingSucceeded(request) {
       const key = clientKey('hashes-ip', request);
@@ -194,13 +218,11 @@ export function createThrottles(limiter: RateLimiter, policy: RateLimitPolicy): 
       const verdict = key === null ? null : await limiter.hit(key, anonymousPerIp);
       if (verdict && !verdict.allowed) refuse(request, verdict);
     },
-    async admitSession(request, userId) {
+    async admitSession(request, userId, succeeded) {
       // The client first: a client refused here adds nothing to the account's count.
-      const key = clientKey('sessions-ip', request);
-      const byClient = key === null ? null : await limiter.hit(key, sessionsPerIp);
-      if (byClient && !byClient.allowed) refuse(request, byClient);
-      const byAccount = await limiter.hit(`sessions-account:${userId}`, sessionsPerAccount);
-      if (!byAccount.allowed) refuse(request, byAccount);
+      const steps = always([clientKey('sessions-ip', request), sessionsPerIp], [`sessions-account:${userId}`, sessionsPerAccount]);
+      const verdict = firstRefusal(await limiter.countInOrder(steps, succeeded && givenBack(request, succeeded)));
+      if (!verdict.allowed) refuse(request, verdict);
     },
   };
 }

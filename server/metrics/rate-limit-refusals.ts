@@ -31,6 +31,14 @@ export function countRefusals(limiter: RateLimiter): { limiter: RateLimiter; ref
         if (!verdict.allowed) refused(key);
         return verdict;
       },
+      async countInOrder(steps, settling) {
+        const verdicts = await limiter.countInOrder(steps, settling);
+        verdicts.forEach((verdict, index) => {
+          const step = steps[index];
+          if (verdict && !verdict.allowed && step) refused(step.key);
+        });
+        return verdicts;
+      },
       async hitIfWithin(key, limit) {
         const counted = await limiter.hitIfWithin(key, limit);
         if (!counted) refused(key);

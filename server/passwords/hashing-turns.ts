@@ -3,7 +3,7 @@ import type { AuthRequest } from '../context.js';
 import { authError } from '../errors.js';
 import type { HashingBulkhead } from './hashing-bulkhead.js';
 import type { PasswordCheck, PasswordHasher } from '../deps.js';
-import type { Throttles } from '../limits/throttles.js';
+import type { HashingCount, Throttles } from '../limits/throttles.js';
 import { clientOf } from '../limits/throttles.js';
 
 /*
@@ -14,7 +14,8 @@ import { clientOf } from '../limits/throttles.js';
  *      bulkhead, is refused here at once: that refusal comes from the server's load, so nothing is
  *      counted, neither against the account nor against the client;
  *   2. one hit on the client's hash allowance (`rateLimits.hashesPerIp`), given back when the call
- *      proves a secret the server already held.
+ *      proves a secret the server already held; a sign-in counts its attempt against the client in
+ *      the same statement, after the hash (a client refused its hash spends nothing more).
  * The place is held until the turn ends, so the later hashing can no longer be refused.
  */
 
@@ -42,6 +43,8 @@ export interface HashingTurns {
    * a turn, answers `RATE_LIMITED` with `Retry-After`.
    */
   during<T>(request: AuthRequest, work: (turn: HashingTurn) => Promise<T>): Promise<T>;
+  /** `during` for a password tried on an account: the turn counts the client's sign-in attempt with its hash, in one statement. */
+  duringSignIn<T>(request: AuthRequest, work: (turn: HashingTurn) => Promise<T>): Promise<T>;
   /** The call proved a secret the server held (a right password, a link it spent): its count is given back. */
   succeeded(request: AuthRequest): Promise<void>;
 }
@@ -53,11 +56,11 @@ export function isRefusal(taken: HashingTurn | HashingRefusal): taken is Hashing
 export function createHashingTurns(deps: { hasher: PasswordHasher; bulkhead: HashingBulkhead; throttles: Throttles }): HashingTurns {
   const { hasher, bulkhead, throttles } = deps;
 
-  async function take(request: AuthRequest): Promise<HashingTurn | HashingRefusal> {
+  async function take(request: AuthRequest, counts: HashingCount): Promise<HashingTurn | HashingRefusal> {
     const place = bulkhead.enter(request.ip === null ? null : clientOf(request.ip));
     if (!place) return { refused: 'busy', retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS };
     try {
-      const verdict = await throttles.countHashing(request);
+      const verdict = await throttles.countHashing(request, counts);
       if (!verdict.allowed) {
         place.leave();
         return { refused: 'over allowance', retryAfterSeconds: verdict.retryAfterSeconds };
@@ -74,20 +77,23 @@ export function createHashingTurns(deps: { hasher: PasswordHasher; bulkhead: Has
     };
   }
 
+  async function during<T>(request: AuthRequest, work: (turn: HashingTurn) => Promise<T>, counts: HashingCount): Promise<T> {
+    const taken = await take(request, counts);
+    if (isRefusal(taken)) {
+      request.setHeader('Retry-After', String(taken.retryAfterSeconds));
+      throw authError('RATE_LIMITED');
+    }
+    try {
+      return await work(taken);
+    } finally {
+      taken.end();
+    }
+  }
+
   return {
-    take,
+    take: (request) => take(request, 'hash'),
     succeeded: (request) => throttles.hashingSucceeded(request),
-    async during(request, work) {
-      const taken = await take(request);
-      if (isRefusal(taken)) {
-        request.setHeader('Retry-After', String(taken.retryAfterSeconds));
-        throw authError('RATE_LIMITED');
-      }
-      try {
-        return await work(taken);
-      } finally {
-        taken.end();
-      }
-    },
+    during: (request, work) => during(request, work, 'hash'),
+    duringSignIn: (request, work) => during(request, work, 'sign-in'),
   };
 }

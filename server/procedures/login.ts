@@ -1,5 +1,3 @@
-import { and, eq, sql } from 'drizzle-orm';
-import { userTable } from '../../db/schema.js';
 import { loginInput, signedInSchema } from '../../shared/schemas.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
@@ -24,12 +22,12 @@ export function loginProcedure(kernel: AuthKernel) {
       const { identifier } = input;
       const { throttles } = kernel;
       admitSignIn(kernel, ctx);
-      const { user, rehashed } = await kernel.hashing.during(ctx.authRequest, async (turn) => {
-        await throttles.beginSignIn(ctx.authRequest);
-        const client = await identifyClient(kernel, ctx.authRequest);
-        const found = identifier.includes('@')
-          ? await findUserByEmail(kernel.db, identifier.toLowerCase())
-          : await findUserByUsername(kernel.db, identifier);
+      const { user, attempt, rehashed } = await kernel.hashing.duringSignIn(ctx.authRequest, async (turn) => {
+        // Both reads, whatever the identifier names: the same work for an account as for none.
+        const [client, found] = await Promise.all([
+          identifyClient(kernel, ctx.authRequest),
+          identifier.includes('@') ? findUserByEmail(kernel.db, identifier.toLowerCase()) : findUserByUsername(kernel.db, identifier),
+        ]);
         // Failures count against the account, whether its address or its username was typed.
         const attempt = passwordAttempt(client, found ?? { unknown: identifier.toLowerCase() });
         const { locked: accountLocked } = await throttles.countAccountAttempt(attempt);
@@ -41,30 +39,19 @@ export function loginProcedure(kernel: AuthKernel) {
           kernel.audit.emit({ type: 'sign-in-failed', userId: found?.userId ?? null, sessionId: null, reason: failure ?? 'unknown-account' });
           throw authError('INVALID_CREDENTIALS');
         }
-        // The password was right: whatever follows, no failure to count.
-        await Promise.all([throttles.signInSucceeded(ctx.authRequest, attempt), kernel.hashing.succeeded(ctx.authRequest)]);
+        // The password was right: no failure to count (nor its hash). The attempt is given back with
+        // the session's count (one statement), or here, when no session follows.
         if (!found.confirmed && kernel.options.signup.emailConfirmation === 'required') {
+          await throttles.signInSucceeded(ctx.authRequest, attempt);
           kernel.audit.emit({ type: 'sign-in-failed', userId: found.userId, sessionId: null, reason: 'email-not-confirmed' });
           throw authError('EMAIL_NOT_CONFIRMED');
         }
-        return { user: found, rehashed: check.needsRehash ? await turn.hash(input.password) : undefined };
+        return { user: found, attempt, rehashed: check.needsRehash ? await turn.hash(input.password) : undefined };
       });
 
-      const verifiedHash = user.passwordHash as string;
       // The session starts only if the password just verified is still the account's: a password
       // change that committed meanwhile (it locks the same row) wins, and this sign-in fails.
-      const signedIn = await signIn(kernel, ctx, {
-        user,
-        method: 'password',
-        guard: async (tx) => {
-          const [updated] = await tx
-            .update(userTable)
-            .set({ successfulLoginAttempts: sql`${userTable.successfulLoginAttempts} + 1`, ...(rehashed && { passwordHash: rehashed }) })
-            .where(and(eq(userTable.userId, user.userId), eq(userTable.passwordHash, verifiedHash)))
-            .returning();
-          return updated ?? null;
-        },
-      });
+      const signedIn = await signIn(kernel, ctx, { user, method: 'password', password: { verifiedHash: user.passwordHash as string, rehashed }, succeeded: attempt });
       return signedIn;
     });
 }

@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
-import { and, desc, eq, inArray, like, ne, notInArray, notLike } from 'drizzle-orm';
+import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import type { Queryable } from '../../db/connect.js';
 import { deviceTable } from '../../db/schema.js';
 import type { AuthRequest } from '../context.js';
@@ -63,6 +64,12 @@ export interface Devices {
    * brought no cookie), in the caller's transaction, and keeps the user's newest of each.
    */
   remember(tx: Queryable, request: AuthRequest, userId: string): Promise<void>;
+  /**
+   * The same as parts (named CTEs) of the caller's statement, each of which writes only if the part
+   * named `admitted`, before them, answered a row: a sign-in records its device in the statement that
+   * starts its session.
+   */
+  recording(request: AuthRequest, userId: string, admitted: SQL): SQL[];
   /** Forgets every device and address of the user but the request's own (every one, with `keep` null). */
   forget(tx: Queryable, userId: string, keep: AuthRequest | null): Promise<void>;
   /** Sets the device cookie on the response. */
@@ -94,26 +101,37 @@ export function createDevices(deps: { maxPerUser: number; addressesPerUser: numb
     return cookie;
   }
 
-  /** Records `key` for the user and keeps the newest `kept` keys of its kind, this one among them. */
-  async function record(tx: Queryable, userId: string, entry: { key: string; kept: number }): Promise<void> {
-    const { key, kept } = entry;
-    const now = new Date(clock.now());
-    const recorded = tx.$with('recorded').as(
-      tx
-        .insert(deviceTable)
-        .values({ cookieHash: key, userId, createdAt: now, lastSignedInAt: now })
-        .onConflictDoUpdate({ target: [deviceTable.cookieHash, deviceTable.userId], set: { lastSignedInAt: now } })
-        .returning({ cookieHash: deviceTable.cookieHash }),
-    );
-    const ofKind = key.startsWith(ADDRESS_PREFIX) ? like(deviceTable.cookieHash, `${ADDRESS_PREFIX}%`) : notLike(deviceTable.cookieHash, `${ADDRESS_PREFIX}%`);
-    const others = and(eq(deviceTable.userId, userId), ofKind, ne(deviceTable.cookieHash, key));
-    // This one and the newest others are kept; by exclusion, since rows can share a time. One
-    // statement records and prunes: the prune sees the table as it was, and spares this key anyway.
-    const newestOthers = tx.select({ cookieHash: deviceTable.cookieHash }).from(deviceTable).where(others).orderBy(desc(deviceTable.lastSignedInAt)).limit(kept - 1);
-    await tx
-      .with(recorded)
-      .delete(deviceTable)
-      .where(and(others, notInArray(deviceTable.cookieHash, newestOthers)));
+  /**
+   * The parts that record `key` for the user and keep the newest `kept` keys of its kind, this one
+   * among them, if `admitted` answered a row. The prune sees the table as the statement found it,
+   * and spares this key anyway; it keeps the newest others by exclusion, since rows can share a time.
+   */
+  function recordParts(entry: { key: string; kept: number; name: string }, userId: string, admitted: SQL): SQL[] {
+    const { key, kept, name } = entry;
+    const now = sql`${new Date(clock.now()).toISOString()}::timestamptz`;
+    const ofKind = key.startsWith(ADDRESS_PREFIX) ? sql`cookie_hash LIKE ${`${ADDRESS_PREFIX}%`}` : sql`cookie_hash NOT LIKE ${`${ADDRESS_PREFIX}%`}`;
+    const others = sql`user_id = ${userId} AND ${ofKind} AND cookie_hash <> ${key}`;
+    return [
+      sql`${sql.identifier(`${name}_recorded`)} AS (
+        INSERT INTO ${deviceTable} (cookie_hash, user_id, created_at, last_signed_in_at)
+        SELECT ${key}, user_id, ${now}, ${now} FROM ${admitted}
+        ON CONFLICT (cookie_hash, user_id) DO UPDATE SET last_signed_in_at = EXCLUDED.last_signed_in_at
+      )`,
+      sql`${sql.identifier(`${name}_pruned`)} AS (
+        DELETE FROM ${deviceTable}
+        WHERE ${others} AND EXISTS (SELECT 1 FROM ${admitted})
+          AND cookie_hash NOT IN (SELECT cookie_hash FROM ${deviceTable} WHERE ${others} ORDER BY last_signed_in_at DESC LIMIT ${kept - 1})
+      )`,
+    ];
+  }
+
+  function recording(request: AuthRequest, userId: string, admitted: SQL): SQL[] {
+    const cookie = cookieFor(request);
+    const addressKey = addressesPerUser === 0 ? null : addressKeyOf(request);
+    return [
+      ...(cookie === null ? [] : recordParts({ key: hashCookie(cookie), kept: maxPerUser, name: 'device' }, userId, admitted)),
+      ...(cookieOf(request) === null && addressKey !== null ? recordParts({ key: addressKey, kept: addressesPerUser, name: 'address' }, userId, admitted) : []),
+    ];
   }
 
   return {
@@ -131,11 +149,11 @@ export function createDevices(deps: { maxPerUser: number; addressesPerUser: numb
     },
 
     async remember(tx, request, userId) {
-      const cookie = cookieFor(request);
-      if (cookie !== null) await record(tx, userId, { key: hashCookie(cookie), kept: maxPerUser });
-      const addressKey = addressesPerUser === 0 ? null : addressKeyOf(request);
-      if (cookieOf(request) === null && addressKey !== null) await record(tx, userId, { key: addressKey, kept: addressesPerUser });
+      const parts = recording(request, userId, sql.raw('remembered'));
+      if (parts.length > 0) await tx.execute(sql`WITH remembered AS (SELECT ${userId}::text AS user_id), ${sql.join(parts, sql`, `)} SELECT 1`);
     },
+
+    recording,
 
     async forget(tx, userId, keep) {
       const cookie = keep === null ? null : cookieOf(keep);

@@ -1,4 +1,5 @@
-import { and, desc, eq, isNull, ne } from 'drizzle-orm';
+import { and, desc, eq, isNull, ne, sql } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../../db/connect.js';
 import { accessTokenTable, sessionTable } from '../../db/schema.js';
 import type { SessionRow } from '../../db/schema.js';
@@ -9,6 +10,7 @@ import { announceRevocation, revocationAnnouncement } from '../tokens/announce-r
 import { revokeApiTokens } from '../tokens/api-tokens.js';
 import type { AuditEventInput, AuditTrail } from '../audit/audit-trail.js';
 import type { Revocation } from '../cache/revocation-notice.js';
+import type { AccountAttempt } from '../limits/throttles.js';
 import type { TokenCache } from '../cache/token-cache.js';
 import type { AuthRequest } from '../context.js';
 import type { Clock, RandomSource } from '../deps.js';
@@ -54,6 +56,24 @@ const MAX_GRACE_RETRIES = 20;
  * `Retry-After` on: the request itself.
  */
 export type SessionOrigin = Pick<AuthRequest, 'userAgent' | 'ip' | 'setHeader'>;
+
+/**
+ * What a session starts on, as parts of the one statement that starts it: `admits` answers the
+ * user's `user_id` (and locks its row) when the session may start, and `alongWith` are writes that
+ * go with it (named CTEs), given the name of `admits`' answer, each writing only if it has a row.
+ */
+export interface SessionGate {
+  admits: SQL;
+  alongWith: (admitted: SQL) => SQL[];
+  /**
+   * Writes that must come first (an account made by this sign-in), once the limits admitted the
+   * session: they and the statement then share a transaction. Without them the statement runs on
+   * its own, and the gate's row lock is held for that statement only.
+   */
+  first?: (tx: Queryable) => Promise<void>;
+  /** The password attempt this sign-in proved: given back in the statement that counts the session (throttles.ts). */
+  succeeded?: AccountAttempt;
+}
 
 export type RefreshOutcome =
   | { ok: true; tokens: AuthTokens; userId: string; sessionId: string }
@@ -119,11 +139,11 @@ export interface Sessions {
    */
   start(userId: string, origin: SessionOrigin): Promise<{ sessionId: string; tokens: AuthTokens }>;
   /**
-   * Starts a session only if `guard`, run first in the same transaction, says yes; null otherwise.
-   * A guard that updates the user row serialises the sign-in with anything else that locks it. The
-   * limits are judged first, as for `start`.
+   * Starts a session only if `gate` admits it, in one statement (after `gate.first`, in a
+   * transaction with it). Null when the gate
+   * refused, and nothing is written. The limits are judged first, as for `start`.
    */
-  startIf(userId: string, origin: SessionOrigin, guard: (tx: Queryable) => Promise<boolean>): Promise<{ sessionId: string; tokens: AuthTokens } | null>;
+  startIf(userId: string, origin: SessionOrigin, gate: SessionGate): Promise<{ sessionId: string; tokens: AuthTokens } | null>;
   refresh(refreshToken: string): Promise<RefreshOutcome>;
   revoke(userId: string, sessionId: string, reason: RevokeReason): Promise<void>;
   /**
@@ -139,6 +159,11 @@ export interface Sessions {
   /** Clears what ended from this node's cache; call it once the revoking transaction committed. */
   forget(revocations: readonly Revocation[]): Promise<void>;
   list(userId: string, currentSessionId: string): Promise<SessionInfo[]>;
+}
+
+/** A time as a parameter both drivers read alike. */
+function timestamp(at: Date): SQL {
+  return sql`${at.toISOString()}::timestamptz`;
 }
 
 type RotationResult =
@@ -157,8 +182,8 @@ export function createSessions(deps: {
   tokens: TokenPolicy;
   refreshLimit: RefreshLimit;
   apiTokensEndWithCredentialChange: boolean;
-  /** Counts a session about to start and throws when the limits refuse it (throttles.ts). */
-  admit: (origin: SessionOrigin, userId: string) => Promise<void>;
+  /** Counts a session about to start and throws when the limits refuse it, giving back `succeeded` meanwhile (throttles.ts). */
+  admit: (origin: SessionOrigin, userId: string, succeeded: AccountAttempt | undefined) => Promise<void>;
 }): Sessions {
   const { db, cache, accessTokens, clock, random, audit, tokens: policy, refreshLimit } = deps;
   const rotation = createRotation(db, { idles: policy.refreshIdleTimeoutSeconds !== null, maxPerWindow: refreshLimit.maxPerWindow });
@@ -339,9 +364,9 @@ export function createSessions(deps: {
     });
   }
 
-  const startIf: Sessions['startIf'] = async (userId, origin, guard) => {
+  const startIf: Sessions['startIf'] = async (userId, origin, gate) => {
     // Every way in ends here, so no sign-in method can start sessions past the limits.
-    await deps.admit(origin, userId);
+    await deps.admit(origin, userId, gate.succeeded);
     const now = clock.now();
     const parts = generateTokenParts(random);
     const sessionId = generateId(random);
@@ -349,32 +374,36 @@ export function createSessions(deps: {
     const drafted = accessTokens.draft();
     // An access token never outlives the session that issued it.
     const accessExpiresAt = expiresAt && expiresAt < drafted.lifetimeEndsAt ? expiresAt : drafted.lifetimeEndsAt;
-    const started = await db.transaction(async (tx) => {
-      if (!(await guard(tx))) return false;
-      // The session and its first access token, in one statement.
-      const session = tx.$with('started').as(
-        tx
-          .insert(sessionTable)
-          .values({
-            id: sessionId,
-            userId,
-            refreshSelector: parts.selector,
-            refreshVerifierHash: hashVerifier(parts.verifier),
-            createdAt: new Date(now),
-            lastUsedAt: new Date(now),
-            expiresAt,
-            userAgent: origin.userAgent?.slice(0, 512) ?? null,
-            ip: origin.ip,
-          })
-          .returning({ id: sessionTable.id }),
-      );
-      await tx
-        .with(session)
-        .insert(accessTokenTable)
-        .values({ selector: drafted.selector, verifierHash: drafted.verifierHash, sessionId, userId, expiresAt: accessExpiresAt });
-      return true;
-    });
-    if (!started) return null;
+    const at = timestamp(new Date(now));
+    const admitted = sql.raw('admitted');
+    // The gate, what goes with it, the session and its first access token: one statement, one round
+    // trip under the gate's lock, everything random or hashed drawn before it.
+    const statement = sql`
+      WITH admitted AS (${gate.admits}),
+      ${sql.join([...gate.alongWith(admitted), sql``], sql`, `)}
+      started AS (
+        INSERT INTO ${sessionTable} (id, user_id, refresh_selector, refresh_verifier_hash, created_at, last_used_at, expires_at, user_agent, ip)
+        SELECT ${sessionId}, user_id, ${parts.selector}, ${hashVerifier(parts.verifier)}, ${at}, ${at},
+          ${expiresAt === null ? sql`NULL::timestamptz` : timestamp(expiresAt)}, ${origin.userAgent?.slice(0, 512) ?? null}::text, ${origin.ip}::text
+        FROM admitted
+        RETURNING id, user_id
+      ),
+      issued AS (
+        INSERT INTO ${accessTokenTable} (selector, verifier_hash, session_id, user_id, expires_at)
+        SELECT ${drafted.selector}, ${drafted.verifierHash}, id, user_id, ${timestamp(accessExpiresAt)} FROM started
+      )
+      SELECT count(*)::int AS started FROM started
+    `;
+    const { first } = gate;
+    const answer = first
+      ? await db.transaction(async (tx) => {
+          await first(tx);
+          return tx.execute(statement);
+        })
+      : await db.execute(statement);
+    // Both drivers answer `{ rows }`; the shared database type leaves the result unknown.
+    const [row] = (answer as { rows: Array<{ started: number }> }).rows;
+    if (!row || row.started === 0) return null;
     const access = accessTokens.issued(drafted, { sessionId, userId }, accessExpiresAt);
     cache.fill(access.entry, access.revocationsBefore);
     return { sessionId, tokens: toTokens({ selector: parts.selector, verifier: parts.verifier, expiresAt }, access) };
@@ -384,7 +413,7 @@ export function createSessions(deps: {
     startIf,
 
     async start(userId, origin) {
-      const started = await startIf(userId, origin, () => Promise.resolve(true));
+      const started = await startIf(userId, origin, { admits: sql`SELECT ${userId}::text AS user_id`, alongWith: () => [] });
       if (!started) throw new Error('sessions.start: an unconditional start was refused');
       return started;
     },

@@ -1,12 +1,15 @@
+import type { SQL } from 'drizzle-orm';
 import type { UserRow } from '../../db/schema.js';
 import type { Queryable } from '../../db/connect.js';
 import type { AuthTokens, PublicUser } from '../../shared/types.js';
 import type { AuthBaseContext } from '../context.js';
 import { authError } from '../errors.js';
 import type { AuthKernel } from '../kernel.js';
-import { toPublicUser } from '../accounts/users.js';
-import { lockActiveUser } from '../accounts/account-status.js';
+import { findUserById, toPublicUser } from '../accounts/users.js';
+import { admitActiveUser } from '../accounts/account-status.js';
+import type { VerifiedPassword } from '../accounts/account-status.js';
 import type { SignInFailureReason } from '../../shared/audit-events.js';
+import type { AccountAttempt } from '../limits/throttles.js';
 
 /*
  * The one way into a signed-in state. Every method (a password, a mailed link, an invitation, and the
@@ -34,35 +37,32 @@ export function admitSignIn(kernel: AuthKernel, ctx: AuthBaseContext): void {
 }
 
 /**
- * Starts a session for `user`. A `guard` runs first in the session's own transaction and may refuse
- * (null) or answer a fresher row of the user: a sign-in by password passes only if that password is
- * still the account's, so one racing a password change loses, and answers INVALID_CREDENTIALS.
- * `creates` writes the account itself, earlier still in that transaction (an anonymous sign-in):
- * a session the limits refuse then leaves no account behind, and the sign-up is reported with the sign-in.
+ * Starts a session for `user`, in one statement that locks the user's row and refuses a disabled
+ * account. A sign-in by `password` passes only if that password is still the account's: one racing a
+ * password change (which locks the same row) loses, and answers INVALID_CREDENTIALS. Its attempt
+ * (`succeeded`) is given back in the statement that counts the session, whatever follows.
+ * `creates` writes the account itself, first, in a transaction with that statement (an anonymous
+ * sign-in): a session the limits refuse then leaves no account behind, and the sign-up is reported
+ * with the sign-in.
  */
 export async function signIn(
   kernel: AuthKernel,
   ctx: AuthBaseContext,
-  signingIn: { user: UserRow; method: SignInMethod; guard?: (tx: Queryable) => Promise<UserRow | null>; creates?: (tx: Queryable) => Promise<void> },
+  signingIn: { user: UserRow; method: SignInMethod; password?: VerifiedPassword; succeeded?: AccountAttempt; creates?: (tx: Queryable) => Promise<void> },
 ): Promise<SignedIn> {
-  const { method, guard, creates } = signingIn;
+  const { user, method, creates } = signingIn;
   const request = ctx.authRequest;
-  let user = signingIn.user;
   const deviceCookie = kernel.devices.cookieFor(request);
-  let refusal: SignInFailureReason = 'credentials-changed';
-  const started = await kernel.sessions.startIf(user.userId, request, async (tx) => {
-    if (creates) await creates(tx);
-    if (!(await lockActiveUser(tx, user.userId))) {
-      refusal = 'disabled';
-      return false;
-    }
-    const fresher = guard ? await guard(tx) : user;
-    if (!fresher) return false;
-    user = fresher;
-    await kernel.devices.remember(tx, request, user.userId);
-    return true;
+  const started = await kernel.sessions.startIf(user.userId, request, {
+    admits: admitActiveUser(user.userId, signingIn.password ?? null),
+    alongWith: (admitted: SQL) => kernel.devices.recording(request, user.userId, admitted),
+    first: creates,
+    succeeded: signingIn.succeeded,
   });
   if (!started) {
+    // Which of the gate's conditions failed, as the account is now: a refusal is rare, the read cheap.
+    const now = await findUserById(kernel.db, user.userId);
+    const refusal: SignInFailureReason = !now || now.disabledAt ? 'disabled' : 'credentials-changed';
     kernel.audit.emit({ type: 'sign-in-failed', userId: user.userId, sessionId: null, reason: refusal });
     throw authError('INVALID_CREDENTIALS');
   }

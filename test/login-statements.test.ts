@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { hash } from 'node:crypto';
+import { it } from 'node:test';
+import { eq, sql } from 'drizzle-orm';
+import { accessTokenTable, deviceTable, rateLimitTable, sessionTable, userTable } from '../db/schema.js';
+import { clientLimitKey } from '../server/limits/throttles.js';
+import { registerConfirmed } from './harness/flows.js';
+import { clientFromHeader, mutateAs } from './harness/named-clients.js';
+import { until } from './harness/poll.js';
+import { countQueries } from './harness/query-counter.js';
+import { createTestHasher } from './harness/test-hasher.js';
+import type { TestApp, TestKit } from './harness/test-kit.js';
+import { PASSWORD, describeOnEachDatabase } from './harness/test-kit.js';
+
+/*
+ * What a login sends, and what it leaves when the database refuses part of it. A login counts its
+ * client in one statement, reads the account and the client's devices, counts the account in one
+ * statement, gives back what succeeded in the one that counts the session, and starts the session in
+ * a single statement (the user's row locked for that statement alone). Folding the counters must keep
+ * each of their promises: two attempts at the last place cannot both be checked, and a statement
+ * the database refuses leaves nothing half-written, with the attempt still counted.
+ */
+
+/** The statements one call sends, its work after the answer included. */
+async function statementsOf(kit: TestKit, call: () => Promise<unknown>): Promise<readonly string[]> {
+  await kit.auth.settled();
+  const count = countQueries(kit.database.db);
+  try {
+    await call();
+    await kit.auth.settled();
+  } finally {
+    count.stop();
+  }
+  return count.statements;
+}
+
+const login = (app: TestApp, client: string, input: { identifier: string; password?: string }) =>
+  mutateAs(app, client, { path: 'auth.login', input: { password: PASSWORD, ...input } });
+
+/** The hits stored under `key`, as the limiter stores it (a digest); null for no row. */
+async function hitsOf(kit: TestKit, key: string): Promise<number | null> {
+  const [row] = await kit.database.db.select({ hits: rateLimitTable.hits }).from(rateLimitTable).where(eq(rateLimitTable.key, hash('sha256', key, 'base64url')));
+  return row?.hits ?? null;
+}
+
+describeOnEachDatabase('what a login sends and what it leaves', (kit) => {
+  it('a login by email and password is 6 statements and no transaction; a wrong password or an unknown account is 4, the same ones', async () => {
+    const app = await kit().ownApp();
+    const { email } = await registerConfirmed(kit(), app);
+    const signedIn = await statementsOf(kit(), () => app.client().auth.login.mutate({ identifier: email, password: PASSWORD }));
+    assert.equal(signedIn.length, 6, signedIn.join('\n'));
+    assert.ok(!signedIn.some((statement) => /^(BEGIN|END|COMMIT)\b/i.test(statement)), signedIn.join('\n'));
+    const wrong = await statementsOf(kit(), () => app.client().auth.login.mutate({ identifier: email, password: 'not the password' }).catch(() => null));
+    const unknown = await statementsOf(kit(), () => app.client().auth.login.mutate({ identifier: `no-one-${email}`, password: 'not the password' }).catch(() => null));
+    assert.equal(wrong.length, 4, wrong.join('\n'));
+    assert.deepEqual(unknown, wrong);
+  });
+
+  it('two strangers with the right password at the last place of the account at once: exactly one is checked and signs in', async () => {
+    const hasher = createTestHasher();
+    const app = await kit().variant({
+      passwordHasher: hasher,
+      clientIp: clientFromHeader,
+      password: { maxConcurrentHashes: 2 },
+      rateLimits: { loginFailuresPerAccount: 4, loginFailuresPerAccountFromUnknownClients: 2 },
+    });
+    const { email } = await registerConfirmed(kit(), app);
+    assert.equal((await login(app, 'stranger-0', { identifier: email, password: 'a first guess' })).authCode, 'INVALID_CREDENTIALS');
+    // Both attempts are counted before either is checked: the hasher holds every check until both wait.
+    hasher.hold();
+    const answers = Promise.all([login(app, 'stranger-1', { identifier: email }), login(app, 'stranger-2', { identifier: email })]);
+    await until(() => hasher.held.length === 2, 'both attempts waiting for their check');
+    hasher.resume();
+    const statuses = (await answers).map((answer) => answer.status).sort();
+    assert.deepEqual(statuses, [200, 401]);
+    kit().clock.advanceSeconds(901);
+  });
+
+  it('a session statement the database refuses leaves no session, token, device or count of the sign-in, and the next login works', async () => {
+    const app = await kit().ownApp();
+    const { email, user } = await registerConfirmed(kit(), app);
+    const { db } = kit().database;
+    const before = await db.select().from(userTable).where(eq(userTable.userId, user.id));
+    const sessionsBefore = await db.select({ id: sessionTable.id }).from(sessionTable).where(eq(sessionTable.userId, user.id));
+    await db.execute(sql`CREATE FUNCTION auth_kit.refuse_session() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+    await db.execute(sql`CREATE TRIGGER refuse_session BEFORE INSERT ON ${sessionTable} FOR EACH ROW WHEN (NEW.user_id = ${sql.raw(`'${user.id.replace(/'/g, "''")}'`)}) EXECUTE FUNCTION auth_kit.refuse_session()`);
+    try {
+      const refused = await login(app, 'someone', { identifier: email });
+      assert.equal(refused.status, 500);
+      const after = await db.select().from(userTable).where(eq(userTable.userId, user.id));
+      assert.deepEqual(after, before);
+      const sessionsAfter = await db.select({ id: sessionTable.id }).from(sessionTable).where(eq(sessionTable.userId, user.id));
+      assert.deepEqual(sessionsAfter, sessionsBefore);
+      const tokens = await db.select({ sessionId: accessTokenTable.sessionId }).from(accessTokenTable).where(eq(accessTokenTable.userId, user.id));
+      assert.ok(tokens.every((token) => sessionsBefore.some((session) => session.id === token.sessionId)));
+    } finally {
+      await db.execute(sql`DROP TRIGGER refuse_session ON ${sessionTable}`);
+      await db.execute(sql`DROP FUNCTION auth_kit.refuse_session()`);
+    }
+    assert.equal((await login(app, 'someone', { identifier: email })).status, 200);
+  });
+
+  it('a login whose reads the database refuses answers 500 and stays counted against its client, and nothing of the account is counted', async () => {
+    const app = await kit().variant({ clientIp: clientFromHeader });
+    const { email, user } = await registerConfirmed(kit(), app);
+    const client = '203.0.113.77';
+    const { db } = kit().database;
+    const devicesBefore = await db.select().from(deviceTable).where(eq(deviceTable.userId, user.id));
+    const countersBefore = new Map((await db.select().from(rateLimitTable)).map((row) => [row.key, row.hits]));
+    await db.execute(sql`ALTER TABLE ${deviceTable} RENAME TO auth_devices_away`);
+    try {
+      assert.equal((await login(app, client, { identifier: email })).status, 500);
+    } finally {
+      await db.execute(sql`ALTER TABLE auth_kit.auth_devices_away RENAME TO auth_devices`);
+    }
+    const counted = (await db.select().from(rateLimitTable)).filter((row) => countersBefore.get(row.key) !== row.hits).map((row) => row.key);
+    const clientKeys = [clientLimitKey('failures-ip', client), clientLimitKey('hashes-ip', client)].map((key) => hash('sha256', key, 'base64url'));
+    assert.deepEqual(counted.sort(), clientKeys.sort());
+    assert.equal(await hitsOf(kit(), clientLimitKey('failures-ip', client)), 1);
+    assert.deepEqual(await db.select().from(deviceTable).where(eq(deviceTable.userId, user.id)), devicesBefore);
+    // The right password then signs in, and gives back the attempt it counted (not the one before).
+    assert.equal((await login(app, client, { identifier: email })).status, 200);
+    assert.equal(await hitsOf(kit(), clientLimitKey('failures-ip', client)), 1);
+    assert.equal(await hitsOf(kit(), clientLimitKey('hashes-ip', client)), 1);
+  });
+});
