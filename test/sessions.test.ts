@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { TRPCClientError } from '@trpc/client';
+import { eq, sql } from 'drizzle-orm';
+import { sessionTable } from '../db/schema.js';
 import { expectAuthError, registerConfirmed, withBodyRefreshToken } from './harness/flows.js';
 import { until } from './harness/poll.js';
 import { APP_URL, PASSWORD, describeOnEachDatabase } from './harness/test-kit.js';
@@ -69,6 +72,34 @@ describeOnEachDatabase('sessions and the signed-in user', (kit) => {
     const unknown = await kit().client(b?.accessToken).auth.sessions.revoke.mutate({ sessionId: 'no-such-session' });
     assert.deepEqual(answer, unknown);
     await kit().client(theirs.tokens.accessToken).demo.whoami.query();
+  });
+
+  it('a logout whose statement the database refuses fails, and the session goes on: the caller is not told it ended', async () => {
+    const { tokens } = await registerConfirmed(kit());
+    const { sessionId } = await kit().client(tokens.accessToken).demo.whoami.query();
+    const { db } = kit().database;
+    // Only the revocation of this one session is refused; its other writes (its last use) go through.
+    await db.execute(sql`CREATE FUNCTION auth_kit.refuse_logout() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+    await db.execute(
+      sql`CREATE TRIGGER refuse_logout BEFORE UPDATE ON ${sessionTable} FOR EACH ROW WHEN (OLD.id = ${sql.raw(`'${sessionId.replace(/'/g, "''")}'`)} AND NEW.revoked_at IS NOT NULL) EXECUTE FUNCTION auth_kit.refuse_logout()`,
+    );
+    try {
+      const failed = await kit().client(tokens.accessToken).auth.logout.mutate().then(
+        () => assert.fail('the logout answered ok'),
+        (error: unknown) => error,
+      );
+      assert.ok(failed instanceof TRPCClientError);
+      const status = (failed.data as { httpStatus?: number } | undefined)?.httpStatus ?? 0;
+      assert.ok(status >= 500, `answered ${status}`);
+      await kit().client(tokens.accessToken).demo.whoami.query();
+      const [row] = await db.select({ revokedAt: sessionTable.revokedAt }).from(sessionTable).where(eq(sessionTable.id, sessionId));
+      assert.equal(row?.revokedAt, null);
+    } finally {
+      await db.execute(sql`DROP TRIGGER refuse_logout ON ${sessionTable}`);
+      await db.execute(sql`DROP FUNCTION auth_kit.refuse_logout()`);
+    }
+    assert.deepEqual(await kit().client(tokens.accessToken).auth.logout.mutate(), { ok: true });
+    await expectAuthError(kit().client(tokens.accessToken).demo.whoami.query(), 'TOKEN_REVOKED');
   });
 
   it('me returns the user; updateUser changes username and meta, and refuses a taken username', async () => {
