@@ -18,7 +18,8 @@ import type { AccessTokenDraft } from '../tokens/access-tokens.js';
  * the other finds the hash moved on and matches nothing. The window is judged the same way, so N
  * nodes refreshing one session at once never grant more than the window's allowance. A statement
  * that rotated nothing says whether the selector names a session at all, and whether the token was
- * the current one of a live session whose window is full, as the statement's snapshot saw the row;
+ * the current one of a live session (not revoked, expired or idle) whose window is full, as the
+ * statement's snapshot saw the row (a session that ended is answered as ended, not asked to wait);
  * the caller judges the rest (the grace window, reuse, expiry) with the row locked (sessions.ts).
  *
  * The statement's text depends on the options alone, so it is built once and prepared: the server
@@ -103,6 +104,7 @@ function epochMs(column: SQL): SQL {
 function rotationStatement(idles: boolean): SQL {
   const at = timestamp('at');
   const notIdle = idles ? sql`AND last_used_at > ${timestamp('idleBefore')}` : sql``;
+  const foundNotIdle = idles ? sql`AND found.last_used_at > ${timestamp('idleBefore')}` : sql``;
   const inWindow = sql`refresh_window_started_at > ${timestamp('windowOverBefore')}`;
   return sql`
     WITH rotated AS (
@@ -130,6 +132,7 @@ function rotationStatement(idles: boolean): SQL {
       ${epochMs(sql`issued.expires_at`)} AS access_expires_ms,
       found.id IS NOT NULL AS known,
       CASE WHEN found.refresh_verifier_hash = ${parameter('presentedHash')} AND found.revoked_at IS NULL
+          AND (found.expires_at IS NULL OR found.expires_at > ${at}) ${foundNotIdle}
           AND found.refresh_window_started_at > ${timestamp('windowOverBefore')} AND found.refreshes_in_window >= ${parameter('maxPerWindow')}::int
         THEN ${epochMs(sql`found.refresh_window_started_at`)} END AS window_full_since_ms
     FROM (SELECT 1) AS answer LEFT JOIN rotated ON true LEFT JOIN issued ON true

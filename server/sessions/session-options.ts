@@ -13,7 +13,9 @@ export const recentAuthOptionsSchema = z.strictObject({
 
 /**
  * How often one session may refresh: at most `maxPerWindow` refreshes (rotations and grace
- * retries alike) in a window of `windowSeconds` that starts at the first one. Each refresh writes an
+ * retries alike) in a window of `windowSeconds` that starts at the first one, and past them only the
+ * grace retries of the last rotation (at most 20, never refused: a retry refused past the grace window
+ * would come back as reuse), so at most `maxPerWindow` + 20 access tokens a window. Each refresh writes an
  * access token's row and a token-cache entry that lives for the token's lifetime, so a client
  * refreshing in a loop would otherwise crowd other users out of the cache. Past it `auth.refresh`
  * answers `RATE_LIMITED` with `Retry-After`: nothing rotates, and the token presented stays the
