@@ -7,7 +7,7 @@ import { clientLimitKey } from '../server/limits/throttles.js';
 import { accepts, registerConfirmed } from './harness/flows.js';
 import { clientFromHeader, mutateAs } from './harness/named-clients.js';
 import { until } from './harness/poll.js';
-import { countQueries } from './harness/query-counter.js';
+import { statementsOf } from './harness/query-counter.js';
 import { createTestHasher } from './harness/test-hasher.js';
 import type { TestHasher } from './harness/test-hasher.js';
 import type { TestApp, TestKit } from './harness/test-kit.js';
@@ -22,18 +22,6 @@ import { PASSWORD, describeOnEachDatabase } from './harness/test-kit.js';
  * the database refuses leaves nothing half-written, with the attempt still counted.
  */
 
-/** The statements one call sends, its work after the answer included. */
-async function statementsOf(kit: TestKit, call: () => Promise<unknown>): Promise<readonly string[]> {
-  await kit.auth.settled();
-  const count = countQueries(kit.database.db);
-  try {
-    await call();
-    await kit.auth.settled();
-  } finally {
-    count.stop();
-  }
-  return count.statements;
-}
 
 const login = (app: TestApp, client: string, input: { identifier: string; password?: string }) =>
   mutateAs(app, client, { path: 'auth.login', input: { password: PASSWORD, ...input } });
@@ -89,6 +77,23 @@ async function liveSessions(kit: TestKit, userId: string, except = ''): Promise<
     .from(sessionTable)
     .where(and(eq(sessionTable.userId, userId), isNull(sessionTable.revokedAt), ne(sessionTable.id, except)));
   return rows.map((row) => row.id);
+}
+
+/**
+ * How many of the logins of a race against something that ends sessions got in; each of those must
+ * hold a token no longer accepted (`ended` says why), every other one a plain INVALID_CREDENTIALS.
+ */
+async function admittedThenEnded(app: TestApp, answers: readonly Awaited<ReturnType<typeof login>>[], ended: string): Promise<number> {
+  let admitted = 0;
+  for (const answer of answers) {
+    if (answer.status !== 200) {
+      assert.equal(answer.authCode, 'INVALID_CREDENTIALS');
+      continue;
+    }
+    admitted++;
+    assert.equal(await accepts(app, accessTokenOf(answer)), false, ended);
+  }
+  return admitted;
 }
 
 /** The access token of a login answered 200. */
@@ -263,14 +268,7 @@ describeOnEachDatabase('what a login sends and what it leaves', (kit) => {
       await until(() => answered >= round * 4, `${round * 4} logins answered`);
       const [answers] = await Promise.all([Promise.all(logins), app.auth.admin.users.disable(user.id)]);
       assert.deepEqual(await liveSessions(kit(), user.id), [], `round ${round}`);
-      for (const answer of answers) {
-        if (answer.status !== 200) {
-          assert.equal(answer.authCode, 'INVALID_CREDENTIALS');
-          continue;
-        }
-        admitted++;
-        assert.equal(await accepts(app, accessTokenOf(answer)), false, 'a token of a login the disable ended');
-      }
+      admitted += await admittedThenEnded(app, answers, 'a token of a login the disable ended');
     }
     t.diagnostic(`${admitted} of 48 logins got in before the disable`);
   });
@@ -288,14 +286,7 @@ describeOnEachDatabase('what a login sends and what it leaves', (kit) => {
       const [answers] = await Promise.all([Promise.all(logins), change]);
       password = newPassword;
       assert.deepEqual(await liveSessions(kit(), user.id, sessionId), [], `round ${round}`);
-      for (const answer of answers) {
-        if (answer.status !== 200) {
-          assert.equal(answer.authCode, 'INVALID_CREDENTIALS');
-          continue;
-        }
-        admitted++;
-        assert.equal(await accepts(app, accessTokenOf(answer)), false, 'a token of a login the change ended');
-      }
+      admitted += await admittedThenEnded(app, answers, 'a token of a login the change ended');
     }
     assert.equal((await login(app, 'change-storm-after', { identifier: email, password })).status, 200);
     t.diagnostic(`${admitted} of 36 logins got in before the change`);

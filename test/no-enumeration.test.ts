@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { registerConfirmed } from './harness/flows.js';
-import { countQueries } from './harness/query-counter.js';
+import { statementsOf } from './harness/query-counter.js';
 import { PASSWORD, describeOnEachDatabase, uniqueEmail } from './harness/test-kit.js';
 import type { TestKit } from './harness/test-kit.js';
 
@@ -45,18 +45,6 @@ const PROCEDURES: Array<{ path: string; call: Caller; account: (kit: TestKit) =>
   },
 ];
 
-/** The statements a call sends, its work after the answer included. */
-async function statementsOf(kit: TestKit, call: () => Promise<unknown>): Promise<readonly string[]> {
-  await kit.auth.settled();
-  const count = countQueries(kit.database.db);
-  try {
-    await call();
-    await kit.auth.settled();
-  } finally {
-    count.stop();
-  }
-  return count.statements;
-}
 
 describeOnEachDatabase('no enumeration by the work after the answer', (kit) => {
   for (const { path, call, account, subject } of PROCEDURES) {

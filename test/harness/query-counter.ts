@@ -91,3 +91,16 @@ export function countQueries(db: AuthDatabase): QueryCount {
     },
   };
 }
+
+/** The statements one call sends to a kit's database, the work it leaves for after its answer included. */
+export async function statementsOf(kit: { auth: { settled(): Promise<void> }; database: { db: AuthDatabase } }, call: () => Promise<unknown>): Promise<readonly string[]> {
+  await kit.auth.settled();
+  const count = countQueries(kit.database.db);
+  try {
+    await call();
+    await kit.auth.settled();
+  } finally {
+    count.stop();
+  }
+  return count.statements;
+}
