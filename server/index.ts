@@ -18,7 +18,7 @@ export type { Clock, Logger, PasswordCheck, PasswordHasher, RandomSource } from 
 export { CLOCK_SKEW_BOUND_MS, databaseClock } from './database-clock.js';
 export type { ClockStats, DatabaseClockRequest } from './database-clock.js';
 export type { MailTemplates, MailTransport, RenderedMail } from './mail/mailer.js';
-export type { CachedAccessToken, FoundAccessToken, TokenCache } from './cache/token-cache.js';
+export type { CachedAccessToken, TokenCache } from './cache/token-cache.js';
 export type { AuthMetrics } from './metrics/auth-metrics.js';
 export type { Readiness } from './health/readiness.js';
 export type { CleanupRun } from './cleanup/cleaner.js';

@@ -79,6 +79,19 @@ async function liveSessions(kit: TestKit, userId: string, except = ''): Promise<
   return rows.map((row) => row.id);
 }
 
+/** A login from `client` held at its password check while an administrator disables the account, and its answer. */
+async function loginRacingDisable(kit: TestKit, client: string) {
+  const hasher = createTestHasher();
+  const app = await kit.ownApp({ passwordHasher: hasher, clientIp: clientFromHeader });
+  const { email, user } = await registerConfirmed(kit, app);
+  hasher.hold();
+  const racing = login(app, client, { identifier: email });
+  await until(() => hasher.held.some((call) => call.kind === 'verify'), 'the login checking the password');
+  assert.equal(await app.auth.admin.users.disable(user.id), true);
+  hasher.resume();
+  return { app, email, user, answer: await racing };
+}
+
 /**
  * How many of the logins of a race against something that ends sessions got in; each of those must
  * hold a token no longer accepted (`ended` says why), every other one a plain INVALID_CREDENTIALS.
@@ -219,15 +232,8 @@ describeOnEachDatabase('what a login sends and what it leaves', (kit) => {
   });
 
   it('a login whose password was checked before the account was disabled starts no session', async () => {
-    const hasher = createTestHasher();
-    const app = await kit().ownApp({ passwordHasher: hasher, clientIp: clientFromHeader });
-    const { email, user } = await registerConfirmed(kit(), app);
-    hasher.hold();
-    const racing = login(app, 'disable-racer', { identifier: email });
-    await until(() => hasher.held.some((call) => call.kind === 'verify'), 'the login checking the password');
-    assert.equal(await app.auth.admin.users.disable(user.id), true);
-    hasher.resume();
-    assert.equal((await racing).authCode, 'INVALID_CREDENTIALS');
+    const { user, answer } = await loginRacingDisable(kit(), 'disable-racer');
+    assert.equal(answer.authCode, 'INVALID_CREDENTIALS');
     assert.deepEqual(await liveSessions(kit(), user.id), []);
   });
 
@@ -235,15 +241,8 @@ describeOnEachDatabase('what a login sends and what it leaves', (kit) => {
     "a login whose password was checked before the account was disabled stays counted, as a disabled account's right password is",
     { todo: 'finding: admitSession gives the attempt back before the statement that finds the account disabled' },
     async () => {
-      const hasher = createTestHasher();
-      const app = await kit().ownApp({ passwordHasher: hasher, clientIp: clientFromHeader });
-      const { email, user } = await registerConfirmed(kit(), app);
-      hasher.hold();
-      const racing = login(app, 'disable-racer-counted', { identifier: email });
-      await until(() => hasher.held.some((call) => call.kind === 'verify'), 'the login checking the password');
-      await app.auth.admin.users.disable(user.id);
-      hasher.resume();
-      assert.equal((await racing).authCode, 'INVALID_CREDENTIALS');
+      const { app, email, answer } = await loginRacingDisable(kit(), 'disable-racer-counted');
+      assert.equal(answer.authCode, 'INVALID_CREDENTIALS');
       // What the same login answers once the account is disabled: counted against its client.
       assert.equal((await login(app, 'disabled-after', { identifier: email })).authCode, 'INVALID_CREDENTIALS');
       assert.equal(await hitsOf(kit(), clientLimitKey('failures-ip', 'disabled-after')), 1);
