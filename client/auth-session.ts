@@ -192,7 +192,11 @@ export function createAuthSession(options: AuthSessionOptions) {
     clearTimeout(timer);
     const stale = tokens?.accessToken;
     if (stale === undefined) return;
-    timer = setTimeout(() => void refreshFrom(stale).catch(() => {}), until - now());
+    timer = setTimeout(() => {
+      // The wait is over when this fires, whatever an injected clock says; else no timer would follow.
+      held = null;
+      void refreshFrom(stale).catch(() => {});
+    }, until - now());
     (timer as { unref?: () => void }).unref?.();
   }
 

@@ -50,6 +50,8 @@ describe('createAuth checks its options', () => {
       /rateLimits\.loginFailuresPerAccountFromUnknownClients: .*cannot exceed it/,
     ],
     ['more than 100 sign-in failures per account', (o) => ({ ...o, rateLimits: { loginFailuresPerAccount: 101 } }), /rateLimits\.loginFailuresPerAccount/],
+    ['a refresh limit of no refresh a window', (o) => ({ ...o, refreshLimit: { maxPerWindow: 0 } }), /refreshLimit\.maxPerWindow/],
+    ['a refresh window longer than a day', (o) => ({ ...o, refreshLimit: { windowSeconds: 86_401 } }), /refreshLimit\.windowSeconds/],
     [
       'a heartbeat that the staleness bound cannot cover',
       (o) => ({ ...o, revocationListener: { heartbeatIntervalMs: 2000, staleAfterMs: 1500 } }),

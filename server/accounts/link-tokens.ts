@@ -2,6 +2,7 @@ import { and, eq, inArray, lte, or, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { Queryable } from '../../db/connect.js';
 import { linkTokenTable, oauthFlowTable, userTable } from '../../db/schema.js';
+import { timestampParam } from '../../db/timestamp-param.js';
 import type { LinkPurpose, UserRow } from '../../db/schema.js';
 import { formatToken, parseToken } from '../../shared/token-format.js';
 import type { Clock, RandomSource } from '../deps.js';
@@ -54,8 +55,6 @@ function mirrorColumns(purpose: LinkPurpose, newest: { selector: string; expires
 /** The first key of the advisory locks that make one account's issuances wait for each other. */
 const ISSUE_LOCK_SPACE = 0x6c6b;
 
-/** A timestamp as a query parameter of its own, where no column gives it a type (a SELECT's list). */
-const timestampParam = (at: Date) => sql<Date>`${at.toISOString()}::timestamptz`;
 
 /**
  * The statements that write a link, the same for every caller: the account's superseded links go

@@ -3,6 +3,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { AuthDatabase } from '../../db/connect.js';
 import { rateLimitTable } from '../../db/schema.js';
+import { timestampParam } from '../../db/timestamp-param.js';
 import type { Clock } from '../deps.js';
 
 /*
@@ -79,10 +80,6 @@ function digest(key: string): string {
   return hash('sha256', key, 'base64url');
 }
 
-/** A time as a parameter both drivers read alike. */
-function timestamp(at: number): SQL {
-  return sql`${new Date(at).toISOString()}::timestamptz`;
-}
 
 /** The advisory lock space of the counters' keys ("rl"). */
 const COUNTER_LOCK_SPACE = 0x726c;
@@ -176,7 +173,7 @@ export function createRateLimiter(deps: { db: AuthDatabase; clock: Clock }): Rat
     // Step i is counted when step i - 1 answered allowed: a row within its limit (`always`), or any
     // row at all (`if-within`, which answers none when it counted nothing).
     const counted = steps.map((step, index) => {
-      const expired = sql`${rateLimitTable.windowStartedAt} <= ${timestamp(now - step.limit.windowSeconds * 1000)}`;
+      const expired = sql`${rateLimitTable.windowStartedAt} <= ${timestampParam(now - step.limit.windowSeconds * 1000)}`;
       const previous = steps[index - 1];
       const reached =
         previous === undefined
@@ -187,10 +184,10 @@ export function createRateLimiter(deps: { db: AuthDatabase; clock: Clock }): Rat
       const within = step.counts === 'if-within' ? sql`WHERE ${expired} OR ${rateLimitTable.hits} < ${step.limit.max}` : sql``;
       return sql`${sql.identifier(`step${index}`)} AS (
         INSERT INTO ${rateLimitTable} (key, window_started_at, hits)
-        SELECT ${digests[index]}, ${timestamp(now)}, 1 WHERE ${reached}
+        SELECT ${digests[index]}, ${timestampParam(now)}, 1 WHERE ${reached}
         ON CONFLICT (key) DO UPDATE SET
           hits = CASE WHEN ${expired} THEN 1 ELSE ${rateLimitTable.hits} + 1 END,
-          window_started_at = CASE WHEN ${expired} THEN ${timestamp(now)} ELSE ${rateLimitTable.windowStartedAt} END
+          window_started_at = CASE WHEN ${expired} THEN ${timestampParam(now)} ELSE ${rateLimitTable.windowStartedAt} END
         ${within}
         RETURNING hits, window_started_at
       )`;

@@ -3,6 +3,7 @@ import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { Queryable } from '../../db/connect.js';
 import { deviceTable } from '../../db/schema.js';
+import { timestampParam } from '../../db/timestamp-param.js';
 import type { AuthRequest } from '../context.js';
 import { readCookie } from './cookie-header.js';
 import type { Clock, RandomSource } from '../deps.js';
@@ -108,7 +109,7 @@ export function createDevices(deps: { maxPerUser: number; addressesPerUser: numb
    */
   function recordParts(entry: { key: string; kept: number; name: string }, userId: string, admitted: SQL): SQL[] {
     const { key, kept, name } = entry;
-    const now = sql`${new Date(clock.now()).toISOString()}::timestamptz`;
+    const now = timestampParam(clock.now());
     const ofKind = key.startsWith(ADDRESS_PREFIX) ? sql`cookie_hash LIKE ${`${ADDRESS_PREFIX}%`}` : sql`cookie_hash NOT LIKE ${`${ADDRESS_PREFIX}%`}`;
     const others = sql`user_id = ${userId} AND ${ofKind} AND cookie_hash <> ${key}`;
     return [

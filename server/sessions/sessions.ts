@@ -2,6 +2,7 @@ import { and, desc, eq, isNull, ne, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { AuthDatabase, Queryable } from '../../db/connect.js';
 import { accessTokenTable, sessionTable } from '../../db/schema.js';
+import { timestampParam } from '../../db/timestamp-param.js';
 import type { SessionRow } from '../../db/schema.js';
 import { formatToken, parseToken } from '../../shared/token-format.js';
 import type { AuthTokens, SessionInfo } from '../../shared/types.js';
@@ -161,10 +162,6 @@ export interface Sessions {
   list(userId: string, currentSessionId: string): Promise<SessionInfo[]>;
 }
 
-/** A time as a parameter both drivers read alike. */
-function timestamp(at: Date): SQL {
-  return sql`${at.toISOString()}::timestamptz`;
-}
 
 type RotationResult =
   | { ok: true; refreshVerifier: string; sessionId: string; userId: string; sessionExpiresAt: Date | null; access: IssuedAccessToken }
@@ -374,7 +371,7 @@ export function createSessions(deps: {
     const drafted = accessTokens.draft();
     // An access token never outlives the session that issued it.
     const accessExpiresAt = expiresAt && expiresAt < drafted.lifetimeEndsAt ? expiresAt : drafted.lifetimeEndsAt;
-    const at = timestamp(new Date(now));
+    const at = timestampParam(new Date(now));
     const admitted = sql.raw('admitted');
     // The gate, what goes with it, the session and its first access token: one statement, one round
     // trip under the gate's lock, everything random or hashed drawn before it.
@@ -384,13 +381,13 @@ export function createSessions(deps: {
       started AS (
         INSERT INTO ${sessionTable} (id, user_id, refresh_selector, refresh_verifier_hash, created_at, last_used_at, expires_at, user_agent, ip)
         SELECT ${sessionId}, user_id, ${parts.selector}, ${hashVerifier(parts.verifier)}, ${at}, ${at},
-          ${expiresAt === null ? sql`NULL::timestamptz` : timestamp(expiresAt)}, ${origin.userAgent?.slice(0, 512) ?? null}::text, ${origin.ip}::text
+          ${expiresAt === null ? sql`NULL::timestamptz` : timestampParam(expiresAt)}, ${origin.userAgent?.slice(0, 512) ?? null}::text, ${origin.ip}::text
         FROM admitted
         RETURNING id, user_id
       ),
       issued AS (
         INSERT INTO ${accessTokenTable} (selector, verifier_hash, session_id, user_id, expires_at)
-        SELECT ${drafted.selector}, ${drafted.verifierHash}, id, user_id, ${timestamp(accessExpiresAt)} FROM started
+        SELECT ${drafted.selector}, ${drafted.verifierHash}, id, user_id, ${timestampParam(accessExpiresAt)} FROM started
       )
       SELECT count(*)::int AS started FROM started
     `;
