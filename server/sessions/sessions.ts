@@ -220,6 +220,10 @@ export function createSessions(deps: {
   /**
    * Marks sessions revoked and, in the same transaction, tells every node (see revocation-notice.ts).
    * Returns what ended, for this node's cache, which the caller clears once the transaction commits.
+   * One session's notice is known before the statement, so the statement that revokes it carries it:
+   * one round trip, and on the pool (a logout) its own transaction, where BEGIN, UPDATE, NOTIFY,
+   * COMMIT took four. In a storm of logouts on a busy machine the pooled connections sat idle in
+   * transaction between those while the node waited for a CPU.
    */
   async function revokeAndAnnounce(
     tx: Queryable,
@@ -229,35 +233,22 @@ export function createSessions(deps: {
     const conditions = [eq(sessionTable.userId, scope.userId), isNull(sessionTable.revokedAt)];
     if (scope.sessionId !== undefined) conditions.push(eq(sessionTable.id, scope.sessionId));
     if (scope.except !== undefined) conditions.push(ne(sessionTable.id, scope.except));
-    const revoked = await tx
+    const revoking = tx
       .update(sessionTable)
       .set({ revokedAt: new Date(clock.now()), revokeReason: reason })
       .where(and(...conditions))
       .returning({ id: sessionTable.id });
+    if (scope.sessionId !== undefined) {
+      const revocation: Revocation = { sessionIds: [scope.sessionId] };
+      const revoked = tx.$with('revoked').as(revoking);
+      const rows = await tx.with(revoked).select({ id: revoked.id, announced: revocationAnnouncement(revocation) }).from(revoked);
+      return rows.length === 0 ? null : revocation;
+    }
+    const revoked = await revoking;
     if (revoked.length === 0) return null;
-    const everySession = scope.sessionId === undefined && scope.except === undefined;
-    const revocation: Revocation = everySession ? { userId: scope.userId } : { sessionIds: revoked.map(({ id }) => id) };
+    const revocation: Revocation = scope.except === undefined ? { userId: scope.userId } : { sessionIds: revoked.map(({ id }) => id) };
     await announceRevocation(tx, revocation);
     return revocation;
-  }
-
-  /**
-   * Ends one session and tells every node in a single statement, which is its own transaction: one
-   * round trip where the transaction took four (BEGIN, UPDATE, NOTIFY, COMMIT). In a storm of logouts
-   * on a busy machine the pooled connections sat idle in transaction between those, while the node
-   * waited for a CPU; and each statement cost the node's request thread CPU of its own.
-   */
-  async function revokeOneAndAnnounce(scope: { userId: string; sessionId: string }, reason: RevokeReason): Promise<Revocation | null> {
-    const revocation: Revocation = { sessionIds: [scope.sessionId] };
-    const revoked = db.$with('revoked').as(
-      db
-        .update(sessionTable)
-        .set({ revokedAt: new Date(clock.now()), revokeReason: reason })
-        .where(and(eq(sessionTable.userId, scope.userId), eq(sessionTable.id, scope.sessionId), isNull(sessionTable.revokedAt)))
-        .returning({ id: sessionTable.id }),
-    );
-    const rows = await db.with(revoked).select({ id: revoked.id, announced: revocationAnnouncement(revocation) }).from(revoked);
-    return rows.length === 0 ? null : revocation;
   }
 
   async function forget(revocation: Revocation | null): Promise<void> {
@@ -433,7 +424,7 @@ export function createSessions(deps: {
 
     async revoke(userId, sessionId, reason) {
       // Scoped to the user: another user's session id changes nothing, exactly like an unknown one.
-      const revocation = await revokeOneAndAnnounce({ userId, sessionId }, reason);
+      const revocation = await revokeAndAnnounce(db, { userId, sessionId }, reason);
       await forget(revocation);
       // A logout is one whatever it found; another user's or an unknown session is no event.
       if (revocation !== null || reason === 'logout') report(reason, { userId, sessionId });
