@@ -103,7 +103,11 @@ type GateCode = 'RATE_LIMITED' | 'TOKEN_MISSING' | 'TOKEN_INVALID' | 'INVALID_RE
 interface Refusal {
   code: GateCode;
   header: readonly [string, string];
+  /** What the metrics count of it, once the gate answers (a call it lets through tRPC counts). */
+  counts?: GateCount;
 }
+
+type GateCount = Parameters<RefusalGateDeps['counted']>[0];
 
 /** The gate's answer to a request. */
 interface Answer {
@@ -111,6 +115,7 @@ interface Answer {
   body: string;
   headers: ReadonlyArray<readonly [string, string]>;
   noStore: boolean;
+  counts: readonly GateCount[];
 }
 
 /** What refuses one procedure, or null to let it through. */
@@ -162,10 +167,7 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
       for (const kind of kinds) {
         const key = clientLimitKey(kind, ip);
         const retryAfterSeconds = refusals.refusedFor(key);
-        if (retryAfterSeconds !== null) {
-          counted({ key });
-          return limited(retryAfterSeconds);
-        }
+        if (retryAfterSeconds !== null) return { ...limited(retryAfterSeconds), counts: { key } };
       }
       return null;
     };
@@ -178,10 +180,7 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
     const authorization = request.authorization();
     const token = bearerTokenOf(authorization);
     if (token === null) return unauthorized(authorization?.includes(',') ? 'INVALID_REQUEST' : 'TOKEN_MISSING');
-    if (isMalformedBearerToken(token)) {
-      counted({ tokenCheck: 'TOKEN_INVALID' });
-      return unauthorized('TOKEN_INVALID');
-    }
+    if (isMalformedBearerToken(token)) return { ...unauthorized('TOKEN_INVALID'), counts: { tokenCheck: 'TOKEN_INVALID' } };
     if (ip === null || tokenFailures.refusedFor(ip) === null) return null;
     const check = checkToken(token, ip);
     if (check instanceof Promise) {
@@ -190,8 +189,7 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
       return null;
     }
     if (check.ok || check.code !== 'RATE_LIMITED') return null;
-    counted({ tokenCheck: 'RATE_LIMITED' });
-    return limited(check.retryAfterSeconds);
+    return { ...limited(check.retryAfterSeconds), counts: { tokenCheck: 'RATE_LIMITED' } };
   };
 
   const gated = new Map<string, GatedProcedure>();
@@ -224,14 +222,22 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
     const pathPart = url.slice(basePath.length, queryAt === -1 ? undefined : queryAt);
     const batch = queryAt !== -1 && new URLSearchParams(url.slice(queryAt + 1)).get('batch') === '1';
     const answer = batch ? refuseBatch(pathPart, ip, request) : refuseCall(pathPart, ip, request);
-    // A streamed answer (httpBatchStreamLink) has a shape of its own: tRPC writes it.
-    return answer && !streams(request) ? answer : null;
+    // A streamed answer (httpBatchStreamLink) has a shape of its own: tRPC writes it, and counts it.
+    if (!answer || streams(request)) return null;
+    for (const count of answer.counts) counted(count);
+    return answer;
+  }
+
+  function countsOf(refusals: readonly Refusal[]): GateCount[] {
+    return refusals.flatMap((refusal) => (refusal.counts ? [refusal.counts] : []));
   }
 
   function refuseCall(path: string, ip: string | null, request: RequestHeaders): Answer | null {
     const call = gated.get(path);
     const refusal = call && call.method === request.method ? call.rule(ip, request) : null;
-    return call && refusal ? { status: STATUS[refusal.code], body: call.errorJson[refusal.code], headers: [refusal.header], noStore: call.noStore } : null;
+    return call && refusal
+      ? { status: STATUS[refusal.code], body: call.errorJson[refusal.code], headers: [refusal.header], noStore: call.noStore, counts: countsOf([refusal]) }
+      : null;
   }
 
   function refuseBatch(pathPart: string, ip: string | null, request: RequestHeaders): Answer | null {
@@ -243,6 +249,7 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
     }
     const errors: string[] = [];
     const headers: Array<readonly [string, string]> = [];
+    const refusals: Refusal[] = [];
     let status = 0;
     for (const call of calls) {
       const refusal = call.rule(ip, request);
@@ -251,9 +258,10 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
       status = STATUS[refusal.code];
       errors.push(call.errorJson[refusal.code]);
       headers.push(refusal.header);
+      refusals.push(refusal);
     }
     // tRPC sets each header once per call; the last one of a name stands.
-    return { status, body: `[${errors.join(',')}]`, headers: [...new Map(headers).entries()], noStore: calls.some((call) => call.noStore) };
+    return { status, body: `[${errors.join(',')}]`, headers: [...new Map(headers).entries()], noStore: calls.some((call) => call.noStore), counts: countsOf(refusals) };
   }
 
   /** tRPC's headers on its answer, as name and value in turn. */
