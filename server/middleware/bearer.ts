@@ -42,6 +42,14 @@ function toAuthenticated(authorization: AccessAuthorization): Authenticated {
   };
 }
 
+/**
+ * Why a request brought no bearer token: none at all, or two `Authorization` headers (joined by a
+ * comma, as both adapters present them), which are ambiguous and never read as the first.
+ */
+export function missingTokenCode(authorization: string | null): 'TOKEN_MISSING' | 'INVALID_REQUEST' {
+  return authorization?.includes(',') ? 'INVALID_REQUEST' : 'TOKEN_MISSING';
+}
+
 /** The `WWW-Authenticate` challenge of a bearer check's refusal (RFC 6750 §3) in `realm`. */
 export function bearerChallenge(realm: string, code: 'TOKEN_MISSING' | 'INVALID_REQUEST' | 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED'): string {
   // No error attribute when no credentials came (RFC 6750 §3.1).
@@ -71,7 +79,7 @@ export function createBearerCheck(checkToken: TokenCheck, options: { realm: stri
   return function authenticate(request: AuthRequest): Authenticated | Promise<Authenticated> {
     const { authorization } = request;
     const token = bearerTokenOf(authorization);
-    if (token === null) throw refuse(request, { code: authorization?.includes(',') ? 'INVALID_REQUEST' : 'TOKEN_MISSING' });
+    if (token === null) throw refuse(request, { code: missingTokenCode(authorization) });
     const check = checkToken(token, request.ip);
     if (!(check instanceof Promise)) {
       if (check.ok) return toAuthenticated(check.authorization);

@@ -13,7 +13,7 @@ import { isMalformedBearerToken } from '../tokens/token-check.js';
 import type { TokenCheck } from '../tokens/token-check.js';
 import type { TokenFailures } from '../tokens/token-failures.js';
 import { isNoStoreMiddleware, noStoreMiddleware } from '../trpc.js';
-import { bearerChallenge, bearerTokenOf, isProtectMiddleware } from './bearer.js';
+import { bearerChallenge, bearerTokenOf, isProtectMiddleware, missingTokenCode } from './bearer.js';
 import { databaseUnavailableMiddleware } from './database-unavailable.js';
 
 /*
@@ -179,7 +179,7 @@ export function createRefusalGate(deps: RefusalGateDeps, options: RefusalGateOpt
   const bearerRefusal: Rule = (ip, request) => {
     const authorization = request.authorization();
     const token = bearerTokenOf(authorization);
-    if (token === null) return unauthorized(authorization?.includes(',') ? 'INVALID_REQUEST' : 'TOKEN_MISSING');
+    if (token === null) return unauthorized(missingTokenCode(authorization));
     if (isMalformedBearerToken(token)) return { ...unauthorized('TOKEN_INVALID'), counts: { tokenCheck: 'TOKEN_INVALID' } };
     if (ip === null || tokenFailures.refusedFor(ip) === null) return null;
     const check = checkToken(token, ip);
